@@ -1,0 +1,1 @@
+"""Plain-Python side of a simulated call: no Django import anywhere in this package."""

@@ -1,0 +1,177 @@
+"""16 kHz mono s16le audio: frames, voice activity, resampling, WAV, onset times."""
+from __future__ import annotations
+
+import io
+import wave
+from dataclasses import dataclass
+
+import numpy as np
+import webrtcvad
+
+SAMPLE_RATE = 16000
+FRAME_MS = 10
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000  # 160
+FRAME_BYTES = FRAME_SAMPLES * 2  # 320
+SILENCE_FRAME = bytes(FRAME_BYTES)
+# Below this RMS (in s16 units, about -60 dBFS) a frame is silence whatever the VAD says.
+ENERGY_FLOOR = 30.0
+
+
+def frames_of(pcm: bytes) -> list[bytes]:
+    """Split PCM into whole 10 ms frames, zero-padding the last one."""
+    if len(pcm) % FRAME_BYTES:
+        pcm = pcm + bytes(FRAME_BYTES - len(pcm) % FRAME_BYTES)
+    return [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    if audio.dtype == np.int16:
+        return audio
+    return np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def to_float32(audio: np.ndarray) -> np.ndarray:
+    return audio.astype(np.float32) / 32768.0
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample int16 audio with soxr (high quality), returning int16."""
+    if rate_in == rate_out:
+        return audio.astype(np.int16)
+    import soxr
+
+    return to_int16(soxr.resample(to_float32(audio), rate_in, rate_out, quality="HQ"))
+
+
+def frame_rms(frame: bytes) -> float:
+    samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+    return float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
+
+
+class VoiceDetector:
+    """Per-frame speech decision: WebRTC VAD gated by an energy floor."""
+
+    def __init__(self, aggressiveness: int = 2) -> None:
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def is_speech(self, frame: bytes) -> bool:
+        if len(frame) != FRAME_BYTES or frame_rms(frame) < ENERGY_FLOOR:
+            return False
+        return bool(self._vad.is_speech(frame, SAMPLE_RATE))
+
+
+class TurnTracker:
+    """Follows one speaker's turns from 10 ms frames: start on speech, end after a silence.
+
+    Times are in frames from the tracker's start; the owner converts to call time.
+    """
+
+    def __init__(self, end_of_turn_ms: int, min_speech_ms: int = 60) -> None:
+        self.detector = VoiceDetector()
+        self.end_frames = max(1, end_of_turn_ms // FRAME_MS)
+        self.min_speech_frames = max(1, min_speech_ms // FRAME_MS)
+        self.speaking = False
+        self._voiced_run = 0
+        self._silent_run = 0
+
+    def push(self, frame: bytes) -> str | None:
+        """Feed a frame; returns "start", "end" or None."""
+        if self.detector.is_speech(frame):
+            self._voiced_run += 1
+            self._silent_run = 0
+            if not self.speaking and self._voiced_run >= self.min_speech_frames:
+                self.speaking = True
+                return "start"
+        else:
+            self._voiced_run = 0
+            self._silent_run += 1
+            if self.speaking and self._silent_run >= self.end_frames:
+                self.speaking = False
+                return "end"
+        return None
+
+
+@dataclass
+class Segment:
+    start: int  # sample index
+    end: int  # sample index (exclusive)
+
+
+def speech_segments(
+    audio: np.ndarray, *, merge_gap_ms: int = 700, min_ms: int = 200, pad_ms: int = 100
+) -> list[Segment]:
+    """Speech regions of a track, merged across short pauses, padded for ASR."""
+    detector = VoiceDetector()
+    n_frames = len(audio) // FRAME_SAMPLES
+    voiced = np.zeros(n_frames, dtype=bool)
+    raw = audio[: n_frames * FRAME_SAMPLES].astype(np.int16).tobytes()
+    for i in range(n_frames):
+        voiced[i] = detector.is_speech(raw[i * FRAME_BYTES : (i + 1) * FRAME_BYTES])
+    segs: list[list[int]] = []
+    gap = merge_gap_ms // FRAME_MS
+    for i in np.flatnonzero(voiced):
+        if segs and i - segs[-1][1] <= gap:
+            segs[-1][1] = i + 1
+        else:
+            segs.append([int(i), int(i) + 1])
+    pad = pad_ms // FRAME_MS
+    out = []
+    for s, e in segs:
+        if (e - s) * FRAME_MS < min_ms:
+            continue
+        out.append(Segment(max(0, s - pad) * FRAME_SAMPLES, min(n_frames, e + pad) * FRAME_SAMPLES))
+    return out
+
+
+def first_voiced_sample(audio: np.ndarray, start: int = 0, end: int | None = None) -> int | None:
+    """Index of the first sample of speech in audio[start:end], at sample resolution.
+
+    The 10 ms VAD finds the first voiced frame; the onset inside it (or the frame before)
+    is the first sample whose magnitude passes a threshold set from the frame's own level.
+    """
+    end = len(audio) if end is None else min(end, len(audio))
+    detector = VoiceDetector()
+    base = start - (start % FRAME_SAMPLES)
+    for pos in range(base, end - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        frame = audio[pos : pos + FRAME_SAMPLES]
+        if detector.is_speech(frame.astype(np.int16).tobytes()):
+            lo = max(start, pos - FRAME_SAMPLES)
+            window = np.abs(audio[lo : pos + FRAME_SAMPLES].astype(np.int32))
+            threshold = max(ENERGY_FLOOR * 2, 0.1 * float(window.max()))
+            idx = np.flatnonzero(window >= threshold)
+            return int(lo + idx[0]) if len(idx) else pos
+    return None
+
+
+def last_voiced_sample(audio: np.ndarray, start: int, end: int) -> int | None:
+    """Index just past the last sample of speech in audio[start:end]."""
+    seg = audio[start:end]
+    if not len(seg):
+        return None
+    rev = seg[::-1].copy()
+    onset = first_voiced_sample(rev)
+    return None if onset is None else end - onset
+
+
+def stereo_wav(left: np.ndarray, right: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """A 2-channel s16 WAV; the shorter track is padded with silence."""
+    n = max(len(left), len(right))
+    stereo = np.zeros((n, 2), dtype=np.int16)
+    stereo[: len(left), 0] = left
+    stereo[: len(right), 1] = right
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(stereo.tobytes())
+    return buf.getvalue()
+
+
+def read_wav(data: bytes) -> tuple[int, np.ndarray]:
+    """(sample rate, int16 array shaped (n, channels))."""
+    with wave.open(io.BytesIO(data), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError("only 16-bit WAV is supported")
+        frames = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        return w.getframerate(), frames.reshape(-1, w.getnchannels())

@@ -1,0 +1,267 @@
+"""One simulated call: join, converse with the agent turn by turn, record both sides.
+
+Time: `t0` is the monotonic time right after joining; the caller's frame k is sent at
+t0 + k·10 ms (PacedSpeaker) and is sample k·160 of the caller track. Remote frames are placed on the agent
+track by arrival time, kept contiguous through jitter (see Recorder.add_remote). Both
+tracks therefore share one clock: the call time of the recording.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker
+from .errors import JoinError, RunnerError
+from .speaker import PacedSpeaker
+from .transports.base import ChannelTransport, Disconnected, RemoteAudio, UserJoined, UserLeft
+from .types import (
+    CALL_NOT_CONNECTED,
+    EXCEEDED_MAX_DURATION,
+    MAIN_AGENT_DID_NOT_ANSWER,
+    MAIN_AGENT_ENDED,
+    TESTING_AGENT_ENDED,
+    CallOutcome,
+    CallRecording,
+    JoinDetails,
+    TimelineEvent,
+)
+
+log = logging.getLogger(__name__)
+# A remote frame arriving more than this far from where the track expects it re-anchors
+# the track to its arrival time (a real gap, or a clock running ahead).
+RESYNC_SAMPLES = 960  # 60 ms
+GOODBYE_REPLY_TIMEOUT = 6.0
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.caller = bytearray()
+        self.remote: dict[int, bytearray] = {}
+        self._next: dict[int, int] = {}
+
+    def add_caller(self, frame: bytes) -> None:
+        self.caller += frame
+
+    def add_remote(self, uid: int, pcm: bytes, arrival_sample: int) -> int:
+        """Place a frame; returns the sample index where it went.
+
+        Frames are written back to back while their arrival stays within RESYNC_SAMPLES of
+        that position, so network jitter does not tear the audio apart; beyond that the
+        frame goes where it arrived (silence fills the gap).
+        """
+        expected = self._next.get(uid)
+        pos = arrival_sample - FRAME_SAMPLES  # the frame's audio ended when it arrived
+        if expected is not None and abs(pos - expected) <= RESYNC_SAMPLES:
+            pos = expected
+        pos = max(pos, 0)
+        track = self.remote.setdefault(uid, bytearray())
+        start, end = pos * 2, pos * 2 + len(pcm)
+        if len(track) < end:
+            track += bytes(end - len(track))
+        track[start:end] = pcm
+        self._next[uid] = pos + len(pcm) // 2
+        return pos
+
+    def track(self, uid: int | None) -> np.ndarray:
+        if uid is None or uid not in self.remote:
+            return np.zeros(0, dtype=np.int16)
+        return np.frombuffer(bytes(self.remote[uid]), dtype=np.int16)
+
+
+@dataclass
+class SimulatedCall:
+    """The caller's side of one call over a connected-or-not transport."""
+
+    transport: ChannelTransport
+    join: JoinDetails
+    lines: list[tuple[str, np.ndarray]]
+    goodbye: tuple[str, np.ndarray] | None
+    max_duration: float = 300.0
+    agent_join_timeout: float = 15.0
+    silence_limit: float = 15.0
+    end_of_turn_ms: int = 800
+    agent_gives_first_message: bool = True
+    timeline: list[TimelineEvent] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.recorder = Recorder()
+        self.tracker = TurnTracker(self.end_of_turn_ms)
+        self.t0 = 0.0
+        self.agent_uid: int | None = None
+        self.present: list[int] = []
+        self.other_uids: set[int] = set()
+        self.turn_starts = 0
+        self.turn_ends = 0
+        self.agent_present = asyncio.Event()
+        self.agent_left = asyncio.Event()
+        self.disconnected = asyncio.Event()
+        self.utterances: list[dict[str, object]] = []
+        self.speaker = PacedSpeaker(
+            self.transport.send,
+            on_frame=self.recorder.add_caller,
+            on_start=self._on_speech_start,
+            on_end=self._on_speech_end,
+        )
+
+    # --- timeline -----------------------------------------------------------------------
+    def _event(self, kind: str, t: float | None = None, **data: object) -> None:
+        when = (time.monotonic() - self.t0) if t is None else t
+        self.timeline.append(TimelineEvent(round(when, 4), kind, dict(data)))
+
+    # --- outgoing -----------------------------------------------------------------------
+    def _on_speech_start(self, text: str, sample: int) -> None:
+        self._event("caller_speech_start", sample / SAMPLE_RATE, text=text)
+
+    def _on_speech_end(self, text: str, start: int, end: int) -> None:
+        self._event("caller_speech_end", end / SAMPLE_RATE, text=text)
+        self.utterances.append({"text": text, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE})
+
+    async def _speak(self, text: str, audio: np.ndarray) -> None:
+        await self.speaker.say(text, audio)
+
+    # --- incoming -----------------------------------------------------------------------
+    def _note_present(self, uid: int) -> None:
+        if uid not in self.present:
+            self.present.append(uid)
+        self.agent_present.set()
+
+    async def _receive_loop(self) -> None:
+        while True:
+            ev = await self.transport.events.get()
+            if isinstance(ev, RemoteAudio):
+                if self.agent_uid is None:
+                    # The agent is the first remote member that publishes audio.
+                    self.agent_uid = ev.uid
+                    self._note_present(ev.uid)
+                if ev.uid != self.agent_uid:
+                    self.other_uids.add(ev.uid)
+                    continue
+                arrival = int(round((ev.t - self.t0) * SAMPLE_RATE))
+                pos = self.recorder.add_remote(ev.uid, ev.pcm, arrival)
+                change = self.tracker.push(ev.pcm)
+                if change == "start":
+                    self.turn_starts += 1
+                    onset = pos - (self.tracker.min_speech_frames - 1) * FRAME_SAMPLES
+                    self._event("agent_speech_start", max(onset, 0) / SAMPLE_RATE)
+                elif change == "end":
+                    self.turn_ends += 1
+                    end = pos + FRAME_SAMPLES - self.tracker.end_frames * FRAME_SAMPLES
+                    self._event("agent_speech_end", max(end, 0) / SAMPLE_RATE)
+            elif isinstance(ev, UserJoined):
+                self._event("user_joined", uid=ev.uid)
+                self._note_present(ev.uid)
+            elif isinstance(ev, UserLeft):
+                self._event("user_left", uid=ev.uid, reason=ev.reason)
+                if ev.uid in self.present:
+                    self.present.remove(ev.uid)
+                if ev.uid == self.agent_uid or (self.agent_uid is None and not self.present):
+                    self.agent_left.set()
+            elif isinstance(ev, Disconnected):
+                self._event("disconnected", reason=ev.reason)
+                self.disconnected.set()
+                self.agent_left.set()
+                return
+
+    # --- the conversation ---------------------------------------------------------------
+    async def _await_reply(self, start_timeout: float) -> str:
+        """Wait for the agent's next turn to end: "answered", "left" or "no_answer"."""
+        starts0, ends0 = self.turn_starts, self.turn_ends
+        was_speaking = self.tracker.speaking
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if self.agent_left.is_set():
+                return "left"
+            started = was_speaking or self.turn_starts > starts0
+            if started and self.turn_ends > ends0 and not self.tracker.speaking:
+                return "answered"
+            if not started and time.monotonic() > deadline:
+                return "no_answer"
+            await asyncio.sleep(0.01)
+
+    async def _conduct(self) -> str:
+        if not self.agent_present.is_set():
+            try:
+                await asyncio.wait_for(self.agent_present.wait(), self.agent_join_timeout)
+            except asyncio.TimeoutError:
+                self.error = f"the agent did not join the channel within {self.agent_join_timeout:g} s"
+                return CALL_NOT_CONNECTED
+        self._event("agent_present", uid=self.present[0] if self.present else None)
+        if self.agent_gives_first_message:
+            # A greeting is waited for, but its absence is not yet a failure: the caller
+            # opens, and the agent must answer that.
+            if await self._await_reply(self.silence_limit) == "left":
+                return MAIN_AGENT_ENDED
+        script = list(self.lines) + ([self.goodbye] if self.goodbye else [])
+        for i, (text, audio) in enumerate(script):
+            if self.agent_left.is_set():
+                return MAIN_AGENT_ENDED
+            await self._speak(text, audio)
+            is_goodbye = self.goodbye is not None and i == len(script) - 1
+            reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if is_goodbye else self.silence_limit)
+            if reply == "left":
+                return MAIN_AGENT_ENDED
+            if reply == "no_answer" and not is_goodbye:
+                self.error = f"the agent did not answer within {self.silence_limit:g} s"
+                return MAIN_AGENT_DID_NOT_ANSWER
+        return TESTING_AGENT_ENDED
+
+    async def run(self) -> CallOutcome:
+        self.error: str | None = None
+        members = await self.transport.connect(self.join)
+        self.t0 = time.monotonic()
+        self._event("joined", 0.0, uid=self.join.uid, transport=self.transport.name)
+        for uid in members:
+            self._note_present(uid)
+        sender = asyncio.create_task(self.speaker.run(self.t0))
+        receiver = asyncio.create_task(self._receive_loop())
+        try:
+            ended = await asyncio.wait_for(self._conduct(), self.max_duration)
+        except asyncio.TimeoutError:
+            ended = EXCEEDED_MAX_DURATION
+        finally:
+            self.speaker.stop()
+            self._event("hangup")
+            for task in (sender, receiver):
+                task.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+            await self.transport.disconnect()
+        self._event("left", reason=ended)
+        recording = CallRecording(
+            SAMPLE_RATE,
+            np.frombuffer(bytes(self.recorder.caller), dtype=np.int16),
+            self.recorder.track(self.agent_uid),
+        )
+        return CallOutcome(
+            ended_reason=ended,
+            connected=True,
+            recording=recording,
+            timeline=self.timeline,
+            caller_utterances=self.utterances,
+            transport=self.transport.name,
+            agent_uid=self.agent_uid,
+            other_uids=sorted(self.other_uids),
+            error=self.error,
+        )
+
+
+async def run_call_async(call: SimulatedCall) -> CallOutcome:
+    """Run a call; a refused join becomes an outcome that says so, other errors propagate."""
+    try:
+        return await call.run()
+    except JoinError as exc:
+        return CallOutcome(
+            ended_reason=exc.ended_reason,
+            connected=False,
+            recording=None,
+            timeline=call.timeline,
+            caller_utterances=[],
+            transport=call.transport.name,
+            error=exc.message,
+        )
+    except RunnerError:
+        await call.transport.disconnect()
+        raise

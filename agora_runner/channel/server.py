@@ -1,0 +1,143 @@
+"""The local channel server: members join with app id, channel, AccessToken2 and uid.
+
+Tokens are verified like Agora does (spec/agora-facts.md); frames are relayed to every
+other member of the channel; joins and leaves are announced.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from ..audio import FRAME_BYTES
+from ..tokens import TokenError, verify_rtc_join
+from .protocol import (
+    KIND_AUDIO,
+    KIND_CONTROL,
+    decode_control,
+    encode_audio,
+    encode_control,
+    read_message,
+)
+
+log = logging.getLogger(__name__)
+JOIN_TIMEOUT = 10.0
+# A member whose socket buffers this much unsent audio is not reading; it is dropped.
+MAX_BACKLOG = 4 * 1024 * 1024
+
+
+@dataclass
+class Member:
+    uid: int
+    writer: asyncio.StreamWriter
+    joined_at: float = field(default_factory=time.monotonic)
+
+    def send(self, data: bytes) -> None:
+        if self.writer.is_closing():
+            return
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > MAX_BACKLOG:
+            transport.abort()
+            return
+        self.writer.write(data)
+
+
+class ChannelServer:
+    def __init__(self, certificates: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
+        # app id → app certificate: the apps this server serves
+        self.certificates = dict(certificates)
+        self.host = host
+        self.port = port
+        self.channels: dict[tuple[str, str], dict[int, Member]] = {}
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("local channel listening on %s:%s", self.host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for members in list(self.channels.values()):
+                for m in list(members.values()):
+                    m.writer.close()
+            await self._server.wait_closed()
+
+    def members(self, app_id: str, channel: str) -> list[int]:
+        return sorted(self.channels.get((app_id, channel), {}))
+
+    def _refuse(self, writer: asyncio.StreamWriter, code: str, reason: str) -> None:
+        writer.write(encode_control({"op": "error", "code": code, "reason": reason}))
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        key: tuple[str, str] | None = None
+        member: Member | None = None
+        leave_reason = "quit"
+        try:
+            kind, payload = await asyncio.wait_for(read_message(reader), JOIN_TIMEOUT)
+            msg = decode_control(payload) if kind == KIND_CONTROL else {}
+            if msg.get("op") != "join":
+                self._refuse(writer, "protocol", "the first message must be a join")
+                return
+            app_id, channel = str(msg.get("app_id", "")), str(msg.get("channel", ""))
+            try:
+                uid = int(msg.get("uid"))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                self._refuse(writer, "invalid_uid", "uid must be an integer")
+                return
+            cert = self.certificates.get(app_id)
+            if cert is None:
+                self._refuse(writer, "invalid_app_id", "this channel server does not serve that app id")
+                return
+            if not channel:
+                self._refuse(writer, "invalid_channel", "channel name is empty")
+                return
+            try:
+                verify_rtc_join(str(msg.get("token", "")), app_id=app_id, app_certificate=cert, channel=channel, uid=uid)
+            except TokenError as exc:
+                self._refuse(writer, "invalid_token", str(exc))
+                return
+            key = (app_id, channel)
+            members = self.channels.setdefault(key, {})
+            if uid in members:
+                self._refuse(writer, "uid_conflict", f"uid {uid} is already in the channel")
+                key = None
+                return
+            member = Member(uid, writer)
+            writer.write(encode_control({"op": "joined", "uid": uid, "members": sorted(members)}))
+            for other in members.values():
+                other.send(encode_control({"op": "user_joined", "uid": uid}))
+            members[uid] = member
+            while True:
+                kind, payload = await read_message(reader)
+                if kind == KIND_AUDIO:
+                    if len(payload) != FRAME_BYTES:
+                        continue
+                    frame = encode_audio(payload, sender=uid)
+                    for other in list(members.values()):
+                        if other is not member:
+                            other.send(frame)
+                elif kind == KIND_CONTROL and decode_control(payload).get("op") == "leave":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
+            leave_reason = "dropped"
+        except ValueError as exc:
+            log.warning("local channel: protocol error: %s", exc)
+            leave_reason = "dropped"
+        finally:
+            if key is not None and member is not None:
+                members = self.channels.get(key, {})
+                if members.get(member.uid) is member:
+                    del members[member.uid]
+                    for other in members.values():
+                        other.send(encode_control({"op": "user_left", "uid": member.uid, "reason": leave_reason}))
+                if not members:
+                    self.channels.pop(key, None)
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+            writer.close()

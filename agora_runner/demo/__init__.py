@@ -1,0 +1,1 @@
+"""The demo: a small voice agent (a clinic receptionist) and its session endpoint."""

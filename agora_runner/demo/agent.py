@@ -1,0 +1,129 @@
+"""The demo agent: joins a local channel, greets, listens with VAD, transcribes each caller
+turn, answers from a few intents with Piper, and leaves after a goodbye.
+
+Knobs for tests: a response delay, never joining, leaving mid-call, staying silent.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio import TurnTracker
+from ..speaker import PacedSpeaker
+from ..speech import Synthesizer, Transcriber
+from ..transports.base import Disconnected, RemoteAudio, UserJoined, UserLeft
+from ..transports.local import LocalChannelTransport
+from ..types import JoinDetails
+from .intents import GREETING, reply_to
+
+log = logging.getLogger(__name__)
+PRE_ROLL_FRAMES = 30  # keep 300 ms before the detected start of a caller turn
+MAX_LIFETIME = 900.0
+
+
+@dataclass(frozen=True)
+class AgentKnobs:
+    response_delay_ms: int = 0
+    never_join: bool = False
+    leave_after_seconds: float | None = None
+    silent: bool = False
+    end_of_turn_ms: int = 700
+
+
+class DemoAgent:
+    def __init__(
+        self, *, address: str, join: JoinDetails, knobs: AgentKnobs, tts: Synthesizer, asr: Transcriber
+    ) -> None:
+        self.address = address
+        self.join = join
+        self.knobs = knobs
+        self.tts = tts
+        self.asr = asr
+        self.transport = LocalChannelTransport(address)
+        self.speaker = PacedSpeaker(self.transport.send)
+        self.heard: list[str] = []
+        self.said: list[str] = []
+        self._done = asyncio.Event()
+
+    async def _say(self, text: str) -> None:
+        if self.knobs.silent:
+            return
+        audio = await asyncio.to_thread(self.tts.synthesize, text)
+        self.said.append(text)
+        await self.speaker.say(text, audio)
+
+    async def _respond(self, turn: np.ndarray) -> None:
+        heard = await asyncio.to_thread(self.asr.transcribe, turn)
+        self.heard.append(heard)
+        reply = reply_to(heard)
+        if self.knobs.response_delay_ms:
+            await asyncio.sleep(self.knobs.response_delay_ms / 1000)
+        await self._say(reply.text)
+        if reply.hang_up:
+            await asyncio.sleep(0.3)
+            self._done.set()
+
+    async def _listen(self, caller_present: asyncio.Event) -> None:
+        tracker = TurnTracker(self.knobs.end_of_turn_ms)
+        history: list[bytes] = []
+        turn: list[bytes] | None = None
+        responding: asyncio.Task[None] | None = None
+        while True:
+            ev = await self.transport.events.get()
+            if isinstance(ev, UserJoined):
+                caller_present.set()
+            elif isinstance(ev, (UserLeft, Disconnected)):
+                self._done.set()
+                return
+            elif isinstance(ev, RemoteAudio):
+                caller_present.set()
+                history = (history + [ev.pcm])[-PRE_ROLL_FRAMES:]
+                change = tracker.push(ev.pcm)
+                if change == "start":
+                    turn = list(history)
+                elif turn is not None:
+                    turn.append(ev.pcm)
+                if change == "end" and turn is not None:
+                    audio = np.frombuffer(b"".join(turn), dtype=np.int16)
+                    turn = None
+                    if responding is None or responding.done():
+                        responding = asyncio.create_task(self._respond(audio))
+
+    async def run(self) -> None:
+        if self.knobs.never_join:
+            log.info("demo agent: never joining (fault knob)")
+            return
+        members = await self.transport.connect(self.join)
+        caller_present = asyncio.Event()
+        if members:
+            caller_present.set()
+        sender = asyncio.create_task(self.speaker.run(time.monotonic()))
+        listener = asyncio.create_task(self._listen(caller_present))
+        try:
+            await asyncio.wait_for(self._converse(caller_present), MAX_LIFETIME)
+        except asyncio.TimeoutError:
+            log.info("demo agent: lifetime over")
+        finally:
+            self.speaker.stop()
+            for task in (sender, listener):
+                task.cancel()
+            await asyncio.gather(sender, listener, return_exceptions=True)
+            await self.transport.disconnect()
+
+    async def _converse(self, caller_present: asyncio.Event) -> None:
+        await asyncio.wait_for(caller_present.wait(), 60)
+        await asyncio.sleep(0.3)
+        await self._say(GREETING)
+        if self.knobs.leave_after_seconds is not None:
+            try:
+                await asyncio.wait_for(self._done.wait(), self.knobs.leave_after_seconds)
+            except asyncio.TimeoutError:
+                log.info("demo agent: leaving mid-call (fault knob)")
+            return
+        await self._done.wait()
+
+

@@ -1,0 +1,42 @@
+"""What the demo receptionist answers: a handful of intents matched on keywords."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+GREETING = "Hello, thank you for calling Sunny Clinic. How can I help you today?"
+FAREWELL = "Thank you for calling Sunny Clinic. Goodbye!"
+FALLBACK = "Sorry, I can help with appointments, opening hours and prescriptions. What would you like?"
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow")
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    hang_up: bool = False
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def reply_to(heard: str) -> Reply:
+    words = _words(heard)
+    if words & {"bye", "goodbye"} or "that's all" in heard.lower():
+        return Reply(FAREWELL, hang_up=True)
+    day = next((d for d in DAYS if d in words), None)
+    if day and day in ("saturday", "sunday"):
+        return Reply("I am sorry, we are closed at the weekend. Would a weekday suit you?")
+    if day:
+        return Reply(f"Great, you are booked for {day.capitalize()} at ten in the morning. Is there anything else?")
+    if words & {"cancel", "cancellation"}:
+        return Reply("Your appointment has been cancelled. Is there anything else?")
+    if words & {"appointment", "book", "booking", "schedule", "see"}:
+        return Reply("Of course, I can book an appointment for you. Which day would suit you?")
+    if words & {"hours", "open", "opening", "close", "closing"}:
+        return Reply("We are open Monday to Friday, from eight in the morning to six in the evening.")
+    if words & {"prescription", "refill", "medication", "medicine"}:
+        return Reply("I have sent a refill request to your doctor. It will be ready tomorrow.")
+    if words & {"where", "address", "located", "location"}:
+        return Reply("We are at twelve Main Street, next to the pharmacy.")
+    return Reply(FALLBACK)

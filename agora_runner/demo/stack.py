@@ -1,0 +1,187 @@
+"""The demo stack in one process: local channel, demo session endpoint, demo agents.
+
+The session endpoint follows the contract: POST JSON {"client_id"} or GET ?client_id=, the
+secret in `X-Cekura-Secret`. Each call opens a fresh channel, mints a token for the caller's
+join uid and one for the agent with `agora-agents`, starts the agent, and answers the join
+details. Knobs ride on the endpoint URL's query: `delay_ms`, `fault` (never_join,
+leave_mid_call, silent), `leave_after`, `join_uid`.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from ..channel.server import ChannelServer
+from ..speech import Synthesizer, Transcriber
+from ..tokens import mint_rtc_token
+from ..types import JoinDetails
+from .agent import AgentKnobs, DemoAgent
+from .defaults import DEMO_AGENT_UID, DEMO_APP_CERTIFICATE, DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
+
+log = logging.getLogger(__name__)
+FAULTS = ("never_join", "leave_mid_call", "silent")
+
+
+class KnobError(ValueError):
+    pass
+
+
+def knobs_from_query(query: dict[str, list[str]]) -> tuple[AgentKnobs, int]:
+    def one(name: str) -> str | None:
+        values = query.get(name)
+        return values[-1] if values else None
+
+    try:
+        delay = int(one("delay_ms") or 0)
+        join_uid = int(one("join_uid") or 1)
+        leave_after = float(one("leave_after")) if one("leave_after") else None
+    except ValueError as exc:
+        raise KnobError("delay_ms, join_uid and leave_after must be numbers") from exc
+    fault = one("fault")
+    if fault and fault not in FAULTS:
+        raise KnobError(f"fault must be one of {', '.join(FAULTS)}")
+    if fault == "leave_mid_call" and leave_after is None:
+        leave_after = 6.0
+    return (
+        AgentKnobs(
+            response_delay_ms=max(0, delay),
+            never_join=fault == "never_join",
+            silent=fault == "silent",
+            leave_after_seconds=leave_after,
+        ),
+        join_uid,
+    )
+
+
+class DemoStack:
+    def __init__(
+        self,
+        *,
+        tts: Synthesizer,
+        asr: Transcriber,
+        host: str = "127.0.0.1",
+        channel_port: int = 0,
+        endpoint_port: int = 0,
+        app_id: str = DEMO_APP_ID,
+        app_certificate: str = DEMO_APP_CERTIFICATE,
+        client_id: str = DEMO_CLIENT_ID,
+        secret: str = DEMO_SECRET,
+        secret_header: str = "X-Cekura-Secret",
+    ) -> None:
+        self.tts, self.asr = tts, asr
+        self.host = host
+        self.app_id, self.app_certificate = app_id, app_certificate
+        self.client_id, self.secret, self.secret_header = client_id, secret, secret_header
+        self.channel = ChannelServer({app_id: app_certificate}, host, channel_port)
+        self.endpoint_port = endpoint_port
+        self.agents: list[DemoAgent] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def channel_address(self) -> str:
+        return f"{self.host}:{self.channel.port}"
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.endpoint_port}/session"
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.channel.start()
+        self._http = ThreadingHTTPServer((self.host, self.endpoint_port), _handler_for(self))
+        self._http.daemon_threads = True
+        self.endpoint_port = self._http.server_address[1]
+        threading.Thread(target=self._http.serve_forever, name="demo-endpoint", daemon=True).start()
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.channel.stop()
+
+    def open_session(self, knobs: AgentKnobs, join_uid: int) -> dict[str, Any]:
+        """Open a fresh channel, start an agent in it, return the join details for the caller."""
+        channel = "demo-" + secrets.token_hex(8)
+        caller_token = mint_rtc_token(
+            app_id=self.app_id, app_certificate=self.app_certificate, channel=channel, uid=join_uid
+        )
+        agent_token = mint_rtc_token(
+            app_id=self.app_id, app_certificate=self.app_certificate, channel=channel, uid=DEMO_AGENT_UID
+        )
+        agent = DemoAgent(
+            address=self.channel_address,
+            join=JoinDetails(self.app_id, channel, agent_token, DEMO_AGENT_UID),
+            knobs=knobs,
+            tts=self.tts,
+            asr=self.asr,
+        )
+        self.agents.append(agent)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._spawn, agent)
+        return {"agora_app_id": self.app_id, "agora_channel": channel, "agora_token": caller_token}
+
+    def _spawn(self, agent: DemoAgent) -> None:
+        task = asyncio.create_task(self._run_agent(agent))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_agent(self, agent: DemoAgent) -> None:
+        try:
+            await agent.run()
+        except Exception:  # one agent failing must not take the stack down
+            log.exception("demo agent failed")
+
+
+def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet; never log headers
+            log.debug("demo endpoint: %s", format % args)
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _serve(self, client_id: Any, query: dict[str, list[str]]) -> None:
+            if urlparse(self.path).path.rstrip("/") != "/session":
+                return self._answer(404, {"error": "not found"})
+            given = self.headers.get(stack.secret_header, "")
+            if not hmac.compare_digest(given.encode(), stack.secret.encode()):
+                return self._answer(401, {"error": f"missing or wrong {stack.secret_header}"})
+            if client_id != stack.client_id:
+                return self._answer(403, {"error": "unknown client_id"})
+            try:
+                knobs, join_uid = knobs_from_query(query)
+            except KnobError as exc:
+                return self._answer(400, {"error": str(exc)})
+            self._answer(200, stack.open_session(knobs, join_uid))
+
+        def do_GET(self) -> None:  # noqa: N802
+            query = parse_qs(urlparse(self.path).query)
+            self._serve((query.get("client_id") or [None])[-1], query)
+
+        def do_POST(self) -> None:  # noqa: N802
+            query = parse_qs(urlparse(self.path).query)
+            try:
+                length = min(int(self.headers.get("Content-Length", "0")), 65536)
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                return self._answer(400, {"error": "body must be JSON"})
+            self._serve(body.get("client_id") if isinstance(body, dict) else None, query)
+
+    return Handler

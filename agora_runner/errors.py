@@ -1,0 +1,33 @@
+"""Errors of the runner. Messages are for users: they never carry a secret, token or key."""
+from __future__ import annotations
+
+from .types import CALL_NOT_CONNECTED, PIPELINE_ERROR
+
+
+class RunnerError(Exception):
+    """A run cannot go on. `permanent` tells a retry would not help."""
+
+    ended_reason = PIPELINE_ERROR
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+class SessionEndpointError(RunnerError):
+    """The user's session endpoint could not be called or answered outside the contract."""
+
+    ended_reason = CALL_NOT_CONNECTED
+
+
+class JoinError(RunnerError):
+    """The channel refused us (bad token, wrong channel, …) or could not be reached."""
+
+    ended_reason = CALL_NOT_CONNECTED
+
+
+class TransportUnavailable(RunnerError):
+    """The transport a run needs is not installed or cannot load."""
+
+    ended_reason = PIPELINE_ERROR

@@ -1,0 +1,145 @@
+"""Calls a user's session endpoint for fresh join details and checks the answer.
+
+Contract (spec/agora-simulations.md): POST JSON {"client_id"} (or GET ?client_id=), the secret
+in the configured header; the answer carries agora_app_id, agora_channel, agora_token and
+optionally encryption_mode / encryption_key / encryption_salt. Error messages say what was
+wrong and never contain the secret, the token or a key.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import httpx
+
+from .errors import SessionEndpointError
+from .types import EncryptionConfig, JoinDetails, SessionEndpointConfig
+
+ENCRYPTION_MODES = {
+    "aes_128_xts": 1,
+    "aes_128_ecb": 2,
+    "aes_256_xts": 3,
+    "sm4_128_ecb": 4,
+    "aes_128_gcm": 5,
+    "aes_256_gcm": 6,
+    "aes_128_gcm2": 7,
+    "aes_256_gcm2": 8,
+}
+GCM2_MODES = {7, 8}
+REQUIRED_FIELDS = ("agora_app_id", "agora_channel", "agora_token")
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+def _describe_status(code: int) -> str:
+    if code in (401, 403):
+        return f"session endpoint refused the credentials (HTTP {code}): check the client id and secret"
+    if code == 404:
+        return "session endpoint answered HTTP 404: check the Session Endpoint URL"
+    if code == 405:
+        return "session endpoint answered HTTP 405: check the Request Method (POST or GET)"
+    return f"session endpoint answered HTTP {code}"
+
+
+def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:
+    """Validate a session-endpoint answer; raise SessionEndpointError naming every problem."""
+    if not isinstance(body, dict):
+        raise SessionEndpointError("session endpoint answer must be a JSON object")
+    problems = []
+    missing = [f for f in REQUIRED_FIELDS if not isinstance(body.get(f), str) or not body.get(f).strip()]
+    if missing:
+        problems.append("missing or empty " + ", ".join(missing))
+    encryption = None
+    mode_name = body.get("encryption_mode")
+    if mode_name not in (None, ""):
+        mode = ENCRYPTION_MODES.get(str(mode_name).lower()) if isinstance(mode_name, str) else None
+        if mode is None:
+            problems.append(
+                f"encryption_mode {str(mode_name)[:40]!r} is not a known Agora mode "
+                f"(one of {', '.join(ENCRYPTION_MODES)})"
+            )
+        key = body.get("encryption_key")
+        if not isinstance(key, str) or not key:
+            problems.append("encryption_key is required when encryption_mode is set")
+        salt_text = body.get("encryption_salt")
+        salt: bytes | None = None
+        if salt_text not in (None, ""):
+            try:
+                salt = base64.b64decode(str(salt_text), validate=True)
+            except (binascii.Error, ValueError):
+                problems.append("encryption_salt is not valid base64")
+            else:
+                if len(salt) != 32:
+                    problems.append(f"encryption_salt must decode to 32 bytes, not {len(salt)}")
+                elif not any(salt):
+                    problems.append("encryption_salt must not be all zero bytes")
+        if mode in GCM2_MODES and salt_text in (None, ""):
+            problems.append(f"encryption_salt is required for {mode_name}")
+        if not problems and mode is not None:
+            encryption = EncryptionConfig(mode_name=str(mode_name).lower(), mode=mode, key=str(key), salt=salt)
+    elif body.get("encryption_key") or body.get("encryption_salt"):
+        problems.append("encryption_key/encryption_salt given without encryption_mode")
+    if problems:
+        raise SessionEndpointError("session endpoint answer is invalid: " + "; ".join(problems))
+    return JoinDetails(
+        app_id=body["agora_app_id"].strip(),
+        channel=body["agora_channel"].strip(),
+        token=body["agora_token"].strip(),
+        uid=join_uid,
+        encryption=encryption,
+    )
+
+
+def fetch_join_details(
+    config: SessionEndpointConfig, *, join_uid: int, client: httpx.Client | None = None
+) -> JoinDetails:
+    """Call the session endpoint once and return checked join details."""
+    method = config.method.upper()
+    if method not in ("POST", "GET"):
+        raise SessionEndpointError(f"request method must be POST or GET, not {config.method!r}")
+    headers = {config.header_name: config.secret, "Accept": "application/json"}
+    timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))
+    own_client = client is None
+    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    try:
+        if method == "POST":
+            request = http.build_request("POST", config.url, json={"client_id": config.client_id}, headers=headers, timeout=timeout)
+        else:
+            request = http.build_request("GET", config.url, params={"client_id": config.client_id}, headers=headers, timeout=timeout)
+        response = http.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise SessionEndpointError(f"session endpoint answer is larger than {MAX_RESPONSE_BYTES // 1024} KiB")
+                chunks.append(chunk)
+        finally:
+            response.close()
+    except httpx.TimeoutException as exc:
+        raise SessionEndpointError(
+            f"session endpoint did not answer within {config.timeout_seconds:g} s", permanent=False
+        ) from exc
+    except httpx.InvalidURL as exc:
+        raise SessionEndpointError("session endpoint URL is not a valid http(s) URL") from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise SessionEndpointError("session endpoint URL must start with http:// or https://") from exc
+    except httpx.TransportError as exc:
+        raise SessionEndpointError(
+            f"could not connect to the session endpoint ({exc.__class__.__name__})", permanent=False
+        ) from exc
+    finally:
+        if own_client:
+            http.close()
+    if 300 <= response.status_code < 400:
+        raise SessionEndpointError(
+            f"session endpoint answered a redirect (HTTP {response.status_code}); redirects are not followed"
+        )
+    if response.status_code != 200:
+        raise SessionEndpointError(_describe_status(response.status_code), permanent=response.status_code < 500)
+    try:
+        body = json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SessionEndpointError("session endpoint answer is not valid JSON") from exc
+    return parse_join_details(body, join_uid=join_uid)

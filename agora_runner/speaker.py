@@ -1,0 +1,100 @@
+"""A paced speaker: one 10 ms frame per tick of the monotonic clock, speech or silence."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import FRAME_BYTES, FRAME_SAMPLES, SILENCE_FRAME
+
+
+@dataclass
+class _Utterance:
+    text: str
+    pcm: bytes
+    done: asyncio.Future[tuple[int, int]]
+    offset: int = 0
+    start_sample: int | None = None
+
+
+class PacedSpeaker:
+    """Frame k goes out at t0 + k·10 ms and is sample k·160 of this speaker's own track.
+
+    Deadlines come from the monotonic clock, never from the previous send, so lateness does
+    not accumulate: after a stall the backlog goes out at once and the next frames are on time.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes], Awaitable[None]],
+        *,
+        on_frame: Callable[[bytes], None] | None = None,
+        on_start: Callable[[str, int], None] | None = None,
+        on_end: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        self._send = send
+        self._on_frame = on_frame
+        self._on_start = on_start
+        self._on_end = on_end
+        self.queue: list[_Utterance] = []
+        self.frames_sent = 0
+        self.t0 = 0.0
+        self.late_frames = 0
+        self._stopping = False
+
+    @property
+    def speaking(self) -> bool:
+        return bool(self.queue)
+
+    def say(self, text: str, audio: np.ndarray) -> asyncio.Future[tuple[int, int]]:
+        """Queue speech; the future gives (start_sample, end_sample) once it has all been sent."""
+        fut: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+        self.queue.append(_Utterance(text, audio.astype(np.int16).tobytes(), fut))
+        return fut
+
+    def clear(self) -> None:
+        for utt in self.queue:
+            if not utt.done.done():
+                utt.done.cancel()
+        self.queue.clear()
+
+    def _next_frame(self) -> bytes:
+        if not self.queue:
+            return SILENCE_FRAME
+        utt = self.queue[0]
+        if utt.start_sample is None:
+            utt.start_sample = self.frames_sent * FRAME_SAMPLES
+            if self._on_start:
+                self._on_start(utt.text, utt.start_sample)
+        frame = utt.pcm[utt.offset : utt.offset + FRAME_BYTES]
+        utt.offset += FRAME_BYTES
+        if len(frame) < FRAME_BYTES:
+            frame += bytes(FRAME_BYTES - len(frame))
+        if utt.offset >= len(utt.pcm):
+            self.queue.pop(0)
+            end_sample = (self.frames_sent + 1) * FRAME_SAMPLES
+            if self._on_end:
+                self._on_end(utt.text, utt.start_sample, end_sample)
+            if not utt.done.done():
+                utt.done.set_result((utt.start_sample, end_sample))
+        return frame
+
+    async def run(self, t0: float) -> None:
+        self.t0 = t0
+        while not self._stopping:
+            delay = self.t0 + self.frames_sent * 0.01 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.02:
+                self.late_frames += 1
+            frame = self._next_frame()
+            await self._send(frame)
+            if self._on_frame:
+                self._on_frame(frame)
+            self.frames_sent += 1
+
+    def stop(self) -> None:
+        self._stopping = True

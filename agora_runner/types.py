@@ -1,0 +1,100 @@
+"""Dataclasses passed between the Django seam and the runner."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# ended_reason values (spec/cekura-api.md)
+MAIN_AGENT_ENDED = "Main agent-ended-call"
+TESTING_AGENT_ENDED = "Testing agent-ended-call"
+MAIN_AGENT_DID_NOT_ANSWER = "Main agent-did-not-answer"
+EXCEEDED_MAX_DURATION = "exceeded-max-duration"
+RUN_CANCELLED = "run-cancelled-by-user"
+CALL_NOT_CONNECTED = "Main agent-call-not-connected"
+PIPELINE_ERROR = "Testing agent-pipeline-error"
+
+
+@dataclass(frozen=True)
+class SessionEndpointConfig:
+    url: str
+    client_id: str
+    secret: str = field(repr=False)
+    header_name: str = "X-Cekura-Secret"
+    method: str = "POST"
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class EncryptionConfig:
+    mode_name: str
+    mode: int
+    key: str = field(repr=False)
+    salt: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class JoinDetails:
+    """Join details fetched for one run: kept in memory only, never stored or logged."""
+
+    app_id: str
+    channel: str
+    token: str = field(repr=False)
+    uid: int = 1
+    encryption: EncryptionConfig | None = None
+
+
+@dataclass(frozen=True)
+class CallerLine:
+    text: str
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """Everything the runner needs for one call (built by the Django seam from rows)."""
+
+    endpoint: SessionEndpointConfig
+    join_uid: int
+    lines: list[str]
+    max_duration_seconds: float = 300.0
+    agent_join_timeout_seconds: float = 15.0
+    silence_limit_seconds: float = 15.0
+    end_of_turn_silence_ms: int = 800
+    agent_gives_first_message: bool = True
+    goodbye_line: str = "Thank you, goodbye."
+    local_channel_address: str = "127.0.0.1:7788"
+    local_channel_app_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class TimelineEvent:
+    """A moment of the call; `t` is seconds from call start (sample 0 of the recording)."""
+
+    t: float
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CallRecording:
+    """Both sides of a call, sample-aligned at 16 kHz, s16 mono each."""
+
+    sample_rate: int
+    caller: Any  # numpy int16 array
+    agent: Any  # numpy int16 array
+
+    @property
+    def duration_seconds(self) -> float:
+        return max(len(self.caller), len(self.agent)) / self.sample_rate
+
+
+@dataclass
+class CallOutcome:
+    ended_reason: str
+    connected: bool
+    recording: CallRecording | None
+    timeline: list[TimelineEvent]
+    caller_utterances: list[dict[str, Any]]
+    transport: str
+    agent_uid: int | None = None
+    other_uids: list[int] = field(default_factory=list)
+    error: str | None = None

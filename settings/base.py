@@ -1,0 +1,165 @@
+"""Every setting is read here, from environment variables, through one reader.
+
+`local.py`, `test.py` and `production.py` only change defaults; they never read the
+environment on their own.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+VAR_DIR = Path(env.str("CEKURA_VAR_DIR", default=str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "cekura.accounts",
+    "test_framework",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cekura.urls"
+WSGI_APPLICATION = "cekura.wsgi.application"
+# The API routes accept paths with and without their trailing slash, so a POST is never
+# answered with a redirect that drops its body.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker write to one file: WAL and a write lock taken at BEGIN
+    # keep them from failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = Path(env.str("CEKURA_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["cekura.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "cekura.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cekura.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cekura Agora Simulations (self-hosted)",
+    "DESCRIPTION": "Test voice AI agents that live in an Agora RTC channel.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- field encryption -------------------------------------------------------------------
+# Fernet keys, newest first. Secrets in the database are encrypted with the first; all of
+# them decrypt, so a key can be rotated without losing stored secrets.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+
+def derive_fernet_key(secret: str) -> str:
+    """A Fernet key derived from another secret (the embedded default's convenience)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(b"cekura-field-key:" + secret.encode()).digest()).decode()
+
+
+# --- credits ------------------------------------------------------------------------------
+CREDITS_PER_RUN = env.int("CEKURA_CREDITS_PER_RUN", default=1)
+
+# --- Celery -----------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_CALLS_QUEUE = env.str("CEKURA_CALLS_QUEUE", default="calls")
+# A run's task is given this long beyond the call's own maximum duration (for joining,
+# transcription and metrics) before the soft limit ends it.
+RUN_TASK_OVERHEAD_SECONDS = env.int("CEKURA_RUN_TASK_OVERHEAD_SECONDS", default=600)
+
+# --- calls ---------------------------------------------------------------------------------
+DEFAULT_MAX_DURATION_SECONDS = env.int("CEKURA_DEFAULT_MAX_DURATION", default=300)
+SESSION_ENDPOINT_TIMEOUT_SECONDS = env.float("CEKURA_SESSION_ENDPOINT_TIMEOUT", default=10.0)
+AGENT_JOIN_TIMEOUT_SECONDS = env.float("CEKURA_AGENT_JOIN_TIMEOUT", default=15.0)
+# Seconds the caller waits for the agent to answer a turn before ending the call.
+SILENCE_LIMIT_SECONDS = env.float("CEKURA_SILENCE_LIMIT", default=15.0)
+END_OF_TURN_SILENCE_MS = env.int("CEKURA_END_OF_TURN_SILENCE_MS", default=800)
+# App ids served by our local channel; every other app id goes to Agora itself.
+LOCAL_CHANNEL_ADDRESS = env.str("CEKURA_LOCAL_CHANNEL", default="127.0.0.1:7788")
+LOCAL_CHANNEL_APP_IDS = env.list("CEKURA_LOCAL_CHANNEL_APP_IDS", default=[])
+
+# --- speech --------------------------------------------------------------------------------
+ASR_BACKEND = env.str("CEKURA_ASR_BACKEND", default="faster-whisper")
+ASR_THREADS = env.int("CEKURA_ASR_THREADS", default=2)
+WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
+
+# --- LLM (optional; everything runs offline without it) ------------------------------------
+LLM_BASE_URL = env.str("CEKURA_LLM_BASE_URL", default="")
+LLM_MODEL = env.str("CEKURA_LLM_MODEL", default="")
+LLM_API_KEY = env.str("CEKURA_LLM_API_KEY", default="")
+LLM_TIMEOUT_SECONDS = env.float("CEKURA_LLM_TIMEOUT", default=30.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("CEKURA_LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "faster_whisper": {"level": "WARNING"}},
+}

@@ -1,0 +1,26 @@
+"""The embedded default: SQLite, a broker that needs no server, the local channel."""
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, derive_fernet_key, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = SECRET_KEY or "embedded-default-not-for-production"  # noqa: F405
+FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [derive_fernet_key(SECRET_KEY)]  # noqa: F405
+
+# kombu's filesystem transport: the web process and the worker share a folder, no server.
+_broker_dir = VAR_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+
+from agora_runner.demo.defaults import DEMO_APP_ID  # noqa: E402
+
+LOCAL_CHANNEL_APP_IDS = LOCAL_CHANNEL_APP_IDS or [DEMO_APP_ID]  # noqa: F405

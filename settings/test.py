@@ -1,0 +1,15 @@
+"""Tests: the production stack (Postgres, Redis) that the development and CI machines run."""
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import DATABASES, derive_fernet_key, env
+
+SECRET_KEY = "tests-only"
+FIELD_ENCRYPTION_KEYS = [derive_fernet_key("tests-only-field-key")]
+DATABASES["default"] = env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/test")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+from agora_runner.demo.defaults import DEMO_APP_ID  # noqa: E402
+
+LOCAL_CHANNEL_APP_IDS = [DEMO_APP_ID]
