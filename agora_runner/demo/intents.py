@@ -28,7 +28,7 @@ def reply_to(heard: str) -> Reply:
     if day and day in ("saturday", "sunday"):
         return Reply("I am sorry, we are closed at the weekend. Would a weekday suit you?")
     if day:
-        return Reply(f"Great, you are booked for {day.capitalize()} at ten in the morning. Is there anything else?")
+        return Reply(f"Great, your appointment is on {day.capitalize()} at ten in the morning. Is there anything else?")
     if words & {"cancel", "cancellation"}:
         return Reply("Your appointment has been cancelled. Is there anything else?")
     if words & {"appointment", "book", "booking", "schedule", "see"}:

@@ -1,0 +1,133 @@
+"""Starts the embedded stack as child processes: the demo stack (local channel, demo
+session endpoint, demo agent), a Celery worker and the web server. Used by
+`manage.py serve_embedded`, `manage.py demo` and the end-to-end tests."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = re.compile(r"demo-stack ready channel=(\S+) endpoint=(\S+)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[str] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with code {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout:g} s")
+
+
+@dataclass
+class EmbeddedStack:
+    env: dict[str, str] = field(default_factory=dict)
+    worker_concurrency: int = 2
+    web: bool = True
+    log: Callable[[str], None] = print
+    log_dir: Path | None = None
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    channel_address: str = ""
+    endpoint_url: str = ""
+    web_url: str = ""
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+        out = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        self.procs.append(proc)
+        return proc
+
+    def start(self) -> EmbeddedStack:
+        env = self._env()
+        # Demo stack first: its ready line tells where the channel and endpoint listen.
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "agora_runner", "demo-stack", "--channel-port", "0", "--endpoint-port", "0"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.procs.append(demo)
+        deadline = time.monotonic() + 120
+        assert demo.stdout is not None
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                raise RuntimeError("demo stack exited while starting:\n" + "".join(lines[-20:]))
+            lines.append(line)
+            m = READY.search(line)
+            if m:
+                self.channel_address, self.endpoint_url = m.group(1), m.group(2)
+                break
+        else:
+            raise RuntimeError("demo stack did not become ready within 120 s")
+        threading.Thread(target=self._drain, args=(demo, "demo-stack"), daemon=True).start()
+        env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
+        self.env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
+        self._spawn(
+            "worker",
+            [sys.executable, "-m", "celery", "-A", "cekura", "worker", "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"),
+             "-c", str(self.worker_concurrency), "--pool", "prefork", "-l", "INFO", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "-n", f"embedded-{os.getpid()}@%h"],
+            env,
+        )
+        if self.web:
+            port = int(env.get("CEKURA_WEB_PORT") or free_port())
+            web = self._spawn("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)
+            wait_for_port(port, 60, web)
+            self.web_url = f"http://127.0.0.1:{port}"
+        return self
+
+    def _drain(self, proc: subprocess.Popen[str], name: str) -> None:
+        sink = open(self.log_dir / f"{name}.log", "w") if self.log_dir else None  # noqa: SIM115
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if sink:
+                sink.write(line)
+                sink.flush()
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.procs)
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(self.procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+
+    def __enter__(self) -> EmbeddedStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class CallData:
+    """What every metric reads: both tracks (16 kHz int16), the transcript and the timeline."""
+
+    sample_rate: int
+    caller: np.ndarray
+    agent: np.ndarray
+    transcript: list[dict[str, Any]]  # transcript_object entries
+    caller_utterances: list[dict[str, Any]]  # {"text", "start", "end"} in seconds
+    timeline: list[dict[str, Any]]  # {"t", "kind", "data"}
+    expected_outcome_prompt: str = ""
+    ended_reason: str = ""
+
+    def agent_text(self) -> str:
+        return " ".join(t["content"] for t in self.transcript if t["role"] == "Main Agent")
+
+
+@dataclass
+class MetricResult:
+    """One metric on one run, in the spec's shape (see `as_dict`)."""
+
+    id: int | None
+    name: str
+    eval_type: str  # binary | numeric | enum | continuous_qualitative
+    score: float | None = None
+    passed: bool | None = None
+    enum: str | None = None
+    explanation: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "name": self.name, "eval_type": self.eval_type}
+        if self.eval_type == "binary":
+            out["passed"] = self.passed
+        elif self.eval_type == "enum":
+            out["enum"] = self.enum
+        else:
+            out["score"] = self.score
+        out["explanation"] = list(self.explanation)
+        out["extra"] = dict(self.extra)
+        return out

@@ -1,0 +1,90 @@
+"""Expected Outcome: an LLM judge when one is configured; offline, the quoted-phrase rule:
+every phrase in quotes in `expected_outcome_prompt` must occur in what the agent said."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import httpx
+
+from .base import CallData, MetricResult
+
+NAME = "Expected Outcome"
+_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|'([^']{2,})'")
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str
+    model: str
+    api_key: str = ""
+    timeout_seconds: float = 30.0
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def quoted_phrases(prompt: str) -> list[str]:
+    return [next(g for g in m.groups() if g) for m in _QUOTED.finditer(prompt or "")]
+
+
+def offline(call: CallData, metric_id: int | None = None) -> MetricResult:
+    phrases = quoted_phrases(call.expected_outcome_prompt)
+    if not phrases:
+        return MetricResult(metric_id, NAME, "numeric", None, None, explanation=[
+            "Not judged: no LLM judge is configured and the expected outcome quotes no phrase to look for."
+        ])
+    said = f" {_normalise(call.agent_text())} "
+    lines, found = [], 0
+    for phrase in phrases:
+        if f" {_normalise(phrase)} " in said:
+            found += 1
+            lines.append(f"✅ The agent said \"{phrase}\".")
+        else:
+            lines.append(f"❌ The agent never said \"{phrase}\".")
+    score = round(100.0 * found / len(phrases), 1)
+    return MetricResult(metric_id, NAME, "numeric", score, found == len(phrases), explanation=lines, extra={"method": "quoted-phrases"})
+
+
+def llm_judge(call: CallData, config: LLMConfig, metric_id: int | None = None, client: httpx.Client | None = None) -> MetricResult:
+    transcript = "\n".join(f"{t['role']}: {t['content']}" for t in call.transcript)
+    messages = [
+        {"role": "system", "content": (
+            "You judge a phone call between a Testing Agent (the caller) and a Main Agent. "
+            "Split the expected outcome into its parts and check each against the transcript. "
+            'Answer JSON only: {"parts": [{"part": str, "met": bool, "why": str}]}'
+        )},
+        {"role": "user", "content": f"Expected outcome:\n{call.expected_outcome_prompt}\n\nTranscript:\n{transcript}"},
+    ]
+    headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+    http = client or httpx.Client(timeout=config.timeout_seconds)
+    try:
+        resp = http.post(
+            config.base_url.rstrip("/") + "/chat/completions",
+            json={"model": config.model, "messages": messages, "temperature": 0},
+            headers=headers,
+        )
+        resp.raise_for_status()
+        content = resp.json()["choices"][0]["message"]["content"]
+        match = re.search(r"\{.*\}", content, re.S)
+        parts = json.loads(match.group(0) if match else content)["parts"]
+        if not parts:
+            raise ValueError("judge returned no parts")
+    except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
+        result = offline(call, metric_id)
+        result.explanation.insert(0, f"The LLM judge failed ({exc.__class__.__name__}); fell back to the quoted-phrase rule.")
+        return result
+    finally:
+        if client is None:
+            http.close()
+    met = sum(1 for p in parts if p.get("met"))
+    lines = [f"{'✅' if p.get('met') else '❌'} {p.get('part', '')}: {p.get('why', '')}".strip() for p in parts]
+    return MetricResult(metric_id, NAME, "numeric", round(100.0 * met / len(parts), 1), met == len(parts), explanation=lines, extra={"method": "llm-judge"})
+
+
+def evaluate(call: CallData, llm: LLMConfig | None = None, metric_id: int | None = None) -> MetricResult:
+    if llm is not None and call.expected_outcome_prompt.strip():
+        return llm_judge(call, llm, metric_id)
+    return offline(call, metric_id)

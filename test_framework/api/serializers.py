@@ -1,0 +1,325 @@
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from agora_runner.transcribe import mmss
+
+from ..choices import TERMINAL, EvalType, ScenarioType
+from ..models import AIAgent, Metric, Result, Run, Scenario
+from ..services import result_counts
+from .fields import LenientIdField, coerce_id
+
+AGORA_DATA_DEFAULTS = {"auth_header_name": "X-Cekura-Secret", "request_method": "POST", "join_uid": 1}
+
+
+class OrgScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A related id that must belong to the caller's organization (else: does not exist)."""
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().filter(organization=self.context["request"].user.organization)
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            data = coerce_id(data)
+        except ValueError:
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class AgoraDataSerializer(serializers.Serializer):
+    session_endpoint_url = serializers.CharField(max_length=2000)
+    client_id = serializers.CharField(max_length=500)
+    auth_header_name = serializers.RegexField(
+        r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", max_length=200, required=False, default="X-Cekura-Secret",
+        error_messages={"invalid": "Enter a valid HTTP header name."},
+    )
+    request_method = serializers.ChoiceField(choices=["POST", "GET"], required=False, default="POST")
+    join_uid = serializers.IntegerField(min_value=1, max_value=2**32 - 1, required=False, default=1)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("request_method"), str):
+            data = {**data, "request_method": data["request_method"].upper()}
+        return super().to_internal_value(data)
+
+    def validate_session_endpoint_url(self, value: str) -> str:
+        parsed = urlparse(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise serializers.ValidationError("Enter a valid http:// or https:// URL.")
+        return value.strip()
+
+
+class AIAgentSerializer(serializers.ModelSerializer):
+    agora_data = AgoraDataSerializer(required=False, allow_null=True)
+    agora_api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False, max_length=4000, style={"input_type": "password"})
+    agora_api_key_configured = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = AIAgent
+        fields = [
+            "id", "agent_name", "description", "inbound", "language", "assistant_provider",
+            "agent_gives_first_message", "agora_data", "agora_api_key", "agora_api_key_configured",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"description": {"required": True, "allow_blank": True}, "inbound": {"required": True}}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        secret = attrs.get("agora_api_key")
+        has_secret = bool(secret) or (secret is None and self.instance is not None and self.instance.agora_api_key_configured)
+        agora = attrs.get("agora_data", self.instance.agora_data if self.instance else None)
+        if agora and not has_secret:
+            raise serializers.ValidationError({"agora_api_key": ["A secret is required when agora_data is configured."]})
+        return attrs
+
+    def update(self, instance: AIAgent, validated_data: dict[str, Any]) -> AIAgent:
+        # Write-only secret: an absent or empty value keeps the stored one.
+        if not validated_data.get("agora_api_key"):
+            validated_data.pop("agora_api_key", None)
+        return super().update(instance, validated_data)
+
+
+class ConditionSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False)
+    condition = serializers.CharField(allow_blank=True)
+    action = serializers.CharField(allow_blank=True)
+    type = serializers.CharField(required=False, default="standard")
+    fixed_message = serializers.BooleanField(required=False, default=False)
+
+
+class ConditionalActionsSerializer(serializers.Serializer):
+    role = serializers.CharField(required=False, allow_blank=True, default="")
+    conditions = ConditionSerializer(many=True, required=False, default=list)
+
+    def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, cond in enumerate(value, start=1):
+            cond.setdefault("id", i)
+        return value
+
+
+class ScenarioSerializer(serializers.ModelSerializer):
+    agent = OrgScopedPrimaryKeyField(queryset=AIAgent.objects.all())
+    metrics = OrgScopedPrimaryKeyField(queryset=Metric.objects.all(), many=True, required=False)
+    conditional_actions = ConditionalActionsSerializer(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    max_duration = serializers.IntegerField(min_value=10, max_value=3600, required=False, allow_null=True)
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "id", "name", "agent", "scenario_type", "instructions", "conditional_actions", "first_message",
+            "expected_outcome_prompt", "metrics", "tags", "scenario_language", "max_duration", "personality",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs.get("scenario_type", self.instance.scenario_type if self.instance else ScenarioType.INSTRUCTION)
+        actions = attrs.get("conditional_actions", self.instance.conditional_actions if self.instance else None)
+        if kind == ScenarioType.CONDITIONAL_ACTIONS and not (actions and actions.get("conditions")):
+            raise serializers.ValidationError({"conditional_actions": ["A conditional_actions scenario needs at least one condition."]})
+        return attrs
+
+
+class MetricSerializer(serializers.ModelSerializer):
+    agents = OrgScopedPrimaryKeyField(queryset=AIAgent.objects.all(), many=True, required=False)
+
+    class Meta:
+        model = Metric
+        fields = ["id", "name", "description", "eval_type", "enum_values", "type", "prompt", "configuration", "agents", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("eval_type") == EvalType.ENUM and not attrs.get("enum_values"):
+            raise serializers.ValidationError({"enum_values": ["An enum metric needs enum_values."]})
+        return attrs
+
+
+class RunScenariosAgoraSerializer(serializers.Serializer):
+    """Input of run_scenarios_agora. Unknown fields are ignored; ids may be strings."""
+
+    scenarios = serializers.JSONField()
+    agent_id = LenientIdField(required=False, allow_null=True)
+    frequency = serializers.IntegerField(min_value=1, required=False, default=1)
+    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+    concurrency_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+    def validate_scenarios(self, value: Any) -> dict[str, Any]:
+        bad = serializers.ValidationError("Invalid scenario IDs or scenarios not found")
+        if isinstance(value, str) and value.strip().lower() == "all":
+            return {"all": True}
+        if isinstance(value, list):
+            if not value:
+                raise bad
+            try:
+                return {"ids": [coerce_id(v) for v in value]}
+            except ValueError:
+                raise bad from None
+        try:
+            n = coerce_id(value)
+        except ValueError:
+            raise bad from None
+        if n < 1:
+            raise bad
+        return {"first_n": n}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "ids" not in attrs["scenarios"] and attrs.get("agent_id") is None:
+            raise serializers.ValidationError({"agent_id": ["agent_id is required when scenarios is a number or \"all\"."]})
+        return attrs
+
+
+class RunBriefSerializer(serializers.ModelSerializer):
+    scenario_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = ["id", "status", "scenario", "scenario_name"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    scenario_name = serializers.CharField(read_only=True)
+    agent_name = serializers.SerializerMethodField()
+    result_id = serializers.IntegerField(source="result.id", read_only=True)
+    result_name = serializers.CharField(source="result.name", read_only=True)
+    duration = serializers.SerializerMethodField()
+    voice_recording_url = serializers.SerializerMethodField()
+    metadata = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "scenario", "scenario_name", "agent", "agent_name", "result_id", "result_name", "status",
+            "success", "evaluation", "expected_outcome_prompt", "expected_outcome", "transcript",
+            "transcript_object", "duration", "voice_recording_url", "error_message", "metadata", "run_type",
+            "testing_channel_index", "timestamp", "executed_at",
+        ]
+
+    def get_agent_name(self, run: Run) -> str:
+        return run.agent.agent_name if run.agent else run.result.agent_name
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_duration(self, run: Run) -> str | None:
+        return mmss(run.duration_seconds) if run.duration_seconds is not None else None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_voice_recording_url(self, run: Run) -> str | None:
+        if not run.recording:
+            return None
+        path = reverse("run-recording", kwargs={"pk": run.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_metadata(self, run: Run) -> dict[str, Any]:
+        meta = dict(run.metadata or {})
+        meta.setdefault("ended_reason", None)
+        meta.pop("infrastructure", None)
+        return meta
+
+
+class _ResultCountsMixin(serializers.Serializer):
+    total_runs_count = serializers.SerializerMethodField()
+    completed_runs_count = serializers.SerializerMethodField()
+    success_runs_count = serializers.SerializerMethodField()
+    failed_runs_count = serializers.SerializerMethodField()
+
+    def _counts(self, result: Result) -> dict[str, Any]:
+        cache = self.context.setdefault("_counts", {})
+        if result.pk not in cache:
+            cache[result.pk] = result_counts(result)
+        return cache[result.pk]
+
+    def get_total_runs_count(self, result: Result) -> int:
+        return int(self._counts(result)["total"])
+
+    def get_completed_runs_count(self, result: Result) -> int:
+        return int(self._counts(result)["completed"])
+
+    def get_success_runs_count(self, result: Result) -> int:
+        return int(self._counts(result)["success"])
+
+    def get_failed_runs_count(self, result: Result) -> int:
+        return int(self._counts(result)["failed"])
+
+
+RESULT_FIELDS = [
+    "id", "name", "agent", "agent_name", "status", "success_rate", "run_as_text", "is_cronjob", "runs",
+    "total_runs_count", "completed_runs_count", "success_runs_count", "failed_runs_count", "run_type",
+    "created_at", "updated_at",
+]
+
+
+class ResultLaunchSerializer(serializers.ModelSerializer):
+    """The answer of run_scenarios_agora (spec/agora-simulations.md, Response)."""
+
+    runs = RunBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Result
+        fields = ["id", "name", "agent", "status", "success_rate", "run_as_text", "is_cronjob", "runs", "created_at", "updated_at"]
+
+
+class ResultListSerializer(_ResultCountsMixin, serializers.ModelSerializer):
+    runs = RunBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Result
+        fields = RESULT_FIELDS
+
+
+class ResultDetailSerializer(ResultListSerializer):
+    runs = serializers.SerializerMethodField()
+    total_duration = serializers.SerializerMethodField()
+    overall_evaluation = serializers.SerializerMethodField()
+    run_settings = serializers.SerializerMethodField()
+    failed_reasons = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Result
+        fields = RESULT_FIELDS + ["total_duration", "overall_evaluation", "run_settings", "failed_reasons"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_runs(self, result: Result) -> dict[str, Any]:
+        runs = result.runs.select_related("scenario", "agent", "result")
+        return {str(r.pk): RunSerializer(r, context=self.context).data for r in runs}
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_total_duration(self, result: Result) -> str:
+        return mmss(float(self._counts(result)["duration"] or 0.0))
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_overall_evaluation(self, result: Result) -> dict[str, Any]:
+        latencies: list[float] = []
+        outcome_scores: list[float] = []
+        for run in result.runs.all():
+            for m in (run.evaluation or {}).get("metrics", []):
+                if m.get("name") == "Latency" and m.get("score") is not None:
+                    latencies.append(float(m["score"]))
+            if run.expected_outcome and run.expected_outcome.get("score") is not None:
+                outcome_scores.append(float(run.expected_outcome["score"]))
+        out: dict[str, Any] = {}
+        if latencies:
+            import numpy as np
+
+            out["Latency"] = {f"p{q}": round(float(np.percentile(latencies, q)), 1) for q in (50, 90, 95, 99)}
+        if outcome_scores:
+            out["Expected Outcome"] = {"mean": round(sum(outcome_scores) / len(outcome_scores), 1)}
+        return out
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_run_settings(self, result: Result) -> dict[str, Any]:
+        return {"frequency": result.frequency, "concurrency_limit": result.concurrency_limit}
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_failed_reasons(self, result: Result) -> dict[str, int]:
+        reasons: dict[str, int] = {}
+        for run in result.runs.filter(status__in=TERMINAL).exclude(success=True):
+            reason = (run.metadata or {}).get("ended_reason") or run.status
+            reasons[reason] = reasons.get(reason, 0) + 1
+        return reasons

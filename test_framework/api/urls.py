@@ -1,0 +1,33 @@
+"""Every resource answers under /test_framework/v1/<res>/, /v1/<res>-external/ and
+/v2/<res>/, with and without the trailing slash (a POST is never redirected)."""
+from __future__ import annotations
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+RESOURCES = [
+    ("aiagents", views.AIAgentViewSet),
+    ("scenarios", views.ScenarioViewSet),
+    ("runs", views.RunViewSet),
+    ("results", views.ResultViewSet),
+    ("metrics", views.MetricViewSet),
+    ("predefined-metrics", views.PredefinedMetricViewSet),
+]
+
+
+def _router(suffix: str, name_suffix: str) -> SimpleRouter:
+    router = SimpleRouter(trailing_slash="/?")
+    for name, viewset in RESOURCES:
+        # The plain v1 routes keep the bare basename ("run", …) so reverse() has one target.
+        basename = name.rstrip("s") if name != "predefined-metrics" else "predefined-metric"
+        router.register(f"{name}{suffix}", viewset, basename=basename + name_suffix)
+    return router
+
+
+urlpatterns = [
+    path("v1/", include(_router("", "").urls)),
+    path("v1/", include(_router("-external", "-external").urls)),
+    path("v2/", include(_router("", "-v2").urls)),
+]

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from cekura.embedded import EmbeddedStack
+
+
+class Command(BaseCommand):
+    help = "Run the embedded default: web server, worker, local channel, demo agent and endpoint."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=2)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        stack = EmbeddedStack(
+            env={"CEKURA_WEB_PORT": str(options["port"])},
+            worker_concurrency=options["workers"],
+            log_dir=settings.VAR_DIR / "logs",
+        )
+        with stack:
+            self.stdout.write(f"API:               {stack.web_url}/test_framework/v1/")
+            self.stdout.write(f"API docs:          {stack.web_url}/api/docs/")
+            self.stdout.write(f"Admin:             {stack.web_url}/admin/")
+            self.stdout.write(f"Demo endpoint:     {stack.endpoint_url}")
+            self.stdout.write(f"Local channel:     {stack.channel_address}")
+            self.stdout.write(f"Logs:              {settings.VAR_DIR / 'logs'}")
+            self.stdout.write("Press Ctrl-C to stop.")
+            try:
+                while stack.alive():
+                    time.sleep(1)
+                self.stderr.write("a child process exited; stopping (see the logs)")
+            except KeyboardInterrupt:
+                pass

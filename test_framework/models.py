@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from cekura.accounts.models import Organization
+from cekura.fields import EncryptedTextField
+
+from .choices import RUN_TYPE_AGORA, EvalType, MetricType, ScenarioType, Status
+
+
+class AIAgent(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="agents")
+    agent_name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    inbound = models.BooleanField(default=True)
+    language = models.CharField(max_length=16, default="en")
+    assistant_provider = models.CharField(max_length=32, default="agora")
+    agent_gives_first_message = models.BooleanField(default=True)
+    # {"session_endpoint_url", "client_id", "auth_header_name", "request_method", "join_uid"}
+    agora_data = models.JSONField(null=True, blank=True)
+    # The secret sent to the session endpoint: encrypted at rest, never returned.
+    agora_api_key = EncryptedTextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "AI agent"
+
+    def __str__(self) -> str:
+        return self.agent_name
+
+    @property
+    def agora_api_key_configured(self) -> bool:
+        return bool(self.agora_api_key)
+
+
+class Metric(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    eval_type = models.CharField(max_length=32, choices=EvalType.choices, default=EvalType.BINARY)
+    enum_values = models.JSONField(default=list, blank=True)
+    type = models.CharField(max_length=32, choices=MetricType.choices, default=MetricType.LLM_JUDGE)
+    prompt = models.TextField(blank=True, default="")
+    configuration = models.JSONField(default=dict, blank=True)
+    agents = models.ManyToManyField(AIAgent, blank=True, related_name="metrics")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scenario(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scenarios")
+    agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="scenarios")
+    name = models.CharField(max_length=80)
+    scenario_type = models.CharField(max_length=32, choices=ScenarioType.choices, default=ScenarioType.INSTRUCTION)
+    instructions = models.TextField(blank=True, default="")
+    conditional_actions = models.JSONField(null=True, blank=True)
+    first_message = models.TextField(default="Hello")
+    expected_outcome_prompt = models.TextField(blank=True, default="")
+    metrics = models.ManyToManyField(Metric, blank=True, related_name="scenarios")
+    tags = models.JSONField(default=list, blank=True)
+    scenario_language = models.CharField(max_length=16, default="en")
+    max_duration = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(10), MaxValueValidator(3600)]
+    )
+    personality = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Result(models.Model):
+    """One launch: the runs of some scenarios × frequency against one agent."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="results")
+    agent = models.ForeignKey(AIAgent, on_delete=models.SET_NULL, null=True, related_name="results")
+    agent_name = models.CharField(max_length=200, blank=True, default="")
+    name = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    success_rate = models.FloatField(default=0.0)
+    run_as_text = models.BooleanField(default=False)
+    is_cronjob = models.BooleanField(default=False)
+    run_type = models.CharField(max_length=16, default=RUN_TYPE_AGORA)
+    frequency = models.PositiveIntegerField(default=1)
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name or f"Result {self.pk}"
+
+
+class Run(models.Model):
+    """One simulated call. Its status is moved only by services, each checking the current one."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
+    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="runs")
+    scenario = models.ForeignKey(Scenario, on_delete=models.SET_NULL, null=True, related_name="runs")
+    agent = models.ForeignKey(AIAgent, on_delete=models.SET_NULL, null=True, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    success = models.BooleanField(null=True)
+    evaluation = models.JSONField(default=dict, blank=True)
+    expected_outcome = models.JSONField(null=True, blank=True)
+    expected_outcome_prompt = models.TextField(blank=True, default="")
+    transcript = models.TextField(blank=True, default="")
+    transcript_object = models.JSONField(default=list, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    recording = models.FileField(upload_to="recordings/", blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    run_type = models.CharField(max_length=16, default=RUN_TYPE_AGORA)
+    testing_channel_index = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    timestamp = models.DateTimeField(auto_now_add=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.status})"
+
+    @property
+    def scenario_name(self) -> str:
+        return self.scenario.name if self.scenario_id and self.scenario else "Scenario Deleted"

@@ -1,0 +1,94 @@
+"""Queries. Selectors read; they never change a row."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from agora_runner.types import CallSpec, SessionEndpointConfig
+from cekura.accounts.models import Organization
+
+from .models import AIAgent, Result, Run, Scenario
+
+DEFAULT_SECRET_HEADER = "X-Cekura-Secret"
+
+
+def agent_list(*, organization: Organization) -> QuerySet[AIAgent]:
+    return AIAgent.objects.filter(organization=organization)
+
+
+def scenario_list(*, organization: Organization) -> QuerySet[Scenario]:
+    return Scenario.objects.filter(organization=organization).prefetch_related("metrics")
+
+
+def result_list(*, organization: Organization) -> QuerySet[Result]:
+    return Result.objects.filter(organization=organization).prefetch_related("runs__scenario")
+
+
+def run_list(*, organization: Organization) -> QuerySet[Run]:
+    return Run.objects.filter(organization=organization).select_related("scenario", "agent", "result")
+
+
+def scenarios_for_launch(
+    *, organization: Organization, agent: AIAgent | None, ids: list[int] | None, first_n: int | None
+) -> list[Scenario]:
+    """Scenarios to run, in the order asked; [] when any id is unknown to this organization."""
+    qs = scenario_list(organization=organization)
+    if ids is not None:
+        if agent is not None:
+            qs = qs.filter(agent=agent)
+        found = {s.pk: s for s in qs.filter(pk__in=ids)}
+        if len(found) != len(set(ids)):
+            return []
+        return [found[i] for i in ids]
+    assert agent is not None
+    qs = qs.filter(agent=agent).order_by("id")
+    return list(qs[:first_n] if first_n is not None else qs)
+
+
+def scenario_caller_lines(scenario: Scenario) -> list[str]:
+    """The scripted caller: the opening line, then each fixed-message action in order."""
+    first = (scenario.first_message or "").strip() or "Hello"
+    lines: list[str] = []
+    data = scenario.conditional_actions if isinstance(scenario.conditional_actions, dict) else {}
+    conditions = sorted(
+        (c for c in data.get("conditions", []) if isinstance(c, dict)), key=lambda c: (c.get("id") or 0)
+    )
+    for cond in conditions:
+        action = str(cond.get("action") or "").strip()
+        if not action:
+            continue
+        if str(cond.get("condition", "")).strip().upper() == "FIRST_MESSAGE":
+            first = action
+        elif cond.get("fixed_message"):
+            lines.append(action)
+    return [first, *lines]
+
+
+def run_call_spec(*, run: Run) -> CallSpec:
+    """Everything the runner needs for one run, as plain data (the secret decrypted in memory)."""
+    agent = run.agent
+    scenario = run.scenario
+    if agent is None or scenario is None:
+        raise LookupError("the run's agent or scenario was deleted")
+    data: dict[str, Any] = agent.agora_data or {}
+    return CallSpec(
+        endpoint=SessionEndpointConfig(
+            url=str(data.get("session_endpoint_url", "")),
+            client_id=str(data.get("client_id", "")),
+            secret=agent.agora_api_key,
+            header_name=str(data.get("auth_header_name") or DEFAULT_SECRET_HEADER),
+            method=str(data.get("request_method") or "POST").upper(),
+            timeout_seconds=settings.SESSION_ENDPOINT_TIMEOUT_SECONDS,
+        ),
+        join_uid=int(data.get("join_uid") or 1),
+        lines=scenario_caller_lines(scenario),
+        max_duration_seconds=float(scenario.max_duration or settings.DEFAULT_MAX_DURATION_SECONDS),
+        agent_join_timeout_seconds=settings.AGENT_JOIN_TIMEOUT_SECONDS,
+        silence_limit_seconds=settings.SILENCE_LIMIT_SECONDS,
+        end_of_turn_silence_ms=settings.END_OF_TURN_SILENCE_MS,
+        agent_gives_first_message=agent.agent_gives_first_message,
+        local_channel_address=settings.LOCAL_CHANNEL_ADDRESS,
+        local_channel_app_ids=tuple(settings.LOCAL_CHANNEL_APP_IDS),
+    )

@@ -1,0 +1,251 @@
+"""Use cases. Services write; selectors read. Every status move checks the current status."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from cekura.accounts.models import Organization
+from cekura.accounts.services import credits_debit
+from cekura.errors import InvalidInput
+
+from .choices import IN_FLIGHT, TERMINAL, Status
+from .models import AIAgent, Result, Run, Scenario
+
+log = logging.getLogger(__name__)
+
+MSG_NO_AGORA = "Agent must have Agora credentials configured (agora_data with session_endpoint_url)."
+MSG_NO_URL = "Agent agora_data must include session_endpoint_url."
+MSG_BAD_SCENARIOS = "Invalid scenario IDs or scenarios not found"
+
+
+def agent_check_agora(*, agent: AIAgent) -> None:
+    """The spec's two errors for an agent that cannot be called over Agora."""
+    data = agent.agora_data
+    if not isinstance(data, dict) or not data:
+        raise InvalidInput(MSG_NO_AGORA, field="agent")
+    if not str(data.get("session_endpoint_url") or "").strip():
+        raise InvalidInput(MSG_NO_URL, field="agent")
+    if not str(data.get("client_id") or "").strip() or not agent.agora_api_key:
+        raise InvalidInput(MSG_NO_AGORA, field="agent")
+
+
+def result_launch(
+    *,
+    organization: Organization,
+    agent: AIAgent,
+    scenarios: Sequence[Scenario],
+    frequency: int = 1,
+    name: str = "",
+    concurrency_limit: int | None = None,
+) -> Result:
+    """Create a Result and one Run per scenario × frequency, debit credits, and enqueue.
+
+    All in one transaction: a short balance or any error leaves nothing behind. Tasks are
+    handed to the broker only once the rows are committed.
+    """
+    agent_check_agora(agent=agent)
+    if not scenarios:
+        raise InvalidInput(MSG_BAD_SCENARIOS, field="scenarios")
+    if frequency < 1:
+        raise InvalidInput("Ensure this value is greater than or equal to 1.", field="frequency")
+    if concurrency_limit is not None and concurrency_limit < 1:
+        raise InvalidInput("Ensure this value is greater than or equal to 1.", field="concurrency_limit")
+    n_runs = len(scenarios) * frequency
+    with transaction.atomic():
+        credits_debit(organization_id=organization.pk, amount=n_runs * settings.CREDITS_PER_RUN)
+        result = Result.objects.create(
+            organization=organization,
+            agent=agent,
+            agent_name=agent.agent_name,
+            name=name or f"Agora run {timezone.now():%Y-%m-%d %H:%M:%S}",
+            status=Status.IN_PROGRESS,
+            frequency=frequency,
+            concurrency_limit=concurrency_limit,
+        )
+        Run.objects.bulk_create(
+            [
+                Run(
+                    organization=organization,
+                    result=result,
+                    scenario=scenario,
+                    agent=agent,
+                    expected_outcome_prompt=scenario.expected_outcome_prompt,
+                    evaluation={"metrics": []},
+                )
+                for _ in range(frequency)
+                for scenario in scenarios
+            ]
+        )
+        result_dispatch(result_id=result.pk)
+    return result
+
+
+def result_dispatch(*, result_id: int) -> list[int]:
+    """Move pending runs to in_queue while the result has room under its concurrency
+    limit, and enqueue them after commit. Returns the run ids enqueued."""
+    with transaction.atomic():
+        # The row lock serialises dispatchers of one result, so two runs finishing at once
+        # cannot both fill the last free slot.
+        result = Result.objects.select_for_update().get(pk=result_id)
+        if result.status in TERMINAL:
+            return []
+        pending = result.runs.filter(status=Status.PENDING).order_by("id")
+        if result.concurrency_limit:
+            room = result.concurrency_limit - result.runs.filter(status__in=IN_FLIGHT).count()
+            if room <= 0:
+                return []
+            pending = pending[:room]
+        ids = list(pending.values_list("id", flat=True))
+        if not ids:
+            return []
+        Run.objects.filter(id__in=ids, status=Status.PENDING).update(status=Status.IN_QUEUE, updated_at=timezone.now())
+        transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+def _enqueue(run_ids: list[int]) -> None:
+    from .tasks import run_execute
+
+    for run_id in run_ids:
+        run = Run.objects.select_related("scenario").filter(pk=run_id).first()
+        max_duration = (run.scenario.max_duration if run and run.scenario else None) or settings.DEFAULT_MAX_DURATION_SECONDS
+        soft = max_duration + settings.RUN_TASK_OVERHEAD_SECONDS
+        run_execute.apply_async(
+            args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60
+        )
+
+
+def run_claim(*, run_id: int) -> bool:
+    """Compare-and-set in_queue → running. Only one worker can win; a redelivered task
+    finds the run already claimed and does nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        won = Run.objects.filter(pk=run_id, status=Status.IN_QUEUE).update(
+            status=Status.RUNNING, executed_at=now, updated_at=now
+        )
+    if won:
+        Run.objects.filter(pk=run_id).update(attempts=F("attempts") + 1)
+    return won == 1
+
+
+
+
+def run_mark_evaluating(*, run_id: int) -> bool:
+    with transaction.atomic():
+        return Run.objects.filter(pk=run_id, status=Status.RUNNING).update(
+            status=Status.EVALUATING, updated_at=timezone.now()
+        ) == 1
+
+
+def run_finish(
+    *,
+    run_id: int,
+    status: str,
+    success: bool | None = None,
+    error_message: str = "",
+    metadata: dict[str, Any] | None = None,
+    transcript: str = "",
+    transcript_object: list[dict[str, Any]] | None = None,
+    evaluation: dict[str, Any] | None = None,
+    expected_outcome: dict[str, Any] | None = None,
+    duration_seconds: float | None = None,
+    recording_wav: bytes | None = None,
+) -> bool:
+    """End a run in a terminal status, once. Returns False if it had already ended."""
+    assert status in TERMINAL, status
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or run.status in TERMINAL:
+        return False
+    recording_name = ""
+    if recording_wav:
+        # The file is written outside the transaction; a run that lost the race below
+        # leaves an orphan file at worst, never a run pointing at nothing.
+        path = f"recordings/org{run.organization_id}/result{run.result_id}/run{run.pk}.wav"
+        recording_name = run.recording.storage.save(path, ContentFile(recording_wav))
+    fields: dict[str, Any] = {
+        "status": status,
+        "success": success,
+        "error_message": error_message[:2000],
+        "finished_at": timezone.now(),
+        "updated_at": timezone.now(),
+    }
+    if metadata is not None:
+        fields["metadata"] = metadata
+    if transcript_object is not None:
+        fields["transcript"] = transcript
+        fields["transcript_object"] = transcript_object
+    if evaluation is not None:
+        fields["evaluation"] = evaluation
+    if expected_outcome is not None:
+        fields["expected_outcome"] = expected_outcome
+    if duration_seconds is not None:
+        fields["duration_seconds"] = duration_seconds
+    if recording_name:
+        fields["recording"] = recording_name
+    with transaction.atomic():
+        done = Run.objects.filter(pk=run_id).exclude(status__in=TERMINAL).update(**fields) == 1
+    if done:
+        result_after_run(result_id=run.result_id)
+    return done
+
+
+def result_after_run(*, result_id: int) -> None:
+    """A run ended: start the next pending one, and settle the result if it was the last."""
+    result_dispatch(result_id=result_id)
+    result_refresh(result_id=result_id)
+
+
+def result_counts(result: Result) -> dict[str, Any]:
+    agg = result.runs.aggregate(
+        total=Count("id"),
+        completed=Count("id", filter=Q(status=Status.COMPLETED)),
+        success=Count("id", filter=Q(success=True)),
+        terminal=Count("id", filter=Q(status__in=TERMINAL)),
+        cancelled=Count("id", filter=Q(status=Status.CANCELLED)),
+        infra_failed=Count("id", filter=Q(status__in=[Status.FAILED, Status.TIMEOUT], metadata__infrastructure=True)),
+        duration=Sum("duration_seconds"),
+    )
+    # failed_runs_count: every ended run that did not succeed (failed, timed out, cancelled,
+    # or completed with a failing evaluation), so CI can compare it with zero.
+    agg["failed"] = agg["terminal"] - agg["success"]
+    return agg
+
+
+def result_refresh(*, result_id: int) -> Result:
+    """Recompute success_rate; set the final status once every run has ended.
+
+    A result is `failed` only when every run failed on our side (infrastructure), never
+    for failed metrics; `cancelled` when every run was cancelled; otherwise `completed`.
+    """
+    with transaction.atomic():
+        result = Result.objects.select_for_update().get(pk=result_id)
+        c = result_counts(result)
+        result.success_rate = round(100.0 * c["success"] / c["total"], 2) if c["total"] else 0.0
+        if c["total"] and c["terminal"] == c["total"] and result.status not in TERMINAL:
+            if c["cancelled"] == c["total"]:
+                result.status = Status.CANCELLED
+            elif c["infra_failed"] == c["total"]:
+                result.status = Status.FAILED
+            else:
+                result.status = Status.COMPLETED
+        result.save(update_fields=["success_rate", "status", "updated_at"])
+    return result
+
+
+def result_cancel(*, result: Result) -> Result:
+    """Cancel every run not yet started; runs already in a call finish on their own."""
+    with transaction.atomic():
+        result.runs.filter(status__in=[Status.PENDING, Status.IN_QUEUE]).update(
+            status=Status.CANCELLED,
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+            metadata={"ended_reason": "run-cancelled-by-user"},
+        )
+    return result_refresh(result_id=result.pk)

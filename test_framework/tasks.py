@@ -1,0 +1,121 @@
+"""The seam between Django and the plain libraries: load rows, call agora_runner and
+evaluators with dataclasses, write their results back through services.
+
+No transaction is held open across the call, the session endpoint, ASR or an LLM: each
+status change is its own short update.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from agora_runner.audio import stereo_wav
+from agora_runner.errors import RunnerError
+from agora_runner.runner import execute_call
+from agora_runner.speech import get_asr, get_tts
+from agora_runner.transcribe import transcribe_call, transcript_text
+from agora_runner.types import CALL_NOT_CONNECTED, MAIN_AGENT_DID_NOT_ANSWER, PIPELINE_ERROR, CallOutcome
+from evaluators import CallData, evaluate_call
+from evaluators.expected_outcome import LLMConfig
+
+from . import selectors, services
+from .choices import Status
+from .models import Run
+
+log = logging.getLogger(__name__)
+
+
+def _llm_config() -> LLMConfig | None:
+    if not (settings.LLM_BASE_URL and settings.LLM_MODEL):
+        return None
+    return LLMConfig(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT_SECONDS)
+
+
+def _fail(run_id: int, message: str, ended_reason: str, *, infrastructure: bool, status: str = Status.FAILED, extra: dict[str, Any] | None = None) -> None:
+    metadata = {"ended_reason": ended_reason, "infrastructure": infrastructure, **(extra or {})}
+    services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata)
+
+
+@shared_task(name="test_framework.run_execute", acks_late=True, ignore_result=True)
+def run_execute(run_id: int) -> None:
+    """Hold one simulated call and score it. Safe to deliver twice: the claim decides."""
+    if not services.run_claim(run_id=run_id):
+        log.info("run %s: not claimable (already taken or ended)", run_id)
+        return
+    try:
+        _execute(run_id)
+    except SoftTimeLimitExceeded:
+        _fail(run_id, "the run exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT)
+    except RunnerError as exc:
+        infra = exc.ended_reason == PIPELINE_ERROR
+        _fail(run_id, exc.message, exc.ended_reason, infrastructure=infra)
+    except Exception as exc:
+        # The message names the exception class only: a repr could carry join details.
+        log.exception("run %s: internal error", run_id)
+        _fail(run_id, f"internal error in the testing agent ({exc.__class__.__name__})", PIPELINE_ERROR, infrastructure=True)
+
+
+def _execute(run_id: int) -> None:
+    run = Run.objects.select_related("agent", "scenario").get(pk=run_id)
+    try:
+        spec = selectors.run_call_spec(run=run)
+    except LookupError as exc:
+        _fail(run_id, str(exc), PIPELINE_ERROR, infrastructure=False)
+        return
+    log.info("run %s: calling session endpoint and joining", run_id)
+    outcome = execute_call(spec, tts=get_tts())
+    meta = _metadata(outcome)
+    if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
+        _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
+        return
+    services.run_mark_evaluating(run_id=run_id)
+    assert outcome.recording is not None
+    asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
+    turns = transcribe_call(outcome.recording, outcome.caller_utterances, asr)
+    transcript_object = [t.as_dict() for t in turns]
+    call = CallData(
+        sample_rate=outcome.recording.sample_rate,
+        caller=outcome.recording.caller,
+        agent=outcome.recording.agent,
+        transcript=transcript_object,
+        caller_utterances=outcome.caller_utterances,
+        timeline=[asdict(e) for e in outcome.timeline],
+        expected_outcome_prompt=run.expected_outcome_prompt,
+        ended_reason=outcome.ended_reason,
+    )
+    expected, metrics = evaluate_call(call, llm=_llm_config())
+    agent_spoke = any(t.role == "Main Agent" for t in turns)
+    answered = outcome.ended_reason != MAIN_AGENT_DID_NOT_ANSWER and agent_spoke
+    # success: the agent answered, and the expected outcome passed wherever it was judged.
+    success = answered and expected.passed is not False
+    services.run_finish(
+        run_id=run_id,
+        status=Status.COMPLETED,
+        success=success,
+        error_message=outcome.error or "",
+        metadata=meta,
+        transcript=transcript_text(turns),
+        transcript_object=transcript_object,
+        evaluation={"metrics": [m.as_dict() for m in metrics]},
+        expected_outcome={"score": expected.score, "passed": expected.passed, "explanation": expected.explanation},
+        duration_seconds=round(outcome.recording.duration_seconds, 2),
+        recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
+    )
+    log.info("run %s: completed (%s)", run_id, outcome.ended_reason)
+
+
+def _metadata(outcome: CallOutcome) -> dict[str, Any]:
+    return {
+        "ended_reason": outcome.ended_reason,
+        "infrastructure": False,
+        "transport": outcome.transport,
+        "agent_uid": outcome.agent_uid,
+        "other_uids": outcome.other_uids,
+        "caller_utterances": outcome.caller_utterances,
+        "timeline": [asdict(e) for e in outcome.timeline],
+    }
