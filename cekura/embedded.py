@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(r"demo-stack ready channel=(\S+) endpoint=(\S+)")
@@ -45,6 +46,7 @@ class EmbeddedStack:
     log: Callable[[str], None] = print
     log_dir: Path | None = None
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    files: list[Any] = field(default_factory=list)
     channel_address: str = ""
     endpoint_url: str = ""
     web_url: str = ""
@@ -59,7 +61,8 @@ class EmbeddedStack:
         out = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - owned by the child
+            out = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
+            self.files.append(out)
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
         self.procs.append(proc)
         return proc
@@ -104,10 +107,13 @@ class EmbeddedStack:
         return self
 
     def _drain(self, proc: subprocess.Popen[str], name: str) -> None:
-        sink = open(self.log_dir / f"{name}.log", "w") if self.log_dir else None  # noqa: SIM115
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if sink:
+        if self.log_dir is None:
+            for _ in proc.stdout:
+                pass
+            return
+        with open(self.log_dir / f"{name}.log", "w") as sink:
+            for line in proc.stdout:
                 sink.write(line)
                 sink.flush()
 
@@ -124,7 +130,12 @@ class EmbeddedStack:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
         self.procs.clear()
+        for f in self.files:
+            f.close()
+        self.files.clear()
 
     def __enter__(self) -> EmbeddedStack:
         return self.start()

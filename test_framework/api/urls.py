@@ -17,8 +17,15 @@ RESOURCES = [
 ]
 
 
+class OptionalSlashRouter(SimpleRouter):
+    def __init__(self) -> None:
+        super().__init__()
+        # SimpleRouter turns any truthy trailing_slash into "/"; set the pattern directly.
+        self.trailing_slash = "/?"
+
+
 def _router(suffix: str, name_suffix: str) -> SimpleRouter:
-    router = SimpleRouter(trailing_slash="/?")
+    router = OptionalSlashRouter()
     for name, viewset in RESOURCES:
         # The plain v1 routes keep the bare basename ("run", …) so reverse() has one target.
         basename = name.rstrip("s") if name != "predefined-metrics" else "predefined-metric"

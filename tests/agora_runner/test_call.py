@@ -1,0 +1,81 @@
+"""Real calls: the caller against the demo agent over the local channel, real TTS and ASR."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from agora_runner.demo.defaults import DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
+from agora_runner.runner import execute_call
+from agora_runner.transcribe import transcribe_call
+from agora_runner.types import (
+    CALL_NOT_CONNECTED,
+    MAIN_AGENT_DID_NOT_ANSWER,
+    MAIN_AGENT_ENDED,
+    CallSpec,
+    SessionEndpointConfig,
+)
+from evaluators.text import word_error_rate
+
+
+def spec_for(stack: Any, query: str = "", **kw: Any) -> CallSpec:
+    endpoint = SessionEndpointConfig(url=stack.endpoint_url + query, client_id=DEMO_CLIENT_ID, secret=DEMO_SECRET)
+    base = CallSpec(
+        endpoint=endpoint, join_uid=1, lines=["Hello, when are you open?"],
+        local_channel_address=stack.channel_address, local_channel_app_ids=(DEMO_APP_ID,),
+        agent_join_timeout_seconds=3, silence_limit_seconds=4, max_duration_seconds=60,
+    )
+    return replace(base, **kw)
+
+
+def test_a_full_call_records_both_sides_and_transcribes_them(demo_stack: Any, tts: Any, asr: Any) -> None:
+    lines = ["Hi, I would like to book an appointment.", "Tuesday would be great."]
+    outcome = execute_call(spec_for(demo_stack, lines=lines), tts=tts)
+    assert outcome.ended_reason == MAIN_AGENT_ENDED  # the agent says goodbye and leaves
+    assert outcome.transport == "local" and outcome.agent_uid == 1000
+    rec = outcome.recording
+    assert rec is not None and 10 < rec.duration_seconds < 60
+    assert [u["text"] for u in outcome.caller_utterances] == lines + ["Thank you, goodbye."]
+    turns = transcribe_call(rec, outcome.caller_utterances, asr)
+    caller = [t for t in turns if t.role == "Testing Agent"]
+    agent = " ".join(t.content for t in turns if t.role == "Main Agent").lower()
+    for t in caller:
+        assert word_error_rate(t.intended or "", t.content) <= 0.3, (t.intended, t.content)
+    assert "thank you for calling" in agent and "tuesday" in agent and "goodbye" in agent
+    # The turns alternate in time: the agent answers after each caller line.
+    kinds = [e.kind for e in outcome.timeline if e.kind in ("caller_speech_start", "agent_speech_start")]
+    assert kinds[:4] == ["agent_speech_start", "caller_speech_start", "agent_speech_start", "caller_speech_start"]
+
+
+def test_agent_that_never_joins_ends_not_connected(demo_stack: Any, tts: Any) -> None:
+    outcome = execute_call(spec_for(demo_stack, "?fault=never_join"), tts=tts)
+    assert outcome.ended_reason == CALL_NOT_CONNECTED
+    assert outcome.error == "the agent did not join the channel within 3 s"
+
+
+def test_silent_agent_ends_did_not_answer(demo_stack: Any, tts: Any) -> None:
+    outcome = execute_call(spec_for(demo_stack, "?fault=silent"), tts=tts)
+    assert outcome.ended_reason == MAIN_AGENT_DID_NOT_ANSWER
+    assert "did not answer within 4 s" in (outcome.error or "")
+
+
+def test_agent_leaving_mid_call_ends_main_agent_ended(demo_stack: Any, tts: Any) -> None:
+    outcome = execute_call(spec_for(demo_stack, "?fault=leave_mid_call&leave_after=2"), tts=tts)
+    assert outcome.ended_reason == MAIN_AGENT_ENDED
+    assert outcome.recording is not None and outcome.recording.duration_seconds < 10
+
+
+def test_max_duration_ends_the_call(demo_stack: Any, tts: Any) -> None:
+    outcome = execute_call(spec_for(demo_stack, "?delay_ms=3000", max_duration_seconds=6), tts=tts)
+    assert outcome.ended_reason == "exceeded-max-duration"
+    assert outcome.recording is not None and 5.5 < outcome.recording.duration_seconds < 7.5
+
+
+def test_wrong_secret_fails_before_joining(demo_stack: Any, tts: Any) -> None:
+    import pytest
+
+    from agora_runner.errors import SessionEndpointError
+
+    spec = spec_for(demo_stack)
+    bad = replace(spec, endpoint=replace(spec.endpoint, secret="wrong"))
+    with pytest.raises(SessionEndpointError, match="refused the credentials"):
+        execute_call(bad, tts=tts)

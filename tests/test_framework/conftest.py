@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from cekura.accounts.services import api_key_create
+from tests.factories import AgentFactory, OrganizationFactory
+
+
+@pytest.fixture
+def org(db: Any) -> Any:
+    return OrganizationFactory(name="acme", credits=100)
+
+
+@pytest.fixture
+def api_key(org: Any) -> str:
+    return api_key_create(organization=org)[1]
+
+
+@pytest.fixture
+def client(api_key: str) -> APIClient:
+    c = APIClient()
+    c.credentials(HTTP_X_CEKURA_API_KEY=api_key)
+    return c
+
+
+@pytest.fixture
+def agent(org: Any) -> Any:
+    return AgentFactory(organization=org)

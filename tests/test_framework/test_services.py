@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from test_framework import services
+from test_framework.choices import Status
+from test_framework.models import Result, Run
+from tests.factories import AgentFactory, ScenarioFactory
+
+
+def make_result(n: int, limit: int | None = None, status: str = Status.PENDING) -> Result:
+    agent = AgentFactory()
+    s = ScenarioFactory(agent=agent)
+    result = Result.objects.create(organization=agent.organization, agent=agent, concurrency_limit=limit)
+    for _ in range(n):
+        Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=status)
+    return result
+
+
+def test_claim_is_compare_and_set(db: Any) -> None:
+    run = make_result(1, status=Status.IN_QUEUE).runs.get()
+    assert services.run_claim(run_id=run.pk) is True
+    assert services.run_claim(run_id=run.pk) is False  # a redelivered task does nothing
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (Status.RUNNING, 1) and run.executed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_for_one_run_only_one_wins() -> None:
+    run = make_result(1, status=Status.IN_QUEUE).runs.get()
+    barrier = threading.Barrier(2)
+    wins: list[bool] = []
+
+    def claim() -> None:
+        barrier.wait()
+        try:
+            wins.append(services.run_claim(run_id=run.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False, True]
+
+
+def test_dispatch_respects_the_concurrency_limit_as_runs_end(db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0]))
+    result = make_result(3, limit=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.result_dispatch(result_id=result.pk)
+        assert services.result_dispatch(result_id=result.pk) == []  # full
+    assert len(first) == 2 and sent == first
+    services.run_claim(run_id=first[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_finish(run_id=first[0], status=Status.COMPLETED, success=True)
+    assert len(sent) == 3  # the freed slot went to the last pending run
+    assert result.runs.filter(status=Status.PENDING).count() == 0
+
+
+def test_run_finish_is_once_and_settles_the_result(db: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    result = make_result(2, status=Status.RUNNING)
+    a, b = result.runs.all()
+    assert services.run_finish(run_id=a.pk, status=Status.COMPLETED, success=True, recording_wav=b"RIFF")
+    assert not services.run_finish(run_id=a.pk, status=Status.FAILED)  # already ended
+    result.refresh_from_db()
+    assert result.status == Status.IN_PROGRESS and result.success_rate == 50.0
+    services.run_finish(run_id=b.pk, status=Status.FAILED, metadata={"ended_reason": "x", "infrastructure": False})
+    result.refresh_from_db()
+    assert result.status == Status.COMPLETED and result.success_rate == 50.0
+    a.refresh_from_db()
+    assert a.recording.name.endswith(f"run{a.pk}.wav")
+
+
+def test_result_fails_only_when_every_run_failed_on_our_side(db: Any) -> None:
+    result = make_result(2, status=Status.RUNNING)
+    for run in result.runs.all():
+        services.run_finish(run_id=run.pk, status=Status.FAILED, metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True})
+    result.refresh_from_db()
+    assert result.status == Status.FAILED and result.success_rate == 0.0

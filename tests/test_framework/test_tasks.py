@@ -1,0 +1,132 @@
+"""The run task, called directly, against the real demo stack (local channel, demo agent)."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
+from test_framework.choices import Status
+from test_framework.models import Result, Run
+from test_framework.tasks import run_execute
+from tests.factories import AgentFactory, ScenarioFactory
+
+
+@pytest.fixture
+def wired(settings: Any, demo_stack: Any, tmp_path: Any) -> Any:
+    settings.LOCAL_CHANNEL_ADDRESS = demo_stack.channel_address
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.AGENT_JOIN_TIMEOUT_SECONDS = 3
+    settings.SILENCE_LIMIT_SECONDS = 4
+    return demo_stack
+
+
+def queued_run(agent: Any, **scenario: Any) -> Run:
+    s = ScenarioFactory(agent=agent, **scenario)
+    result = Result.objects.create(organization=agent.organization, agent=agent)
+    return Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=Status.IN_QUEUE, expected_outcome_prompt=s.expected_outcome_prompt)
+
+
+def demo_agent(stack: Any, query: str = "", secret: str = DEMO_SECRET) -> Any:
+    return AgentFactory(
+        agora_data={"session_endpoint_url": stack.endpoint_url + query, "client_id": DEMO_CLIENT_ID, "join_uid": 1},
+        agora_api_key=secret,
+    )
+
+
+def test_run_completes_with_transcript_metrics_and_recording(db: Any, wired: Any, caplog: Any) -> None:
+    caplog.set_level(logging.DEBUG)
+    tokens: list[str] = []
+    original = wired.open_session
+    wired.open_session = lambda *a, **k: (d := original(*a, **k), tokens.append(d["agora_token"]))[0]
+    try:
+        agent = demo_agent(wired)
+        run = queued_run(
+            agent, first_message="Hello, when are you open?",
+            conditional_actions={"role": "patient", "conditions": [{"id": 1, "condition": "x", "action": "Can I book an appointment?", "fixed_message": True}]},
+            expected_outcome_prompt='The agent says "Monday to Friday".',
+        )
+        run_execute(run.pk)
+    finally:
+        wired.open_session = original
+    run.refresh_from_db()
+    assert run.status == Status.COMPLETED, run.error_message
+    assert run.success is True and run.expected_outcome["score"] == 100.0
+    assert run.metadata["ended_reason"] == "Main agent-ended-call" and run.metadata["transport"] == "local"
+    roles = [t["role"] for t in run.transcript_object]
+    assert roles[:2] == ["Main Agent", "Testing Agent"] and "Main Agent" in roles[2:]
+    assert "[00:00] Main Agent:" in run.transcript and "Testing Agent: " in run.transcript
+    latency = run.evaluation["metrics"][0]
+    assert latency["name"] == "Latency" and 0 < latency["extra"]["percentiles"]["p50"] < 5000
+    assert run.recording and run.recording.size > 16000 * 4 * 5
+    assert run.result.status == Status.COMPLETED and run.result.success_rate == 100.0
+
+    # Secrets: neither the agent's secret nor the join token reaches a log line, a row or
+    # an API answer.
+    assert tokens
+    client = APIClient()
+    from cekura.accounts.services import api_key_create
+
+    client.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=agent.organization)[1])
+    answers = [
+        client.get(f"/test_framework/v1/runs/{run.pk}/").content,
+        client.get(f"/test_framework/v1/results/{run.result_id}/").content,
+        client.get(f"/test_framework/v1/aiagents/{agent.pk}/").content,
+        client.get("/test_framework/v1/runs/bulk/", {"run_ids": str(run.pk)}).content,
+    ]
+    stored = json.dumps([list(Run.objects.filter(pk=run.pk).values())], default=str)
+    for secret in (DEMO_SECRET, *tokens):
+        assert secret not in caplog.text
+        assert secret not in stored
+        for body in answers:
+            assert secret.encode() not in body
+
+
+@pytest.mark.parametrize(
+    ("query", "secret", "ended", "message"),
+    [
+        ("?fault=never_join", DEMO_SECRET, "Main agent-call-not-connected", "the agent did not join the channel within 3 s"),
+        ("", "wrong-secret", "Main agent-call-not-connected", "session endpoint refused the credentials (HTTP 401): check the client id and secret"),
+    ],
+)
+def test_runs_that_cannot_connect_fail_with_a_readable_reason(db: Any, wired: Any, query: str, secret: str, ended: str, message: str) -> None:
+    run = queued_run(demo_agent(wired, query, secret))
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.success, run.error_message, run.metadata["ended_reason"]) == (Status.FAILED, False, message, ended)
+    assert "wrong-secret" not in run.error_message
+    run.result.refresh_from_db()
+    assert run.result.status == Status.COMPLETED  # the agent's fault, not our infrastructure
+
+
+def test_silent_agent_completes_unsuccessfully(db: Any, wired: Any) -> None:
+    run = queued_run(demo_agent(wired, "?fault=silent"))
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.success, run.metadata["ended_reason"]) == (Status.COMPLETED, False, "Main agent-did-not-answer")
+
+
+def test_a_run_not_in_queue_is_left_alone(db: Any, wired: Any) -> None:
+    run = queued_run(demo_agent(wired))
+    Run.objects.filter(pk=run.pk).update(status=Status.CANCELLED)
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and run.attempts == 0
+
+
+def test_missing_agora_transport_fails_the_run_with_install_hint(db: Any, settings: Any, tmp_path: Any) -> None:
+    import httpx
+    import respx
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    agent = AgentFactory()
+    run = queued_run(agent)
+    with respx.mock:
+        respx.post("https://agent.example.com/session").mock(return_value=httpx.Response(200, json={"agora_app_id": "f" * 32, "agora_channel": "c", "agora_token": "007x"}))
+        run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.FAILED and run.metadata["ended_reason"] == "Testing agent-pipeline-error"
+    assert "pip install '.[agora]'" in run.error_message
