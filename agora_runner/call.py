@@ -186,7 +186,7 @@ class SimulatedCall:
         if not self.agent_present.is_set():
             try:
                 await asyncio.wait_for(self.agent_present.wait(), self.agent_join_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.error = f"the agent did not join the channel within {self.agent_join_timeout:g} s"
                 return CALL_NOT_CONNECTED
         self._event("agent_present", uid=self.present[0] if self.present else None)
@@ -220,7 +220,7 @@ class SimulatedCall:
         receiver = asyncio.create_task(self._receive_loop())
         try:
             ended = await asyncio.wait_for(self._conduct(), self.max_duration)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ended = EXCEEDED_MAX_DURATION
         finally:
             self.speaker.stop()

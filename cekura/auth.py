@@ -49,3 +49,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request: Any) -> str:
         # Having a value here is what makes DRF answer 401 (not 403) to a missing key.
         return HEADER
+
+
+from . import schema as _schema  # noqa: E402,F401  (registers the OpenAPI scheme)

@@ -107,15 +107,18 @@ class EmbeddedStack:
         return self
 
     def _drain(self, proc: subprocess.Popen[str], name: str) -> None:
+        """Keep reading the child's output (so it never blocks on a full pipe); this
+        thread owns the pipe and closes it at EOF."""
         assert proc.stdout is not None
-        if self.log_dir is None:
-            for _ in proc.stdout:
-                pass
-            return
-        with open(self.log_dir / f"{name}.log", "w") as sink:
-            for line in proc.stdout:
-                sink.write(line)
-                sink.flush()
+        with proc.stdout:
+            if self.log_dir is None:
+                for _ in proc.stdout:
+                    pass
+                return
+            with open(self.log_dir / f"{name}.log", "w") as sink:
+                for line in proc.stdout:
+                    sink.write(line)
+                    sink.flush()
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.procs)
@@ -130,8 +133,6 @@ class EmbeddedStack:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-            if p.stdout is not None:
-                p.stdout.close()
         self.procs.clear()
         for f in self.files:
             f.close()

@@ -24,3 +24,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 from agora_runner.demo.defaults import DEMO_APP_ID  # noqa: E402
 
 LOCAL_CHANNEL_APP_IDS = LOCAL_CHANNEL_APP_IDS or [DEMO_APP_ID]  # noqa: F405
+
+# Static files straight from the apps (no collectstatic needed outside production).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

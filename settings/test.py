@@ -13,3 +13,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 from agora_runner.demo.defaults import DEMO_APP_ID  # noqa: E402
 
 LOCAL_CHANNEL_APP_IDS = [DEMO_APP_ID]
+
+# Static files straight from the apps (no collectstatic needed outside production).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

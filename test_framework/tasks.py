@@ -19,7 +19,12 @@ from agora_runner.errors import RunnerError
 from agora_runner.runner import execute_call
 from agora_runner.speech import get_asr, get_tts
 from agora_runner.transcribe import transcribe_call, transcript_text
-from agora_runner.types import CALL_NOT_CONNECTED, MAIN_AGENT_DID_NOT_ANSWER, PIPELINE_ERROR, CallOutcome
+from agora_runner.types import (
+    CALL_NOT_CONNECTED,
+    MAIN_AGENT_DID_NOT_ANSWER,
+    PIPELINE_ERROR,
+    CallOutcome,
+)
 from evaluators import CallData, evaluate_call
 from evaluators.expected_outcome import LLMConfig
 

@@ -122,7 +122,7 @@ class ChannelServer:
                             other.send(frame)
                 elif kind == KIND_CONTROL and decode_control(payload).get("op") == "leave":
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             leave_reason = "dropped"
         except ValueError as exc:
             log.warning("local channel: protocol error: %s", exc)

@@ -105,7 +105,7 @@ class DemoAgent:
         listener = asyncio.create_task(self._listen(caller_present))
         try:
             await asyncio.wait_for(self._converse(caller_present), MAX_LIFETIME)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.info("demo agent: lifetime over")
         finally:
             self.speaker.stop()
@@ -121,7 +121,7 @@ class DemoAgent:
         if self.knobs.leave_after_seconds is not None:
             try:
                 await asyncio.wait_for(self._done.wait(), self.knobs.leave_after_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.info("demo agent: leaving mid-call (fault knob)")
             return
         await self._done.wait()

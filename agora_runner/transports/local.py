@@ -37,7 +37,7 @@ class LocalChannelTransport(ChannelTransport):
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
             )
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise JoinError(
                 f"could not reach the local channel at {self.host}:{self.port} ({exc.__class__.__name__})",
                 permanent=False,
@@ -49,7 +49,7 @@ class LocalChannelTransport(ChannelTransport):
         )
         try:
             kind, payload = await asyncio.wait_for(read_message(self._reader), CONNECT_TIMEOUT)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             await self.disconnect()
             raise JoinError("the local channel closed the connection while joining", permanent=False) from exc
         msg = decode_control(payload) if kind == KIND_CONTROL else {}
@@ -97,7 +97,7 @@ class LocalChannelTransport(ChannelTransport):
             try:
                 writer.write(encode_control({"op": "leave"}))
                 await asyncio.wait_for(writer.drain(), 2.0)
-            except (ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError):
                 pass
             writer.close()
         if self._pump is not None:

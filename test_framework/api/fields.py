@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -16,6 +18,7 @@ def coerce_id(value: Any) -> int:
     raise ValueError
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class LenientIdField(serializers.Field):
     default_error_messages = {"invalid": "A valid integer is required."}
 

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from agora_runner.audio import FRAME_BYTES, FRAME_SAMPLES, first_voiced_sample, last_voiced_sample, read_wav, stereo_wav
+from agora_runner.audio import (
+    FRAME_BYTES,
+    FRAME_SAMPLES,
+    first_voiced_sample,
+    last_voiced_sample,
+    read_wav,
+    stereo_wav,
+)
 from agora_runner.call import Recorder
 
 
@@ -17,7 +24,7 @@ def test_jittered_frames_stay_contiguous_and_a_real_gap_is_kept() -> None:
     rec = Recorder()
     frames = [bytes([i]) * FRAME_BYTES for i in range(1, 6)]
     jitter = [0, 25, -20, 30, 5]  # samples of arrival jitter, under the 60 ms bound
-    for k, (f, j) in enumerate(zip(frames, jitter)):
+    for k, (f, j) in enumerate(zip(frames, jitter, strict=True)):
         rec.add_remote(7, f, (k + 1) * FRAME_SAMPLES + j + 1600)
     track = bytes(rec.remote[7])
     assert track[1600 * 2 :] == b"".join(frames)

@@ -225,6 +225,15 @@ def test_schema_and_docs_are_served(client: APIClient, db: Any) -> None:
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
 
 
+def test_schema_generates_without_warnings_and_documents_the_key_header(db: Any, tmp_path: Any) -> None:
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yml"
+    call_command("spectacular", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    assert "X-CEKURA-API-KEY" in text and "/test_framework/v1/scenarios-external/run_scenarios_agora/" in text
+
+
 def test_keys_of_two_organizations_see_only_their_own(db: Any) -> None:
     a, b = OrganizationFactory(), OrganizationFactory()
     AgentFactory(organization=a), AgentFactory(organization=b)

@@ -1,0 +1,72 @@
+"""docker-compose.yml cannot be run here (no Docker engine); this keeps it honest by
+checking that every service's command names something the project really has."""
+from __future__ import annotations
+
+import importlib
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def dependencies() -> list[str]:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return [d.split(">")[0].split("=")[0].split("[")[0].strip().lower() for d in deps]
+
+
+def check_command(argv: list[str]) -> None:
+    if argv[:2] == ["python", "manage.py"]:
+        from django.core.management import get_commands
+
+        assert argv[2] in get_commands(), f"no management command {argv[2]!r}"
+    elif argv[:3] == ["python", "-m", "agora_runner"]:
+        from agora_runner.__main__ import main
+
+        try:
+            main([argv[3], "--help"])
+        except SystemExit as exc:
+            assert exc.code == 0, f"agora_runner has no subcommand {argv[3]!r}"
+    elif argv[0] == "celery":
+        assert "celery" in dependencies()
+        app = argv[argv.index("-A") + 1]
+        assert hasattr(importlib.import_module(app), "celery_app")
+        assert argv[argv.index("-A") + 2] == "worker"
+        queue = argv[argv.index("-Q") + 1]
+        from django.conf import settings
+
+        assert queue == settings.CELERY_CALLS_QUEUE
+    elif argv[0] == "gunicorn":
+        assert "gunicorn" in dependencies()
+        module, _, attr = argv[1].partition(":")
+        assert hasattr(importlib.import_module(module), attr)
+    else:
+        raise AssertionError(f"unknown command {argv}")
+
+
+def test_every_compose_command_exists_in_the_project() -> None:
+    services = compose()["services"]
+    assert {"postgres", "redis", "web", "worker", "migrate", "demo"} <= set(services)
+    commands = 0
+    for name, svc in services.items():
+        if "command" in svc and "image" not in svc:
+            argv = svc["command"] if isinstance(svc["command"], list) else shlex.split(svc["command"])
+            check_command(argv)
+            commands += 1
+            assert svc.get("build") == "." and (ROOT / "Dockerfile").exists(), name
+    assert commands == 4
+
+
+def test_dockerfile_copies_every_package_and_uses_production_settings() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    for pkg in ("settings", "cekura", "test_framework", "agora_runner", "evaluators", "manage.py"):
+        assert f"COPY {pkg}" in text
+    assert "settings.production" in text
+    check_command(shlex.split("gunicorn cekura.wsgi:application"))
