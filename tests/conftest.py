@@ -58,3 +58,9 @@ def demo_stack(tts: Any, asr: Any) -> Iterator[Any]:
     stack = ThreadedDemoStack(tts, asr).start()
     yield stack.stack
     stack.stop()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path_factory: Any) -> None:
+    """Recordings written by a test go to a temporary folder, never into the checkout."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))

@@ -136,7 +136,11 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         run = self.get_object()
         if not run.recording:
             raise Http404("This run has no recording.")
-        return FileResponse(run.recording.open("rb"), content_type="audio/wav", filename=f"run-{run.pk}.wav")
+        try:
+            handle = run.recording.open("rb")
+        except FileNotFoundError:
+            raise Http404("This run's recording file is missing from storage.") from None
+        return FileResponse(handle, content_type="audio/wav", filename=f"run-{run.pk}.wav")
 
 
 class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -28,7 +27,9 @@ LINES = ["Hi, I would like to book an appointment.", "Thursday would be great."]
 
 
 @pytest.fixture
-def worker_stack(tmp_path: Path) -> Any:
+def worker_stack(tmp_path: Path, settings: Any) -> Any:
+    # The API in this process serves the files the worker writes: one media root for both.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     db = connection.settings_dict
     broker = settings.CELERY_BROKER_URL
     redis.Redis.from_url(broker).flushdb()

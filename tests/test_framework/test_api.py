@@ -191,6 +191,14 @@ def test_runs_bulk_and_run_shape(client: APIClient, agent: AIAgent) -> None:
     assert client.get(f"/test_framework/v1/runs/{ids[0]}/").json()["scenario_name"] == "Scenario Deleted"
 
 
+def test_recording_missing_from_storage_is_404_not_500(client: APIClient, agent: AIAgent, settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    run = _finished_result(agent).runs.first()
+    Run.objects.filter(pk=run.pk).update(recording="recordings/gone.wav")
+    r = client.get(f"/test_framework/v1/runs/{run.pk}/recording/")
+    assert r.status_code == 404 and "missing" in r.json()["detail"]
+
+
 def test_other_organizations_rows_answer_404(client: APIClient, db: Any) -> None:
     other = AgentFactory()
     result = _finished_result(other)
