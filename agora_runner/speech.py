@@ -16,6 +16,9 @@ from .audio import SAMPLE_RATE, resample, to_float32
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+ASR_PAD_SAMPLES = SAMPLE_RATE * 3 // 10  # 300 ms
+
+
 class Synthesizer(Protocol):
     def synthesize(self, text: str) -> np.ndarray: ...
 
@@ -67,6 +70,10 @@ class FasterWhisperASR:
     def transcribe(self, audio: np.ndarray) -> str:
         if len(audio) < SAMPLE_RATE // 10:
             return ""
+        # Whisper tends to drop a last word that ends right at the edge of its input: a
+        # little silence on both sides keeps it.
+        pad = np.zeros(ASR_PAD_SAMPLES, dtype=np.int16)
+        audio = np.concatenate([pad, audio.astype(np.int16), pad])
         with self._lock:
             segments, _ = self._model.transcribe(
                 to_float32(audio),

@@ -69,6 +69,8 @@ class EmbeddedStack:
 
     def start(self) -> EmbeddedStack:
         env = self._env()
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
         # Demo stack first: its ready line tells where the channel and endpoint listen.
         demo = subprocess.Popen(
             [sys.executable, "-m", "agora_runner", "demo-stack", "--channel-port", "0", "--endpoint-port", "0"],
