@@ -111,15 +111,27 @@ def result_dispatch(*, result_id: int) -> list[int]:
 
 
 def _enqueue(run_ids: list[int]) -> None:
+    """Hand runs to the broker. A run the broker would not take ends `failed` at once with
+    the reason, rather than waiting in `in_queue` for a task that will never come."""
     from .tasks import run_execute
 
     for run_id in run_ids:
         run = Run.objects.select_related("scenario").filter(pk=run_id).first()
         max_duration = (run.scenario.max_duration if run and run.scenario else None) or settings.DEFAULT_MAX_DURATION_SECONDS
         soft = max_duration + settings.RUN_TASK_OVERHEAD_SECONDS
-        run_execute.apply_async(
-            args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60
-        )
+        try:
+            run_execute.apply_async(
+                args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60
+            )
+        except Exception as exc:  # kombu raises many kinds; every one means "not queued"
+            log.error("run %s: could not be queued (%s)", run_id, exc.__class__.__name__)
+            run_finish(
+                run_id=run_id,
+                status=Status.FAILED,
+                success=False,
+                error_message=f"the run could not be handed to the worker queue ({exc.__class__.__name__}); is the broker running?",
+                metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True},
+            )
 
 
 def run_claim(*, run_id: int) -> bool:

@@ -91,6 +91,12 @@ def test_runs_complete_through_a_real_worker_broker_and_database(worker_stack: A
     assert (detail["total_runs_count"], detail["success_runs_count"], detail["failed_runs_count"]) == (2, 2, 0)
     recording = client.get(f"/test_framework/v1/runs/{ids[0]}/recording/")
     assert recording.status_code == 200 and recording["Content-Type"] == "audio/wav"
+    # No log line of the worker or the demo stack carries the secret or a join token
+    # (AccessToken2 text starts "007eJ": "007" + base64 of a zlib header).
+    for name in ("worker", "demo-stack"):
+        text = (tmp / "logs" / f"{name}.log").read_text()
+        assert "run_execute" in text or name == "demo-stack"
+        assert DEMO_SECRET not in text and "007eJ" not in text, name
 
 
 def test_make_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:

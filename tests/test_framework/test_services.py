@@ -86,3 +86,18 @@ def test_result_fails_only_when_every_run_failed_on_our_side(db: Any) -> None:
         services.run_finish(run_id=run.pk, status=Status.FAILED, metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True})
     result.refresh_from_db()
     assert result.status == Status.FAILED and result.success_rate == 0.0
+
+
+def test_runs_the_broker_refuses_end_failed_not_stuck(db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", broker_down)
+    result = make_result(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.result_dispatch(result_id=result.pk)
+    runs = list(result.runs.all())
+    assert {r.status for r in runs} == {Status.FAILED}
+    assert "could not be handed to the worker queue (ConnectionRefusedError)" in runs[0].error_message
+    result.refresh_from_db()
+    assert result.status == Status.FAILED
