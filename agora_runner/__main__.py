@@ -39,23 +39,29 @@ async def _channel_server(args: argparse.Namespace) -> None:
 
 
 def _check_endpoint(args: argparse.Namespace) -> int:
-    from .errors import RunnerError
-    from .session import fetch_join_details
+    from .checker import check_endpoint
+    from .demo.defaults import DEMO_APP_ID
     from .types import SessionEndpointConfig
 
     secret = os.environ.get(args.secret_env, "")
     if not secret:
         print(f"error: environment variable {args.secret_env} is empty or unset", file=sys.stderr)
         return 2
-    config = SessionEndpointConfig(url=args.url, client_id=args.client_id, secret=secret, header_name=args.header, method=args.method)
-    try:
-        join = fetch_join_details(config, join_uid=args.uid)
-    except RunnerError as exc:
-        print(f"FAIL: {exc.message}")
-        return 1
-    enc = join.encryption.mode_name if join.encryption else "none"
-    print(f"OK: app id {join.app_id}, channel {join.channel!r}, token present, encryption {enc}")
-    return 0
+    config = SessionEndpointConfig(
+        url=args.url, client_id=args.client_id, secret=secret, header_name=args.header, method=args.method
+    )
+    local_ids = tuple(i for i in os.environ.get("CEKURA_LOCAL_CHANNEL_APP_IDS", DEMO_APP_ID).split(",") if i)
+    report = check_endpoint(
+        config,
+        join_uid=args.uid,
+        join_seconds=args.join,
+        local_app_ids=local_ids,
+        local_address=os.environ.get("CEKURA_LOCAL_CHANNEL", "127.0.0.1:7788"),
+    )
+    for finding in report.findings:
+        print(finding.line())
+    print("RESULT: the endpoint is ready for runs" if report.ok else "RESULT: fix the FAIL lines above before running")
+    return 0 if report.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--secret-env", required=True, help="name of the environment variable holding the secret")
     check.add_argument("--method", default="POST", choices=["POST", "GET"])
     check.add_argument("--header", default="X-Cekura-Secret")
-    check.add_argument("--uid", type=int, default=1)
+    check.add_argument("--uid", type=int, default=1, help="the uid we join as (the agent's join_uid)")
+    check.add_argument("--join", type=float, metavar="SECONDS", help="also join and wait this long for the agent to speak")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("CEKURA_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "demo-stack":

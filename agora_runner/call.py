@@ -17,7 +17,14 @@ import numpy as np
 from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker
 from .errors import JoinError, RunnerError
 from .speaker import PacedSpeaker
-from .transports.base import ChannelTransport, Disconnected, RemoteAudio, UserJoined, UserLeft
+from .transports.base import (
+    ChannelTransport,
+    Disconnected,
+    EncryptionFailure,
+    RemoteAudio,
+    UserJoined,
+    UserLeft,
+)
 from .types import (
     CALL_NOT_CONNECTED,
     EXCEEDED_MAX_DURATION,
@@ -35,6 +42,10 @@ log = logging.getLogger(__name__)
 # the track to its arrival time (a real gap, or a clock running ahead).
 RESYNC_SAMPLES = 960  # 60 ms
 GOODBYE_REPLY_TIMEOUT = 6.0
+# Half a second of undecryptable frames from the agent, with none decrypted, is a mismatch of
+# encryption mode, key or salt, not a glitch.
+DECRYPT_FAILURES_LIMIT = 50
+MSG_DECRYPT = "the agent's audio could not be decrypted: its encryption mode, key or salt differ from what the session endpoint returned"
 
 
 class Recorder:
@@ -98,6 +109,9 @@ class SimulatedCall:
         self.turn_ends = 0
         self.agent_present = asyncio.Event()
         self.agent_left = asyncio.Event()
+        self.undecryptable = asyncio.Event()
+        self.decrypt_failures = 0
+        self.frames_decrypted = 0
         self.disconnected = asyncio.Event()
         self.utterances: list[dict[str, object]] = []
         self.speaker = PacedSpeaker(
@@ -140,6 +154,7 @@ class SimulatedCall:
                 if ev.uid != self.agent_uid:
                     self.other_uids.add(ev.uid)
                     continue
+                self.frames_decrypted += 1
                 arrival = int(round((ev.t - self.t0) * SAMPLE_RATE))
                 pos = self.recorder.add_remote(ev.uid, ev.pcm, arrival)
                 change = self.tracker.push(ev.pcm)
@@ -151,6 +166,13 @@ class SimulatedCall:
                     self.turn_ends += 1
                     end = pos + FRAME_SAMPLES - self.tracker.end_frames * FRAME_SAMPLES
                     self._event("agent_speech_end", max(end, 0) / SAMPLE_RATE)
+            elif isinstance(ev, EncryptionFailure):
+                self.decrypt_failures += 1
+                self._note_present(ev.uid)
+                if self.decrypt_failures == 1:
+                    self._event("encryption_error", uid=ev.uid)
+                if self.decrypt_failures >= DECRYPT_FAILURES_LIMIT and not self.frames_decrypted:
+                    self.undecryptable.set()
             elif isinstance(ev, UserJoined):
                 self._event("user_joined", uid=ev.uid)
                 self._note_present(ev.uid)
@@ -173,6 +195,8 @@ class SimulatedCall:
         was_speaking = self.tracker.speaking
         deadline = time.monotonic() + start_timeout
         while True:
+            if self.undecryptable.is_set():
+                return "undecryptable"
             if self.agent_left.is_set():
                 return "left"
             started = was_speaking or self.turn_starts > starts0
@@ -193,7 +217,11 @@ class SimulatedCall:
         if self.agent_gives_first_message:
             # A greeting is waited for, but its absence is not yet a failure: the caller
             # opens, and the agent must answer that.
-            if await self._await_reply(self.silence_limit) == "left":
+            greeting = await self._await_reply(self.silence_limit)
+            if greeting == "undecryptable":
+                self.error = MSG_DECRYPT
+                return CALL_NOT_CONNECTED
+            if greeting == "left":
                 return MAIN_AGENT_ENDED
         script = list(self.lines) + ([self.goodbye] if self.goodbye else [])
         for i, (text, audio) in enumerate(script):
@@ -202,6 +230,9 @@ class SimulatedCall:
             await self._speak(text, audio)
             is_goodbye = self.goodbye is not None and i == len(script) - 1
             reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if is_goodbye else self.silence_limit)
+            if reply == "undecryptable":
+                self.error = MSG_DECRYPT
+                return CALL_NOT_CONNECTED
             if reply == "left":
                 return MAIN_AGENT_ENDED
             if reply == "no_answer" and not is_goodbye:

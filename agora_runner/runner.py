@@ -46,7 +46,10 @@ def execute_call(spec: CallSpec, *, tts: Synthesizer) -> CallOutcome:
     goodbye = (spec.goodbye_line, tts.synthesize(spec.goodbye_line)) if spec.goodbye_line else None
     join = fetch_with_retries(spec)
     transport = select_transport(
-        join, local_app_ids=spec.local_channel_app_ids, local_address=spec.local_channel_address
+        join,
+        local_app_ids=spec.local_channel_app_ids,
+        local_address=spec.local_channel_address,
+        local_network=spec.local_network,
     )
     call = SimulatedCall(
         transport=transport,

@@ -63,6 +63,8 @@ class CallSpec:
     goodbye_line: str = "Thank you, goodbye."
     local_channel_address: str = "127.0.0.1:7788"
     local_channel_app_ids: tuple[str, ...] = ()
+    # Seeded latency/jitter/loss on our uplink in the local channel: NetworkConditions or None
+    local_network: Any = None
 
 
 @dataclass

@@ -149,6 +149,12 @@ END_OF_TURN_SILENCE_MS = env.int("CEKURA_END_OF_TURN_SILENCE_MS", default=800)
 # App ids served by our local channel; every other app id goes to Agora itself.
 LOCAL_CHANNEL_ADDRESS = env.str("CEKURA_LOCAL_CHANNEL", default="127.0.0.1:7788")
 LOCAL_CHANNEL_APP_IDS = env.list("CEKURA_LOCAL_CHANNEL_APP_IDS", default=[])
+# Seeded conditions on the caller's uplink in the local channel, e.g.
+# "latency_ms=80,jitter_ms=20,loss=0.02,seed=7". Checked here, so a typo fails at start-up.
+LOCAL_CHANNEL_NETWORK = env.str("CEKURA_LOCAL_CHANNEL_NETWORK", default="")
+from agora_runner.channel.network import NetworkConditions  # noqa: E402
+
+NetworkConditions.parse(LOCAL_CHANNEL_NETWORK)
 
 # --- speech --------------------------------------------------------------------------------
 ASR_BACKEND = env.str("CEKURA_ASR_BACKEND", default="faster-whisper")

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
+from agora_runner.channel.network import NetworkConditions
 from agora_runner.types import CallSpec, SessionEndpointConfig
 from cekura.accounts.models import Organization
 
@@ -91,4 +92,5 @@ def run_call_spec(*, run: Run) -> CallSpec:
         agent_gives_first_message=agent.agent_gives_first_message,
         local_channel_address=settings.LOCAL_CHANNEL_ADDRESS,
         local_channel_app_ids=tuple(settings.LOCAL_CHANNEL_APP_IDS),
+        local_network=NetworkConditions.parse(settings.LOCAL_CHANNEL_NETWORK),
     )

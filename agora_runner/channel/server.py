@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from ..audio import FRAME_BYTES
 from ..tokens import TokenError, verify_rtc_join
+from .crypto import OVERHEAD
+from .network import Impairment, NetworkConditions
 from .protocol import (
     KIND_AUDIO,
     KIND_CONTROL,
@@ -27,11 +29,17 @@ JOIN_TIMEOUT = 10.0
 MAX_BACKLOG = 4 * 1024 * 1024
 
 
+MAX_FRAME = FRAME_BYTES + OVERHEAD  # plain or encrypted; the server never decrypts
+
+
 @dataclass
 class Member:
     uid: int
     writer: asyncio.StreamWriter
     joined_at: float = field(default_factory=time.monotonic)
+    impairment: Impairment | None = None
+    delayed: asyncio.Queue[tuple[float, bytes]] | None = None
+    last_delivery: float = 0.0
 
     def send(self, data: bytes) -> None:
         if self.writer.is_closing():
@@ -69,12 +77,28 @@ class ChannelServer:
     def members(self, app_id: str, channel: str) -> list[int]:
         return sorted(self.channels.get((app_id, channel), {}))
 
+    @staticmethod
+    def _fan_out(sender: Member, members: dict[int, Member], frame: bytes) -> None:
+        for other in list(members.values()):
+            if other is not sender:
+                other.send(frame)
+
+    async def _deliver_later(self, member: Member, members: dict[int, Member]) -> None:
+        assert member.delayed is not None
+        while True:
+            at, frame = await member.delayed.get()
+            wait = at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._fan_out(member, members, frame)
+
     def _refuse(self, writer: asyncio.StreamWriter, code: str, reason: str) -> None:
         writer.write(encode_control({"op": "error", "code": code, "reason": reason}))
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         key: tuple[str, str] | None = None
         member: Member | None = None
+        delivery: asyncio.Task[None] | None = None
         leave_reason = "quit"
         try:
             kind, payload = await asyncio.wait_for(read_message(reader), JOIN_TIMEOUT)
@@ -100,6 +124,11 @@ class ChannelServer:
             except TokenError as exc:
                 self._refuse(writer, "invalid_token", str(exc))
                 return
+            try:
+                conditions = NetworkConditions.from_dict(msg.get("network"))
+            except (TypeError, ValueError) as exc:
+                self._refuse(writer, "invalid_network", f"network conditions are invalid: {exc}")
+                return
             key = (app_id, channel)
             members = self.channels.setdefault(key, {})
             if uid in members:
@@ -107,6 +136,10 @@ class ChannelServer:
                 key = None
                 return
             member = Member(uid, writer)
+            if conditions is not None and conditions.active:
+                member.impairment = Impairment(conditions)
+                member.delayed = asyncio.Queue()
+                delivery = asyncio.create_task(self._deliver_later(member, members))
             writer.write(encode_control({"op": "joined", "uid": uid, "members": sorted(members)}))
             for other in members.values():
                 other.send(encode_control({"op": "user_joined", "uid": uid}))
@@ -114,12 +147,18 @@ class ChannelServer:
             while True:
                 kind, payload = await read_message(reader)
                 if kind == KIND_AUDIO:
-                    if len(payload) != FRAME_BYTES:
+                    if not FRAME_BYTES <= len(payload) <= MAX_FRAME:
                         continue
                     frame = encode_audio(payload, sender=uid)
-                    for other in list(members.values()):
-                        if other is not member:
-                            other.send(frame)
+                    if member.impairment is not None and member.delayed is not None:
+                        delay = member.impairment.next_delay()
+                        if delay is not None:
+                            # Frames stay in order: a frame never overtakes the one before.
+                            at = max(time.monotonic() + delay, member.last_delivery)
+                            member.last_delivery = at
+                            member.delayed.put_nowait((at, frame))
+                        continue
+                    self._fan_out(member, members, frame)
                 elif kind == KIND_CONTROL and decode_control(payload).get("op") == "leave":
                     break
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
@@ -128,6 +167,8 @@ class ChannelServer:
             log.warning("local channel: protocol error: %s", exc)
             leave_reason = "dropped"
         finally:
+            if delivery is not None:
+                delivery.cancel()
             if key is not None and member is not None:
                 members = self.channels.get(key, {})
                 if members.get(member.uid) is member:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio import TurnTracker
+from ..channel.network import NetworkConditions
 from ..speaker import PacedSpeaker
 from ..speech import Synthesizer, Transcriber
 from ..transports.base import Disconnected, RemoteAudio, UserJoined, UserLeft
@@ -36,14 +37,21 @@ class AgentKnobs:
 
 class DemoAgent:
     def __init__(
-        self, *, address: str, join: JoinDetails, knobs: AgentKnobs, tts: Synthesizer, asr: Transcriber
+        self,
+        *,
+        address: str,
+        join: JoinDetails,
+        knobs: AgentKnobs,
+        tts: Synthesizer,
+        asr: Transcriber,
+        network: NetworkConditions | None = None,
     ) -> None:
         self.address = address
         self.join = join
         self.knobs = knobs
         self.tts = tts
         self.asr = asr
-        self.transport = LocalChannelTransport(address)
+        self.transport = LocalChannelTransport(address, network=network)
         self.speaker = PacedSpeaker(self.transport.send)
         self.heard: list[str] = []
         self.said: list[str] = []

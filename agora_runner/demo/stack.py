@@ -3,25 +3,33 @@
 The session endpoint follows the contract: POST JSON {"client_id"} or GET ?client_id=, the
 secret in `X-Cekura-Secret`. Each call opens a fresh channel, mints a token for the caller's
 join uid and one for the agent with `agora-agents`, starts the agent, and answers the join
-details. Knobs ride on the endpoint URL's query: `delay_ms`, `fault` (never_join,
-leave_mid_call, silent), `leave_after`, `join_uid`.
+details. Knobs ride on the endpoint URL's query:
+- `delay_ms`, `fault` (never_join, leave_mid_call, silent), `leave_after`, `join_uid`;
+- `encryption=<mode name>`: an encrypted channel (fresh key and salt per session);
+  `agent_key=<key>` makes the agent use another key (a mismatch, for tests);
+- `latency_ms`, `jitter_ms`, `loss`, `seed`: seeded network conditions on the agent's uplink.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import logging
+import os
 import secrets
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from ..channel.network import NetworkConditions
 from ..channel.server import ChannelServer
+from ..session import ENCRYPTION_MODES
 from ..speech import Synthesizer, Transcriber
 from ..tokens import mint_rtc_token
-from ..types import JoinDetails
+from ..types import EncryptionConfig, JoinDetails
 from .agent import AgentKnobs, DemoAgent
 from .defaults import DEMO_AGENT_UID, DEMO_APP_CERTIFICATE, DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
 
@@ -33,10 +41,30 @@ class KnobError(ValueError):
     pass
 
 
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def channel_from_query(query: dict[str, list[str]]) -> tuple[EncryptionConfig | None, str | None, NetworkConditions | None]:
+    """(the channel's encryption, the agent's own key if it differs, the agent's network)."""
+    encryption = None
+    mode_name = _one(query, "encryption")
+    if mode_name:
+        mode = ENCRYPTION_MODES.get(mode_name.lower())
+        if mode is None:
+            raise KnobError(f"encryption must be one of {', '.join(ENCRYPTION_MODES)}")
+        encryption = EncryptionConfig(mode_name.lower(), mode, secrets.token_hex(16), os.urandom(32))
+    try:
+        network = NetworkConditions.from_dict({k: _one(query, k) for k in ("latency_ms", "jitter_ms", "loss", "seed") if _one(query, k)})
+    except ValueError as exc:
+        raise KnobError(f"network knobs: {exc}") from exc
+    return encryption, _one(query, "agent_key"), network
+
+
 def knobs_from_query(query: dict[str, list[str]]) -> tuple[AgentKnobs, int]:
     def one(name: str) -> str | None:
-        values = query.get(name)
-        return values[-1] if values else None
+        return _one(query, name)
 
     try:
         delay = int(one("delay_ms") or 0)
@@ -111,7 +139,14 @@ class DemoStack:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.channel.stop()
 
-    def open_session(self, knobs: AgentKnobs, join_uid: int) -> dict[str, Any]:
+    def open_session(
+        self,
+        knobs: AgentKnobs,
+        join_uid: int,
+        encryption: EncryptionConfig | None = None,
+        agent_key: str | None = None,
+        network: NetworkConditions | None = None,
+    ) -> dict[str, Any]:
         """Open a fresh channel, start an agent in it, return the join details for the caller."""
         channel = "demo-" + secrets.token_hex(8)
         caller_token = mint_rtc_token(
@@ -120,17 +155,26 @@ class DemoStack:
         agent_token = mint_rtc_token(
             app_id=self.app_id, app_certificate=self.app_certificate, channel=channel, uid=DEMO_AGENT_UID
         )
+        agent_encryption = encryption
+        if encryption is not None and agent_key:
+            agent_encryption = replace(encryption, key=agent_key)
         agent = DemoAgent(
             address=self.channel_address,
-            join=JoinDetails(self.app_id, channel, agent_token, DEMO_AGENT_UID),
+            join=JoinDetails(self.app_id, channel, agent_token, DEMO_AGENT_UID, agent_encryption),
             knobs=knobs,
             tts=self.tts,
             asr=self.asr,
+            network=network,
         )
         self.agents.append(agent)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._spawn, agent)
-        return {"agora_app_id": self.app_id, "agora_channel": channel, "agora_token": caller_token}
+        answer = {"agora_app_id": self.app_id, "agora_channel": channel, "agora_token": caller_token}
+        if encryption is not None:
+            answer["encryption_mode"] = encryption.mode_name
+            answer["encryption_key"] = encryption.key
+            answer["encryption_salt"] = base64.b64encode(encryption.salt or b"").decode()
+        return answer
 
     def _spawn(self, agent: DemoAgent) -> None:
         task = asyncio.create_task(self._run_agent(agent))
@@ -167,9 +211,10 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
                 return self._answer(403, {"error": "unknown client_id"})
             try:
                 knobs, join_uid = knobs_from_query(query)
+                encryption, agent_key, network = channel_from_query(query)
             except KnobError as exc:
                 return self._answer(400, {"error": str(exc)})
-            self._answer(200, stack.open_session(knobs, join_uid))
+            self._answer(200, stack.open_session(knobs, join_uid, encryption, agent_key, network))
 
         def do_GET(self) -> None:  # noqa: N802
             query = parse_qs(urlparse(self.path).query)

@@ -34,7 +34,15 @@ class Disconnected:
     t: float
 
 
-Event = RemoteAudio | UserJoined | UserLeft | Disconnected
+@dataclass
+class EncryptionFailure:
+    """A remote frame could not be decrypted (Agora: on_encryption_error, 1 = decryption)."""
+
+    uid: int
+    t: float
+
+
+Event = RemoteAudio | UserJoined | UserLeft | Disconnected | EncryptionFailure
 
 
 class ChannelTransport(abc.ABC):

@@ -5,6 +5,9 @@ import asyncio
 import struct
 import time
 
+from ..audio import FRAME_BYTES
+from ..channel.crypto import FrameCipher
+from ..channel.network import NetworkConditions
 from ..channel.protocol import (
     KIND_AUDIO,
     KIND_CONTROL,
@@ -15,7 +18,14 @@ from ..channel.protocol import (
 )
 from ..errors import JoinError
 from ..types import JoinDetails
-from .base import ChannelTransport, Disconnected, RemoteAudio, UserJoined, UserLeft
+from .base import (
+    ChannelTransport,
+    Disconnected,
+    EncryptionFailure,
+    RemoteAudio,
+    UserJoined,
+    UserLeft,
+)
 
 CONNECT_TIMEOUT = 10.0
 
@@ -23,8 +33,10 @@ CONNECT_TIMEOUT = 10.0
 class LocalChannelTransport(ChannelTransport):
     name = "local"
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, network: NetworkConditions | None = None) -> None:
         super().__init__()
+        self.network = network
+        self._cipher: FrameCipher | None = None
         host, _, port = address.rpartition(":")
         self.host, self.port = host or "127.0.0.1", int(port)
         self._reader: asyncio.StreamReader | None = None
@@ -42,11 +54,11 @@ class LocalChannelTransport(ChannelTransport):
                 f"could not reach the local channel at {self.host}:{self.port} ({exc.__class__.__name__})",
                 permanent=False,
             ) from exc
-        self._writer.write(
-            encode_control(
-                {"op": "join", "app_id": join.app_id, "channel": join.channel, "token": join.token, "uid": join.uid}
-            )
-        )
+        self._cipher = FrameCipher(join.encryption) if join.encryption else None
+        hello: dict[str, object] = {"op": "join", "app_id": join.app_id, "channel": join.channel, "token": join.token, "uid": join.uid}
+        if self.network is not None and self.network.active:
+            hello["network"] = self.network.as_dict()
+        self._writer.write(encode_control(hello))
         try:
             kind, payload = await asyncio.wait_for(read_message(self._reader), CONNECT_TIMEOUT)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
@@ -68,7 +80,14 @@ class LocalChannelTransport(ChannelTransport):
                 now = time.monotonic()
                 if kind == KIND_AUDIO and len(payload) > 4:
                     (uid,) = struct.unpack(">I", payload[:4])
-                    self.events.put_nowait(RemoteAudio(uid, payload[4:], now))
+                    pcm: bytes | None = payload[4:]
+                    if self._cipher is not None:
+                        pcm = self._cipher.open(pcm)  # type: ignore[arg-type]
+                    if pcm is None or len(pcm) != FRAME_BYTES:
+                        # Another key, mode or salt (or none): nothing usable to hear.
+                        self.events.put_nowait(EncryptionFailure(uid, now))
+                    else:
+                        self.events.put_nowait(RemoteAudio(uid, pcm, now))
                 elif kind == KIND_CONTROL:
                     msg = decode_control(payload)
                     if msg["op"] == "user_joined":
@@ -86,7 +105,7 @@ class LocalChannelTransport(ChannelTransport):
     async def send(self, pcm: bytes) -> None:
         if self._writer is None or self._writer.is_closing():
             return
-        self._writer.write(encode_audio(pcm))
+        self._writer.write(encode_audio(self._cipher.seal(pcm) if self._cipher else pcm))
         self._sent += 1
         if self._sent % 50 == 0:
             await self._writer.drain()

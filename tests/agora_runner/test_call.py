@@ -79,3 +79,23 @@ def test_wrong_secret_fails_before_joining(demo_stack: Any, tts: Any) -> None:
     bad = replace(spec, endpoint=replace(spec.endpoint, secret="wrong"))
     with pytest.raises(SessionEndpointError, match="refused the credentials"):
         execute_call(bad, tts=tts)
+
+
+def test_encrypted_channel_call_completes(demo_stack: Any, tts: Any) -> None:
+    outcome = execute_call(spec_for(demo_stack, "?encryption=aes_256_gcm2"), tts=tts)
+    assert outcome.ended_reason == MAIN_AGENT_ENDED and outcome.error is None
+    assert not any(e.kind == "encryption_error" for e in outcome.timeline)
+
+
+def test_mismatched_encryption_fails_saying_the_audio_could_not_be_decrypted(demo_stack: Any, tts: Any) -> None:
+    outcome = execute_call(spec_for(demo_stack, "?encryption=aes_128_gcm&agent_key=not-the-same"), tts=tts)
+    assert outcome.ended_reason == CALL_NOT_CONNECTED
+    assert outcome.error is not None and "could not be decrypted" in outcome.error
+
+
+def test_call_under_latency_jitter_and_loss_still_completes(demo_stack: Any, tts: Any) -> None:
+    from agora_runner.channel.network import NetworkConditions
+
+    spec = spec_for(demo_stack, "?latency_ms=150&jitter_ms=20&loss=0.02&seed=3", local_network=NetworkConditions(100, 10, 0.01, 4))
+    outcome = execute_call(spec, tts=tts)
+    assert outcome.ended_reason == MAIN_AGENT_ENDED

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,102 @@ def test_unreachable_channel_is_a_transient_join_error() -> None:
         assert err.value.permanent is False
 
     asyncio.run(scenario())
+
+
+def _enc(key: str = "k1", mode: str = "aes_256_gcm2", salt: bytes = bytes(range(1, 33))) -> Any:
+    from agora_runner.session import ENCRYPTION_MODES
+    from agora_runner.types import EncryptionConfig
+
+    return EncryptionConfig(mode, ENCRYPTION_MODES[mode], key, salt)
+
+
+@pytest.mark.parametrize(
+    ("listener_enc", "hears"),
+    [
+        (lambda: _enc(), True),
+        (lambda: _enc(key="k2"), False),
+        (lambda: _enc(mode="aes_128_gcm2"), False),
+        (lambda: _enc(salt=bytes(range(2, 34))), False),
+        (lambda: None, False),
+    ],
+)
+def test_encrypted_channel_only_same_mode_key_and_salt_hear(listener_enc: Any, hears: bool) -> None:
+    from dataclasses import replace
+
+    from agora_runner.transports.base import EncryptionFailure
+
+    async def scenario() -> None:
+        server = ChannelServer({APP: CERT})
+        await server.start()
+        addr = f"127.0.0.1:{server.port}"
+        speaker, listener = LocalChannelTransport(addr), LocalChannelTransport(addr)
+        await speaker.connect(replace(join("room", 1), encryption=_enc()))
+        await listener.connect(replace(join("room", 2), encryption=listener_enc()))
+        frame = bytes(range(256)) + bytes(FRAME_BYTES - 256)
+        await speaker.send(frame)
+        ev = await next_event(listener, RemoteAudio if hears else EncryptionFailure)
+        assert ev.uid == 1  # type: ignore[attr-defined]
+        if hears:
+            assert ev.pcm == frame  # type: ignore[attr-defined]
+        await speaker.disconnect()
+        await listener.disconnect()
+        await server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_network_conditions_delay_drop_and_replay_from_the_seed() -> None:
+    import time
+
+    from agora_runner.channel.network import Impairment, NetworkConditions
+
+    cond = NetworkConditions(latency_ms=120, jitter_ms=10, loss=0.2, seed=42)
+    a, b = Impairment(cond), Impairment(cond)
+    seq = [a.next_delay() for _ in range(500)]
+    assert seq == [b.next_delay() for _ in range(500)]
+    drops = sum(d is None for d in seq)
+    assert 70 <= drops <= 130  # 20 % of 500
+    assert all(d >= 0.12 for d in seq if d is not None)
+
+    async def scenario() -> tuple[list[int], float]:
+        server = ChannelServer({APP: CERT})
+        await server.start()
+        addr = f"127.0.0.1:{server.port}"
+        sender = LocalChannelTransport(addr, network=NetworkConditions(latency_ms=150, loss=0.3, seed=7))
+        receiver = LocalChannelTransport(addr)
+        await receiver.connect(join("room", 2))
+        await sender.connect(join("room", 1))
+        t0 = time.monotonic()
+        for i in range(60):
+            await sender.send(bytes([i]) * FRAME_BYTES)
+            await asyncio.sleep(0.01)
+        got: list[int] = []
+        first = None
+        while True:
+            try:
+                ev = await asyncio.wait_for(receiver.events.get(), 1.0)
+            except TimeoutError:
+                break
+            if isinstance(ev, RemoteAudio):
+                first = first or ev.t
+                got.append(ev.pcm[0])
+        await sender.disconnect()
+        await receiver.disconnect()
+        await server.stop()
+        return got, (first or t0) - t0
+
+    got1, delay = asyncio.run(scenario())
+    got2, _ = asyncio.run(scenario())
+    assert got1 == got2 and got1 == sorted(got1)  # same seed, same drops; order kept
+    assert 25 <= len(got1) <= 55
+    assert delay >= 0.15
+
+
+def test_invalid_network_conditions_are_refused() -> None:
+    from agora_runner.channel.network import NetworkConditions
+
+    with pytest.raises(ValueError):
+        NetworkConditions(loss=1.5)
+    with pytest.raises(ValueError, match="unknown network condition"):
+        NetworkConditions.parse("latency=5")
+    assert NetworkConditions.parse("latency_ms=80,jitter_ms=20,loss=0.02,seed=7") == NetworkConditions(80, 20, 0.02, 7)

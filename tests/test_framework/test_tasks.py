@@ -30,11 +30,19 @@ def queued_run(agent: Any, **scenario: Any) -> Run:
     return Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=Status.IN_QUEUE, expected_outcome_prompt=s.expected_outcome_prompt)
 
 
-def demo_agent(stack: Any, query: str = "", secret: str = DEMO_SECRET) -> Any:
+def demo_agent(stack: Any, query: str = "", secret: str = DEMO_SECRET, join_uid: int = 1) -> Any:
     return AgentFactory(
-        agora_data={"session_endpoint_url": stack.endpoint_url + query, "client_id": DEMO_CLIENT_ID, "join_uid": 1},
+        agora_data={"session_endpoint_url": stack.endpoint_url + query, "client_id": DEMO_CLIENT_ID, "join_uid": join_uid},
         agora_api_key=secret,
     )
+
+
+def test_join_uid_from_the_agent_is_used_end_to_end(db: Any, wired: Any) -> None:
+    run = queued_run(demo_agent(wired, "?join_uid=4242&encryption=aes_128_gcm2", join_uid=4242), first_message="When are you open?")
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.COMPLETED, run.error_message
+    assert run.metadata["timeline"][0]["data"]["uid"] == 4242
 
 
 def test_run_completes_with_transcript_metrics_and_recording(db: Any, wired: Any, caplog: Any) -> None:
@@ -90,6 +98,9 @@ def test_run_completes_with_transcript_metrics_and_recording(db: Any, wired: Any
     [
         ("?fault=never_join", DEMO_SECRET, "Main agent-call-not-connected", "the agent did not join the channel within 3 s"),
         ("", "wrong-secret", "Main agent-call-not-connected", "session endpoint refused the credentials (HTTP 401): check the client id and secret"),
+        ("?join_uid=2", DEMO_SECRET, "Main agent-call-not-connected", "joining channel refused: token is for uid 2, not uid 1"),
+        ("?encryption=aes_256_gcm2&agent_key=other", DEMO_SECRET, "Main agent-call-not-connected",
+         "the agent's audio could not be decrypted: its encryption mode, key or salt differ from what the session endpoint returned"),
     ],
 )
 def test_runs_that_cannot_connect_fail_with_a_readable_reason(db: Any, wired: Any, query: str, secret: str, ended: str, message: str) -> None:
