@@ -168,7 +168,8 @@ class SimulatedCall:
                     self._event("agent_speech_end", max(end, 0) / SAMPLE_RATE)
             elif isinstance(ev, EncryptionFailure):
                 self.decrypt_failures += 1
-                self._note_present(ev.uid)
+                if ev.uid >= 0:  # the Agora SDK's encryption error names no uid
+                    self._note_present(ev.uid)
                 if self.decrypt_failures == 1:
                     self._event("encryption_error", uid=ev.uid)
                 if self.decrypt_failures >= DECRYPT_FAILURES_LIMIT and not self.frames_decrypted:
