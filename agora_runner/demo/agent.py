@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from ..speech import Synthesizer, Transcriber
 from ..transports.base import Disconnected, RemoteAudio, UserJoined, UserLeft
 from ..transports.local import LocalChannelTransport
 from ..types import JoinDetails
-from .intents import GREETING, reply_to
+from .intents import GREETING, TALK_OVER, reply_to
 
 log = logging.getLogger(__name__)
 PRE_ROLL_FRAMES = 30  # keep 300 ms before the detected start of a caller turn
@@ -32,6 +33,7 @@ class AgentKnobs:
     never_join: bool = False
     leave_after_seconds: float | None = None
     silent: bool = False
+    talk_over: bool = False  # starts talking while the caller is still speaking
     end_of_turn_ms: int = 700
 
 
@@ -56,6 +58,13 @@ class DemoAgent:
         self.heard: list[str] = []
         self.said: list[str] = []
         self._done = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _say(self, text: str) -> None:
         if self.knobs.silent:
@@ -93,13 +102,15 @@ class DemoAgent:
                 change = tracker.push(ev.pcm)
                 if change == "start":
                     turn = list(history)
+                    if self.knobs.talk_over and not self.speaker.speaking:
+                        self._spawn(self._say(TALK_OVER))
                 elif turn is not None:
                     turn.append(ev.pcm)
                 if change == "end" and turn is not None:
                     audio = np.frombuffer(b"".join(turn), dtype=np.int16)
                     turn = None
                     if responding is None or responding.done():
-                        responding = asyncio.create_task(self._respond(audio))
+                        responding = self._spawn(self._respond(audio))
 
     async def run(self) -> None:
         if self.knobs.never_join:
@@ -117,9 +128,10 @@ class DemoAgent:
             log.info("demo agent: lifetime over")
         finally:
             self.speaker.stop()
-            for task in (sender, listener):
+            pending = [sender, listener, *self._tasks]
+            for task in pending:
                 task.cancel()
-            await asyncio.gather(sender, listener, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
             await self.transport.disconnect()
 
     async def _converse(self, caller_present: asyncio.Event) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 GREETING = "Hello, thank you for calling Sunny Clinic. How can I help you today?"
 FAREWELL = "Thank you for calling Sunny Clinic. Goodbye!"
+TALK_OVER = "Yes, yes, I understand, I understand."
 FALLBACK = "Sorry, I can help with appointments, opening hours and prescriptions. What would you like?"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow")
 

@@ -4,7 +4,7 @@ The session endpoint follows the contract: POST JSON {"client_id"} or GET ?clien
 secret in `X-Cekura-Secret`. Each call opens a fresh channel, mints a token for the caller's
 join uid and one for the agent with `agora-agents`, starts the agent, and answers the join
 details. Knobs ride on the endpoint URL's query:
-- `delay_ms`, `fault` (never_join, leave_mid_call, silent), `leave_after`, `join_uid`;
+- `delay_ms`, `fault` (never_join, leave_mid_call, silent, talk_over), `leave_after`, `join_uid`;
 - `encryption=<mode name>`: an encrypted channel (fresh key and salt per session);
   `agent_key=<key>` makes the agent use another key (a mismatch, for tests);
 - `latency_ms`, `jitter_ms`, `loss`, `seed`: seeded network conditions on the agent's uplink.
@@ -34,7 +34,7 @@ from .agent import AgentKnobs, DemoAgent
 from .defaults import DEMO_AGENT_UID, DEMO_APP_CERTIFICATE, DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
 
 log = logging.getLogger(__name__)
-FAULTS = ("never_join", "leave_mid_call", "silent")
+FAULTS = ("never_join", "leave_mid_call", "silent", "talk_over")
 
 
 class KnobError(ValueError):
@@ -82,6 +82,7 @@ def knobs_from_query(query: dict[str, list[str]]) -> tuple[AgentKnobs, int]:
             response_delay_ms=max(0, delay),
             never_join=fault == "never_join",
             silent=fault == "silent",
+            talk_over=fault == "talk_over",
             leave_after_seconds=leave_after,
         ),
         join_uid,

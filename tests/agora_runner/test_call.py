@@ -99,3 +99,53 @@ def test_call_under_latency_jitter_and_loss_still_completes(demo_stack: Any, tts
     spec = spec_for(demo_stack, "?latency_ms=150&jitter_ms=20&loss=0.02&seed=3", local_network=NetworkConditions(100, 10, 0.01, 4))
     outcome = execute_call(spec, tts=tts)
     assert outcome.ended_reason == MAIN_AGENT_ENDED
+
+
+def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> None:
+    """Two remote members: the one that publishes first is the agent; the other is noted."""
+    import asyncio
+
+    from agora_runner.call import SimulatedCall, run_call_async
+    from agora_runner.channel.server import ChannelServer
+    from agora_runner.speaker import PacedSpeaker
+    from agora_runner.tokens import mint_rtc_token
+    from agora_runner.transports.local import LocalChannelTransport
+    from agora_runner.types import JoinDetails
+
+    app, cert = "ab" * 16, "cd" * 16
+
+    def join(uid: int) -> JoinDetails:
+        return JoinDetails(app, "room", mint_rtc_token(app_id=app, app_certificate=cert, channel="room", uid=uid), uid)
+
+    async def scenario() -> Any:
+        server = ChannelServer({app: cert})
+        await server.start()
+        addr = f"127.0.0.1:{server.port}"
+        recorder_bot = LocalChannelTransport(addr)  # joins first but publishes later
+        await recorder_bot.connect(join(1500))
+        agent = LocalChannelTransport(addr)
+        await agent.connect(join(2000))
+        agent_voice, bot_voice = PacedSpeaker(agent.send), PacedSpeaker(recorder_bot.send)
+
+        async def play() -> None:
+            import time
+
+            agent_task = asyncio.create_task(agent_voice.run(time.monotonic()))
+            await agent_voice.say("hello", tts.synthesize("Hello, how can I help you?"))
+            bot_task = asyncio.create_task(bot_voice.run(time.monotonic()))
+            await asyncio.sleep(2.5)
+            await agent.disconnect()
+            for t in (agent_task, bot_task):
+                t.cancel()
+
+        player = asyncio.create_task(play())
+        call = SimulatedCall(transport=LocalChannelTransport(addr), join=join(1), lines=[("Hi.", tts.synthesize("Hi."))], goodbye=None, silence_limit=5)
+        outcome = await run_call_async(call)
+        await player
+        await recorder_bot.disconnect()
+        await server.stop()
+        return outcome
+
+    outcome = asyncio.run(scenario())
+    assert outcome.agent_uid == 2000 and outcome.other_uids == [1500]
+    assert outcome.ended_reason == MAIN_AGENT_ENDED

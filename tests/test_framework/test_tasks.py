@@ -113,11 +113,35 @@ def test_runs_that_cannot_connect_fail_with_a_readable_reason(db: Any, wired: An
     assert run.result.status == Status.COMPLETED  # the agent's fault, not our infrastructure
 
 
-def test_silent_agent_completes_unsuccessfully(db: Any, wired: Any) -> None:
-    run = queued_run(demo_agent(wired, "?fault=silent"))
+@pytest.mark.parametrize(
+    ("query", "status", "success", "ended"),
+    [
+        ("?fault=silent", Status.COMPLETED, False, "Main agent-did-not-answer"),
+        ("?delay_ms=6000", Status.COMPLETED, False, "Main agent-did-not-answer"),  # slower than the 4 s limit
+        ("?fault=leave_mid_call&leave_after=2", Status.COMPLETED, True, "Main agent-ended-call"),
+        ("?fault=talk_over", Status.COMPLETED, True, "Main agent-ended-call"),
+    ],
+)
+def test_agent_faults_end_runs_with_the_matching_reason(db: Any, wired: Any, query: str, status: str, success: bool, ended: str) -> None:
+    run = queued_run(demo_agent(wired, query), first_message="Hello, when are you open?")
     run_execute(run.pk)
     run.refresh_from_db()
-    assert (run.status, run.success, run.metadata["ended_reason"]) == (Status.COMPLETED, False, "Main agent-did-not-answer")
+    assert (run.status, run.success, run.metadata["ended_reason"]) == (status, success, ended), run.error_message
+    run.result.refresh_from_db()
+    assert run.result.status == Status.COMPLETED
+    if "talk_over" in query:
+        # The agent's speech starts while the caller's first line is still going.
+        kinds = [(e["kind"], e["t"]) for e in run.metadata["timeline"] if e["kind"] in ("caller_speech_start", "caller_speech_end", "agent_speech_start")]
+        first_line = next(i for i, (k, _) in enumerate(kinds) if k == "caller_speech_start")
+        assert kinds[first_line + 1][0] == "agent_speech_start"
+
+
+def test_slow_answers_show_in_the_latency(db: Any, wired: Any) -> None:
+    run = queued_run(demo_agent(wired, "?delay_ms=1500"), first_message="Hello, when are you open?")
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.COMPLETED
+    assert run.evaluation["metrics"][0]["extra"]["percentiles"]["p50"] > 1500
 
 
 def test_a_run_not_in_queue_is_left_alone(db: Any, wired: Any) -> None:
