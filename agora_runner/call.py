@@ -113,6 +113,7 @@ class SimulatedCall:
         self.decrypt_failures = 0
         self.frames_decrypted = 0
         self.disconnected = asyncio.Event()
+        self.dropped_reason = ""
         self.utterances: list[dict[str, object]] = []
         self.speaker = PacedSpeaker(
             self.transport.send,
@@ -184,9 +185,10 @@ class SimulatedCall:
                 if ev.uid == self.agent_uid or (self.agent_uid is None and not self.present):
                     self.agent_left.set()
             elif isinstance(ev, Disconnected):
+                # The channel dropped us (token expired, connection lost): not the agent's choice.
                 self._event("disconnected", reason=ev.reason)
+                self.dropped_reason = ev.reason
                 self.disconnected.set()
-                self.agent_left.set()
                 return
 
     # --- the conversation ---------------------------------------------------------------
@@ -196,6 +198,8 @@ class SimulatedCall:
         was_speaking = self.tracker.speaking
         deadline = time.monotonic() + start_timeout
         while True:
+            if self.disconnected.is_set():
+                return "dropped"
             if self.undecryptable.is_set():
                 return "undecryptable"
             if self.agent_left.is_set():
@@ -206,6 +210,15 @@ class SimulatedCall:
             if not started and time.monotonic() > deadline:
                 return "no_answer"
             await asyncio.sleep(0.01)
+
+    def _abnormal_end(self, why: str) -> str:
+        if why == "undecryptable":
+            self.error = MSG_DECRYPT
+            return CALL_NOT_CONNECTED
+        if why == "dropped":
+            self.error = f"the channel disconnected the caller: {self.dropped_reason}"
+            return CALL_NOT_CONNECTED
+        return MAIN_AGENT_ENDED
 
     async def _conduct(self) -> str:
         if not self.agent_present.is_set():
@@ -219,23 +232,19 @@ class SimulatedCall:
             # A greeting is waited for, but its absence is not yet a failure: the caller
             # opens, and the agent must answer that.
             greeting = await self._await_reply(self.silence_limit)
-            if greeting == "undecryptable":
-                self.error = MSG_DECRYPT
-                return CALL_NOT_CONNECTED
-            if greeting == "left":
-                return MAIN_AGENT_ENDED
+            if greeting in ("undecryptable", "dropped", "left"):
+                return self._abnormal_end(greeting)
         script = list(self.lines) + ([self.goodbye] if self.goodbye else [])
         for i, (text, audio) in enumerate(script):
+            if self.disconnected.is_set():
+                return self._abnormal_end("dropped")
             if self.agent_left.is_set():
                 return MAIN_AGENT_ENDED
             await self._speak(text, audio)
             is_goodbye = self.goodbye is not None and i == len(script) - 1
             reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if is_goodbye else self.silence_limit)
-            if reply == "undecryptable":
-                self.error = MSG_DECRYPT
-                return CALL_NOT_CONNECTED
-            if reply == "left":
-                return MAIN_AGENT_ENDED
+            if reply in ("undecryptable", "dropped", "left"):
+                return self._abnormal_end(reply)
             if reply == "no_answer" and not is_goodbye:
                 self.error = f"the agent did not answer within {self.silence_limit:g} s"
                 return MAIN_AGENT_DID_NOT_ANSWER

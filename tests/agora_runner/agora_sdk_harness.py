@@ -156,6 +156,9 @@ class FakeNativeLib:
     def user_left(self, conn: int, uid: str) -> None:
         self.conn_observers[conn].on_user_left(conn, uid.encode(), 0)
 
+    def token_expired(self, conn: int) -> None:
+        self.conn_observers[conn].on_token_privilege_did_expire(conn)
+
     def encryption_error(self, conn: int) -> None:
         self.conn_observers[conn].on_encryption_error(conn, 1)
 

@@ -203,3 +203,22 @@ def test_a_missing_native_library_is_a_clear_error(monkeypatch: Any) -> None:
     monkeypatch.setattr(importlib, "import_module", exits)
     with pytest.raises(TransportUnavailable, match="SystemExit"):
         module.load_sdk()
+
+
+def test_token_expiring_mid_call_ends_the_run_with_that_reason(lib: FakeNativeLib, tts: Any) -> None:
+    import time
+
+    from agora_runner.call import SimulatedCall, run_call_async
+    from agora_runner.transports.agora import AgoraTransport
+
+    def remote(lib_: FakeNativeLib, conn: int, token: str, channel: str, uid: str) -> None:
+        lib_.connected(conn, channel, uid)
+        lib_.user_joined(conn, "1000")
+        time.sleep(1.0)
+        lib_.token_expired(conn)
+
+    lib.remote = remote
+    call = SimulatedCall(transport=AgoraTransport(), join=JOIN, lines=[("Hi.", tts.synthesize("Hi."))], goodbye=None, silence_limit=5)
+    outcome = asyncio.run(run_call_async(call))
+    assert outcome.ended_reason == "Main agent-call-not-connected"
+    assert outcome.error == "the channel disconnected the caller: the token has expired"
