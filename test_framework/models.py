@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -7,6 +9,10 @@ from cekura.accounts.models import Organization
 from cekura.fields import EncryptedTextField
 
 from .choices import RUN_TYPE_AGORA, EvalType, MetricType, ScenarioType, Status
+
+
+def new_seed() -> int:
+    return secrets.randbits(31)
 
 
 class AIAgent(models.Model):
@@ -127,6 +133,8 @@ class Run(models.Model):
     run_type = models.CharField(max_length=16, default=RUN_TYPE_AGORA)
     testing_channel_index = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
+    # Everything random in a call comes from this seed: the same seed replays the same caller.
+    seed = models.PositiveBigIntegerField(default=new_seed)
     timestamp = models.DateTimeField(auto_now_add=True)
     executed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from agora_runner.channel.network import NetworkConditions
-from agora_runner.types import CallSpec, SessionEndpointConfig
+from agora_runner.llm import LLMConfig
+from agora_runner.types import CallerScript, CallSpec, SessionEndpointConfig
 from cekura.accounts.models import Organization
 
 from .models import AIAgent, Result, Run, Scenario
@@ -48,23 +49,32 @@ def scenarios_for_launch(
     return list(qs[:first_n] if first_n is not None else qs)
 
 
-def scenario_caller_lines(scenario: Scenario) -> list[str]:
-    """The scripted caller: the opening line, then each fixed-message action in order."""
+def scenario_caller_script(scenario: Scenario) -> CallerScript:
+    """The scenario as plain data: its opening line (a FIRST_MESSAGE condition wins over
+    first_message) and its other conditions in id order."""
     first = (scenario.first_message or "").strip() or "Hello"
-    lines: list[str] = []
+    conditions: list[dict[str, Any]] = []
     data = scenario.conditional_actions if isinstance(scenario.conditional_actions, dict) else {}
-    conditions = sorted(
-        (c for c in data.get("conditions", []) if isinstance(c, dict)), key=lambda c: (c.get("id") or 0)
-    )
-    for cond in conditions:
+    for cond in sorted((c for c in data.get("conditions", []) if isinstance(c, dict)), key=lambda c: c.get("id") or 0):
         action = str(cond.get("action") or "").strip()
         if not action:
             continue
         if str(cond.get("condition", "")).strip().upper() == "FIRST_MESSAGE":
             first = action
-        elif cond.get("fixed_message"):
-            lines.append(action)
-    return [first, *lines]
+        else:
+            conditions.append({"id": cond.get("id"), "condition": str(cond.get("condition") or ""), "action": action, "fixed_message": bool(cond.get("fixed_message"))})
+    return CallerScript(
+        first_message=first,
+        scenario_type=scenario.scenario_type,
+        instructions=scenario.instructions or "",
+        conditions=tuple(conditions),
+    )
+
+
+def llm_config() -> LLMConfig | None:
+    if not (settings.LLM_BASE_URL and settings.LLM_MODEL):
+        return None
+    return LLMConfig(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT_SECONDS)
 
 
 def run_call_spec(*, run: Run) -> CallSpec:
@@ -84,7 +94,9 @@ def run_call_spec(*, run: Run) -> CallSpec:
             timeout_seconds=settings.SESSION_ENDPOINT_TIMEOUT_SECONDS,
         ),
         join_uid=int(data.get("join_uid") or 1),
-        lines=scenario_caller_lines(scenario),
+        caller=scenario_caller_script(scenario),
+        seed=run.seed,
+        llm=llm_config(),
         max_duration_seconds=float(scenario.max_duration or settings.DEFAULT_MAX_DURATION_SECONDS),
         agent_join_timeout_seconds=settings.AGENT_JOIN_TIMEOUT_SECONDS,
         silence_limit_seconds=settings.SILENCE_LIMIT_SECONDS,

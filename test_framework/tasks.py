@@ -26,19 +26,12 @@ from agora_runner.types import (
     CallOutcome,
 )
 from evaluators import CallData, evaluate_call
-from evaluators.expected_outcome import LLMConfig
 
 from . import selectors, services
 from .choices import Status
 from .models import Run
 
 log = logging.getLogger(__name__)
-
-
-def _llm_config() -> LLMConfig | None:
-    if not (settings.LLM_BASE_URL and settings.LLM_MODEL):
-        return None
-    return LLMConfig(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT_SECONDS)
 
 
 def _fail(run_id: int, message: str, ended_reason: str, *, infrastructure: bool, status: str = Status.FAILED, extra: dict[str, Any] | None = None) -> None:
@@ -73,14 +66,14 @@ def _execute(run_id: int) -> None:
         _fail(run_id, str(exc), PIPELINE_ERROR, infrastructure=False)
         return
     log.info("run %s: calling session endpoint and joining", run_id)
-    outcome = execute_call(spec, tts=get_tts())
-    meta = _metadata(outcome)
+    asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
+    outcome = execute_call(spec, tts=get_tts(), asr=asr)
+    meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
         return
     services.run_mark_evaluating(run_id=run_id)
     assert outcome.recording is not None
-    asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
     turns = transcribe_call(outcome.recording, outcome.caller_utterances, asr)
     transcript_object = [t.as_dict() for t in turns]
     call = CallData(
@@ -93,7 +86,7 @@ def _execute(run_id: int) -> None:
         expected_outcome_prompt=run.expected_outcome_prompt,
         ended_reason=outcome.ended_reason,
     )
-    expected, metrics = evaluate_call(call, llm=_llm_config())
+    expected, metrics = evaluate_call(call, llm=selectors.llm_config())
     agent_spoke = any(t.role == "Main Agent" for t in turns)
     answered = outcome.ended_reason != MAIN_AGENT_DID_NOT_ANSWER and agent_spoke
     # success: the agent answered, and the expected outcome passed wherever it was judged.
@@ -114,8 +107,9 @@ def _execute(run_id: int) -> None:
     log.info("run %s: completed (%s)", run_id, outcome.ended_reason)
 
 
-def _metadata(outcome: CallOutcome) -> dict[str, Any]:
+def _metadata(outcome: CallOutcome, seed: int) -> dict[str, Any]:
     return {
+        "seed": seed,
         "ended_reason": outcome.ended_reason,
         "infrastructure": False,
         "transport": outcome.transport,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from agora_runner.errors import JoinError, TransportUnavailable
+from agora_runner.policy import ScriptedPolicy
 from agora_runner.session import ENCRYPTION_MODES
 from agora_runner.transports.base import EncryptionFailure, RemoteAudio, UserJoined, UserLeft
 from agora_runner.types import EncryptionConfig, JoinDetails
@@ -163,8 +164,7 @@ def test_a_simulated_call_runs_over_the_sdk_transport(lib: FakeNativeLib, tts: A
 
     greeting = tts.synthesize("Hello, thank you for calling.")
     lib.remote = lambda *a: agent(*a, pcm=greeting.tobytes())
-    bye = ("Goodbye.", tts.synthesize("Goodbye."))
-    call = SimulatedCall(transport=AgoraTransport(), join=JOIN, lines=[], goodbye=bye, silence_limit=3, agent_join_timeout=3)
+    call = SimulatedCall(transport=AgoraTransport(), join=JOIN, policy=ScriptedPolicy(["Goodbye."]), tts=tts, silence_limit=3, agent_join_timeout=3)
     outcome = asyncio.run(run_call_async(call))
     assert outcome.transport == "agora" and outcome.agent_uid == 1000
     assert outcome.ended_reason == "Main agent-ended-call"
@@ -218,7 +218,7 @@ def test_token_expiring_mid_call_ends_the_run_with_that_reason(lib: FakeNativeLi
         lib_.token_expired(conn)
 
     lib.remote = remote
-    call = SimulatedCall(transport=AgoraTransport(), join=JOIN, lines=[("Hi.", tts.synthesize("Hi."))], goodbye=None, silence_limit=5)
+    call = SimulatedCall(transport=AgoraTransport(), join=JOIN, policy=ScriptedPolicy(["Hi."]), tts=tts, silence_limit=5)
     outcome = asyncio.run(run_call_async(call))
     assert outcome.ended_reason == "Main agent-call-not-connected"
     assert outcome.error == "the channel disconnected the caller: the token has expired"

@@ -11,16 +11,17 @@ from agora_runner.types import (
     CALL_NOT_CONNECTED,
     MAIN_AGENT_DID_NOT_ANSWER,
     MAIN_AGENT_ENDED,
+    CallerScript,
     CallSpec,
     SessionEndpointConfig,
 )
 from evaluators.text import word_error_rate
 
 
-def spec_for(stack: Any, query: str = "", **kw: Any) -> CallSpec:
+def spec_for(stack: Any, query: str = "", lines: list[str] | None = None, **kw: Any) -> CallSpec:
     endpoint = SessionEndpointConfig(url=stack.endpoint_url + query, client_id=DEMO_CLIENT_ID, secret=DEMO_SECRET)
     base = CallSpec(
-        endpoint=endpoint, join_uid=1, lines=["Hello, when are you open?"],
+        endpoint=endpoint, join_uid=1, caller=CallerScript.scripted(lines or ["Hello, when are you open?"]),
         local_channel_address=stack.channel_address, local_channel_app_ids=(DEMO_APP_ID,),
         agent_join_timeout_seconds=3, silence_limit_seconds=4, max_duration_seconds=60,
     )
@@ -107,6 +108,7 @@ def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> N
 
     from agora_runner.call import SimulatedCall, run_call_async
     from agora_runner.channel.server import ChannelServer
+    from agora_runner.policy import ScriptedPolicy
     from agora_runner.speaker import PacedSpeaker
     from agora_runner.tokens import mint_rtc_token
     from agora_runner.transports.local import LocalChannelTransport
@@ -139,7 +141,7 @@ def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> N
                 t.cancel()
 
         player = asyncio.create_task(play())
-        call = SimulatedCall(transport=LocalChannelTransport(addr), join=join(1), lines=[("Hi.", tts.synthesize("Hi."))], goodbye=None, silence_limit=5)
+        call = SimulatedCall(transport=LocalChannelTransport(addr), join=join(1), policy=ScriptedPolicy(["Hi."]), tts=tts, silence_limit=5)
         outcome = await run_call_async(call)
         await player
         await recorder_bot.disconnect()

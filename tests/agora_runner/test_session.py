@@ -10,7 +10,7 @@ import respx
 from agora_runner.errors import SessionEndpointError
 from agora_runner.runner import fetch_with_retries
 from agora_runner.session import fetch_join_details, parse_join_details
-from agora_runner.types import CallSpec, SessionEndpointConfig
+from agora_runner.types import CallerScript, CallSpec, SessionEndpointConfig
 
 URL = "https://agent.example.com/session"
 SECRET = "top-secret-value"
@@ -93,7 +93,7 @@ def test_endpoint_failures_are_classified_and_never_echo_secrets(response: httpx
 @respx.mock
 def test_timeout_is_transient_and_retried_a_bounded_number_of_times() -> None:
     route = respx.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
-    spec = CallSpec(endpoint=config(timeout_seconds=0.5), join_uid=1, lines=["hi"])
+    spec = CallSpec(endpoint=config(timeout_seconds=0.5), join_uid=1, caller=CallerScript())
     sleeps: list[float] = []
     with pytest.raises(SessionEndpointError, match=r"did not answer within 0.5 s \(after 3 attempts\)"):
         fetch_with_retries(spec, sleep=sleeps.append)
@@ -103,7 +103,7 @@ def test_timeout_is_transient_and_retried_a_bounded_number_of_times() -> None:
 @respx.mock
 def test_permanent_failure_is_not_retried() -> None:
     route = respx.post(URL).mock(return_value=httpx.Response(403))
-    spec = CallSpec(endpoint=config(), join_uid=1, lines=["hi"])
+    spec = CallSpec(endpoint=config(), join_uid=1, caller=CallerScript())
     with pytest.raises(SessionEndpointError):
         fetch_with_retries(spec, sleep=lambda s: None)
     assert route.call_count == 1

@@ -1,0 +1,141 @@
+"""What the caller says next. A policy sees what the agent said (transcribed as each agent turn
+ends) and answers the next line, or hangs up with a reason."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import RunnerError
+from .llm import LLMConfig, LLMError, chat
+from .matcher import best_match
+
+GOODBYE = "Thank you, goodbye."
+_AGENT_BYE = re.compile(r"\b(good\s*bye|bye|have a (nice|good|great) day)\b", re.I)
+END_TOKEN = "[END_CALL]"
+
+
+@dataclass
+class Decision:
+    text: str | None  # what to say (None: nothing more)
+    hang_up: bool = False
+    reason: str = ""  # why the caller hangs up, for the timeline
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class CallerPolicy(Protocol):
+    def opening(self) -> str: ...
+
+    def next_line(self, agent_said: str) -> Decision: ...
+
+
+def agent_said_goodbye(text: str) -> bool:
+    return bool(_AGENT_BYE.search(text))
+
+
+class ScriptedPolicy:
+    """The opening line, then each line in order; goodbye when the script is done."""
+
+    def __init__(self, lines: list[str], goodbye: str = GOODBYE) -> None:
+        self.lines = list(lines) or ["Hello"]
+        self.goodbye = goodbye
+        self._next = 1
+
+    def opening(self) -> str:
+        return self.lines[0]
+
+    def next_line(self, agent_said: str) -> Decision:
+        if agent_said_goodbye(agent_said):
+            return Decision(self.goodbye, hang_up=True, reason="the agent said goodbye")
+        if self._next < len(self.lines):
+            self._next += 1
+            return Decision(self.lines[self._next - 1])
+        return Decision(self.goodbye, hang_up=True, reason="the script is done")
+
+
+@dataclass
+class Condition:
+    id: int
+    condition: str
+    action: str
+    fixed_message: bool = False
+
+
+class ConditionalPolicy:
+    """Each agent turn is matched against the conditions not used yet; the best match's action
+    is spoken. With no match, the next unused fixed message keeps the call going; when every
+    condition is used, the caller says goodbye."""
+
+    def __init__(self, first_message: str, conditions: list[Condition], goodbye: str = GOODBYE, threshold: float = 0.5) -> None:
+        self.first = first_message
+        self.conditions = conditions
+        self.goodbye = goodbye
+        self.threshold = threshold
+        self.used: set[int] = set()
+
+    def opening(self) -> str:
+        return self.first
+
+    def next_line(self, agent_said: str) -> Decision:
+        if agent_said_goodbye(agent_said):
+            return Decision(self.goodbye, hang_up=True, reason="the agent said goodbye")
+        open_ = [c for c in self.conditions if c.id not in self.used]
+        if not open_:
+            return Decision(self.goodbye, hang_up=True, reason="every condition was handled")
+        match = best_match([c.condition for c in open_], agent_said, threshold=self.threshold)
+        if match is not None:
+            chosen, how = open_[match.index], {"matched": True, "score": round(match.score, 2)}
+        else:
+            fixed = [c for c in open_ if c.fixed_message]
+            if not fixed:
+                return Decision(self.goodbye, hang_up=True, reason="no condition matched what the agent said")
+            chosen, how = fixed[0], {"matched": False}
+        self.used.add(chosen.id)
+        return Decision(chosen.action, meta={"condition_id": chosen.id, **how})
+
+
+class LLMPolicy:
+    """An LLM plays the caller from the scenario's instructions and personality."""
+
+    def __init__(self, config: LLMConfig, *, instructions: str, first_message: str, personality: str = "", seed: int | None = None, max_turns: int = 20) -> None:
+        self.config = config
+        self.first = first_message
+        self.seed = seed
+        self.max_turns = max_turns
+        persona = f"\nYour personality: {personality}" if personality else ""
+        self.messages: list[dict[str, str]] = [
+            {
+                "role": "system",
+                "content": (
+                    "You are a caller on a phone call with a voice agent. Follow these instructions:\n"
+                    f"{instructions}{persona}\n"
+                    "Answer with exactly what you say next, one or two short spoken sentences, no stage directions. "
+                    f"When your goal is reached or the agent says goodbye, say a short goodbye and end with {END_TOKEN}."
+                ),
+            },
+            {"role": "assistant", "content": first_message},
+        ]
+
+    def opening(self) -> str:
+        return self.first
+
+    def next_line(self, agent_said: str) -> Decision:
+        self.messages.append({"role": "user", "content": agent_said or "(the agent said nothing)"})
+        if sum(1 for m in self.messages if m["role"] == "assistant") >= self.max_turns:
+            return Decision(GOODBYE, hang_up=True, reason=f"the caller reached {self.max_turns} turns")
+        try:
+            reply = chat(self.config, self.messages, temperature=0.7, seed=self.seed).strip()
+        except LLMError as exc:
+            # RunnerError's ended reason is the pipeline error: our side of the call failed.
+            raise RunnerError(f"the LLM caller failed: {exc.message}") from None
+        hang_up = END_TOKEN in reply
+        text = reply.replace(END_TOKEN, "").strip().strip('"') or (GOODBYE if hang_up else "")
+        self.messages.append({"role": "assistant", "content": text})
+        if not text:
+            return Decision(GOODBYE, hang_up=True, reason="the LLM caller had nothing to say")
+        return Decision(text, hang_up=hang_up, reason="the caller reached its goal" if hang_up else "")
+
+
+def lines_from_instructions(instructions: str) -> list[str]:
+    """Offline fallback for instruction scenarios: the quoted sentences, in order."""
+    return [next(g for g in m.groups() if g).strip() for m in re.finditer(r"\"([^\"]{2,})\"|“([^”]{2,})”", instructions or "")]
