@@ -48,16 +48,39 @@ def frame_rms(frame: bytes) -> float:
     return float(np.sqrt(np.mean(samples * samples))) if len(samples) else 0.0
 
 
+# Speech must stand this far above the background level the detector has learned.
+NOISE_MARGIN = 3.0  # ≈ +10 dB
+
+
 class VoiceDetector:
-    """Per-frame speech decision: WebRTC VAD gated by an energy floor."""
+    """Per-frame speech decision: WebRTC VAD, gated by an energy floor and by an adaptive
+    estimate of the background level, so steady noise (a fan, a café) is not taken for speech."""
 
     def __init__(self, aggressiveness: int = 2) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
+        self._floor: float | None = None
+
+    def _learn(self, level: float) -> None:
+        if self._floor is None:
+            self._floor = level
+        # Falls fast (the background got quieter), rises slowly (so speech barely moves it).
+        rate = 0.2 if level < self._floor else 0.01
+        self._floor += rate * (level - self._floor)
 
     def is_speech(self, frame: bytes) -> bool:
-        if len(frame) != FRAME_BYTES or frame_rms(frame) < ENERGY_FLOOR:
+        if len(frame) != FRAME_BYTES:
             return False
-        return bool(self._vad.is_speech(frame, SAMPLE_RATE))
+        level = frame_rms(frame)
+        if level < ENERGY_FLOOR:
+            self._learn(level)
+            return False
+        if self._floor is not None and level < self._floor * NOISE_MARGIN:
+            self._learn(level)
+            return False
+        voiced = bool(self._vad.is_speech(frame, SAMPLE_RATE))
+        if not voiced:
+            self._learn(level)
+        return voiced
 
 
 class TurnTracker:

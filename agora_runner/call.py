@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker
 from .errors import JoinError, RunnerError
+from .noise import noise_track
 from .policy import CallerPolicy
 from .speaker import PacedSpeaker
 from .speech import Synthesizer, Transcriber
@@ -36,6 +38,7 @@ from .types import (
     CallOutcome,
     CallRecording,
     JoinDetails,
+    Persona,
     TimelineEvent,
 )
 
@@ -43,6 +46,11 @@ log = logging.getLogger(__name__)
 # A remote frame arriving more than this far from where the track expects it re-anchors
 # the track to its arrival time (a real gap, or a clock running ahead).
 RESYNC_SAMPLES = 960  # 60 ms
+BACKCHANNEL = "Mm-hmm."
+# Chance that the caller barges in on an agent turn, by interruption level.
+BARGE_IN_CHANCE = {"none": 0.0, "low": 0.25, "medium": 0.5, "high": 0.9}
+# How long after a barge-in the agent may take to stop before it counts as talking through.
+REACTION_WINDOW = 4.0
 GOODBYE_REPLY_TIMEOUT = 6.0
 # Half a second of undecryptable frames from the agent, with none decrypted, is a mismatch of
 # encryption mode, key or salt, not a glitch.
@@ -99,9 +107,13 @@ class SimulatedCall:
     silence_limit: float = 15.0
     end_of_turn_ms: int = 800
     agent_gives_first_message: bool = True
+    persona: Persona = field(default_factory=Persona)
+    seed: int = 0
     timeline: list[TimelineEvent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # Every random choice of the caller comes from the run's seed, in a fixed order.
+        self.rng = random.Random(self.seed)
         self.recorder = Recorder()
         self.tracker = TurnTracker(self.end_of_turn_ms)
         self.t0 = 0.0
@@ -120,12 +132,18 @@ class SimulatedCall:
         self.disconnected = asyncio.Event()
         self.dropped_reason = ""
         self.utterances: list[dict[str, object]] = []
+        background = None
+        if self.persona.background_noise != "none":
+            reference = self.tts.synthesize(self.policy.opening(), self.persona.speed)
+            background = noise_track(self.persona.background_noise, self.persona.noise_snr_db, reference, self.seed)
         self.speaker = PacedSpeaker(
             self.transport.send,
             on_frame=self.recorder.add_caller,
             on_start=self._on_speech_start,
             on_end=self._on_speech_end,
+            background=background,
         )
+        self.barge_chance = BARGE_IN_CHANCE.get(self.persona.interruption_level, 0.0)
 
     # --- timeline -----------------------------------------------------------------------
     def _event(self, kind: str, t: float | None = None, **data: object) -> None:
@@ -133,18 +151,35 @@ class SimulatedCall:
         self.timeline.append(TimelineEvent(round(when, 4), kind, dict(data)))
 
     # --- outgoing -----------------------------------------------------------------------
-    def _on_speech_start(self, text: str, sample: int) -> None:
-        self._event("caller_speech_start", sample / SAMPLE_RATE, text=text)
+    def _on_speech_start(self, text: str, sample: int, tag: str) -> None:
+        self._event("caller_speech_start", sample / SAMPLE_RATE, text=text, utterance=tag)
 
-    def _on_speech_end(self, text: str, start: int, end: int) -> None:
-        self._event("caller_speech_end", end / SAMPLE_RATE, text=text)
-        self.utterances.append({"text": text, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE})
+    def _on_speech_end(self, text: str, start: int, end: int, tag: str) -> None:
+        self._event("caller_speech_end", end / SAMPLE_RATE, text=text, utterance=tag)
+        self.utterances.append({"text": text, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE, "kind": tag})
 
-    async def _speak(self, text: str) -> None:
+    async def _speak(self, text: str, tag: str = "line") -> None:
         # Lines are synthesised ahead where they are known (a cache hit here); a line an LLM
         # just wrote is synthesised in a thread so frame pacing never waits for it.
-        audio = await asyncio.to_thread(self.tts.synthesize, text)
-        await self.speaker.say(text, audio)
+        audio = await asyncio.to_thread(self.tts.synthesize, text, self.persona.speed)
+        await self.speaker.say(text, audio, tag)
+
+    async def _backchannel_loop(self) -> None:
+        """Now and then, deep in a long agent turn, a short "mm-hmm" (seeded moments)."""
+        audio = await asyncio.to_thread(self.tts.synthesize, BACKCHANNEL, self.persona.speed)
+        done_for, planned_for, after = -1, -1, 0.0
+        while True:
+            await asyncio.sleep(0.02)
+            turn = len(self.turn_spans) - 1
+            if turn < 0 or turn == done_for or not self.tracker.speaking or self.speaker.speaking:
+                continue
+            if turn != planned_for:
+                planned_for, after = turn, self.rng.uniform(1.5, 3.0)
+            spoken = (self.speaker.frames_sent * FRAME_SAMPLES - self.turn_spans[turn][0]) / SAMPLE_RATE
+            if spoken >= after:
+                done_for = turn
+                self._event("caller_backchannel")
+                self.speaker.say(BACKCHANNEL, audio, "backchannel")
 
     async def _hear(self) -> str:
         """What the agent said in its last reply, transcribed now (empty without ASR)."""
@@ -215,8 +250,9 @@ class SimulatedCall:
                 return
 
     # --- the conversation ---------------------------------------------------------------
-    async def _await_reply(self, start_timeout: float) -> str:
-        """Wait for the agent's next turn to end: "answered", "left" or "no_answer"."""
+    async def _await_reply(self, start_timeout: float, barge_after: float | None = None) -> str:
+        """Wait for the agent's next turn to end: "answered", "left", "no_answer", or
+        "barge_in" once the agent has spoken `barge_after` seconds of it."""
         starts0, ends0 = self.turn_starts, self.turn_ends
         was_speaking = self.tracker.speaking
         self._reply_from = starts0 - 1 if was_speaking else starts0
@@ -233,6 +269,10 @@ class SimulatedCall:
                 return "answered"
             if not started and time.monotonic() > deadline:
                 return "no_answer"
+            if barge_after is not None and started and self.tracker.speaking and self.turn_spans:
+                spoken = (self.speaker.frames_sent * FRAME_SAMPLES - self.turn_spans[-1][0]) / SAMPLE_RATE
+                if spoken >= barge_after:
+                    return "barge_in"
             await asyncio.sleep(0.01)
 
     def _abnormal_end(self, why: str) -> str:
@@ -261,14 +301,23 @@ class SimulatedCall:
                 return self._abnormal_end(greeting)
             if greeting == "answered":
                 agent_said = await self._hear()
-        text, hang_up, reason = self.policy.opening(), False, ""
+        text, hang_up, reason, tag = self.policy.opening(), False, "", "line"
         while True:
             if self.disconnected.is_set():
                 return self._abnormal_end("dropped")
             if self.agent_left.is_set():
                 return MAIN_AGENT_ENDED
-            await self._speak(text)
-            reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit)
+            if tag == "barge_in":
+                self._event("barge_in", self.speaker.frames_sent * FRAME_SAMPLES / SAMPLE_RATE)
+                barged = asyncio.create_task(self._watch_reaction(self.speaker.frames_sent * FRAME_SAMPLES))
+                await self._speak(text, tag)
+                await barged
+            else:
+                await self._speak(text, tag)
+            barge_after = None
+            if not hang_up and self.barge_chance and self.rng.random() < self.barge_chance:
+                barge_after = self.rng.uniform(0.4, 1.5)
+            reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit, barge_after)
             if reply in ("undecryptable", "dropped", "left"):
                 return self._abnormal_end(reply)
             if hang_up:
@@ -285,6 +334,19 @@ class SimulatedCall:
                 self._event("caller_hangup", reason=decision.reason)
                 return TESTING_AGENT_ENDED
             text, hang_up, reason = decision.text, decision.hang_up, decision.reason
+            tag = "barge_in" if reply == "barge_in" else "line"
+
+    async def _watch_reaction(self, barge_sample: int) -> None:
+        """After the caller barges in: did the agent stop talking, and how fast?"""
+        turn = len(self.turn_spans) - 1
+        deadline = time.monotonic() + REACTION_WINDOW
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            if turn >= 0 and self.turn_spans[turn][1]:
+                stop_ms = (self.turn_spans[turn][1] - barge_sample) * 1000 / SAMPLE_RATE
+                self._event("barge_in_reaction", stopped=True, stop_ms=round(max(stop_ms, 0.0), 1))
+                return
+        self._event("barge_in_reaction", stopped=False)
 
     async def run(self) -> CallOutcome:
         self.error: str | None = None
@@ -295,16 +357,34 @@ class SimulatedCall:
             self._note_present(uid)
         sender = asyncio.create_task(self.speaker.run(self.t0))
         receiver = asyncio.create_task(self._receive_loop())
+        helpers = [asyncio.create_task(self._backchannel_loop())] if self.persona.backchannels else []
+        conduct = asyncio.create_task(self._conduct())
         try:
-            ended = await asyncio.wait_for(self._conduct(), self.max_duration)
+            # The sender and receiver run for the whole call; if either dies, the call cannot
+            # go on, and waiting for max_duration would only hide the fault.
+            done, _ = await asyncio.wait(
+                {conduct, sender, receiver}, timeout=self.max_duration, return_when=asyncio.FIRST_COMPLETED
+            )
+            if conduct in done:
+                ended = conduct.result()
+            elif not done:
+                ended = EXCEEDED_MAX_DURATION
+            else:
+                broken = next(iter(done))
+                if broken.exception() is not None:
+                    log.error("caller task failed", exc_info=broken.exception())
+                    raise RunnerError(f"the testing agent's audio loop failed ({broken.exception().__class__.__name__})")
+                # the receiver returns when the channel disconnects us; let the conduct see it
+                ended = await asyncio.wait_for(conduct, max(0.1, self.max_duration - (time.monotonic() - self.t0)))
         except TimeoutError:
             ended = EXCEEDED_MAX_DURATION
         finally:
+            conduct.cancel()
             self.speaker.stop()
             self._event("hangup")
-            for task in (sender, receiver):
+            for task in (sender, receiver, *helpers):
                 task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            await asyncio.gather(conduct, sender, receiver, *helpers, return_exceptions=True)
             await self.transport.disconnect()
         self._event("left", reason=ended)
         recording = CallRecording(

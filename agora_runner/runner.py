@@ -72,7 +72,7 @@ def execute_call(spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = 
     # Known lines are synthesised before joining (into the TTS cache), so no CPU-heavy work
     # competes with frame pacing during the call.
     for text in known_lines(spec.caller, spec.goodbye_line):
-        tts.synthesize(text)
+        tts.synthesize(text, spec.persona.speed)
     policy = build_policy(spec.caller, goodbye=spec.goodbye_line, llm=spec.llm, seed=spec.seed)
     join = fetch_with_retries(spec)
     transport = select_transport(
@@ -92,5 +92,7 @@ def execute_call(spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = 
         silence_limit=spec.silence_limit_seconds,
         end_of_turn_ms=spec.end_of_turn_silence_ms,
         agent_gives_first_message=spec.agent_gives_first_message,
+        persona=spec.persona,
+        seed=spec.seed,
     )
     return asyncio.run(run_call_async(call))

@@ -16,6 +16,7 @@ class _Utterance:
     text: str
     pcm: bytes
     done: asyncio.Future[tuple[int, int]]
+    tag: str = ""
     offset: int = 0
     start_sample: int | None = None
 
@@ -32,9 +33,11 @@ class PacedSpeaker:
         send: Callable[[bytes], Awaitable[None]],
         *,
         on_frame: Callable[[bytes], None] | None = None,
-        on_start: Callable[[str, int], None] | None = None,
-        on_end: Callable[[str, int, int], None] | None = None,
+        on_start: Callable[[str, int, str], None] | None = None,
+        on_end: Callable[[str, int, int, str], None] | None = None,
+        background: np.ndarray | None = None,
     ) -> None:
+        """`background` (int16) is looped under every frame sent, speech and silence alike."""
         self._send = send
         self._on_frame = on_frame
         self._on_start = on_start
@@ -44,16 +47,26 @@ class PacedSpeaker:
         self.t0 = 0.0
         self.late_frames = 0
         self._stopping = False
+        self._background = background if background is not None and len(background) else None
 
     @property
     def speaking(self) -> bool:
         return bool(self.queue)
 
-    def say(self, text: str, audio: np.ndarray) -> asyncio.Future[tuple[int, int]]:
+    def say(self, text: str, audio: np.ndarray, tag: str = "") -> asyncio.Future[tuple[int, int]]:
         """Queue speech; the future gives (start_sample, end_sample) once it has all been sent."""
         fut: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
-        self.queue.append(_Utterance(text, audio.astype(np.int16).tobytes(), fut))
+        self.queue.append(_Utterance(text, audio.astype(np.int16).tobytes(), fut, tag))
         return fut
+
+    def _mix(self, frame: bytes) -> bytes:
+        if self._background is None:
+            return frame
+        n = len(self._background)
+        start = (self.frames_sent * FRAME_SAMPLES) % n
+        idx = (np.arange(FRAME_SAMPLES) + start) % n
+        mixed = np.frombuffer(frame, dtype=np.int16).astype(np.int32) + self._background[idx]
+        return np.clip(mixed, -32768, 32767).astype(np.int16).tobytes()
 
     def clear(self) -> None:
         for utt in self.queue:
@@ -62,13 +75,16 @@ class PacedSpeaker:
         self.queue.clear()
 
     def _next_frame(self) -> bytes:
+        return self._mix(self._next_speech())
+
+    def _next_speech(self) -> bytes:
         if not self.queue:
             return SILENCE_FRAME
         utt = self.queue[0]
         if utt.start_sample is None:
             utt.start_sample = self.frames_sent * FRAME_SAMPLES
             if self._on_start:
-                self._on_start(utt.text, utt.start_sample)
+                self._on_start(utt.text, utt.start_sample, utt.tag)
         frame = utt.pcm[utt.offset : utt.offset + FRAME_BYTES]
         utt.offset += FRAME_BYTES
         if len(frame) < FRAME_BYTES:
@@ -77,7 +93,7 @@ class PacedSpeaker:
             self.queue.pop(0)
             end_sample = (self.frames_sent + 1) * FRAME_SAMPLES
             if self._on_end:
-                self._on_end(utt.text, utt.start_sample, end_sample)
+                self._on_end(utt.text, utt.start_sample, end_sample, utt.tag)
             if not utt.done.done():
                 utt.done.set_result((utt.start_sample, end_sample))
         return frame

@@ -64,6 +64,17 @@ class CallerScript:
 
 
 @dataclass(frozen=True)
+class Persona:
+    """How the caller sounds and behaves (from its personality)."""
+
+    speed: float = 1.0
+    interruption_level: str = "none"  # none | low | medium | high
+    background_noise: str = "none"  # none | white | office | street | cafe
+    noise_snr_db: float = 20.0
+    backchannels: bool = False
+
+
+@dataclass(frozen=True)
 class CallSpec:
     """Everything the runner needs for one call (built by the Django seam from rows)."""
 
@@ -72,6 +83,7 @@ class CallSpec:
     caller: CallerScript
     seed: int = 0
     llm: Any = None  # agora_runner.llm.LLMConfig when an LLM drives the caller
+    persona: Persona = field(default_factory=Persona)
     max_duration_seconds: float = 300.0
     agent_join_timeout_seconds: float = 15.0
     silence_limit_seconds: float = 15.0

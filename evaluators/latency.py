@@ -20,7 +20,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def turn_latencies(call: CallData) -> list[dict[str, float]]:
     sr = call.sample_rate
-    utts = sorted(call.caller_utterances, key=lambda u: u["start"])
+    # Backchannels ("mm-hmm") are not turns: the agent is not expected to answer them.
+    utts = sorted((u for u in call.caller_utterances if u.get("kind") != "backchannel"), key=lambda u: u["start"])
     out = []
     for i, utt in enumerate(utts):
         start, end = int(utt["start"] * sr), int(utt["end"] * sr)

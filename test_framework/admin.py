@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from .models import AIAgent, Metric, Result, Run, Scenario
+from .models import AIAgent, Metric, Personality, Result, Run, Scenario
 
 
 class AIAgentAdminForm(forms.ModelForm):
@@ -45,6 +45,11 @@ class ScenarioAdmin(admin.ModelAdmin):
     list_display = ("name", "agent", "scenario_type", "organization", "updated_at")
     list_filter = ("organization", "scenario_type")
     search_fields = ("name",)
+
+
+@admin.register(Personality)
+class PersonalityAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization", "speed", "interruption_level", "background_noise", "backchannels")
 
 
 @admin.register(Metric)

@@ -42,6 +42,44 @@ class AIAgent(models.Model):
         return bool(self.agora_api_key)
 
 
+class Personality(models.Model):
+    """How the simulated caller behaves: its prompt, voice speed, interruptions and noise."""
+
+    class Interruption(models.TextChoices):
+        NONE = "none"
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+
+    class Noise(models.TextChoices):
+        NONE = "none"
+        WHITE = "white"
+        OFFICE = "office"
+        STREET = "street"
+        CAFE = "cafe"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="personalities")
+    name = models.CharField(max_length=100)
+    prompt = models.TextField(blank=True, default="")
+    language = models.CharField(max_length=16, default="en")
+    gender = models.CharField(max_length=16, blank=True, default="")
+    speed = models.FloatField(default=1.0, validators=[MinValueValidator(0.5), MaxValueValidator(2.0)])
+    interruption_level = models.CharField(max_length=8, choices=Interruption.choices, default=Interruption.NONE)
+    background_noise = models.CharField(max_length=8, choices=Noise.choices, default=Noise.NONE)
+    background_noise_snr_db = models.FloatField(default=20.0, validators=[MinValueValidator(0.0), MaxValueValidator(60.0)])
+    backchannels = models.BooleanField(default=False)
+    voice = models.CharField(max_length=64, default="en_US-joe-medium")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "personalities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Metric(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="metrics")
     name = models.CharField(max_length=200)
@@ -119,6 +157,7 @@ class Run(models.Model):
     result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="runs")
     scenario = models.ForeignKey(Scenario, on_delete=models.SET_NULL, null=True, related_name="runs")
     agent = models.ForeignKey(AIAgent, on_delete=models.SET_NULL, null=True, related_name="runs")
+    personality = models.ForeignKey(Personality, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     success = models.BooleanField(null=True)
     evaluation = models.JSONField(default=dict, blank=True)

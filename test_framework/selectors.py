@@ -8,10 +8,10 @@ from django.db.models import QuerySet
 
 from agora_runner.channel.network import NetworkConditions
 from agora_runner.llm import LLMConfig
-from agora_runner.types import CallerScript, CallSpec, SessionEndpointConfig
+from agora_runner.types import CallerScript, CallSpec, Persona, SessionEndpointConfig
 from cekura.accounts.models import Organization
 
-from .models import AIAgent, Result, Run, Scenario
+from .models import AIAgent, Personality, Result, Run, Scenario
 
 DEFAULT_SECRET_HEADER = "X-Cekura-Secret"
 
@@ -49,7 +49,25 @@ def scenarios_for_launch(
     return list(qs[:first_n] if first_n is not None else qs)
 
 
-def scenario_caller_script(scenario: Scenario) -> CallerScript:
+def personalities_for_launch(*, organization: Organization, ids: list[int]) -> list[Personality] | None:
+    """The personalities named, in order; None when any id is unknown to this organization."""
+    found = {p.pk: p for p in Personality.objects.filter(organization=organization, pk__in=ids)}
+    if len(found) != len(set(ids)):
+        return None
+    return [found[i] for i in ids]
+
+
+def run_personality(run: Run) -> Personality | None:
+    """The run's personality, else the scenario's (by id, within the organization)."""
+    if run.personality_id:
+        return run.personality
+    scenario = run.scenario
+    if scenario is not None and scenario.personality:
+        return Personality.objects.filter(organization_id=run.organization_id, pk=scenario.personality).first()
+    return None
+
+
+def scenario_caller_script(scenario: Scenario, personality: Personality | None = None) -> CallerScript:
     """The scenario as plain data: its opening line (a FIRST_MESSAGE condition wins over
     first_message) and its other conditions in id order."""
     first = (scenario.first_message or "").strip() or "Hello"
@@ -68,6 +86,19 @@ def scenario_caller_script(scenario: Scenario) -> CallerScript:
         scenario_type=scenario.scenario_type,
         instructions=scenario.instructions or "",
         conditions=tuple(conditions),
+        personality=personality.prompt if personality else "",
+    )
+
+
+def persona_of(personality: Personality | None) -> Persona:
+    if personality is None:
+        return Persona()
+    return Persona(
+        speed=personality.speed,
+        interruption_level=personality.interruption_level,
+        background_noise=personality.background_noise,
+        noise_snr_db=personality.background_noise_snr_db,
+        backchannels=personality.backchannels,
     )
 
 
@@ -84,6 +115,7 @@ def run_call_spec(*, run: Run) -> CallSpec:
     if agent is None or scenario is None:
         raise LookupError("the run's agent or scenario was deleted")
     data: dict[str, Any] = agent.agora_data or {}
+    personality = run_personality(run)
     return CallSpec(
         endpoint=SessionEndpointConfig(
             url=str(data.get("session_endpoint_url", "")),
@@ -94,7 +126,8 @@ def run_call_spec(*, run: Run) -> CallSpec:
             timeout_seconds=settings.SESSION_ENDPOINT_TIMEOUT_SECONDS,
         ),
         join_uid=int(data.get("join_uid") or 1),
-        caller=scenario_caller_script(scenario),
+        caller=scenario_caller_script(scenario, personality),
+        persona=persona_of(personality),
         seed=run.seed,
         llm=llm_config(),
         max_duration_seconds=float(scenario.max_duration or settings.DEFAULT_MAX_DURATION_SECONDS),

@@ -16,7 +16,7 @@ from cekura.accounts.services import credits_debit
 from cekura.errors import InvalidInput
 
 from .choices import IN_FLIGHT, TERMINAL, Status
-from .models import AIAgent, Result, Run, Scenario
+from .models import AIAgent, Personality, Result, Run, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,10 @@ def result_launch(
     frequency: int = 1,
     name: str = "",
     concurrency_limit: int | None = None,
+    personalities: Sequence[Personality] | None = None,
 ) -> Result:
-    """Create a Result and one Run per scenario × frequency, debit credits, and enqueue.
+    """Create a Result and one Run per scenario × personality × frequency, debit credits,
+    and enqueue.
 
     All in one transaction: a short balance or any error leaves nothing behind. Tasks are
     handed to the broker only once the rows are committed.
@@ -57,7 +59,8 @@ def result_launch(
         raise InvalidInput("Ensure this value is greater than or equal to 1.", field="frequency")
     if concurrency_limit is not None and concurrency_limit < 1:
         raise InvalidInput("Ensure this value is greater than or equal to 1.", field="concurrency_limit")
-    n_runs = len(scenarios) * frequency
+    per_scenario: list[Personality | None] = list(personalities) if personalities else [None]
+    n_runs = len(scenarios) * len(per_scenario) * frequency
     with transaction.atomic():
         credits_debit(organization_id=organization.pk, amount=n_runs * settings.CREDITS_PER_RUN)
         result = Result.objects.create(
@@ -76,11 +79,13 @@ def result_launch(
                     result=result,
                     scenario=scenario,
                     agent=agent,
+                    personality=personality,
                     expected_outcome_prompt=scenario.expected_outcome_prompt,
                     evaluation={"metrics": []},
                 )
                 for _ in range(frequency)
                 for scenario in scenarios
+                for personality in per_scenario
             ]
         )
         result_dispatch(result_id=result.pk)

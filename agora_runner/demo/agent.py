@@ -25,6 +25,7 @@ from .intents import GREETING, TALK_OVER, reply_to
 log = logging.getLogger(__name__)
 PRE_ROLL_FRAMES = 30  # keep 300 ms before the detected start of a caller turn
 MAX_LIFETIME = 900.0
+YIELD_AFTER = 0.4
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,14 @@ class DemoAgent:
             return
         audio = await asyncio.to_thread(self.tts.synthesize, text)
         self.said.append(text)
-        await self.speaker.say(text, audio)
+        try:
+            await self.speaker.say(text, audio)
+        except asyncio.CancelledError:
+            # Our utterance was cut short (we were interrupted); only a cancellation of this
+            # task itself goes on up.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
 
     async def _respond(self, turn: np.ndarray) -> None:
         heard = await asyncio.to_thread(self.asr.transcribe, turn)
@@ -83,6 +91,14 @@ class DemoAgent:
         if reply.hang_up:
             await asyncio.sleep(0.3)
             self._done.set()
+
+    async def _yield_if_interrupted(self, tracker: TurnTracker) -> None:
+        """A caller still talking 400 ms into our speech is an interruption, not a backchannel:
+        stop talking and let them finish."""
+        await asyncio.sleep(YIELD_AFTER)
+        if tracker.speaking and self.speaker.speaking:
+            log.info("demo agent: interrupted, stopping")
+            self.speaker.clear()
 
     async def _listen(self, caller_present: asyncio.Event) -> None:
         tracker = TurnTracker(self.knobs.end_of_turn_ms)
@@ -102,6 +118,8 @@ class DemoAgent:
                 change = tracker.push(ev.pcm)
                 if change == "start":
                     turn = list(history)
+                    if self.speaker.speaking and not self.knobs.talk_over:
+                        self._spawn(self._yield_if_interrupted(tracker))
                     if self.knobs.talk_over and not self.speaker.speaking:
                         self._spawn(self._say(TALK_OVER))
                 elif turn is not None:

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from agora_runner.transcribe import mmss
 
 from ..choices import TERMINAL, EvalType, ScenarioType
-from ..models import AIAgent, Metric, Result, Run, Scenario
+from ..models import AIAgent, Metric, Personality, Result, Run, Scenario
 from ..services import result_counts
 from .fields import LenientIdField, coerce_id
 
@@ -126,6 +126,23 @@ class ScenarioSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class PersonalitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Personality
+        fields = [
+            "id", "name", "prompt", "language", "gender", "speed", "interruption_level", "background_noise",
+            "background_noise_snr_db", "backchannels", "voice", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_voice(self, value: str) -> str:
+        from agora_runner.speech import PiperTTS
+
+        if value != PiperTTS.voice_name:
+            raise serializers.ValidationError(f"Unknown voice; available: {PiperTTS.voice_name}.")
+        return value
+
+
 class MetricSerializer(serializers.ModelSerializer):
     agents = OrgScopedPrimaryKeyField(queryset=AIAgent.objects.all(), many=True, required=False)
 
@@ -148,6 +165,7 @@ class RunScenariosAgoraSerializer(serializers.Serializer):
     frequency = serializers.IntegerField(min_value=1, required=False, default=1)
     name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
     concurrency_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    personality_ids = serializers.ListField(child=LenientIdField(), required=False, allow_null=True, allow_empty=True, default=None)
 
     def validate_scenarios(self, value: Any) -> dict[str, Any]:
         bad = serializers.ValidationError("Invalid scenario IDs or scenarios not found")
@@ -197,7 +215,7 @@ class RunSerializer(serializers.ModelSerializer):
             "id", "scenario", "scenario_name", "agent", "agent_name", "result_id", "result_name", "status",
             "success", "evaluation", "expected_outcome_prompt", "expected_outcome", "transcript",
             "transcript_object", "duration", "voice_recording_url", "error_message", "metadata", "run_type",
-            "testing_channel_index", "timestamp", "executed_at",
+            "testing_channel_index", "personality", "timestamp", "executed_at",
         ]
 
     def get_agent_name(self, run: Run) -> str:

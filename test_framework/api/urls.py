@@ -13,6 +13,7 @@ RESOURCES = [
     ("runs", views.RunViewSet),
     ("results", views.ResultViewSet),
     ("metrics", views.MetricViewSet),
+    ("personalities", views.PersonalityViewSet),
     ("predefined-metrics", views.PredefinedMetricViewSet),
 ]
 
@@ -28,7 +29,7 @@ def _router(suffix: str, name_suffix: str) -> SimpleRouter:
     router = OptionalSlashRouter()
     for name, viewset in RESOURCES:
         # The plain v1 routes keep the bare basename ("run", …) so reverse() has one target.
-        basename = name.rstrip("s") if name != "predefined-metrics" else "predefined-metric"
+        basename = {"predefined-metrics": "predefined-metric", "personalities": "personality"}.get(name, name.rstrip("s"))
         router.register(f"{name}{suffix}", viewset, basename=basename + name_suffix)
     return router
 

@@ -15,10 +15,11 @@ from cekura.errors import InvalidInput
 from evaluators import PREDEFINED
 
 from .. import selectors, services
-from ..models import AIAgent, Metric, Result, Run, Scenario
+from ..models import AIAgent, Metric, Personality, Result, Run, Scenario
 from .serializers import (
     AIAgentSerializer,
     MetricSerializer,
+    PersonalitySerializer,
     ResultDetailSerializer,
     ResultLaunchSerializer,
     ResultListSerializer,
@@ -50,6 +51,11 @@ class CrudViewSet(
 class AIAgentViewSet(CrudViewSet):
     model = AIAgent
     serializer_class = AIAgentSerializer
+
+
+class PersonalityViewSet(CrudViewSet):
+    model = Personality
+    serializer_class = PersonalitySerializer
 
 
 class MetricViewSet(CrudViewSet):
@@ -96,7 +102,13 @@ class ScenarioViewSet(CrudViewSet):
             if len(agents) != 1:
                 raise InvalidInput("All scenarios must belong to the same agent.", field="scenarios")
             agent = scenarios[0].agent
+        personalities = None
+        if data.get("personality_ids"):
+            personalities = selectors.personalities_for_launch(organization=org, ids=data["personality_ids"])
+            if personalities is None:
+                raise InvalidInput("Invalid personality IDs or personalities not found", field="personality_ids")
         result = services.result_launch(
+            personalities=personalities,
             organization=org,
             agent=agent,
             scenarios=scenarios,

@@ -151,3 +151,21 @@ def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> N
     outcome = asyncio.run(scenario())
     assert outcome.agent_uid == 2000 and outcome.other_uids == [1500]
     assert outcome.ended_reason == MAIN_AGENT_ENDED
+
+
+def test_a_crashed_audio_loop_fails_the_call_at_once(demo_stack: Any, tts: Any, monkeypatch: Any) -> None:
+    import time
+
+    import pytest
+
+    from agora_runner.errors import RunnerError
+    from agora_runner.speaker import PacedSpeaker
+
+    def broken(self: Any) -> bytes:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(PacedSpeaker, "_next_speech", broken)
+    start = time.monotonic()
+    with pytest.raises(RunnerError, match=r"audio loop failed \(ValueError\)"):
+        execute_call(spec_for(demo_stack), tts=tts)
+    assert time.monotonic() - start < 10  # not max_duration (60 s)

@@ -248,3 +248,42 @@ def test_keys_of_two_organizations_see_only_their_own(db: Any) -> None:
     c = APIClient()
     c.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=a)[1])
     assert c.get("/test_framework/v1/aiagents/").json()["count"] == 1
+
+
+def test_personalities_crud_and_validation(client: APIClient) -> None:
+    r = client.post("/test_framework/v1/personalities/", {"name": "Hurried", "prompt": "You are in a hurry.", "speed": 1.3, "interruption_level": "high", "background_noise": "cafe", "backchannels": True}, format="json")
+    assert r.status_code == 201, r.json()
+    p = r.json()
+    assert (p["language"], p["voice"], p["background_noise_snr_db"]) == ("en", "en_US-joe-medium", 20.0)
+    bad = client.post("/test_framework/v2/personalities/", {"name": "x", "speed": 3, "background_noise": "jungle", "voice": "nope"}, format="json").json()
+    assert set(bad) == {"speed", "background_noise", "voice"}
+    assert client.get("/test_framework/v1/personalities-external/").json()["count"] == 1
+
+
+def test_launch_with_personalities_runs_each_scenario_with_each(client: APIClient, agent: AIAgent, monkeypatch: Any) -> None:
+    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    s1, s2 = ScenarioFactory(agent=agent), ScenarioFactory(agent=agent)
+    ids = [client.post("/test_framework/v1/personalities/", {"name": n}, format="json").json()["id"] for n in ("calm", "angry")]
+    r = client.post(RUN, {"agent_id": agent.pk, "scenarios": [s1.pk, s2.pk], "personality_ids": [str(ids[0]), ids[1]], "frequency": 2}, format="json")
+    assert r.status_code == 200 and len(r.json()["runs"]) == 8
+    runs = Run.objects.filter(result_id=r.json()["id"])
+    assert sorted({(x.scenario_id, x.personality_id) for x in runs}) == sorted({(s.pk, p) for s in (s1, s2) for p in ids})
+    agent.organization.refresh_from_db()
+    assert agent.organization.credits == 92
+    detail = client.get(f"/test_framework/v1/runs/{runs[0].pk}/").json()
+    assert detail["personality"] in ids
+    r = client.post(RUN, {"agent_id": agent.pk, "scenarios": [s1.pk], "personality_ids": [999999]}, format="json")
+    assert (r.status_code, r.json()) == (400, {"personality_ids": ["Invalid personality IDs or personalities not found"]})
+
+
+def test_run_spec_carries_the_personality(db: Any, agent: AIAgent) -> None:
+    from test_framework import selectors
+    from test_framework.models import Personality
+
+    p = Personality.objects.create(organization=agent.organization, name="fast", prompt="Be brief.", speed=1.5, interruption_level="low", background_noise="street", background_noise_snr_db=12, backchannels=True)
+    s = ScenarioFactory(agent=agent, personality=p.pk)
+    result = Result.objects.create(organization=agent.organization, agent=agent)
+    run = Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent)
+    spec = selectors.run_call_spec(run=run)  # the scenario's personality, by id
+    assert (spec.persona.speed, spec.persona.interruption_level, spec.persona.background_noise, spec.persona.noise_snr_db, spec.persona.backchannels) == (1.5, "low", "street", 12, True)
+    assert spec.caller.personality == "Be brief." and spec.seed == run.seed
