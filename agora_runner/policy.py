@@ -64,14 +64,27 @@ class Condition:
 class ConditionalPolicy:
     """Each agent turn is matched against the conditions not used yet; the best match's action
     is spoken. With no match, the next unused fixed message keeps the call going; when every
-    condition is used, the caller says goodbye."""
+    condition is used, the caller says goodbye.
 
-    def __init__(self, first_message: str, conditions: list[Condition], goodbye: str = GOODBYE, threshold: float = 0.5) -> None:
+    Fixed-message actions are spoken verbatim. Others are spoken verbatim too, unless an LLM is
+    given: then it says the action in its own words, in reply to what the agent just said."""
+
+    def __init__(
+        self,
+        first_message: str,
+        conditions: list[Condition],
+        goodbye: str = GOODBYE,
+        threshold: float = 0.5,
+        llm: LLMConfig | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.first = first_message
         self.conditions = conditions
         self.goodbye = goodbye
         self.threshold = threshold
         self.used: set[int] = set()
+        self.llm = llm
+        self.seed = seed
 
     def opening(self) -> str:
         return self.first
@@ -91,7 +104,22 @@ class ConditionalPolicy:
                 return Decision(self.goodbye, hang_up=True, reason="no condition matched what the agent said")
             chosen, how = fixed[0], {"matched": False}
         self.used.add(chosen.id)
-        return Decision(chosen.action, meta={"condition_id": chosen.id, **how})
+        text = chosen.action
+        if self.llm is not None and not chosen.fixed_message:
+            text = self._rephrase(chosen.action, agent_said)
+            how["rephrased"] = True
+        return Decision(text, meta={"condition_id": chosen.id, **how})
+
+    def _rephrase(self, action: str, agent_said: str) -> str:
+        assert self.llm is not None
+        messages = [
+            {"role": "system", "content": "You are a caller on a phone call. Say what you are told to, naturally, in one or two short spoken sentences. Answer with the words only."},
+            {"role": "user", "content": f"The agent just said: {agent_said!r}\nWhat you should do now: {action}"},
+        ]
+        try:
+            return chat(self.llm, messages, temperature=0.7, seed=self.seed).replace(END_TOKEN, "").strip().strip('"') or action
+        except LLMError as exc:
+            raise RunnerError(f"the LLM caller failed: {exc.message}") from None
 
 
 class LLMPolicy:
@@ -136,6 +164,23 @@ class LLMPolicy:
         return Decision(text, hang_up=hang_up, reason="the caller reached its goal" if hang_up else "")
 
 
+_QUOTE = re.compile(r"\"([^\"]{2,})\"|“([^”]{2,})”")
+
+
 def lines_from_instructions(instructions: str) -> list[str]:
-    """Offline fallback for instruction scenarios: the quoted sentences, in order."""
-    return [next(g for g in m.groups() if g).strip() for m in re.finditer(r"\"([^\"]{2,})\"|“([^”]{2,})”", instructions or "")]
+    """The quoted sentences of the instructions, in order."""
+    return [next(g for g in m.groups() if g).strip() for m in _QUOTE.finditer(instructions or "")]
+
+
+def conditions_from_instructions(instructions: str) -> list[Condition]:
+    """Offline, an instruction scenario becomes conditions for the matcher: each quoted line is
+    an action, and the words before it in its sentence ("When asked for a day, say …") are its
+    condition. Lines with no lead-in still come in order when nothing else matches."""
+    conditions = []
+    last_end = 0
+    for i, m in enumerate(_QUOTE.finditer(instructions or ""), start=1):
+        lead = re.split(r"[.!?\n]", instructions[last_end : m.start()])[-1]
+        lead = re.sub(r"\b(say|says|ask|answer|reply|respond|tell them|with)\b[\s:,]*$", "", lead.strip(), flags=re.I).strip(" ,:")
+        conditions.append(Condition(i, lead, next(g for g in m.groups() if g).strip(), fixed_message=True))
+        last_end = m.end()
+    return conditions

@@ -15,7 +15,7 @@ from .policy import (
     Condition,
     ConditionalPolicy,
     LLMPolicy,
-    ScriptedPolicy,
+    conditions_from_instructions,
     lines_from_instructions,
 )
 from .session import fetch_join_details
@@ -48,18 +48,19 @@ def fetch_with_retries(
 
 
 def build_policy(script: CallerScript, *, goodbye: str, llm: object = None, seed: int = 0) -> CallerPolicy:
-    """Conditional actions → the offline matcher; instructions with an LLM → the LLM caller;
-    instructions without one → the quoted lines of the instructions, in order."""
+    """Conditional actions → the matcher (an LLM, when set, words the non-fixed actions);
+    instructions with an LLM → the LLM caller; instructions without one → the matcher over
+    the quoted lines of the instructions."""
     if script.conditions:
         conditions = [
             Condition(int(c.get("id") or i), str(c.get("condition") or ""), str(c["action"]), bool(c.get("fixed_message")))
             for i, c in enumerate(script.conditions, start=1)
             if str(c.get("action") or "").strip()
         ]
-        return ConditionalPolicy(script.first_message, conditions, goodbye=goodbye)
+        return ConditionalPolicy(script.first_message, conditions, goodbye=goodbye, llm=llm, seed=seed)  # type: ignore[arg-type]
     if llm is not None:
         return LLMPolicy(llm, instructions=script.instructions, first_message=script.first_message, personality=script.personality, seed=seed)  # type: ignore[arg-type]
-    return ScriptedPolicy([script.first_message, *lines_from_instructions(script.instructions)], goodbye=goodbye)
+    return ConditionalPolicy(script.first_message, conditions_from_instructions(script.instructions), goodbye=goodbye)
 
 
 def known_lines(script: CallerScript, goodbye: str) -> list[str]:

@@ -167,3 +167,25 @@ def test_lines_are_synthesised_once(demo_stack: Any) -> None:
     assert first == 2 and tts.synthesized == first  # the line and the goodbye, once
     slow = tts.synthesize("Hello, when are you open?", speed=0.8)
     assert len(slow) > len(tts.synthesize("Hello, when are you open?")) and tts.synthesized == 3
+
+
+def test_instruction_scenarios_offline_match_the_quoted_lines_by_their_lead_in() -> None:
+    from agora_runner.policy import conditions_from_instructions
+    from agora_runner.runner import build_policy
+
+    text = 'You want a visit. When asked which day, say "Thursday please." If asked for anything else, answer "No, that is all."'
+    conds = conditions_from_instructions(text)
+    assert [(c.condition, c.action) for c in conds] == [("When asked which day", "Thursday please."), ("If asked for anything else", "No, that is all.")]
+    policy = build_policy(CallerScript(first_message="Hi.", instructions=text), goodbye="Bye.")
+    assert policy.next_line("Is there anything else I can do?").text == "No, that is all."
+    assert policy.next_line("Which day suits you?").text == "Thursday please."
+
+
+def test_non_fixed_actions_are_worded_by_the_llm_when_one_is_set() -> None:
+    with scripted_llm(["Could we make it Tuesday morning?"]) as llm:
+        policy = ConditionalPolicy("Hi", [Condition(1, "agent asks which day", "ask for Tuesday", False), Condition(2, "agent asks anything else", "No thanks.", True)], llm=LLMConfig(llm.url, "m"))
+        d = policy.next_line("Which day?")
+        assert (d.text, d.meta["rephrased"]) == ("Could we make it Tuesday morning?", True)
+        assert "ask for Tuesday" in llm.requests[0]["body"]["messages"][1]["content"]
+        assert policy.next_line("Anything else?").text == "No thanks."  # fixed: verbatim, no LLM call
+        assert len(llm.requests) == 1
