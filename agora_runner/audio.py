@@ -146,6 +146,9 @@ def speech_segments(
     return out
 
 
+MIN_ONSET_FRAMES = 3
+
+
 def first_voiced_sample(audio: np.ndarray, start: int = 0, end: int | None = None) -> int | None:
     """Index of the first sample of speech in audio[start:end], at sample resolution.
 
@@ -155,9 +158,13 @@ def first_voiced_sample(audio: np.ndarray, start: int = 0, end: int | None = Non
     end = len(audio) if end is None else min(end, len(audio))
     detector = VoiceDetector()
     base = start - (start % FRAME_SAMPLES)
+    # Speech is MIN_ONSET_FRAMES voiced frames in a row: a click lights up a single frame.
+    run = 0
     for pos in range(base, end - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         frame = audio[pos : pos + FRAME_SAMPLES]
-        if detector.is_speech(frame.astype(np.int16).tobytes()):
+        run = run + 1 if detector.is_speech(frame.astype(np.int16).tobytes()) else 0
+        if run == MIN_ONSET_FRAMES:
+            pos -= (MIN_ONSET_FRAMES - 1) * FRAME_SAMPLES
             lo = max(start, pos - FRAME_SAMPLES)
             window = np.abs(audio[lo : pos + FRAME_SAMPLES].astype(np.int32))
             threshold = max(ENERGY_FLOOR * 2, 0.1 * float(window.max()))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,18 @@ class CallData:
     timeline: list[dict[str, Any]]  # {"t", "kind", "data"}
     expected_outcome_prompt: str = ""
     ended_reason: str = ""
+
+    @cached_property
+    def agent_active(self) -> np.ndarray:
+        from .activity import activity
+
+        return activity(self.agent)
+
+    @cached_property
+    def caller_active(self) -> np.ndarray:
+        from .activity import activity
+
+        return activity(self.caller)
 
     def agent_text(self) -> str:
         return " ".join(t["content"] for t in self.transcript if t["role"] == "Main Agent")

@@ -26,6 +26,7 @@ from agora_runner.types import (
     CallOutcome,
 )
 from evaluators import CallData, evaluate_call
+from evaluators.catalogue import call_success
 
 from . import selectors, services
 from .choices import Status
@@ -89,8 +90,9 @@ def _execute(run_id: int) -> None:
     expected, metrics = evaluate_call(call, llm=selectors.llm_config())
     agent_spoke = any(t.role == "Main Agent" for t in turns)
     answered = outcome.ended_reason != MAIN_AGENT_DID_NOT_ANSWER and agent_spoke
-    # success: the agent answered, and the expected outcome passed wherever it was judged.
-    success = answered and expected.passed is not False
+    # success: the agent answered, and the expected outcome and every binary metric passed
+    # wherever they were judged.
+    success = answered and call_success(expected, metrics)
     services.run_finish(
         run_id=run_id,
         status=Status.COMPLETED,

@@ -43,6 +43,11 @@ def test_onsets_are_found_to_the_sample() -> None:
     assert onset is not None and abs(onset - start) <= 16  # within 1 ms
     assert end is not None and abs(end - stop) <= 16
     assert first_voiced_sample(np.zeros(sr, dtype=np.int16)) is None
+    clicks = np.zeros(sr * 2, dtype=np.int16)
+    clicks[::4000] = 30000  # a click every 250 ms: no onset
+    assert first_voiced_sample(clicks) is None
+    clicks[start:stop] = audio[start:stop]
+    assert abs(first_voiced_sample(clicks) - start) <= 16
 
 
 def test_stereo_wav_keeps_caller_left_and_agent_right() -> None:

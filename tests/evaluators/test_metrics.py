@@ -75,7 +75,7 @@ def test_llm_judge_scores_parts_and_falls_back_on_failure() -> None:
 
 def test_evaluate_call_gives_outcome_and_latency() -> None:
     outcome, metrics = evaluate_call(call_with_gaps([400]))
-    assert outcome.name == "Expected Outcome" and [m.name for m in metrics] == ["Latency"]
+    assert outcome.name == "Expected Outcome" and metrics[0].name == "Latency" and len(metrics) == 15
     assert abs(metrics[0].as_dict()["extra"]["percentiles"]["p50"] - 400.0) <= 1.0
 
 

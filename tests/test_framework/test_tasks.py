@@ -67,8 +67,13 @@ def test_run_completes_with_transcript_metrics_and_recording(db: Any, wired: Any
     roles = [t["role"] for t in run.transcript_object]
     assert roles[:2] == ["Main Agent", "Testing Agent"] and "Main Agent" in roles[2:]
     assert "[00:00] Main Agent:" in run.transcript and "Testing Agent: " in run.transcript
-    latency = run.evaluation["metrics"][0]
-    assert latency["name"] == "Latency" and 0 < latency["extra"]["percentiles"]["p50"] < 5000
+    metrics = {m["name"]: m for m in run.evaluation["metrics"]}
+    latency = metrics["Latency"]
+    assert 0 < latency["extra"]["percentiles"]["p50"] < 5000
+    assert len(metrics) == 15 and metrics["Infrastructure Issues"]["passed"] is True
+    assert metrics["Appropriate Termination by Main Agent"]["passed"] is True
+    assert metrics["Transcription Accuracy"]["score"] >= 70 and metrics["Sentiment"]["enum"] in ("positive", "neutral")
+    assert metrics["CSAT"]["score"] is None and "needs an LLM judge" in metrics["CSAT"]["explanation"][0]
     assert run.recording and run.recording.size > 16000 * 4 * 5
     assert run.result.status == Status.COMPLETED and run.result.success_rate == 100.0
 
@@ -118,7 +123,8 @@ def test_runs_that_cannot_connect_fail_with_a_readable_reason(db: Any, wired: An
     [
         ("?fault=silent", Status.COMPLETED, False, "Main agent-did-not-answer"),
         ("?delay_ms=6000", Status.COMPLETED, False, "Main agent-did-not-answer"),  # slower than the 4 s limit
-        ("?fault=leave_mid_call&leave_after=2", Status.COMPLETED, True, "Main agent-ended-call"),
+        # Leaving without a goodbye fails "Appropriate Termination by Main Agent".
+        ("?fault=leave_mid_call&leave_after=2", Status.COMPLETED, False, "Main agent-ended-call"),
         ("?fault=talk_over", Status.COMPLETED, True, "Main agent-ended-call"),
     ],
 )

@@ -1,0 +1,118 @@
+"""Metrics about how the call went: infrastructure, termination, our own transcription,
+sentiment, and the LLM-only judgements (CSAT, hallucination)."""
+from __future__ import annotations
+
+import json
+import re
+
+from agora_runner.llm import LLMConfig, LLMError, chat
+
+from .activity import seconds
+from .base import CallData, MetricResult
+from .text import word_error_rate
+
+_BYE = re.compile(r"\b(good\s*bye|bye|have a (nice|good|great) day)\b", re.I)
+
+
+def infrastructure_issues(call: CallData, metric_id: int | None = None) -> MetricResult:
+    problems = []
+    if call.ended_reason == "Main agent-call-not-connected":
+        problems.append("the call did not connect (join failure)")
+    agent_s, caller_s = seconds(call.agent_active), seconds(call.caller_active)
+    if not agent_s:
+        problems.append("no audio from the agent")
+    elif not caller_s:
+        problems.append("one-way audio: the caller's audio never went out")
+    return MetricResult(metric_id, "Infrastructure Issues", "binary", passed=not problems,
+                        explanation=[f"❌ {p}" for p in problems] or ["✅ Both sides were heard."])
+
+
+def _last_turn(call: CallData, role: str) -> str:
+    turns = [t["content"] for t in call.transcript if t["role"] == role]
+    return turns[-1] if turns else ""
+
+
+def termination_by_main_agent(call: CallData, metric_id: int | None = None) -> MetricResult:
+    name = "Appropriate Termination by Main Agent"
+    if call.ended_reason != "Main agent-ended-call":
+        return MetricResult(metric_id, name, "binary", passed=None, explanation=["Not applicable: the agent did not end the call."])
+    said_bye = bool(_BYE.search(_last_turn(call, "Main Agent")))
+    return MetricResult(metric_id, name, "binary", passed=said_bye,
+                        explanation=["✅ The agent closed the call politely before leaving." if said_bye else "❌ The agent left without closing the conversation."])
+
+
+def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -> MetricResult:
+    name = "Appropriate Termination by Testing Agent"
+    if call.ended_reason == "exceeded-max-duration":
+        return MetricResult(metric_id, name, "binary", passed=False, explanation=["❌ The call ran until the maximum duration."])
+    if call.ended_reason != "Testing agent-ended-call":
+        return MetricResult(metric_id, name, "binary", passed=None, explanation=["Not applicable: the caller did not end the call."])
+    hangups = [e for e in call.timeline if e.get("kind") == "caller_hangup"]
+    reason = hangups[-1]["data"].get("reason", "") if hangups else ""
+    said_bye = bool(_BYE.search(_last_turn(call, "Testing Agent")))
+    return MetricResult(metric_id, name, "binary", passed=said_bye,
+                        explanation=[("✅ The caller said goodbye and hung up" if said_bye else "❌ The caller hung up without a goodbye") + (f" ({reason})." if reason else ".")])
+
+
+def transcription_accuracy(call: CallData, metric_id: int | None = None) -> MetricResult:
+    """Our ASR's word error rate on the caller's own track, against what it was made to say."""
+    pairs = []
+    for utt in call.caller_utterances:
+        heard = [t["content"] for t in call.transcript if t["role"] == "Testing Agent" and abs(t["start_time"] - utt["start"]) < 0.05]
+        if heard:
+            pairs.append((str(utt["text"]), heard[0]))
+    if not pairs:
+        return MetricResult(metric_id, "Transcription Accuracy", "numeric", None, explanation=["No caller speech to check."])
+    said, heard = " ".join(p[0] for p in pairs), " ".join(p[1] for p in pairs)
+    wer = word_error_rate(said, heard)
+    return MetricResult(metric_id, "Transcription Accuracy", "numeric", round(100 * (1 - min(wer, 1.0)), 1),
+                        explanation=[f"Our ASR heard the caller's {len(pairs)} line(s) with a word error rate of {wer:.1%}."],
+                        extra={"wer": round(wer, 4)})
+
+
+def sentiment(call: CallData, metric_id: int | None = None) -> MetricResult:
+    """The caller's sentiment over the call, from the VADER lexicon (offline)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    text = " ".join(t["content"] for t in call.transcript if t["role"] == "Testing Agent")
+    if not text.strip():
+        return MetricResult(metric_id, "Sentiment", "enum", enum=None, explanation=["The caller said nothing."])
+    compound = SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
+    label = "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
+    return MetricResult(metric_id, "Sentiment", "enum", enum=label, explanation=[f"Caller sentiment {label} (VADER compound {compound:+.2f})."], extra={"compound": compound})
+
+
+def _needs_llm(name: str, eval_type: str, metric_id: int | None) -> MetricResult:
+    return MetricResult(metric_id, name, eval_type, explanation=["Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."])
+
+
+def _judge(llm: LLMConfig, question: str, call: CallData) -> dict:
+    transcript = "\n".join(f"{t['role']}: {t['content']}" for t in call.transcript)
+    content = chat(llm, [
+        {"role": "system", "content": f"You review a phone call between a Testing Agent (caller) and a Main Agent. {question} Answer JSON only."},
+        {"role": "user", "content": transcript},
+    ])
+    match = re.search(r"\{.*\}", content, re.S)
+    return json.loads(match.group(0) if match else content)
+
+
+def csat(call: CallData, llm: LLMConfig | None, metric_id: int | None = None) -> MetricResult:
+    if llm is None:
+        return _needs_llm("CSAT", "numeric", metric_id)
+    try:
+        out = _judge(llm, 'How satisfied would the caller be, 1 to 5? {"score": int, "why": str}', call)
+        score = float(out["score"])
+    except (LLMError, KeyError, TypeError, ValueError) as exc:
+        return MetricResult(metric_id, "CSAT", "numeric", explanation=[f"The LLM judge failed ({exc.__class__.__name__})."])
+    return MetricResult(metric_id, "CSAT", "numeric", score, explanation=[str(out.get("why", ""))])
+
+
+def hallucination(call: CallData, llm: LLMConfig | None, metric_id: int | None = None) -> MetricResult:
+    if llm is None:
+        return _needs_llm("Hallucination", "binary", metric_id)
+    try:
+        out = _judge(llm, 'Did the Main Agent state anything made up or contradicting itself? {"hallucinated": bool, "why": str}', call)
+        passed = not bool(out["hallucinated"])
+    except (LLMError, KeyError, TypeError, ValueError) as exc:
+        return MetricResult(metric_id, "Hallucination", "binary", explanation=[f"The LLM judge failed ({exc.__class__.__name__})."])
+    return MetricResult(metric_id, "Hallucination", "binary", passed=passed, explanation=[("✅ " if passed else "❌ ") + str(out.get("why", ""))])

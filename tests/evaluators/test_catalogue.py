@@ -1,0 +1,98 @@
+"""The offline catalogue on calls whose overlaps, silences and words are placed on purpose."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluators import CallData
+from evaluators import conversation as conv
+from evaluators import outcome_checks as oc
+from evaluators.catalogue import PREDEFINED, call_success, evaluate_call
+from tests.agora_runner.test_recording import tone
+
+SR = 16000
+
+
+def place(track: np.ndarray, start: float, seconds: float, freq: float = 220.0) -> None:
+    a = int(start * SR)
+    track[a : a + int(seconds * SR)] = tone(seconds, freq=freq)
+
+
+def call_with(caller_spans: list[tuple[float, float]], agent_spans: list[tuple[float, float]], length: float = 30.0, **kw: object) -> CallData:
+    caller, agent = np.zeros(int(length * SR), np.int16), np.zeros(int(length * SR), np.int16)
+    for s, d in caller_spans:
+        place(caller, s, d)
+    for s, d in agent_spans:
+        place(agent, s, d, freq=180.0)
+    utts = [{"text": "x", "start": s, "end": s + d, "kind": "line"} for s, d in caller_spans]
+    return CallData(SR, caller, agent, kw.pop("transcript", []), kw.pop("utts", utts), kw.pop("timeline", []), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("barge_ms", [400, 900, 1500])
+def test_user_interruption_and_stop_time_are_measured_on_the_tracks(barge_ms: int) -> None:
+    # The agent speaks from 5 s; the caller barges in barge_ms later; the agent stops 300 ms after that.
+    barge = 5 + barge_ms / 1000
+    call = call_with([(1, 2), (barge, 1.5)], [(5, barge - 5 + 0.3)])
+    m = conv.user_interrupting_ai(call)
+    assert m.score == 1.0 and abs(m.extra["times"][0] - barge) <= 0.03
+    stop = conv.stop_time_after_interruption(call)
+    assert abs(stop.score - 300) <= 30, stop.extra
+    assert conv.ai_interrupting_user(call).score == 0.0
+
+
+def test_agent_talking_over_the_caller_is_counted_and_short_crosstalk_is_not() -> None:
+    call = call_with([(1, 3)], [(2.0, 2.0)])
+    assert conv.ai_interrupting_user(call).score == 1.0
+    brief = call_with([(1, 3)], [(3.9, 1.0)])  # overlaps 100 ms only
+    assert conv.ai_interrupting_user(brief).score == 0.0
+
+
+def test_backchannels_are_not_interruptions() -> None:
+    call = call_with([(1, 1), (6, 0.4)], [(5, 3)], utts=[{"text": "x", "start": 1, "end": 2, "kind": "line"}, {"text": "Mm-hmm.", "start": 6, "end": 6.4, "kind": "backchannel"}])
+    assert conv.user_interrupting_ai(call).score == 0.0
+
+
+def test_silence_talk_ratio_and_no_false_onsets_on_clicks() -> None:
+    call = call_with([(1, 2)], [(4, 2), (17, 2)])
+    silent = conv.detect_silence(call)
+    assert silent.passed is False and abs(silent.extra["longest_silence_s"] - 11.0) < 0.1
+    assert conv.detect_silence(call_with([(1, 2)], [(4, 2)])).passed is True
+    assert abs(conv.talk_ratio(call).score - 4 / 6) < 0.02
+    clicks = call_with([(1, 2)], [(4, 2), (27, 2)])
+    for t in np.arange(7, 26, 1.7):  # single-sample clicks in the silence
+        clicks.agent[int(t * SR)] = 30000
+    assert conv.detect_silence(clicks).extra["longest_silence_s"] > 20  # no click counted as speech
+
+
+def test_infrastructure_termination_transcription_sentiment_repetition() -> None:
+    transcript = [
+        {"role": "Main Agent", "content": "Hello, how can I help you today?", "start_time": 0.0, "end_time": 2.0},
+        {"role": "Testing Agent", "content": "I want to book a visit, thanks so much", "start_time": 3.0, "end_time": 5.0},
+        {"role": "Main Agent", "content": "Hello, how can I help you today?", "start_time": 6.0, "end_time": 8.0},
+        {"role": "Main Agent", "content": "Thank you for calling. Goodbye!", "start_time": 9.0, "end_time": 11.0},
+    ]
+    utts = [{"text": "I want to book a visit, thank you so much", "start": 3.0, "end": 5.0, "kind": "line"}]
+    call = call_with([(3, 2)], [(0, 2), (6, 2), (9, 2)], transcript=transcript, utts=utts, ended_reason="Main agent-ended-call")
+    assert oc.infrastructure_issues(call).passed is True
+    assert oc.termination_by_main_agent(call).passed is True
+    assert oc.termination_by_testing_agent(call).passed is None
+    acc = oc.transcription_accuracy(call)
+    assert acc.extra["wer"] == pytest.approx(2 / 10) and acc.score == 80.0  # "thank you" → "thanks"
+    assert oc.sentiment(call).enum == "positive"
+    assert conv.repetition(call).score == 1.0
+    mute = call_with([(3, 2)], [])
+    assert oc.infrastructure_issues(mute).passed is False
+    assert "no audio from the agent" in oc.infrastructure_issues(mute).explanation[0]
+    rude = call_with([(3, 2)], [(0, 2)], transcript=transcript[:2], utts=utts, ended_reason="Main agent-ended-call")
+    assert oc.termination_by_main_agent(rude).passed is False
+
+
+def test_catalogue_shape_and_success_rule() -> None:
+    assert [m.id for m in PREDEFINED] == list(range(1, 17))
+    call = call_with([(1, 2)], [(4, 2)], ended_reason="Testing agent-ended-call")
+    outcome, metrics = evaluate_call(call)
+    shapes = {m.name: m.as_dict() for m in metrics}
+    assert "passed" in shapes["Infrastructure Issues"] and "score" in shapes["Talk Ratio"] and "enum" in shapes["Sentiment"]
+    assert call_success(outcome, metrics) is False  # the caller hung up without a goodbye
+    ok = [m for m in metrics if m.name != "Appropriate Termination by Testing Agent"]
+    assert call_success(outcome, ok) is True
