@@ -77,3 +77,12 @@ def evaluate_call(call: CallData, *, llm: LLMConfig | None = None) -> tuple[Metr
 def call_success(outcome: MetricResult, metrics: list[MetricResult]) -> bool:
     """True only when the expected outcome and every binary metric pass (None: not judged)."""
     return outcome.passed is not False and all(m.passed is not False for m in metrics if m.eval_type == "binary")
+
+
+def score_call(call: CallData, *, llm: LLMConfig | None = None) -> tuple[MetricResult, list[MetricResult], bool]:
+    """(expected outcome, metrics, success) — success: the agent answered, and the expected
+    outcome and every binary metric passed wherever they were judged."""
+    outcome, metrics = evaluate_call(call, llm=llm)
+    agent_spoke = any(t["role"] == "Main Agent" for t in call.transcript)
+    answered = agent_spoke and call.ended_reason != "Main agent-did-not-answer"
+    return outcome, metrics, answered and call_success(outcome, metrics)

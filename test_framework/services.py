@@ -266,3 +266,47 @@ def result_cancel(*, result: Result) -> Result:
             metadata={"ended_reason": "run-cancelled-by-user"},
         )
     return result_refresh(result_id=result.pk)
+
+
+def result_reevaluate(*, result: Result) -> tuple[Result, int]:
+    """Score every completed run of the result again from its stored recording, transcript
+    and timeline with the current metrics — no new call. Returns (result, runs re-scored)."""
+    from agora_runner.audio import read_wav
+    from evaluators import CallData
+    from evaluators.catalogue import score_call
+
+    from .selectors import llm_config
+    from .tasks import expected_outcome_dict
+
+    scored = 0
+    llm = llm_config()
+    for run in result.runs.filter(status=Status.COMPLETED).select_related("scenario"):
+        if not run.recording:
+            continue
+        try:
+            with run.recording.open("rb") as fh:
+                rate, stereo = read_wav(fh.read())
+        except (OSError, ValueError):
+            log.warning("run %s: recording unreadable, not re-scored", run.pk)
+            continue
+        meta = run.metadata or {}
+        call = CallData(
+            sample_rate=rate,
+            caller=stereo[:, 0].copy(),
+            agent=stereo[:, 1].copy(),
+            transcript=list(run.transcript_object or []),
+            caller_utterances=list(meta.get("caller_utterances") or []),
+            timeline=list(meta.get("timeline") or []),
+            expected_outcome_prompt=run.scenario.expected_outcome_prompt if run.scenario else run.expected_outcome_prompt,
+            ended_reason=str(meta.get("ended_reason") or ""),
+        )
+        expected, metrics, success = score_call(call, llm=llm)
+        Run.objects.filter(pk=run.pk).update(
+            evaluation={"metrics": [m.as_dict() for m in metrics]},
+            expected_outcome=expected_outcome_dict(expected),
+            expected_outcome_prompt=call.expected_outcome_prompt,
+            success=success,
+            updated_at=timezone.now(),
+        )
+        scored += 1
+    return result_refresh(result_id=result.pk), scored

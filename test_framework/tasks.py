@@ -21,12 +21,11 @@ from agora_runner.speech import get_asr, get_tts
 from agora_runner.transcribe import transcribe_call, transcript_text
 from agora_runner.types import (
     CALL_NOT_CONNECTED,
-    MAIN_AGENT_DID_NOT_ANSWER,
     PIPELINE_ERROR,
     CallOutcome,
 )
-from evaluators import CallData, evaluate_call
-from evaluators.catalogue import call_success
+from evaluators import CallData
+from evaluators.catalogue import score_call
 
 from . import selectors, services
 from .choices import Status
@@ -87,12 +86,7 @@ def _execute(run_id: int) -> None:
         expected_outcome_prompt=run.expected_outcome_prompt,
         ended_reason=outcome.ended_reason,
     )
-    expected, metrics = evaluate_call(call, llm=selectors.llm_config())
-    agent_spoke = any(t.role == "Main Agent" for t in turns)
-    answered = outcome.ended_reason != MAIN_AGENT_DID_NOT_ANSWER and agent_spoke
-    # success: the agent answered, and the expected outcome and every binary metric passed
-    # wherever they were judged.
-    success = answered and call_success(expected, metrics)
+    expected, metrics, success = score_call(call, llm=selectors.llm_config())
     services.run_finish(
         run_id=run_id,
         status=Status.COMPLETED,
@@ -102,11 +96,15 @@ def _execute(run_id: int) -> None:
         transcript=transcript_text(turns),
         transcript_object=transcript_object,
         evaluation={"metrics": [m.as_dict() for m in metrics]},
-        expected_outcome={"score": expected.score, "passed": expected.passed, "explanation": expected.explanation},
+        expected_outcome=expected_outcome_dict(expected),
         duration_seconds=round(outcome.recording.duration_seconds, 2),
         recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
     )
     log.info("run %s: completed (%s)", run_id, outcome.ended_reason)
+
+
+def expected_outcome_dict(expected: Any) -> dict[str, Any]:
+    return {"score": expected.score, "passed": expected.passed, "explanation": expected.explanation}
 
 
 def _metadata(outcome: CallOutcome, seed: int) -> dict[str, Any]:

@@ -172,6 +172,16 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
         return Response(ResultDetailSerializer(result, context={"request": request}).data)
 
 
+    @extend_schema(request=None, responses={200: ResultDetailSerializer})
+    @action(detail=True, methods=["post"], url_path="evaluate_metrics")
+    def evaluate_metrics(self, request: Request, pk: str | None = None) -> Response:
+        """Re-score the result's completed runs from their stored recordings and transcripts
+        with the current metrics and expected outcomes, without calling again."""
+        result, _ = services.result_reevaluate(result=self.get_object())
+        result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
+        return Response(ResultDetailSerializer(result, context={"request": request}).data)
+
+
 class PredefinedMetricViewSet(viewsets.ViewSet):
     """The built-in metric catalogue (evaluators.PREDEFINED)."""
 

@@ -171,3 +171,26 @@ def test_missing_agora_transport_fails_the_run_with_install_hint(db: Any, settin
     run.refresh_from_db()
     assert run.status == Status.FAILED and run.metadata["ended_reason"] == "Testing agent-pipeline-error"
     assert "pip install '.[agora]'" in run.error_message
+
+
+def test_evaluate_metrics_rescores_stored_calls_without_calling_again(db: Any, wired: Any) -> None:
+    from cekura.accounts.services import api_key_create
+
+    run = queued_run(demo_agent(wired), first_message="Hello, when are you open?", expected_outcome_prompt='Says "Monday to Friday".')
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.success is True
+    sessions = len(wired.agents)
+    # The scenario's expected outcome changes; stored metrics are wiped.
+    run.scenario.expected_outcome_prompt = 'Says "we are closed on Sundays".'
+    run.scenario.save()
+    Run.objects.filter(pk=run.pk).update(evaluation={"metrics": []})
+    client = APIClient()
+    client.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=run.organization)[1])
+    r = client.post(f"/test_framework/v1/results/{run.result_id}/evaluate_metrics/")
+    assert r.status_code == 200
+    run.refresh_from_db()
+    assert len(run.evaluation["metrics"]) == 15
+    assert run.expected_outcome["passed"] is False and run.success is False
+    assert r.json()["success_rate"] == 0.0 and r.json()["success_runs_count"] == 0
+    assert len(wired.agents) == sessions  # no new call was made
