@@ -120,7 +120,6 @@ class SimulatedCall:
         self.agent_uid: int | None = None
         self.present: list[int] = []
         self.other_uids: set[int] = set()
-        self.turn_starts = 0
         self.turn_ends = 0
         self.turn_spans: list[list[int]] = []  # [start, end) samples of each agent turn
         self._reply_from = 0
@@ -144,6 +143,14 @@ class SimulatedCall:
             background=background,
         )
         self.barge_chance = BARGE_IN_CHANCE.get(self.persona.interruption_level, 0.0)
+
+    @property
+    def turn_starts(self) -> int:
+        return len(self.turn_spans)
+
+    def _spoken_in_turn(self, turn: int) -> float:
+        """Seconds since agent turn `turn` began, on the caller's clock."""
+        return (self.speaker.frames_sent * FRAME_SAMPLES - self.turn_spans[turn][0]) / SAMPLE_RATE
 
     # --- timeline -----------------------------------------------------------------------
     def _event(self, kind: str, t: float | None = None, **data: object) -> None:
@@ -175,8 +182,7 @@ class SimulatedCall:
                 continue
             if turn != planned_for:
                 planned_for, after = turn, self.rng.uniform(1.5, 3.0)
-            spoken = (self.speaker.frames_sent * FRAME_SAMPLES - self.turn_spans[turn][0]) / SAMPLE_RATE
-            if spoken >= after:
+            if self._spoken_in_turn(turn) >= after:
                 done_for = turn
                 self._event("caller_backchannel")
                 self.speaker.say(BACKCHANNEL, audio, "backchannel")
@@ -215,7 +221,6 @@ class SimulatedCall:
                 pos = self.recorder.add_remote(ev.uid, ev.pcm, arrival)
                 change = self.tracker.push(ev.pcm)
                 if change == "start":
-                    self.turn_starts += 1
                     onset = max(pos - (self.tracker.min_speech_frames - 1) * FRAME_SAMPLES, 0)
                     self.turn_spans.append([onset, 0])
                     self._event("agent_speech_start", onset / SAMPLE_RATE)
@@ -270,8 +275,7 @@ class SimulatedCall:
             if not started and time.monotonic() > deadline:
                 return "no_answer"
             if barge_after is not None and started and self.tracker.speaking and self.turn_spans:
-                spoken = (self.speaker.frames_sent * FRAME_SAMPLES - self.turn_spans[-1][0]) / SAMPLE_RATE
-                if spoken >= barge_after:
+                if self._spoken_in_turn(-1) >= barge_after:
                     return "barge_in"
             await asyncio.sleep(0.01)
 
@@ -292,7 +296,6 @@ class SimulatedCall:
                 self.error = f"the agent did not join the channel within {self.agent_join_timeout:g} s"
                 return CALL_NOT_CONNECTED
         self._event("agent_present", uid=self.present[0] if self.present else None)
-        agent_said = ""
         if self.agent_gives_first_message:
             # A greeting is waited for, but its absence is not yet a failure: the caller
             # opens, and the agent must answer that.
@@ -300,7 +303,7 @@ class SimulatedCall:
             if greeting in ("undecryptable", "dropped", "left"):
                 return self._abnormal_end(greeting)
             if greeting == "answered":
-                agent_said = await self._hear()
+                await self._hear()  # the greeting goes into the timeline
         text, hang_up, reason, tag = self.policy.opening(), False, "", "line"
         while True:
             if self.disconnected.is_set():

@@ -11,7 +11,7 @@ from .llm import LLMConfig, LLMError, chat
 from .matcher import best_match
 
 GOODBYE = "Thank you, goodbye."
-_AGENT_BYE = re.compile(r"\b(good\s*bye|bye|have a (nice|good|great) day)\b", re.I)
+_GOODBYE = re.compile(r"\b(good\s*bye|bye|have a (nice|good|great) day)\b", re.I)
 END_TOKEN = "[END_CALL]"
 
 
@@ -29,8 +29,9 @@ class CallerPolicy(Protocol):
     def next_line(self, agent_said: str) -> Decision: ...
 
 
-def agent_said_goodbye(text: str) -> bool:
-    return bool(_AGENT_BYE.search(text))
+def says_goodbye(text: str) -> bool:
+    """Whether a line closes the conversation (goodbye, bye, have a nice day)."""
+    return bool(_GOODBYE.search(text))
 
 
 class ScriptedPolicy:
@@ -45,7 +46,7 @@ class ScriptedPolicy:
         return self.lines[0]
 
     def next_line(self, agent_said: str) -> Decision:
-        if agent_said_goodbye(agent_said):
+        if says_goodbye(agent_said):
             return Decision(self.goodbye, hang_up=True, reason="the agent said goodbye")
         if self._next < len(self.lines):
             self._next += 1
@@ -90,7 +91,7 @@ class ConditionalPolicy:
         return self.first
 
     def next_line(self, agent_said: str) -> Decision:
-        if agent_said_goodbye(agent_said):
+        if says_goodbye(agent_said):
             return Decision(self.goodbye, hang_up=True, reason="the agent said goodbye")
         open_ = [c for c in self.conditions if c.id not in self.used]
         if not open_:

@@ -6,12 +6,11 @@ import json
 import re
 
 from agora_runner.llm import LLMConfig, LLMError, chat
+from agora_runner.policy import says_goodbye
 
 from .activity import seconds
 from .base import CallData, MetricResult
 from .text import word_error_rate
-
-_BYE = re.compile(r"\b(good\s*bye|bye|have a (nice|good|great) day)\b", re.I)
 
 
 def infrastructure_issues(call: CallData, metric_id: int | None = None) -> MetricResult:
@@ -36,7 +35,7 @@ def termination_by_main_agent(call: CallData, metric_id: int | None = None) -> M
     name = "Appropriate Termination by Main Agent"
     if call.ended_reason != "Main agent-ended-call":
         return MetricResult(metric_id, name, "binary", passed=None, explanation=["Not applicable: the agent did not end the call."])
-    said_bye = bool(_BYE.search(_last_turn(call, "Main Agent")))
+    said_bye = says_goodbye(_last_turn(call, "Main Agent"))
     return MetricResult(metric_id, name, "binary", passed=said_bye,
                         explanation=["✅ The agent closed the call politely before leaving." if said_bye else "❌ The agent left without closing the conversation."])
 
@@ -49,7 +48,7 @@ def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -
         return MetricResult(metric_id, name, "binary", passed=None, explanation=["Not applicable: the caller did not end the call."])
     hangups = [e for e in call.timeline if e.get("kind") == "caller_hangup"]
     reason = hangups[-1]["data"].get("reason", "") if hangups else ""
-    said_bye = bool(_BYE.search(_last_turn(call, "Testing Agent")))
+    said_bye = says_goodbye(_last_turn(call, "Testing Agent"))
     return MetricResult(metric_id, name, "binary", passed=said_bye,
                         explanation=[("✅ The caller said goodbye and hung up" if said_bye else "❌ The caller hung up without a goodbye") + (f" ({reason})." if reason else ".")])
 

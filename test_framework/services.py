@@ -268,6 +268,11 @@ def result_cancel(*, result: Result) -> Result:
     return result_refresh(result_id=result.pk)
 
 
+def expected_outcome_dict(expected: Any) -> dict[str, Any]:
+    """A run's `expected_outcome` field from the Expected Outcome metric."""
+    return {"score": expected.score, "passed": expected.passed, "explanation": expected.explanation}
+
+
 def result_reevaluate(*, result: Result) -> tuple[Result, int]:
     """Score every completed run of the result again from its stored recording, transcript
     and timeline with the current metrics — no new call. Returns (result, runs re-scored)."""
@@ -276,7 +281,6 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
     from evaluators.catalogue import score_call
 
     from .selectors import llm_config
-    from .tasks import expected_outcome_dict
 
     scored = 0
     llm = llm_config()

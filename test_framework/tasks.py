@@ -82,7 +82,7 @@ def _execute(run_id: int) -> None:
         agent=outcome.recording.agent,
         transcript=transcript_object,
         caller_utterances=outcome.caller_utterances,
-        timeline=[asdict(e) for e in outcome.timeline],
+        timeline=meta["timeline"],
         expected_outcome_prompt=run.expected_outcome_prompt,
         ended_reason=outcome.ended_reason,
     )
@@ -96,15 +96,11 @@ def _execute(run_id: int) -> None:
         transcript=transcript_text(turns),
         transcript_object=transcript_object,
         evaluation={"metrics": [m.as_dict() for m in metrics]},
-        expected_outcome=expected_outcome_dict(expected),
+        expected_outcome=services.expected_outcome_dict(expected),
         duration_seconds=round(outcome.recording.duration_seconds, 2),
         recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
     )
     log.info("run %s: completed (%s)", run_id, outcome.ended_reason)
-
-
-def expected_outcome_dict(expected: Any) -> dict[str, Any]:
-    return {"score": expected.score, "passed": expected.passed, "explanation": expected.explanation}
 
 
 def _metadata(outcome: CallOutcome, seed: int) -> dict[str, Any]:
