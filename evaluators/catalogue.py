@@ -1,11 +1,13 @@
 """The predefined metrics and the one entry point that scores a call."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import conversation, expected_outcome, latency, outcome_checks
+from . import conversation, custom, expected_outcome, latency, outcome_checks
 from .base import CallData, MetricResult
+from .custom import CustomMetric
 from .expected_outcome import LLMConfig
 
 
@@ -51,8 +53,10 @@ PREDEFINED = [
 ]
 
 
-def evaluate_call(call: CallData, *, llm: LLMConfig | None = None) -> tuple[MetricResult, list[MetricResult]]:
-    """(expected outcome, [every other predefined metric]) for one finished call."""
+def evaluate_call(
+    call: CallData, *, llm: LLMConfig | None = None, custom_metrics: Sequence[CustomMetric] = ()
+) -> tuple[MetricResult, list[MetricResult]]:
+    """(expected outcome, [every other predefined metric, then the custom ones]) for one call."""
     outcome = expected_outcome.evaluate(call, llm, metric_id=1)
     metrics = [
         latency.evaluate(call, metric_id=2),
@@ -71,6 +75,7 @@ def evaluate_call(call: CallData, *, llm: LLMConfig | None = None) -> tuple[Metr
         outcome_checks.csat(call, llm, 15),
         outcome_checks.hallucination(call, llm, 16),
     ]
+    metrics += [custom.evaluate(call, m, llm) for m in custom_metrics]
     return outcome, metrics
 
 
@@ -79,10 +84,12 @@ def call_success(outcome: MetricResult, metrics: list[MetricResult]) -> bool:
     return outcome.passed is not False and all(m.passed is not False for m in metrics if m.eval_type == "binary")
 
 
-def score_call(call: CallData, *, llm: LLMConfig | None = None) -> tuple[MetricResult, list[MetricResult], bool]:
+def score_call(
+    call: CallData, *, llm: LLMConfig | None = None, custom_metrics: Sequence[CustomMetric] = ()
+) -> tuple[MetricResult, list[MetricResult], bool]:
     """(expected outcome, metrics, success) — success: the agent answered, and the expected
-    outcome and every binary metric passed wherever they were judged."""
-    outcome, metrics = evaluate_call(call, llm=llm)
+    outcome and every binary metric (predefined or custom) passed wherever they were judged."""
+    outcome, metrics = evaluate_call(call, llm=llm, custom_metrics=custom_metrics)
     agent_spoke = any(t["role"] == "Main Agent" for t in call.transcript)
     answered = agent_spoke and call.ended_reason != "Main agent-did-not-answer"
     return outcome, metrics, answered and call_success(outcome, metrics)

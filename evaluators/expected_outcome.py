@@ -2,14 +2,14 @@
 every phrase in quotes in `expected_outcome_prompt` must occur in what the agent said."""
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
 
-from agora_runner.llm import LLMConfig, LLMError, chat
+from agora_runner.llm import LLMConfig, LLMError
 
 from .base import CallData, MetricResult
+from .judge import ask, transcript_text
 
 __all__ = ["LLMConfig", "evaluate", "llm_judge", "offline", "quoted_phrases"]
 
@@ -44,19 +44,14 @@ def offline(call: CallData, metric_id: int | None = None) -> MetricResult:
 
 
 def llm_judge(call: CallData, config: LLMConfig, metric_id: int | None = None, client: httpx.Client | None = None) -> MetricResult:
-    transcript = "\n".join(f"{t['role']}: {t['content']}" for t in call.transcript)
-    messages = [
-        {"role": "system", "content": (
-            "You judge a phone call between a Testing Agent (the caller) and a Main Agent. "
-            "Split the expected outcome into its parts and check each against the transcript. "
-            'Answer JSON only: {"parts": [{"part": str, "met": bool, "why": str}]}'
-        )},
-        {"role": "user", "content": f"Expected outcome:\n{call.expected_outcome_prompt}\n\nTranscript:\n{transcript}"},
-    ]
+    system = (
+        "You judge a phone call between a Testing Agent (the caller) and a Main Agent. "
+        "Split the expected outcome into its parts and check each against the transcript. "
+        'Answer JSON only: {"parts": [{"part": str, "met": bool, "why": str}]}'
+    )
+    user = f"Expected outcome:\n{call.expected_outcome_prompt}\n\nTranscript:\n{transcript_text(call)}"
     try:
-        content = chat(config, messages, client=client)
-        match = re.search(r"\{.*\}", content, re.S)
-        parts = json.loads(match.group(0) if match else content)["parts"]
+        parts = ask(config, system, user, client=client)["parts"]
         if not parts:
             raise ValueError("judge returned no parts")
     except (LLMError, KeyError, IndexError, TypeError, ValueError) as exc:

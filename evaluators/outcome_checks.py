@@ -2,14 +2,12 @@
 sentiment, and the LLM-only judgements (CSAT, hallucination)."""
 from __future__ import annotations
 
-import json
-import re
-
-from agora_runner.llm import LLMConfig, LLMError, chat
+from agora_runner.llm import LLMConfig, LLMError
 from agora_runner.policy import says_goodbye
 
 from .activity import seconds
 from .base import CallData, MetricResult
+from .judge import ask_about_call
 from .text import word_error_rate
 
 
@@ -85,21 +83,11 @@ def _needs_llm(name: str, eval_type: str, metric_id: int | None) -> MetricResult
     return MetricResult(metric_id, name, eval_type, explanation=["Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."])
 
 
-def _judge(llm: LLMConfig, question: str, call: CallData) -> dict:
-    transcript = "\n".join(f"{t['role']}: {t['content']}" for t in call.transcript)
-    content = chat(llm, [
-        {"role": "system", "content": f"You review a phone call between a Testing Agent (caller) and a Main Agent. {question} Answer JSON only."},
-        {"role": "user", "content": transcript},
-    ])
-    match = re.search(r"\{.*\}", content, re.S)
-    return json.loads(match.group(0) if match else content)
-
-
 def csat(call: CallData, llm: LLMConfig | None, metric_id: int | None = None) -> MetricResult:
     if llm is None:
         return _needs_llm("CSAT", "numeric", metric_id)
     try:
-        out = _judge(llm, 'How satisfied would the caller be, 1 to 5? {"score": int, "why": str}', call)
+        out = ask_about_call(llm, 'How satisfied would the caller be, 1 to 5? {"score": int, "why": str}', call)
         score = float(out["score"])
     except (LLMError, KeyError, TypeError, ValueError) as exc:
         return MetricResult(metric_id, "CSAT", "numeric", explanation=[f"The LLM judge failed ({exc.__class__.__name__})."])
@@ -110,7 +98,7 @@ def hallucination(call: CallData, llm: LLMConfig | None, metric_id: int | None =
     if llm is None:
         return _needs_llm("Hallucination", "binary", metric_id)
     try:
-        out = _judge(llm, 'Did the Main Agent state anything made up or contradicting itself? {"hallucinated": bool, "why": str}', call)
+        out = ask_about_call(llm, 'Did the Main Agent state anything made up or contradicting itself? {"hallucinated": bool, "why": str}', call)
         passed = not bool(out["hallucinated"])
     except (LLMError, KeyError, TypeError, ValueError) as exc:
         return MetricResult(metric_id, "Hallucination", "binary", explanation=[f"The LLM judge failed ({exc.__class__.__name__})."])

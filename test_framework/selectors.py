@@ -10,8 +10,9 @@ from agora_runner.channel.network import NetworkConditions
 from agora_runner.llm import LLMConfig
 from agora_runner.types import CallerScript, CallSpec, Persona, SessionEndpointConfig
 from cekura.accounts.models import Organization
+from evaluators.custom import CustomMetric
 
-from .models import AIAgent, Personality, Result, Run, Scenario
+from .models import AIAgent, Metric, Personality, Result, Run, Scenario
 
 DEFAULT_SECRET_HEADER = "X-Cekura-Secret"
 
@@ -100,6 +101,19 @@ def persona_of(personality: Personality | None) -> Persona:
         noise_snr_db=personality.background_noise_snr_db,
         backchannels=personality.backchannels,
     )
+
+
+def run_custom_metrics(run: Run) -> list[CustomMetric]:
+    """The metrics attached to the run's scenario or to its agent, once each, in id order."""
+    q = Metric.objects.none()
+    if run.scenario_id:
+        q = q | Metric.objects.filter(scenarios=run.scenario_id)
+    if run.agent_id:
+        q = q | Metric.objects.filter(agents=run.agent_id)
+    return [
+        CustomMetric(m.pk, m.name, m.eval_type, m.type, m.prompt, dict(m.configuration or {}), tuple(m.enum_values or ()))
+        for m in q.filter(organization_id=run.organization_id).distinct().order_by("id")
+    ]
 
 
 def llm_config() -> LLMConfig | None:

@@ -280,7 +280,7 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
     from evaluators import CallData
     from evaluators.catalogue import score_call
 
-    from .selectors import llm_config
+    from .selectors import llm_config, run_custom_metrics
 
     scored = 0
     llm = llm_config()
@@ -304,7 +304,7 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
             expected_outcome_prompt=run.scenario.expected_outcome_prompt if run.scenario else run.expected_outcome_prompt,
             ended_reason=str(meta.get("ended_reason") or ""),
         )
-        expected, metrics, success = score_call(call, llm=llm)
+        expected, metrics, success = score_call(call, llm=llm, custom_metrics=run_custom_metrics(run))
         Run.objects.filter(pk=run.pk).update(
             evaluation={"metrics": [m.as_dict() for m in metrics]},
             expected_outcome=expected_outcome_dict(expected),

@@ -86,7 +86,7 @@ def _execute(run_id: int) -> None:
         expected_outcome_prompt=run.expected_outcome_prompt,
         ended_reason=outcome.ended_reason,
     )
-    expected, metrics, success = score_call(call, llm=selectors.llm_config())
+    expected, metrics, success = score_call(call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run))
     services.run_finish(
         run_id=run_id,
         status=Status.COMPLETED,

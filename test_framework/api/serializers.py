@@ -9,8 +9,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agora_runner.transcribe import mmss
+from evaluators.custom import parse_rule
+from evaluators.overall import failed_reasons, overall_evaluation
 
-from ..choices import TERMINAL, EvalType, ScenarioType
+from ..choices import TERMINAL, EvalType, MetricType, ScenarioType, Status
 from ..models import AIAgent, Metric, Personality, Result, Run, Scenario
 from ..services import result_counts
 from .fields import LenientIdField, coerce_id
@@ -152,8 +154,22 @@ class MetricSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("eval_type") == EvalType.ENUM and not attrs.get("enum_values"):
-            raise serializers.ValidationError({"enum_values": ["An enum metric needs enum_values."]})
+        def current(name: str, default: Any) -> Any:
+            return attrs.get(name, getattr(self.instance, name, default) if self.instance else default)
+
+        eval_type = current("eval_type", EvalType.BINARY)
+        enum_values = current("enum_values", [])
+        if eval_type == EvalType.ENUM:
+            if not enum_values or not isinstance(enum_values, list) or not all(isinstance(v, str) and v for v in enum_values):
+                raise serializers.ValidationError({"enum_values": ["An enum metric needs enum_values: a list of names."]})
+        if current("type", MetricType.LLM_JUDGE) == MetricType.LLM_JUDGE:
+            if not str(current("prompt", "")).strip():
+                raise serializers.ValidationError({"prompt": ["An llm_judge metric needs a prompt: what the judge should check."]})
+        else:
+            try:
+                parse_rule(current("configuration", {}), eval_type)
+            except ValueError as exc:
+                raise serializers.ValidationError({"configuration": [str(exc)]}) from None
         return attrs
 
 
@@ -311,24 +327,15 @@ class ResultDetailSerializer(ResultListSerializer):
     def get_total_duration(self, result: Result) -> str:
         return mmss(float(self._counts(result)["duration"] or 0.0))
 
+    def _finished(self, result: Result) -> list[dict[str, Any]]:
+        if not hasattr(result, "_finished_runs"):
+            fields = ("status", "success", "evaluation", "expected_outcome", "metadata")
+            result._finished_runs = list(result.runs.filter(status__in=TERMINAL).values(*fields))  # type: ignore[attr-defined]
+        return result._finished_runs  # type: ignore[attr-defined]
+
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_overall_evaluation(self, result: Result) -> dict[str, Any]:
-        latencies: list[float] = []
-        outcome_scores: list[float] = []
-        for run in result.runs.all():
-            for m in (run.evaluation or {}).get("metrics", []):
-                if m.get("name") == "Latency" and m.get("score") is not None:
-                    latencies.append(float(m["score"]))
-            if run.expected_outcome and run.expected_outcome.get("score") is not None:
-                outcome_scores.append(float(run.expected_outcome["score"]))
-        out: dict[str, Any] = {}
-        if latencies:
-            import numpy as np
-
-            out["Latency"] = {f"p{q}": round(float(np.percentile(latencies, q)), 1) for q in (50, 90, 95, 99)}
-        if outcome_scores:
-            out["Expected Outcome"] = {"mean": round(sum(outcome_scores) / len(outcome_scores), 1)}
-        return out
+        return overall_evaluation([r for r in self._finished(result) if r["status"] == Status.COMPLETED])
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_run_settings(self, result: Result) -> dict[str, Any]:
@@ -336,8 +343,4 @@ class ResultDetailSerializer(ResultListSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_failed_reasons(self, result: Result) -> dict[str, int]:
-        reasons: dict[str, int] = {}
-        for run in result.runs.filter(status__in=TERMINAL).exclude(success=True):
-            reason = (run.metadata or {}).get("ended_reason") or run.status
-            reasons[reason] = reasons.get(reason, 0) + 1
-        return reasons
+        return failed_reasons(self._finished(result))

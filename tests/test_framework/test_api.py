@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from cekura.accounts.models import Organization
 from cekura.accounts.services import api_key_create
 from test_framework.choices import Status
-from test_framework.models import AIAgent, Result, Run
+from test_framework.models import AIAgent, Metric, Result, Run
 from tests.factories import AgentFactory, OrganizationFactory, ScenarioFactory
 
 RUN = "/test_framework/v1/scenarios-external/run_scenarios_agora/"
@@ -224,6 +224,27 @@ def test_metrics_are_bare_arrays_and_predefined_catalogue(client: APIClient, age
     assert isinstance(client.get("/test_framework/v1/metrics/").json(), list)
     names = [m["name"] for m in client.get("/test_framework/v1/predefined-metrics/").json()]
     assert "Latency" in names and "Expected Outcome" in names
+
+
+def test_custom_metrics_are_checked_before_they_are_saved(client: APIClient, agent: AIAgent) -> None:
+    url = "/test_framework/v1/metrics/"
+    rule = {"rule": {"match": "keyword", "patterns": ["refund"], "speaker": "Main Agent", "expect": "absent"}}
+    ok = client.post(url, {"name": "No refunds", "eval_type": "binary", "type": "custom_code", "configuration": rule}, format="json")
+    assert ok.status_code == 201, ok.json()
+    assert ok.json()["configuration"] == rule
+    bad = [
+        ({"type": "custom_code", "configuration": {"code": "import os"}}, "configuration", "Custom code is never run"),
+        ({"type": "custom_code", "configuration": {"rule": {"match": "regex", "patterns": ["(a)\\1"]}}}, "configuration", "not a valid regex"),
+        ({"type": "llm_judge", "prompt": " "}, "prompt", "needs a prompt"),
+        ({"type": "llm_judge", "prompt": "Tone?", "eval_type": "enum", "enum_values": []}, "enum_values", "needs enum_values"),
+    ]
+    for body, field, message in bad:
+        r = client.post(url, {"name": "Bad", "eval_type": "binary", **body}, format="json")
+        assert r.status_code == 400 and message in r.json()[field][0], r.json()
+    # A partial update is checked against what is already stored.
+    r = client.patch(f"{url}{ok.json()['id']}/", {"eval_type": "enum", "enum_values": ["a"]}, format="json")
+    assert r.status_code == 400 and "binary or numeric" in r.json()["configuration"][0]
+    assert Metric.objects.filter(organization=agent.organization).count() == 1
 
 
 def test_schema_and_docs_are_served(client: APIClient, db: Any) -> None:

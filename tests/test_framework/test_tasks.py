@@ -175,22 +175,44 @@ def test_missing_agora_transport_fails_the_run_with_install_hint(db: Any, settin
 
 def test_evaluate_metrics_rescores_stored_calls_without_calling_again(db: Any, wired: Any) -> None:
     from cekura.accounts.services import api_key_create
+    from test_framework.models import Metric
 
-    run = queued_run(demo_agent(wired), first_message="Hello, when are you open?", expected_outcome_prompt='Says "Monday to Friday".')
+    agent = demo_agent(wired)
+    # A metric on the agent is scored by the task itself.
+    hours = Metric.objects.create(
+        organization=agent.organization, name="Says the days", eval_type="binary", type="custom_code",
+        configuration={"rule": {"match": "regex", "patterns": [r"monday\b.*\bfriday"], "speaker": "Main Agent"}},
+    )
+    hours.agents.add(agent)
+    run = queued_run(agent, first_message="Hello, when are you open?", expected_outcome_prompt='Says "Monday to Friday".')
     run_execute(run.pk)
     run.refresh_from_db()
     assert run.success is True
+    stored = {m["name"]: m for m in run.evaluation["metrics"]}
+    assert stored["Says the days"]["passed"] is True and stored["Says the days"]["id"] == hours.pk
     sessions = len(wired.agents)
-    # The scenario's expected outcome changes; stored metrics are wiped.
+    # The scenario's expected outcome changes and a failing rule is attached to it; stored metrics are wiped.
     run.scenario.expected_outcome_prompt = 'Says "we are closed on Sundays".'
     run.scenario.save()
+    no_monday = Metric.objects.create(
+        organization=agent.organization, name="Never says Monday", eval_type="binary", type="custom_code",
+        configuration={"rule": {"match": "keyword", "patterns": ["Monday"], "expect": "absent"}},
+    )
+    run.scenario.metrics.add(no_monday)
     Run.objects.filter(pk=run.pk).update(evaluation={"metrics": []})
     client = APIClient()
     client.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=run.organization)[1])
     r = client.post(f"/test_framework/v1/results/{run.result_id}/evaluate_metrics/")
     assert r.status_code == 200
     run.refresh_from_db()
-    assert len(run.evaluation["metrics"]) == 15
+    assert len(run.evaluation["metrics"]) == 17
+    assert [m["name"] for m in run.evaluation["metrics"][-2:]] == ["Says the days", "Never says Monday"]
+    assert run.evaluation["metrics"][-1]["passed"] is False
     assert run.expected_outcome["passed"] is False and run.success is False
     assert r.json()["success_rate"] == 0.0 and r.json()["success_runs_count"] == 0
     assert len(wired.agents) == sessions  # no new call was made
+    detail = client.get(f"/test_framework/v1/results/{run.result_id}/").json()
+    assert detail["failed_reasons"] == {"Expected Outcome": 1, "Never says Monday": 1}
+    overall = detail["overall_evaluation"]
+    assert overall["Never says Monday"]["pass_rate"] == 0.0 and overall["Says the days"]["pass_rate"] == 100.0
+    assert overall["Latency"]["turns"] >= 1 and set(overall["Latency"]["percentiles"]) == {"p50", "p90", "p95", "p99"}
