@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/frame_pacing.py
+	$(PY) bench/timing_accuracy.py
 
 clean:
 	rm -rf $(VENV) var

@@ -50,15 +50,21 @@ def frame_rms(frame: bytes) -> float:
 
 # Speech must stand this far above the background level the detector has learned.
 NOISE_MARGIN = 3.0  # ≈ +10 dB
+KNOWN_FLOOR_MARGIN = 2.0  # ≈ +6 dB, when the background level was measured beforehand
+SUSTAINED_BLOCKS = 4  # of a frame's ten 1 ms blocks, the ones with sound for it to be speech
 
 
 class VoiceDetector:
     """Per-frame speech decision: WebRTC VAD, gated by an energy floor and by an adaptive
     estimate of the background level, so steady noise (a fan, a café) is not taken for speech."""
 
-    def __init__(self, aggressiveness: int = 2) -> None:
+    def __init__(self, aggressiveness: int = 2, floor: float | None = None, margin: float = NOISE_MARGIN) -> None:
+        """`floor`: the background level, when already known (offline, from the whole track);
+        then a smaller `margin` can be afforded, as the level is not guessed as it goes."""
         self._vad = webrtcvad.Vad(aggressiveness)
-        self._floor: float | None = None
+        self._floor: float | None = floor if floor else None
+        self._margin = margin
+        self.last_voiced = False  # the decision on the latest frame
 
     def _learn(self, level: float) -> None:
         if self._floor is None:
@@ -68,15 +74,27 @@ class VoiceDetector:
         self._floor += rate * (level - self._floor)
 
     def is_speech(self, frame: bytes) -> bool:
+        self.last_voiced = self._decide(frame)
+        return self.last_voiced
+
+    def _sustained(self, frame: bytes) -> bool:
+        """Sound in at least SUSTAINED_BLOCKS of the frame's ten 1 ms blocks."""
+        blocks = np.frombuffer(frame, dtype=np.int16).astype(np.float32).reshape(10, -1)
+        level = max(ENERGY_FLOOR, (self._floor or 0.0) * 1.5)
+        return int((np.sqrt((blocks * blocks).mean(axis=1)) > level).sum()) >= SUSTAINED_BLOCKS
+
+    def _decide(self, frame: bytes) -> bool:
         if len(frame) != FRAME_BYTES:
             return False
         level = frame_rms(frame)
         if level < ENERGY_FLOOR:
             self._learn(level)
             return False
-        if self._floor is not None and level < self._floor * NOISE_MARGIN:
+        if self._floor is not None and level < self._floor * self._margin:
             self._learn(level)
             return False
+        if not self._sustained(frame):
+            return False  # a click: loud for a millisecond or two, silent around it
         voiced = bool(self._vad.is_speech(frame, SAMPLE_RATE))
         if not voiced:
             self._learn(level)
@@ -147,40 +165,187 @@ def speech_segments(
 
 
 MIN_ONSET_FRAMES = 3
+CONTEXT_SAMPLES = SAMPLE_RATE  # 1 s either side of a search window, to learn the background
+ENVELOPE = 80  # 5 ms: the window of the energy envelope used to place an edge
+EDGE_FLOOR = 8.0  # envelope RMS that counts as sound on digital silence (about −72 dBFS)
+EDGE_ABOVE_NOISE = 1.6  # the envelope must stand this far above the background (≈ +4 dB)
+SAMPLE_ABOVE_NOISE = 4.0  # a sample that starts speech stands this far above the background RMS
+MAX_BACKTRACK = SAMPLE_RATE * 3 // 10  # an onset is never placed more than 300 ms before the VAD found speech
+BRIDGE = SAMPLE_RATE // 10  # 100 ms
+SUSTAIN = SAMPLE_RATE // 50  # 20 ms
 
 
-def first_voiced_sample(audio: np.ndarray, start: int = 0, end: int | None = None) -> int | None:
+VAD_WINDOW = 512  # samples per speech probability (32 ms)
+SPEECH_PROB = 0.5  # a window at or above this is speech
+QUIET_PROB = 0.2  # a window below this is background only
+
+
+def speech_probabilities(audio: np.ndarray) -> np.ndarray:
+    """Per 32 ms window of `audio`, the probability that it holds speech, from the Silero VAD
+    model packaged with faster-whisper (offline; steady, coloured and babble-like noise are
+    not speech to it, where an energy rule is fooled)."""
+    from faster_whisper.vad import get_vad_model
+
+    x = audio.astype(np.float32) / 32768.0
+    x = np.pad(x, (0, (-len(x)) % VAD_WINDOW))
+    if not len(x):
+        return np.zeros(0, dtype=np.float32)
+    return np.asarray(get_vad_model()(x), dtype=np.float32).reshape(-1)
+
+
+def _local_floor(audio: np.ndarray, probs: np.ndarray, window: int, lo_limit: int) -> float:
+    """The background level just before window `window`: the median 10 ms frame RMS over up to
+    half a second of windows before it that the model calls background."""
+    first = max(0, window - 16, lo_limit // VAD_WINDOW)
+    quiet = [w for w in range(first, window) if probs[w] < QUIET_PROB]
+    if not quiet:
+        return noise_floor(audio, lo_limit - CONTEXT_SAMPLES, window * VAD_WINDOW)
+    chunk = np.concatenate([audio[w * VAD_WINDOW : (w + 1) * VAD_WINDOW] for w in quiet]).astype(np.float64)
+    n = len(chunk) // FRAME_SAMPLES
+    frames = chunk[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
+    return float(np.median(np.sqrt((frames * frames).mean(axis=1))))
+
+
+def noise_floor(audio: np.ndarray, lo: int, hi: int) -> float:
+    """The background level of audio[lo:hi]: the 10th percentile of its 10 ms frame RMS."""
+    lo, hi = max(lo, 0), min(hi, len(audio))
+    n = (hi - lo) // FRAME_SAMPLES
+    if n < 1:
+        return 0.0
+    frames = audio[lo : lo + n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
+    return float(np.percentile(np.sqrt((frames * frames).mean(axis=1)), 10))
+
+
+def _envelope(x: np.ndarray) -> np.ndarray:
+    """env[i]: RMS of x[i : i + ENVELOPE]."""
+    power = np.concatenate([[0.0], np.cumsum(x * x)])
+    return np.sqrt(np.maximum(power[ENVELOPE:] - power[:-ENVELOPE], 0.0) / ENVELOPE)
+
+
+def _walk_back(env: np.ndarray, i: int, level: float) -> int:
+    """From env[i] (above `level`) back to the start of the sound it belongs to. A gap of up to
+    BRIDGE (a stop consonant's closure: the silence inside "o-kay") is crossed when a sustained
+    stretch of sound (SUSTAIN; a click is far shorter) lies before it."""
+    while True:
+        while i > 0 and env[i - 1] > level:
+            i -= 1
+        lo = max(0, i - BRIDGE)
+        above = env[lo:i] > level
+        if above.sum() < SUSTAIN:
+            return i
+        # The latest run of SUSTAIN samples above the level before the gap.
+        runs = np.convolve(above.astype(np.int32), np.ones(SUSTAIN, dtype=np.int32), mode="valid")
+        full = np.flatnonzero(runs == SUSTAIN)
+        if not len(full):
+            return i
+        i = lo + int(full[-1])
+
+
+def _edge(audio: np.ndarray, found: int, limit: int, floor: float) -> int:
+    """Walk back from `found` (inside speech) to the sample where the sound left the background.
+
+    The 5 ms energy envelope is followed back while it stays above the background. Inside the
+    first window above it, the edge is the first sample that stands clear of the noise (on
+    digital silence: the first non-silent sample).
+    """
+    lo = max(limit, found - MAX_BACKTRACK)
+    seg = audio[lo : found + ENVELOPE].astype(np.float64)
+    if len(seg) < ENVELOPE:
+        return found
+    env = _envelope(seg)
+    i = min(found - lo, len(env) - 1)
+    best = _walk_back(env, i, max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE))
+    window = np.abs(seg[best : best + ENVELOPE])
+    loud = np.flatnonzero(window >= max(EDGE_FLOOR, floor * SAMPLE_ABOVE_NOISE))
+    return lo + best + int(loud[0]) if len(loud) else lo + best + ENVELOPE // 2
+
+
+def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray) -> int | None:
+    """The first window the model calls speech in [start, end), its edge placed on the samples."""
+    w0 = start // VAD_WINDOW
+    hits = np.flatnonzero(probs[w0 : -(-end // VAD_WINDOW)] >= SPEECH_PROB)
+    if not len(hits):
+        return None
+    w = w0 + int(hits[0])
+    floor = _local_floor(audio, probs, w, start)
+    # A point inside the sound: where the envelope first rises above the background within this
+    # window or the next (the window may begin in silence).
+    base = max(w * VAD_WINDOW, start)
+    env = _envelope(audio[base : min(end, (w + 2) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
+    above = np.flatnonzero(env > max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE))
+    found = base + int(above[0]) + ENVELOPE - 1 if len(above) else w * VAD_WINDOW + VAD_WINDOW // 2
+    edge = _edge(audio, min(max(found, start), end - 1), start, floor)
+    return max(start, min(edge, end - 1))
+
+
+def first_voiced_sample(
+    audio: np.ndarray, start: int = 0, end: int | None = None, floor: float | None = None, probs: np.ndarray | None = None
+) -> int | None:
     """Index of the first sample of speech in audio[start:end], at sample resolution.
 
-    The 10 ms VAD finds the first voiced frame; the onset inside it (or the frame before)
-    is the first sample whose magnitude passes a threshold set from the frame's own level.
+    With `probs` (from `speech_probabilities(audio)`), speech is the first window the neural
+    VAD calls speech, and the background level is measured just before it. Without, speech is
+    MIN_ONSET_FRAMES voiced 10 ms frames in a row (a click lights up one), the detector told
+    the background level of the window and a second either side. Either way the edge is then
+    placed by walking back along the energy envelope to where it left the background.
     """
     end = len(audio) if end is None else min(end, len(audio))
-    detector = VoiceDetector()
+    if probs is not None:
+        return _first_by_model(audio, start, end, probs)
+    if floor is None:
+        floor = noise_floor(audio, start - CONTEXT_SAMPLES, end + CONTEXT_SAMPLES)
+    detector = VoiceDetector(floor=floor, margin=KNOWN_FLOOR_MARGIN)
     base = start - (start % FRAME_SAMPLES)
-    # Speech is MIN_ONSET_FRAMES voiced frames in a row: a click lights up a single frame.
     run = 0
     for pos in range(base, end - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         frame = audio[pos : pos + FRAME_SAMPLES]
         run = run + 1 if detector.is_speech(frame.astype(np.int16).tobytes()) else 0
         if run == MIN_ONSET_FRAMES:
-            pos -= (MIN_ONSET_FRAMES - 1) * FRAME_SAMPLES
-            lo = max(start, pos - FRAME_SAMPLES)
-            window = np.abs(audio[lo : pos + FRAME_SAMPLES].astype(np.int32))
-            threshold = max(ENERGY_FLOOR * 2, 0.1 * float(window.max()))
-            idx = np.flatnonzero(window >= threshold)
-            return int(lo + idx[0]) if len(idx) else pos
+            first = pos - (MIN_ONSET_FRAMES - 1) * FRAME_SAMPLES
+            return max(start, _edge(audio, max(first, start), start, floor))
     return None
 
 
-def last_voiced_sample(audio: np.ndarray, start: int, end: int) -> int | None:
+def trim_to_level(audio: np.ndarray, fraction: float = 0.03) -> np.ndarray:
+    """The clip from its first to its last sample whose magnitude reaches `fraction` of the
+    clip's peak (3 % ≈ −30 dB): authored speech with exact edges, for calibration."""
+    mag = np.abs(audio.astype(np.int32))
+    if not len(mag) or not mag.max():
+        return audio[:0]
+    idx = np.flatnonzero(mag >= fraction * mag.max())
+    return audio[idx[0] : idx[-1] + 1]
+
+
+def last_voiced_sample(
+    audio: np.ndarray, start: int, end: int, floor: float | None = None, probs: np.ndarray | None = None
+) -> int | None:
     """Index just past the last sample of speech in audio[start:end]."""
     seg = audio[start:end]
     if not len(seg):
         return None
-    rev = seg[::-1].copy()
-    onset = first_voiced_sample(rev)
+    if probs is not None:
+        # The same search on the audio (and windows) reversed.
+        w_hi = -(-end // VAD_WINDOW)
+        rev_audio = audio[: w_hi * VAD_WINDOW][::-1].copy()
+        if len(rev_audio) < w_hi * VAD_WINDOW:
+            rev_audio = np.concatenate([np.zeros(w_hi * VAD_WINDOW - len(rev_audio), rev_audio.dtype), rev_audio])
+        rev_probs = probs[:w_hi][::-1].copy()
+        pad = w_hi * VAD_WINDOW - end
+        onset = _first_by_model(rev_audio, pad, pad + (end - start), rev_probs)
+        return None if onset is None else w_hi * VAD_WINDOW - onset
+    if floor is None:
+        floor = noise_floor(audio, start - CONTEXT_SAMPLES, end + CONTEXT_SAMPLES)
+    onset = first_voiced_sample(seg[::-1].copy(), floor=floor)
     return None if onset is None else end - onset
+
+
+def speech_edges(clip: np.ndarray) -> tuple[int, int] | None:
+    """(first voiced sample, one past the last) of a clean clip, or None if it holds no speech."""
+    first = first_voiced_sample(clip, floor=0.0)
+    if first is None:
+        return None
+    last = last_voiced_sample(clip, first, len(clip), floor=0.0)
+    return first, last if last is not None else len(clip)
 
 
 def stereo_wav(left: np.ndarray, right: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker
+from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker, speech_edges
 from .errors import JoinError, RunnerError
 from .noise import noise_track
 from .policy import CallerPolicy
@@ -131,6 +131,7 @@ class SimulatedCall:
         self.disconnected = asyncio.Event()
         self.dropped_reason = ""
         self.utterances: list[dict[str, object]] = []
+        self._edges: dict[str, tuple[int, int]] = {}  # text → (first, last + 1) voiced sample of its clean clip
         background = None
         if self.persona.background_noise != "none":
             reference = self.tts.synthesize(self.policy.opening(), self.persona.speed)
@@ -143,6 +144,7 @@ class SimulatedCall:
             background=background,
         )
         self.barge_chance = BARGE_IN_CHANCE.get(self.persona.interruption_level, 0.0)
+        self._barges = 0
 
     @property
     def turn_starts(self) -> int:
@@ -163,17 +165,32 @@ class SimulatedCall:
 
     def _on_speech_end(self, text: str, start: int, end: int, tag: str) -> None:
         self._event("caller_speech_end", end / SAMPLE_RATE, text=text, utterance=tag)
-        self.utterances.append({"text": text, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE, "kind": tag})
+        utt: dict[str, object] = {"text": text, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE, "kind": tag}
+        edges = self._edges.get(text)
+        if edges is not None:
+            # Where the speech itself starts and ends in the recording, from the clean clip
+            # we authored: exact to the sample whatever noise is mixed in afterwards.
+            utt["speech_start"] = (start + edges[0]) / SAMPLE_RATE
+            utt["speech_end"] = (start + edges[1]) / SAMPLE_RATE
+        self.utterances.append(utt)
+
+    def _synthesize(self, text: str) -> np.ndarray:
+        audio = self.tts.synthesize(text, self.persona.speed)
+        if text not in self._edges:
+            edges = speech_edges(audio)
+            if edges is not None:
+                self._edges[text] = edges
+        return audio
 
     async def _speak(self, text: str, tag: str = "line") -> None:
         # Lines are synthesised ahead where they are known (a cache hit here); a line an LLM
         # just wrote is synthesised in a thread so frame pacing never waits for it.
-        audio = await asyncio.to_thread(self.tts.synthesize, text, self.persona.speed)
+        audio = await asyncio.to_thread(self._synthesize, text)
         await self.speaker.say(text, audio, tag)
 
     async def _backchannel_loop(self) -> None:
         """Now and then, deep in a long agent turn, a short "mm-hmm" (seeded moments)."""
-        audio = await asyncio.to_thread(self.tts.synthesize, BACKCHANNEL, self.persona.speed)
+        audio = await asyncio.to_thread(self._synthesize, BACKCHANNEL)
         done_for, planned_for, after = -1, -1, 0.0
         while True:
             await asyncio.sleep(0.02)
@@ -318,7 +335,11 @@ class SimulatedCall:
             else:
                 await self._speak(text, tag)
             barge_after = None
-            if not hang_up and self.barge_chance and self.rng.random() < self.barge_chance:
+            schedule = self.persona.barge_in_after_ms
+            if not hang_up and schedule and tag != "barge_in":
+                barge_after = schedule[self._barges % len(schedule)] / 1000
+                self._barges += 1
+            elif not hang_up and self.barge_chance and self.rng.random() < self.barge_chance:
                 barge_after = self.rng.uniform(0.4, 1.5)
             reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit, barge_after)
             if reply in ("undecryptable", "dropped", "left"):

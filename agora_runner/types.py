@@ -72,6 +72,9 @@ class Persona:
     background_noise: str = "none"  # none | white | office | street | cafe
     noise_snr_db: float = 20.0
     backchannels: bool = False
+    # Calibration: barge in on every agent answer, this many ms into it (cycling), in place of
+    # the seeded chance of interruption_level.
+    barge_in_after_ms: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,25 @@ class CallData:
     ended_reason: str = ""
 
     @cached_property
+    def agent_probs(self) -> np.ndarray:
+        """The neural VAD's speech probability per 32 ms window of the agent's track."""
+        from agora_runner.audio import speech_probabilities
+
+        return speech_probabilities(self.agent)
+
+    @cached_property
     def agent_active(self) -> np.ndarray:
         from .activity import activity
 
-        return activity(self.agent)
+        return activity(self.agent, self.agent_probs)
 
     @cached_property
     def caller_active(self) -> np.ndarray:
-        from .activity import activity
+        """From the caller's authored speech edges when the run kept them, else detected."""
+        from .activity import activity, authored_activity
 
-        return activity(self.caller)
+        from_clips = authored_activity(self.caller_utterances, len(self.caller) // 160)
+        return from_clips if from_clips is not None else activity(self.caller)
 
     def agent_text(self) -> str:
         return " ".join(t["content"] for t in self.transcript if t["role"] == "Main Agent")

@@ -5,21 +5,36 @@ from __future__ import annotations
 import numpy as np
 from rapidfuzz import fuzz
 
-from agora_runner.audio import FRAME_MS
+from agora_runner.audio import FRAME_MS, last_voiced_sample
 
 from .activity import regions, seconds
 from .base import CallData, MetricResult
 
 MIN_OVERLAP_MS = 200  # shorter overlaps are crosstalk, not an interruption
+TURN_PAUSE_MS = 500  # a pause this short inside someone's speech does not end their turn
 
 
 def _frames(t: float) -> int:
     return int(round(t * 1000 / FRAME_MS))
 
 
+def _in_turn(active: np.ndarray) -> np.ndarray:
+    """Activity with the pauses inside a turn (up to TURN_PAUSE_MS, the breath after "So,")
+    filled: someone who pauses mid-sentence is still holding the floor."""
+    held = active.copy()
+    idx = np.flatnonzero(active)
+    limit = TURN_PAUSE_MS // FRAME_MS
+    for a, b in zip(idx[:-1], idx[1:], strict=True):
+        if 1 < b - a <= limit:
+            held[a:b] = True
+    return held
+
+
 def _interruptions(by: np.ndarray, of: np.ndarray, skip: list[tuple[float, float]] = ()) -> list[float]:  # type: ignore[assignment]
-    """Onsets of `by` that start while `of` is speaking and overlap it ≥ MIN_OVERLAP_MS."""
+    """Onsets of `by` that start while `of` holds the floor (mid-turn pauses included) and
+    overlap that turn ≥ MIN_OVERLAP_MS."""
     out = []
+    of = _in_turn(of)
     n = min(len(by), len(of))
     for r in regions(by[:n]):
         i = _frames(r.start)
@@ -44,23 +59,41 @@ def _backchannels(call: CallData) -> list[tuple[float, float]]:
     return [(u["start"], u["end"]) for u in call.caller_utterances if u.get("kind") == "backchannel"]
 
 
-def user_interrupting_ai(call: CallData, metric_id: int | None = None) -> MetricResult:
+def _caller_onsets(call: CallData) -> list[float]:
+    """Times the caller's interrupting speech began: exact from the authored clips where the
+    run kept them, else the frame where its activity began."""
     times = _interruptions(call.caller_active, call.agent_active, _backchannels(call))
+    authored = [float(u["speech_start"]) for u in call.caller_utterances if u.get("speech_start") is not None]
+    exact = []
+    for t in times:
+        near = [a for a in authored if abs(a - t) <= FRAME_MS / 1000]
+        exact.append(round(near[0], 4) if near else t)
+    return exact
+
+
+def user_interrupting_ai(call: CallData, metric_id: int | None = None) -> MetricResult:
+    times = _caller_onsets(call)
     return MetricResult(metric_id, "User Interrupting AI", "numeric", float(len(times)),
                         explanation=[f"The caller talked over the agent {len(times)} time(s) (backchannels not counted)."],
                         extra={"times": times})
 
 
 def stop_time_after_interruption(call: CallData, metric_id: int | None = None) -> MetricResult:
-    """For each caller interruption: ms from the caller's onset to the agent's last voiced frame."""
+    """For each caller interruption: ms from the caller's onset to the agent's last voiced
+    sample of that stretch (the stretch from activity; the sample by the envelope)."""
     stops = []
-    agent = call.agent_active
-    for t in _interruptions(call.caller_active, agent, _backchannels(call)):
+    agent = _in_turn(call.agent_active)
+    sr = call.sample_rate
+    for t in _caller_onsets(call):
         i = _frames(t)
         j = i
         while j < len(agent) and agent[j]:
             j += 1
-        stops.append(round((j - i) * FRAME_MS, 1))
+        onset = int(round(t * sr))
+        window_end = min(len(call.agent), j * FRAME_MS * sr // 1000 + sr // 5)
+        stop = last_voiced_sample(call.agent, onset, window_end, probs=call.agent_probs)
+        stop_ms = (stop - onset) * 1000 / sr if stop is not None else (j - i) * FRAME_MS
+        stops.append(round(max(stop_ms, 0.0), 1))
     if not stops:
         return MetricResult(metric_id, "Stop Time After User Interruption", "numeric", None, explanation=["The caller never interrupted the agent."])
     score = float(np.median(stops))

@@ -1,6 +1,7 @@
-"""Latency: per caller turn, the caller's last voiced sample → the agent's first voiced sample.
+"""Latency: per caller turn, the caller's authored speech end → the agent's first voiced sample.
 
-Both are found on the recording (sample resolution), not on callback times. The greeting
+The caller's speech end is known from the clean clip it spoke; the agent's onset is found on the
+recording at sample resolution, never from callback times. The greeting
 (call start → agent's first audio) is reported apart and is not part of the percentiles.
 """
 from __future__ import annotations
@@ -25,12 +26,17 @@ def turn_latencies(call: CallData) -> list[dict[str, float]]:
     out = []
     for i, utt in enumerate(utts):
         start, end = int(utt["start"] * sr), int(utt["end"] * sr)
-        caller_end = last_voiced_sample(call.caller, start, end)
+        if utt.get("speech_end") is not None:
+            # The caller's speech end as authored (from its clean clip): exact whatever noise
+            # is in the recording. Older runs without it fall back to detection on the track.
+            caller_end: int | None = round(float(utt["speech_end"]) * sr)
+        else:
+            caller_end = last_voiced_sample(call.caller, start, end)
         if caller_end is None:
             continue
         # The agent's answer must come before the caller's next line starts.
         horizon = int(utts[i + 1]["start"] * sr) if i + 1 < len(utts) else len(call.agent)
-        onset = first_voiced_sample(call.agent, caller_end, horizon)
+        onset = first_voiced_sample(call.agent, caller_end, horizon, probs=call.agent_probs)
         if onset is None:
             continue
         out.append({"caller_end": caller_end / sr, "agent_start": onset / sr, "latency_ms": (onset - caller_end) * 1000 / sr})
@@ -39,7 +45,7 @@ def turn_latencies(call: CallData) -> list[dict[str, float]]:
 
 def evaluate(call: CallData, metric_id: int | None = None) -> MetricResult:
     turns = turn_latencies(call)
-    greeting = first_voiced_sample(call.agent)
+    greeting = first_voiced_sample(call.agent, probs=call.agent_probs)
     first_caller = min((u["start"] for u in call.caller_utterances), default=None)
     extra: dict = {"turns": [{k: round(v, 3) for k, v in t.items()} for t in turns]}
     if greeting is not None and (first_caller is None or greeting / call.sample_rate < first_caller):

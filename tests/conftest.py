@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,36 +23,10 @@ def asr() -> Any:
     return get_asr()
 
 
-class ThreadedDemoStack:
-    """The real demo stack (channel server, endpoint, agents) on its own loop in a thread."""
-
-    def __init__(self, tts: Any, asr: Any) -> None:
-        from agora_runner.demo.stack import DemoStack
-
-        self.stack = DemoStack(tts=tts, asr=asr)
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, daemon=True)
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.stack.start())
-        self._ready.set()
-        self.loop.run_forever()
-
-    def start(self) -> ThreadedDemoStack:
-        self._thread.start()
-        assert self._ready.wait(60), "demo stack did not start"
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.stack.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-
-
 @pytest.fixture(scope="session")
 def demo_stack(tts: Any, asr: Any) -> Iterator[Any]:
+    from agora_runner.demo.stack import ThreadedDemoStack
+
     stack = ThreadedDemoStack(tts, asr).start()
     yield stack.stack
     stack.stop()

@@ -2,6 +2,10 @@
 turn, answers from a few intents with Piper, and leaves after a goodbye.
 
 Knobs for tests: a response delay, never joining, leaving mid-call, staying silent.
+
+Calibration mode (`calibrate_ms`): every answer is one fixed clip whose first sample is sent
+exactly D ms after the caller's last voiced frame reached the agent, D taken in turn from the
+list. The benchmark of the timing metrics measures them against that.
 """
 from __future__ import annotations
 
@@ -13,19 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import TurnTracker
+from ..audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker, trim_to_level
 from ..channel.network import NetworkConditions
 from ..speaker import PacedSpeaker
 from ..speech import Synthesizer, Transcriber
 from ..transports.base import Disconnected, RemoteAudio, UserJoined, UserLeft
 from ..transports.local import LocalChannelTransport
 from ..types import JoinDetails
-from .intents import GREETING, TALK_OVER, reply_to
+from .intents import CALIBRATION_CLIPS, GREETING, TALK_OVER, reply_to
 
 log = logging.getLogger(__name__)
 PRE_ROLL_FRAMES = 30  # keep 300 ms before the detected start of a caller turn
 MAX_LIFETIME = 900.0
 YIELD_AFTER = 0.4
+CALIBRATION_END_OF_TURN_MS = 150  # the shortest D must come after the end of turn is known
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class AgentKnobs:
     silent: bool = False
     talk_over: bool = False  # starts talking while the caller is still speaking
     end_of_turn_ms: int = 700
+    calibrate_ms: tuple[int, ...] = ()  # calibration: answer the fixed clip after these delays, in turn
 
 
 class DemoAgent:
@@ -60,6 +66,9 @@ class DemoAgent:
         self.said: list[str] = []
         self._done = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_voiced_at = 0.0  # monotonic time the caller's last voiced frame arrived
+        self.calibration: list[dict[str, Any]] = []  # per answer: the delay asked for, how late, which clip
+        self._clips: dict[str, np.ndarray] = {}
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
@@ -92,6 +101,43 @@ class DemoAgent:
             await asyncio.sleep(0.3)
             self._done.set()
 
+    def _calibration_clip(self, text: str) -> np.ndarray:
+        """A fixed answer, cut to exact edges (see `trim_to_level`)."""
+        if text not in self._clips:
+            self._clips[text] = trim_to_level(self.tts.synthesize(text))
+        return self._clips[text]
+
+    async def _answer_after(self, delay_ms: int, heard_at: float, text: str) -> None:
+        """Send the clip so its first sample plays `delay_ms` after `heard_at`.
+
+        Frame k of the speaker leaves at t0 + k·10 ms and holds the 10 ms of audio that ends
+        then, so sample s plays at t0 − 10 ms + s / 16 kHz. Leading zeros put the clip's
+        first sample on the exact sample the delay asks for.
+        """
+        clip = await asyncio.to_thread(self._calibration_clip, text)
+        target = heard_at + delay_ms / 1000
+        wait = target - time.monotonic() - 0.05
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self.speaker.speaking:
+            log.info("demo agent: calibration answer skipped, still speaking")
+            return
+        sample = round((target - self.speaker.t0 + FRAME_SAMPLES / SAMPLE_RATE) * SAMPLE_RATE)
+        # No await between here and say(): the next frame the speaker builds is frames_sent.
+        pad = sample - self.speaker.frames_sent * FRAME_SAMPLES
+        self.calibration.append({"requested_ms": delay_ms, "late_ms": round(max(-pad, 0) * 1000 / SAMPLE_RATE, 2), "clip": text})
+        if pad < 0:
+            log.info("demo agent: calibration delay %d ms came too late to keep", delay_ms)
+            pad = 0
+        padded = np.concatenate([np.zeros(pad, np.int16), clip])
+        self.said.append(text)
+        try:
+            await self.speaker.say(text, padded)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+
     async def _yield_if_interrupted(self, tracker: TurnTracker) -> None:
         """A caller still talking 400 ms into our speech is an interruption, not a backchannel:
         stop talking and let them finish."""
@@ -101,7 +147,9 @@ class DemoAgent:
             self.speaker.clear()
 
     async def _listen(self, caller_present: asyncio.Event) -> None:
-        tracker = TurnTracker(self.knobs.end_of_turn_ms)
+        calibrating = bool(self.knobs.calibrate_ms)
+        tracker = TurnTracker(CALIBRATION_END_OF_TURN_MS if calibrating else self.knobs.end_of_turn_ms)
+        answers = 0
         history: list[bytes] = []
         turn: list[bytes] | None = None
         responding: asyncio.Task[None] | None = None
@@ -114,8 +162,11 @@ class DemoAgent:
                 return
             elif isinstance(ev, RemoteAudio):
                 caller_present.set()
+                arrived = time.monotonic()
                 history = (history + [ev.pcm])[-PRE_ROLL_FRAMES:]
                 change = tracker.push(ev.pcm)
+                if tracker.detector.last_voiced:
+                    self._last_voiced_at = arrived
                 if change == "start":
                     turn = list(history)
                     if self.speaker.speaking and not self.knobs.talk_over:
@@ -124,7 +175,12 @@ class DemoAgent:
                         self._spawn(self._say(TALK_OVER))
                 elif turn is not None:
                     turn.append(ev.pcm)
-                if change == "end" and turn is not None:
+                if change == "end" and calibrating:
+                    turn = None
+                    delay = self.knobs.calibrate_ms[answers % len(self.knobs.calibrate_ms)]
+                    answers += 1
+                    self._spawn(self._answer_after(delay, self._last_voiced_at, CALIBRATION_CLIPS[answers % len(CALIBRATION_CLIPS)]))
+                elif change == "end" and turn is not None:
                     audio = np.frombuffer(b"".join(turn), dtype=np.int16)
                     turn = None
                     if responding is None or responding.done():
@@ -155,7 +211,15 @@ class DemoAgent:
     async def _converse(self, caller_present: asyncio.Event) -> None:
         await asyncio.wait_for(caller_present.wait(), 60)
         await asyncio.sleep(0.3)
-        await self._say(GREETING)
+        if self.knobs.calibrate_ms:
+            for text in CALIBRATION_CLIPS:  # ready before any answer is timed
+                await asyncio.to_thread(self._calibration_clip, text)
+            greeting = CALIBRATION_CLIPS[0]
+            clip = self._calibration_clip(greeting)
+            self.said.append(greeting)
+            await self.speaker.say(greeting, clip)
+        else:
+            await self._say(GREETING)
         if self.knobs.leave_after_seconds is not None:
             try:
                 await asyncio.wait_for(self._done.wait(), self.knobs.leave_after_seconds)

@@ -7,6 +7,12 @@ from dataclasses import dataclass
 GREETING = "Hello, thank you for calling Sunny Clinic. How can I help you today?"
 FAREWELL = "Thank you for calling Sunny Clinic. Goodbye!"
 TALK_OVER = "Yes, yes, I understand, I understand."
+# Calibration mode's answers, used in turn: one opens on a vowel, one on a soft fricative (a
+# harder onset to place in noise); both run long enough for barge-ins at 1.5 s.
+CALIBRATION_CLIPS = (
+    "Okay. Our clinic opens at nine in the morning and closes at five in the evening on weekdays.",
+    "So, the clinic is open from nine in the morning until five in the evening on weekdays.",
+)
 FALLBACK = "Sorry, I can help with appointments, opening hours and prescriptions. What would you like?"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow")
 

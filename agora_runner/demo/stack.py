@@ -7,7 +7,9 @@ details. Knobs ride on the endpoint URL's query:
 - `delay_ms`, `fault` (never_join, leave_mid_call, silent, talk_over), `leave_after`, `join_uid`;
 - `encryption=<mode name>`: an encrypted channel (fresh key and salt per session);
   `agent_key=<key>` makes the agent use another key (a mismatch, for tests);
-- `latency_ms`, `jitter_ms`, `loss`, `seed`: seeded network conditions on the agent's uplink.
+- `latency_ms`, `jitter_ms`, `loss`, `seed`: seeded network conditions on the agent's uplink;
+- `calibrate=200,800,1500`: calibration mode, one fixed answer sent exactly D ms after the
+  caller's last voiced frame arrives, D cycling through the list (each 200–2500 ms).
 """
 from __future__ import annotations
 
@@ -72,6 +74,12 @@ def knobs_from_query(query: dict[str, list[str]]) -> tuple[AgentKnobs, int]:
         leave_after = float(one("leave_after")) if one("leave_after") else None
     except ValueError as exc:
         raise KnobError("delay_ms, join_uid and leave_after must be numbers") from exc
+    try:
+        calibrate = tuple(int(v) for v in (one("calibrate") or "").split(",") if v.strip())
+    except ValueError as exc:
+        raise KnobError("calibrate must be a comma-separated list of delays in ms") from exc
+    if any(not 200 <= d <= 2500 for d in calibrate):
+        raise KnobError("calibrate delays must each be 200–2500 ms")
     fault = one("fault")
     if fault and fault not in FAULTS:
         raise KnobError(f"fault must be one of {', '.join(FAULTS)}")
@@ -84,6 +92,7 @@ def knobs_from_query(query: dict[str, list[str]]) -> tuple[AgentKnobs, int]:
             silent=fault == "silent",
             talk_over=fault == "talk_over",
             leave_after_seconds=leave_after,
+            calibrate_ms=calibrate,
         ),
         join_uid,
     )
@@ -231,3 +240,31 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
             self._serve(body.get("client_id") if isinstance(body, dict) else None, query)
 
     return Handler
+
+
+class ThreadedDemoStack:
+    """The demo stack on its own event loop in a thread, for tests and benchmarks that drive
+    calls from the main thread."""
+
+    def __init__(self, tts: Synthesizer, asr: Transcriber) -> None:
+        self.stack = DemoStack(tts=tts, asr=asr)
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.stack.start())
+        self._ready.set()
+        self.loop.run_forever()
+
+    def start(self) -> ThreadedDemoStack:
+        self._thread.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("the demo stack did not start within 60 s")
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.stack.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)

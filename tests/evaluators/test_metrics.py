@@ -10,7 +10,7 @@ from evaluators import CallData, evaluate_call
 from evaluators.expected_outcome import LLMConfig, llm_judge, offline, quoted_phrases
 from evaluators.latency import evaluate as latency
 from evaluators.text import word_error_rate
-from tests.agora_runner.test_recording import tone
+from tests.evaluators.speech import speech
 
 SR = 16000
 
@@ -21,10 +21,12 @@ def call_with_gaps(gaps_ms: list[int]) -> CallData:
     agent = np.zeros(SR * 30, dtype=np.int16)
     utts, t = [], SR
     for gap in gaps_ms:
-        caller[t : t + SR] = tone(1.0)
-        utts.append({"text": "x", "start": t / SR, "end": (t + SR + 800) / SR})  # padded like TTS
-        a = t + SR + gap * SR // 1000
-        agent[a : a + SR] = tone(1.0, freq=180)
+        line = speech(1.0)
+        caller[t : t + len(line)] = line
+        utts.append({"text": "x", "start": t / SR, "end": (t + len(line) + 800) / SR})  # padded like TTS
+        a = t + len(line) + gap * SR // 1000
+        answer = speech(1.0)
+        agent[a : a + len(answer)] = answer
         t = a + 2 * SR
     return CallData(SR, caller, agent, [], utts, [])
 

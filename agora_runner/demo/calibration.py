@@ -1,0 +1,136 @@
+"""Ground truth for the timing metrics, from calls with the demo agent in calibration mode.
+
+In such a call both sides speak clips cut to exact edges (`trim_to_level`) over digital
+silence, so on the recording every edge of speech is a sample known exactly: the caller's
+authored speech end, the agent's first audible sample, a barge-in's onset and the moment the
+agent stopped. Metrics are then run on the same tracks, clean or with noise and clicks added,
+and compared with these edges.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE, trim_to_level
+from ..channel.network import NetworkConditions
+from ..noise import make_noise, speech_rms
+from ..types import CallerScript, CallSpec, Persona, SessionEndpointConfig
+from .defaults import DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
+
+STOP_GAP = int(0.2 * SAMPLE_RATE)  # the agent has stopped once its track is silent this long
+CALLER_LINES = (
+    "Hello there",
+    "What time do you open",
+    "And when do you close",
+    "Is that every day",
+    "Do you open on Saturday",
+    "Can I come in the morning",
+    "Is there parking nearby",
+    "Do I need to book first",
+    "Can I bring my son",
+    "Is the doctor in today",
+    "How long is the wait",
+    "Do you take walk ins",
+)
+
+
+class TrimmedTTS:
+    """A synthesizer whose clips are cut to exact edges, so the caller's speech end is known."""
+
+    def __init__(self, tts: Any) -> None:
+        self.tts = tts
+
+    def synthesize(self, text: str, speed: float = 1.0) -> np.ndarray:
+        return trim_to_level(self.tts.synthesize(text, speed))
+
+
+def calibration_spec(
+    stack: Any,
+    *,
+    delays_ms: tuple[int, ...],
+    barge_in_ms: tuple[int, ...] = (),
+    lines: tuple[str, ...] = CALLER_LINES,
+    network: NetworkConditions | None = None,
+) -> CallSpec:
+    query = "?calibrate=" + ",".join(str(d) for d in delays_ms)
+    if network is not None:
+        query += f"&latency_ms={network.latency_ms:g}&jitter_ms={network.jitter_ms:g}&loss={network.loss:g}&seed={network.seed + 1}"
+    return CallSpec(
+        endpoint=SessionEndpointConfig(url=stack.endpoint_url + query, client_id=DEMO_CLIENT_ID, secret=DEMO_SECRET),
+        join_uid=1,
+        caller=CallerScript.scripted(list(lines)),
+        persona=Persona(barge_in_after_ms=barge_in_ms),
+        local_channel_address=stack.channel_address,
+        local_channel_app_ids=(DEMO_APP_ID,),
+        local_network=network,
+        agent_join_timeout_seconds=5,
+        silence_limit_seconds=6,
+        max_duration_seconds=600,
+        goodbye_line="Thanks goodbye",
+    )
+
+
+@dataclass
+class Truth:
+    turns: list[dict[str, int]]  # {"caller_end", "agent_start"} in samples
+    barge_ins: list[dict[str, int]]  # {"onset", "agent_stop"} in samples
+
+
+def _first_nonzero(track: np.ndarray, start: int, end: int) -> int | None:
+    idx = np.flatnonzero(track[start:end])
+    return int(start + idx[0]) if len(idx) else None
+
+
+def _stop_after(track: np.ndarray, start: int) -> int:
+    """The first sample from `start` where the track falls silent for STOP_GAP samples."""
+    nz = np.flatnonzero(track[start:])
+    if not len(nz):
+        return start
+    gaps = np.flatnonzero(np.diff(nz) > STOP_GAP)
+    last = nz[gaps[0]] if len(gaps) else nz[-1]
+    return int(start + last + 1)
+
+
+def ground_truth(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, Any]]) -> Truth:
+    """Edges on the clean tracks. Each caller utterance ends on its last non-zero sample; the
+    agent's answer starts on its first non-zero sample after that and before the next line."""
+    sr = SAMPLE_RATE
+    utts = sorted(utterances, key=lambda u: u["start"])
+    turns, barges = [], []
+    for i, u in enumerate(utts):
+        start, end = int(round(u["start"] * sr)), int(round(u["end"] * sr))
+        nz = np.flatnonzero(caller[start:end])
+        if not len(nz):
+            continue
+        onset, caller_end = start + int(nz[0]), start + int(nz[-1]) + 1
+        horizon = int(round(utts[i + 1]["start"] * sr)) if i + 1 < len(utts) else len(agent)
+        answer = _first_nonzero(agent, caller_end, horizon)
+        if answer is not None and u.get("kind") != "backchannel":
+            turns.append({"caller_end": caller_end, "agent_start": answer})
+        if u.get("kind") == "barge_in" and onset < len(agent) and agent[max(onset - STOP_GAP, 0) : onset].any():
+            barges.append({"onset": onset, "agent_stop": _stop_after(agent, onset)})
+    return Truth(turns, barges)
+
+
+def with_noise(track: np.ndarray, snr_db: float | None, reference: np.ndarray, seed: int, kind: str = "white") -> np.ndarray:
+    """`track` with steady noise under it at `snr_db` below `reference`'s speech level."""
+    if snr_db is None:
+        return track
+    noise = make_noise(kind, len(track) / SAMPLE_RATE + 0.1, seed)[: len(track)]
+    level = speech_rms(reference) / (10 ** (snr_db / 20))
+    return np.clip(track.astype(np.float64) + noise * level, -32768, 32767).astype(np.int16)
+
+
+def with_clicks(track: np.ndarray, seed: int, per_second: float = 2.0) -> np.ndarray:
+    """`track` with full-scale clicks (1 ms) dropped into its silences."""
+    rng = np.random.default_rng(seed)
+    out = track.copy()
+    silent = np.flatnonzero(track == 0)
+    count = int(len(track) / SAMPLE_RATE * per_second)
+    for pos in rng.choice(silent, size=min(count, len(silent)), replace=False) if len(silent) else []:
+        span = out[pos : pos + 16]
+        if not span.any():
+            out[pos : pos + 16] = (rng.choice([-1, 1]) * 30000 * np.exp(-np.arange(len(span)) / 4)).astype(np.int16)
+    return out

@@ -1,0 +1,99 @@
+"""The demo agent's calibration mode and the timing metrics measured against it: one real call
+over the local channel, scored clean, in noise and with clicks."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agora_runner.audio import SAMPLE_RATE, VoiceDetector, speech_edges, trim_to_level
+from agora_runner.demo.calibration import (
+    TrimmedTTS,
+    calibration_spec,
+    ground_truth,
+    with_clicks,
+    with_noise,
+)
+from agora_runner.demo.stack import KnobError, knobs_from_query
+from agora_runner.runner import execute_call
+from evaluators import CallData
+from evaluators.conversation import stop_time_after_interruption, user_interrupting_ai
+from evaluators.latency import turn_latencies
+
+DELAYS = (300, 1200, 600)
+
+
+@pytest.fixture(scope="module")
+def calibrated(demo_stack: Any, tts: Any) -> dict[str, Any]:
+    before = len(demo_stack.agents)
+    spec = calibration_spec(demo_stack, delays_ms=DELAYS, barge_in_ms=(900,), lines=("Hello there", "What time do you open", "And when do you close", "Is that every day"))
+    outcome = execute_call(spec, tts=TrimmedTTS(tts))
+    assert outcome.recording is not None, outcome.error
+    rec = outcome.recording
+    return {
+        "caller": rec.caller, "agent": rec.agent, "utterances": outcome.caller_utterances,
+        "truth": ground_truth(rec.caller, rec.agent, outcome.caller_utterances),
+        "scheduled": demo_stack.agents[before].calibration,
+    }
+
+
+def errors(c: dict[str, Any], caller: np.ndarray, agent: np.ndarray) -> list[float]:
+    measured = turn_latencies(CallData(SAMPLE_RATE, caller, agent, [], c["utterances"], []))
+    out = []
+    for t in c["truth"].turns:
+        near = [m for m in measured if abs(m["caller_end"] * SAMPLE_RATE - t["caller_end"]) < SAMPLE_RATE / 2]
+        assert near, f"no latency measured for the turn ending at {t['caller_end'] / SAMPLE_RATE:.2f} s"
+        out.append(near[0]["latency_ms"] - (t["agent_start"] - t["caller_end"]) * 1000 / SAMPLE_RATE)
+    return out
+
+
+def test_the_agent_keeps_the_requested_delay(calibrated: dict[str, Any]) -> None:
+    truth, scheduled = calibrated["truth"], calibrated["scheduled"]
+    assert len(truth.turns) >= 4 and len(truth.barge_ins) >= 1
+    for t, s in zip(truth.turns, scheduled, strict=False):
+        actual = (t["agent_start"] - t["caller_end"]) * 1000 / SAMPLE_RATE
+        # Truth − D: the channel, and where the agent's VAD puts the last voiced 10 ms frame
+        # against the last audible sample (a frame or so either way).
+        assert abs(actual - s["requested_ms"]) <= 15, (actual, s)
+        assert s["late_ms"] == 0
+
+
+def test_latency_is_exact_on_clean_audio_and_close_in_noise(calibrated: dict[str, Any]) -> None:
+    c = calibrated
+    assert max(abs(e) for e in errors(c, c["caller"], c["agent"])) <= 1.0
+    noisy = errors(c, with_noise(c["caller"], 20, c["caller"], 1), with_noise(c["agent"], 20, c["agent"], 2))
+    assert max(abs(e) for e in noisy) <= 20, noisy
+    clicked = errors(c, with_clicks(c["caller"], 3), with_clicks(c["agent"], 4))
+    assert min(clicked) > -5, clicked  # a click is never taken for the agent's onset
+
+
+def test_barge_in_onset_and_stop_time_match_the_placed_overlap(calibrated: dict[str, Any]) -> None:
+    c = calibrated
+    for caller, agent in ((c["caller"], c["agent"]), (with_noise(c["caller"], 20, c["caller"], 1), with_noise(c["agent"], 20, c["agent"], 2))):
+        call = CallData(SAMPLE_RATE, caller, agent, [], c["utterances"], [])
+        onsets = user_interrupting_ai(call).extra["times"]
+        stops = stop_time_after_interruption(call).extra["stop_ms"]
+        assert len(onsets) == len(c["truth"].barge_ins)
+        for b, t, stop in zip(c["truth"].barge_ins, onsets, stops, strict=True):
+            assert abs(t * SAMPLE_RATE - b["onset"]) <= 1
+            assert abs(stop - (b["agent_stop"] - b["onset"]) * 1000 / SAMPLE_RATE) <= 5
+
+
+def test_calibrate_knob_is_checked() -> None:
+    assert knobs_from_query({"calibrate": ["200,2500"]})[0].calibrate_ms == (200, 2500)
+    for bad in ("100", "200,x", "3000"):
+        with pytest.raises(KnobError):
+            knobs_from_query({"calibrate": [bad]})
+
+
+def test_speech_edges_of_a_clean_clip_are_exact(tts: Any) -> None:
+    clip = trim_to_level(tts.synthesize("Do you take walk ins"))
+    padded = np.concatenate([np.zeros(1234, np.int16), clip, np.zeros(999, np.int16)])
+    assert speech_edges(padded) == (1234, 1234 + len(clip))
+
+
+def test_a_click_frame_is_not_speech() -> None:
+    frame = np.zeros(160, np.int16)
+    frame[40:56] = (30000 * np.exp(-np.arange(16) / 4)).astype(np.int16)
+    assert VoiceDetector().is_speech(frame.tobytes()) is False
