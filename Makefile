@@ -23,6 +23,7 @@ serve: $(STAMP)
 	$(PY) manage.py serve_embedded
 
 test: $(STAMP)
+	bash .ci/ensure-chromium
 	$(PY) -m pytest
 
 test-fast: $(STAMP)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("test_framework/", include("test_framework.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("test_framework.dashboard.urls")),
 ]
 
 if settings.DEBUG:

@@ -61,6 +61,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "test_framework.dashboard.context.nav",
             ]
         },
     }
@@ -175,3 +176,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("CEKURA_LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "faster_whisper": {"level": "WARNING"}},
 }
+
+# The dashboard signs users in with Django's auth.
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "dashboard:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]

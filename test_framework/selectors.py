@@ -122,24 +122,32 @@ def llm_config() -> LLMConfig | None:
     return LLMConfig(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT_SECONDS)
 
 
+def agent_endpoint_config(agent: AIAgent) -> tuple[SessionEndpointConfig, int]:
+    """The agent's session endpoint as the runner calls it (secret decrypted in memory), and
+    the caller's join uid."""
+    data: dict[str, Any] = agent.agora_data or {}
+    config = SessionEndpointConfig(
+        url=str(data.get("session_endpoint_url", "")),
+        client_id=str(data.get("client_id", "")),
+        secret=agent.agora_api_key,
+        header_name=str(data.get("auth_header_name") or DEFAULT_SECRET_HEADER),
+        method=str(data.get("request_method") or "POST").upper(),
+        timeout_seconds=settings.SESSION_ENDPOINT_TIMEOUT_SECONDS,
+    )
+    return config, int(data.get("join_uid") or 1)
+
+
 def run_call_spec(*, run: Run) -> CallSpec:
     """Everything the runner needs for one run, as plain data (the secret decrypted in memory)."""
     agent = run.agent
     scenario = run.scenario
     if agent is None or scenario is None:
         raise LookupError("the run's agent or scenario was deleted")
-    data: dict[str, Any] = agent.agora_data or {}
     personality = run_personality(run)
+    endpoint, join_uid = agent_endpoint_config(agent)
     return CallSpec(
-        endpoint=SessionEndpointConfig(
-            url=str(data.get("session_endpoint_url", "")),
-            client_id=str(data.get("client_id", "")),
-            secret=agent.agora_api_key,
-            header_name=str(data.get("auth_header_name") or DEFAULT_SECRET_HEADER),
-            method=str(data.get("request_method") or "POST").upper(),
-            timeout_seconds=settings.SESSION_ENDPOINT_TIMEOUT_SECONDS,
-        ),
-        join_uid=int(data.get("join_uid") or 1),
+        endpoint=endpoint,
+        join_uid=join_uid,
         caller=scenario_caller_script(scenario, personality),
         persona=persona_of(personality),
         seed=run.seed,

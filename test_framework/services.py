@@ -36,6 +36,60 @@ def agent_check_agora(*, agent: AIAgent) -> None:
         raise InvalidInput(MSG_NO_AGORA, field="agent")
 
 
+def agent_test_endpoint(*, agent: AIAgent) -> Any:
+    """Call the agent's session endpoint once, as a run would, and check what it answers
+    (agora_runner.checker.Report: findings in plain words; nothing is stored)."""
+    from agora_runner.checker import check_endpoint
+
+    from .selectors import agent_endpoint_config
+
+    agent_check_agora(agent=agent)
+    config, join_uid = agent_endpoint_config(agent)
+    return check_endpoint(
+        config, join_uid=join_uid, local_app_ids=tuple(settings.LOCAL_CHANNEL_APP_IDS), local_address=settings.LOCAL_CHANNEL_ADDRESS
+    )
+
+
+def result_launch_selected(
+    *,
+    organization: Organization,
+    agent_id: int | None,
+    scenario_ids: list[int] | None = None,
+    first_n: int | None = None,
+    frequency: int = 1,
+    name: str = "",
+    concurrency_limit: int | None = None,
+    personality_ids: list[int] | None = None,
+) -> Result:
+    """Launch from ids, as the API and the dashboard receive them: the agent (or the one agent
+    of the chosen scenarios), the scenarios (ids, the first N, or all), the personalities."""
+    from . import selectors
+
+    if scenario_ids is None and agent_id is None:
+        raise InvalidInput('agent_id is required when scenarios is a number or "all".', field="agent_id")
+    agent = None
+    if agent_id is not None:
+        agent = selectors.agent_list(organization=organization).filter(pk=agent_id).first()
+        if agent is None:
+            raise InvalidInput("Agent not found.", field="agent_id")
+    scenarios = selectors.scenarios_for_launch(organization=organization, agent=agent, ids=scenario_ids, first_n=first_n)
+    if not scenarios:
+        raise InvalidInput(MSG_BAD_SCENARIOS, field="scenarios")
+    if agent is None:
+        if len({s.agent_id for s in scenarios}) != 1:
+            raise InvalidInput("All scenarios must belong to the same agent.", field="scenarios")
+        agent = scenarios[0].agent
+    personalities = None
+    if personality_ids:
+        personalities = selectors.personalities_for_launch(organization=organization, ids=personality_ids)
+        if personalities is None:
+            raise InvalidInput("Invalid personality IDs or personalities not found", field="personality_ids")
+    return result_launch(
+        organization=organization, agent=agent, scenarios=scenarios, frequency=frequency, name=name,
+        concurrency_limit=concurrency_limit, personalities=personalities,
+    )
+
+
 def result_launch(
     *,
     organization: Organization,

@@ -3,12 +3,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from cekura.errors import InsufficientBalance, InvalidInput
 
-from .models import ApiKey, Organization
+from .models import ApiKey, Membership, Organization
 
 KEY_PREFIX = "ck_"
 
@@ -32,6 +36,39 @@ def api_key_create(*, organization: Organization, name: str = "") -> tuple[ApiKe
         organization=organization, name=name, prefix=raw[:10], digest=api_key_digest(raw)
     )
     return key, raw
+
+
+def api_key_revoke(*, organization: Organization, key_id: int) -> ApiKey:
+    """Revoke one of the organization's keys (at once: the next request with it is refused)."""
+    key = ApiKey.objects.filter(organization=organization, pk=key_id).first()
+    if key is None:
+        raise InvalidInput("No such API key.", field="key")
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def user_create(*, username: str, password: str, organization: Organization, email: str = "") -> Membership:
+    """A dashboard user in an organization; the password must pass Django's validators."""
+    User = get_user_model()
+    if not username.strip():
+        raise InvalidInput("Username must not be empty.", field="username")
+    if User.objects.filter(username=username.strip()).exists():
+        raise InvalidInput(f"A user named {username.strip()!r} already exists.", field="username")
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field="password") from None
+    with transaction.atomic():
+        user = User.objects.create_user(username=username.strip(), password=password, email=email)
+        return Membership.objects.create(user=user, organization=organization)
+
+
+def organization_of(user: object) -> Organization | None:
+    """The organization a signed-in dashboard user belongs to, if any."""
+    membership = Membership.objects.select_related("organization").filter(user_id=getattr(user, "pk", None)).first()
+    return membership.organization if membership else None
 
 
 def credits_add(*, organization: Organization, amount: int) -> int:

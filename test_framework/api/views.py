@@ -85,36 +85,15 @@ class ScenarioViewSet(CrudViewSet):
         incoming = RunScenariosAgoraSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        org = request.user.organization
-        agent = None
-        if data.get("agent_id") is not None:
-            agent = selectors.agent_list(organization=org).filter(pk=data["agent_id"]).first()
-            if agent is None:
-                raise InvalidInput("Agent not found.", field="agent_id")
-        choice = data["scenarios"]
-        scenarios = selectors.scenarios_for_launch(
-            organization=org, agent=agent, ids=choice.get("ids"), first_n=choice.get("first_n")
-        )
-        if not scenarios:
-            raise InvalidInput(services.MSG_BAD_SCENARIOS, field="scenarios")
-        if agent is None:
-            agents = {s.agent_id for s in scenarios}
-            if len(agents) != 1:
-                raise InvalidInput("All scenarios must belong to the same agent.", field="scenarios")
-            agent = scenarios[0].agent
-        personalities = None
-        if data.get("personality_ids"):
-            personalities = selectors.personalities_for_launch(organization=org, ids=data["personality_ids"])
-            if personalities is None:
-                raise InvalidInput("Invalid personality IDs or personalities not found", field="personality_ids")
-        result = services.result_launch(
-            personalities=personalities,
-            organization=org,
-            agent=agent,
-            scenarios=scenarios,
+        result = services.result_launch_selected(
+            organization=request.user.organization,
+            agent_id=data.get("agent_id"),
+            scenario_ids=data["scenarios"].get("ids"),
+            first_n=data["scenarios"].get("first_n"),
             frequency=data["frequency"],
             name=data.get("name") or "",
             concurrency_limit=data.get("concurrency_limit"),
+            personality_ids=data.get("personality_ids"),
         )
         result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
         return Response(ResultLaunchSerializer(result, context={"request": request}).data, status=status.HTTP_200_OK)

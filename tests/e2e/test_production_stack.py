@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from django.db import connection
 from rest_framework.test import APIClient
 
 from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
 from cekura.accounts.services import api_key_create
-from cekura.embedded import EmbeddedStack
 from evaluators.text import word_error_rate
 from test_framework.choices import TERMINAL
 from test_framework.models import Result, Run
@@ -24,25 +21,6 @@ from tests.factories import OrganizationFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LINES = ["Hi, I would like to book an appointment.", "Thursday would be great."]
-
-
-@pytest.fixture
-def worker_stack(tmp_path: Path, settings: Any) -> Any:
-    # The API in this process serves the files the worker writes: one media root for both.
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    db = connection.settings_dict
-    broker = settings.CELERY_BROKER_URL
-    redis.Redis.from_url(broker).flushdb()
-    env = {
-        "DJANGO_SETTINGS_MODULE": "settings.test",
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": broker,
-        "CEKURA_MEDIA_ROOT": str(tmp_path / "media"),
-        "CEKURA_LOG_LEVEL": "INFO",
-    }
-    stack = EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs")
-    with stack:
-        yield stack, tmp_path
 
 
 def test_runs_complete_through_a_real_worker_broker_and_database(worker_stack: Any) -> None:

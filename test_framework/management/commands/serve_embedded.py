@@ -25,6 +25,7 @@ class Command(BaseCommand):
             log_dir=settings.VAR_DIR / "logs",
         )
         with stack:
+            self.stdout.write(f"Dashboard:         {stack.web_url}/  (users: manage.py create_user NAME --organization ORG)")
             self.stdout.write(f"API:               {stack.web_url}/test_framework/v1/")
             self.stdout.write(f"API docs:          {stack.web_url}/api/docs/")
             self.stdout.write(f"Admin:             {stack.web_url}/admin/")

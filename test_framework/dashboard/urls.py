@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path("agents/", views.agents, name="agents"),
+    path("agents/new/", views.agent_new, name="agent_new"),
+    path("agents/new/agora/", views.agent_edit, name="agent_new_agora"),
+    path("agents/<int:pk>/", views.agent_edit, name="agent"),
+    path("agents/<int:pk>/test/", views.agent_test, name="agent_test"),
+    path("keys/", views.keys, name="keys"),
+    path("keys/<int:pk>/revoke/", views.key_revoke, name="key_revoke"),
+    path("scenarios/", views.scenarios, name="scenarios"),
+    path("scenarios/new/", views.scenario_edit, name="scenario_new"),
+    path("scenarios/<int:pk>/", views.scenario_edit, name="scenario"),
+    path("scenarios/run/", views.scenarios_run, name="scenarios_run"),
+    path("results/", views.results, name="results"),
+    path("results/progress.json", views.results_progress, name="results_progress"),
+    path("results/<int:pk>/", views.result_detail, name="result"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/status.json", views.run_status, name="run_status"),
+    path("runs/<int:pk>/recording.wav", views.run_recording, name="run_recording"),
+    path("runs/<int:pk>/waveform.json", views.run_waveform, name="run_waveform"),
+]

@@ -1,0 +1,313 @@
+"""Dashboard views: each shapes a page's input into a service or API-serializer call and renders
+the answer. Every query is scoped to the signed-in user's organization."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from cekura.accounts.models import ApiKey
+from cekura.accounts.services import api_key_create, api_key_revoke, organization_of
+from cekura.errors import DomainError
+
+from .. import selectors, services
+from ..api.serializers import (
+    AIAgentSerializer,
+    ResultDetailSerializer,
+    RunSerializer,
+    ScenarioSerializer,
+)
+from ..choices import IN_FLIGHT, TERMINAL, Status
+from ..models import AIAgent, Personality, Result, Run
+from . import media
+from .forms import AgoraAgentForm, RunForm, ScenarioForm
+
+PROVIDERS = [
+    ("agora", "Agora", "Join the agent's Agora RTC channel with details minted by its session endpoint.", True),
+    ("vapi", "Vapi", "Not offered by this server.", False),
+    ("retell", "Retell", "Not offered by this server.", False),
+    ("livekit", "LiveKit", "Not offered by this server.", False),
+    ("pipecat", "Pipecat", "Not offered by this server.", False),
+    ("phone", "Phone number", "Not offered by this server.", False),
+]
+
+
+def org_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in and a member of an organization; `request.organization` is set (and the
+    user carries it, as the API's principal does, for the shared serializers)."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        org = organization_of(request.user)
+        if org is None:
+            return render(request, "dashboard/no_organization.html", status=403)
+        request.organization = org  # type: ignore[attr-defined]
+        request.user.organization = org  # type: ignore[union-attr]
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _form_errors(form: Any, errors: dict[str, Any], mapping: dict[str, str] | None = None) -> None:
+    """API serializer errors onto the form's fields (nested ones flattened)."""
+    mapping = mapping or {}
+    for key, value in errors.items():
+        if isinstance(value, dict):
+            _form_errors(form, value, mapping)
+            continue
+        field = mapping.get(key, key)
+        for message in value if isinstance(value, list) else [value]:
+            form.add_error(field if field in form.fields else None, str(message))
+
+
+def _api_context(request: HttpRequest) -> dict[str, Any]:
+    return {"request": request}
+
+
+@org_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("dashboard:results")
+
+
+# --- agents ------------------------------------------------------------------------------
+@org_required
+def agents(request: HttpRequest) -> HttpResponse:
+    rows = selectors.agent_list(organization=request.organization).annotate(n_scenarios=Count("scenarios"))  # type: ignore[attr-defined]
+    return render(request, "dashboard/agents.html", {"agents": rows})
+
+
+@org_required
+def agent_new(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/agent_providers.html", {"providers": PROVIDERS})
+
+
+def _agent_initial(agent: AIAgent) -> dict[str, Any]:
+    data = agent.agora_data or {}
+    return {
+        "agent_name": agent.agent_name, "description": agent.description,
+        "session_endpoint_url": data.get("session_endpoint_url", ""), "client_id": data.get("client_id", ""),
+        "request_method": data.get("request_method", "POST"), "auth_header_name": data.get("auth_header_name", "X-Cekura-Secret"),
+        "join_uid": data.get("join_uid", 1), "agent_gives_first_message": agent.agent_gives_first_message,
+    }
+
+
+@org_required
+def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    agent = get_object_or_404(selectors.agent_list(organization=request.organization), pk=pk) if pk else None  # type: ignore[attr-defined]
+    if request.method == "POST":
+        form = AgoraAgentForm(request.POST)
+        if form.is_valid():
+            serializer = AIAgentSerializer(agent, data=form.api_data(), partial=agent is not None, context=_api_context(request))
+            if serializer.is_valid():
+                saved = serializer.save(**({} if agent else {"organization": request.organization}))  # type: ignore[attr-defined]
+                messages.success(request, f"Agent “{saved.agent_name}” saved.")
+                return redirect("dashboard:agent", pk=saved.pk)
+            _form_errors(form, serializer.errors, {"agora_api_key": "secret"})
+    else:
+        form = AgoraAgentForm(initial=_agent_initial(agent) if agent else None)
+    return render(request, "dashboard/agent_form.html", {"form": form, "agent": agent})
+
+
+@org_required
+@require_POST
+def agent_test(request: HttpRequest, pk: int) -> HttpResponse:
+    agent = get_object_or_404(selectors.agent_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    try:
+        report = services.agent_test_endpoint(agent=agent)
+        findings, ok = report.findings, report.ok
+    except DomainError as exc:
+        findings, ok = [], False
+        messages.error(request, exc.message)
+    form = AgoraAgentForm(initial=_agent_initial(agent))
+    return render(request, "dashboard/agent_form.html", {"form": form, "agent": agent, "findings": findings, "check_ok": ok})
+
+
+# --- API keys ----------------------------------------------------------------------------
+@org_required
+def keys(request: HttpRequest) -> HttpResponse:
+    new_key = None
+    if request.method == "POST":
+        _, new_key = api_key_create(organization=request.organization, name=request.POST.get("name", "").strip()[:200])  # type: ignore[attr-defined]
+    rows = ApiKey.objects.filter(organization=request.organization).order_by("-created_at")  # type: ignore[attr-defined]
+    return render(request, "dashboard/keys.html", {"keys": rows, "new_key": new_key})
+
+
+@org_required
+@require_POST
+def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        key = api_key_revoke(organization=request.organization, key_id=pk)  # type: ignore[attr-defined]
+    except DomainError:
+        raise Http404("No such API key.") from None
+    messages.success(request, f"Key {key.prefix}… revoked.")
+    return redirect("dashboard:keys")
+
+
+# --- scenarios ---------------------------------------------------------------------------
+@org_required
+def scenarios(request: HttpRequest) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    rows = selectors.scenario_list(organization=org).select_related("agent")
+    personalities = Personality.objects.filter(organization=org).order_by("id")
+    return render(request, "dashboard/scenarios.html", {
+        "scenarios": rows,
+        "run_form": RunForm(personalities=[(p.pk, p.name) for p in personalities]),
+        "personalities": personalities,
+        "credits": org.credits,
+    })
+
+
+@org_required
+def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    scenario = get_object_or_404(selectors.scenario_list(organization=org), pk=pk) if pk else None
+    agent_choices = [(a.pk, a.agent_name) for a in selectors.agent_list(organization=org)]
+    if not agent_choices:
+        messages.info(request, "Add an agent first: scenarios belong to an agent.")
+        return redirect("dashboard:agent_new")
+    if request.method == "POST":
+        form = ScenarioForm(request.POST, agents=agent_choices)
+        if form.is_valid():
+            serializer = ScenarioSerializer(scenario, data=form.api_data(), partial=scenario is not None, context=_api_context(request))
+            if serializer.is_valid():
+                saved = serializer.save(**({} if scenario else {"organization": org}))
+                messages.success(request, f"Scenario “{saved.name}” saved.")
+                return redirect("dashboard:scenarios")
+            _form_errors(form, serializer.errors, {"conditional_actions": "actions", "conditions": "actions"})
+    else:
+        initial = None
+        if scenario:
+            initial = {
+                "name": scenario.name, "agent": scenario.agent_id, "scenario_type": scenario.scenario_type,
+                "first_message": scenario.first_message, "instructions": scenario.instructions,
+                "actions": ScenarioForm.actions_text(scenario.conditional_actions),
+                "expected_outcome_prompt": scenario.expected_outcome_prompt, "max_duration": scenario.max_duration,
+            }
+        form = ScenarioForm(initial=initial, agents=agent_choices)
+    return render(request, "dashboard/scenario_form.html", {"form": form, "scenario": scenario})
+
+
+@org_required
+@require_POST
+def scenarios_run(request: HttpRequest) -> HttpResponse:
+    org = request.organization  # type: ignore[attr-defined]
+    personalities = [(p.pk, p.name) for p in Personality.objects.filter(organization=org)]
+    form = RunForm(request.POST, personalities=personalities)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+        return redirect("dashboard:scenarios")
+    d = form.cleaned_data
+    try:
+        result = services.result_launch_selected(
+            organization=org, agent_id=None, scenario_ids=d["scenario_ids"], frequency=d["frequency"],
+            name=d.get("name") or "", concurrency_limit=d.get("concurrency_limit"),
+            personality_ids=[int(p) for p in d.get("personality_ids") or []] or None,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:scenarios")
+    messages.success(request, f"Started {result.runs.count()} run(s).")
+    return redirect("dashboard:result", pk=result.pk)
+
+
+# --- results and runs --------------------------------------------------------------------
+def _progress(results: Any) -> list[dict[str, Any]]:
+    rows = results.annotate(
+        total=Count("runs"),
+        done=Count("runs", filter=Q(runs__status__in=list(TERMINAL))),
+        ok=Count("runs", filter=Q(runs__success=True)),
+        live=Count("runs", filter=Q(runs__status__in=list(IN_FLIGHT))),
+    )
+    return [
+        {"id": r.pk, "status": r.status, "total": r.total, "done": r.done, "running": r.live,
+         "success_rate": r.success_rate, "terminal": r.status in TERMINAL}
+        for r in rows
+    ]
+
+
+@org_required
+def results(request: HttpRequest) -> HttpResponse:
+    rows = selectors.result_list(organization=request.organization).select_related("agent").order_by("-id")[:100]  # type: ignore[attr-defined]
+    progress = {p["id"]: p for p in _progress(Result.objects.filter(pk__in=[r.pk for r in rows]))}
+    return render(request, "dashboard/results.html", {"results": [(r, progress[r.pk]) for r in rows]})
+
+
+@org_required
+def results_progress(request: HttpRequest) -> JsonResponse:
+    ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()][:200]
+    qs = selectors.result_list(organization=request.organization).filter(pk__in=ids)  # type: ignore[attr-defined]
+    return JsonResponse({"results": _progress(qs)})
+
+
+@org_required
+def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    result = get_object_or_404(selectors.result_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    data = ResultDetailSerializer(result, context=_api_context(request)).data
+    runs = result.runs.select_related("scenario").order_by("id")
+    latencies = [
+        float(t["latency_ms"]) for r in runs if r.status == Status.COMPLETED
+        for m in (r.evaluation or {}).get("metrics", []) if m.get("name") == "Latency"
+        for t in (m.get("extra") or {}).get("turns", [])
+    ]
+    return render(request, "dashboard/result.html", {
+        "result": result, "data": data, "runs": runs, "overall": data["overall_evaluation"],
+        "failed_reasons": data["failed_reasons"], "histogram": media.histogram(latencies),
+        "progress": _progress(Result.objects.filter(pk=result.pk))[0],
+    })
+
+
+@org_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(selectors.run_list(organization=request.organization).select_related("scenario", "agent", "result"), pk=pk)  # type: ignore[attr-defined]
+    data = RunSerializer(run, context=_api_context(request)).data
+    return render(request, "dashboard/run.html", {
+        "run": run, "data": data, "metrics": (run.evaluation or {}).get("metrics", []),
+        "ended_reason": (run.metadata or {}).get("ended_reason", ""),
+        "transcript": run.transcript_object or [], "terminal": run.status in TERMINAL,
+    })
+
+
+def _recording(request: HttpRequest, pk: int) -> Run:
+    run = get_object_or_404(selectors.run_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    if not run.recording:
+        raise Http404("This run has no recording.")
+    return run
+
+
+@org_required
+def run_recording(request: HttpRequest, pk: int) -> FileResponse:
+    run = _recording(request, pk)
+    try:
+        handle = run.recording.open("rb")
+    except FileNotFoundError:
+        raise Http404("This run's recording file is missing from storage.") from None
+    return FileResponse(handle, content_type="audio/wav", filename=f"run-{run.pk}.wav")
+
+
+@org_required
+def run_waveform(request: HttpRequest, pk: int) -> JsonResponse:
+    from agora_runner.audio import read_wav
+
+    run = _recording(request, pk)
+    with run.recording.open("rb") as fh:
+        rate, stereo = read_wav(fh.read())
+    return JsonResponse({
+        "sample_rate": rate, "seconds": round(len(stereo) / rate, 3),
+        "caller": media.peaks(stereo[:, 0]), "agent": media.peaks(stereo[:, 1]),
+    })
+
+
+@org_required
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(selectors.run_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    return JsonResponse({"id": run.pk, "status": run.status, "terminal": run.status in TERMINAL})

@@ -1,0 +1,159 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright): sign in,
+configure an Agora agent and test its endpoint, write a scenario, run it against the demo
+agent through a real worker, watch it complete, open the run, play the audio and seek from
+the transcript. Screenshots of each page, at desktop and phone width, are kept as artifacts."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
+from cekura.accounts.services import user_create
+from tests.factories import OrganizationFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+CHROMIUM = os.environ.get("CEKURA_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("CEKURA_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "var" / "test-artifacts")) / "dashboard"
+PASSWORD = "a-long-enough-passphrase-42"
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def browser(monkeypatch: Any) -> Iterator[Any]:
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls the test makes
+    # in between are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+        ])
+        yield b
+        b.close()
+
+
+def shoot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def fits_phone(browser: Any, base: str, storage: Any, path: str, name: str) -> None:
+    """The page at phone width: no sideways scrolling, and a screenshot."""
+    ctx = browser.new_context(viewport=PHONE, storage_state=storage)
+    page = ctx.new_page()
+    page.goto(base + path)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    shoot(page, f"phone-{name}")
+    ctx.close()
+    assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at phone width"
+
+
+def test_configure_run_watch_and_listen(browser: Any, live_server: Any, worker_stack: Any, settings: Any) -> None:
+    stack, tmp = worker_stack
+    org = OrganizationFactory(credits=10)
+    user_create(username="ada", password=PASSWORD, organization=org)
+    base = live_server.url
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(20_000)
+
+    # Sign in.
+    page.goto(base + "/results/")
+    assert "/login/" in page.url
+    shoot(page, "01-login")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/results/")
+
+    # Agents: the provider grid, then the Agora form, then Test endpoint.
+    page.click("text=Agents")
+    page.click("text=New agent")
+    shoot(page, "02-providers")
+    page.click("[data-provider=agora]")
+    page.fill("input[name=agent_name]", "Sunny Clinic")
+    page.fill("input[name=session_endpoint_url]", stack.endpoint_url)
+    page.fill("input[name=client_id]", DEMO_CLIENT_ID)
+    page.fill("input[name=secret]", DEMO_SECRET)
+    assert page.input_value("select[name=request_method]") == "POST"
+    assert page.input_value("input[name=auth_header_name]") == "X-Cekura-Secret"
+    assert page.input_value("input[name=join_uid]") == "1"
+    page.click("text=Save agent")
+    page.wait_for_selector("text=Test endpoint")
+    assert page.text_content("[data-secret-state]") == "set"
+    assert DEMO_SECRET not in page.content()
+    page.click("#test-endpoint")
+    page.wait_for_selector("#findings")
+    assert "The endpoint is ready for runs." in page.content()
+    shoot(page, "03-agent")
+
+    # A scenario, then Run from the list through the Configure Run dialog.
+    page.click("text=Scenarios")
+    page.click("text=New scenario")
+    page.select_option("select[name=scenario_type]", "conditional_actions")
+    page.fill("input[name=name]", "Booking")
+    page.fill("input[name=first_message]", "Hi, I would like to book an appointment.")
+    page.fill("textarea[name=actions]", "asks for a day => Thursday would be great.")
+    page.fill("textarea[name=expected_outcome_prompt]", 'Books it: "appointment is on Thursday".')
+    page.click("text=Save scenario")
+    page.wait_for_selector("#scenario-table")
+    page.check("input.pick")
+    page.click("#run-selected")
+    assert page.is_visible("#voice-webrtc") and "WebRTC" in page.text_content("#voice-webrtc")
+    assert page.text_content("#run-dialog legend") == "VOICE"
+    shoot(page, "04-configure-run")
+    page.fill("#run-dialog input[name=name]", "browser run")
+    page.click("#run-start")
+    page.wait_for_url("**/results/*/")
+    shoot(page, "05-result-running")
+
+    # Live progress: the page follows the run to its end without a manual reload.
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if page.text_content("[data-field=status]") in ("completed", "failed", "cancelled", "timeout"):
+            break
+        assert stack.alive(), (tmp / "logs" / "worker.log").read_text()[-3000:]
+        time.sleep(1)
+    else:
+        pytest.fail("the run did not end:\n" + (tmp / "logs" / "worker.log").read_text()[-3000:])
+    page.wait_for_selector("text=Runs")
+    assert page.text_content("[data-field=status]") == "completed"
+    assert page.text_content("[data-field=progress]") == "1/1"
+    page.wait_for_selector("#latency-plot")
+    shoot(page, "06-result-done")
+
+    # The run: status, run type, ended reason, metrics, transcript synchronised with audio.
+    page.click("table.list a[href^='/runs/']")
+    page.wait_for_selector("#transcript li")
+    facts = page.text_content("#run-facts")
+    assert "completed" in facts and "Agora" in facts and "agent-ended-call" in facts
+    assert "Latency" in page.text_content("table.metrics")
+    page.wait_for_function("document.querySelector('#audio').readyState >= 1")
+    duration = page.evaluate("document.querySelector('#audio').duration")
+    lines = page.query_selector_all("#transcript li")
+    assert len(lines) >= 4 and duration > 5
+    target = lines[2]
+    start = float(target.get_attribute("data-start"))
+    target.click()
+    page.wait_for_function(f"Math.abs(document.querySelector('#audio').currentTime - {start}) < 1.5")
+    page.wait_for_selector("#transcript li.playing")
+    playing = page.query_selector("#transcript li.playing")
+    assert playing is not None and abs(float(playing.get_attribute("data-start")) - start) < 0.01
+    # The waveform was drawn from both tracks.
+    assert page.evaluate("(() => { const c = document.getElementById('waveform'); return c.width > 0; })()")
+    shoot(page, "07-run")
+    run_path = page.url.replace(base, "")
+
+    storage = ctx.storage_state()
+    for path, name in (("/results/", "results"), ("/scenarios/", "scenarios"), ("/agents/", "agents"), ("/keys/", "keys"), (run_path, "run")):
+        fits_phone(browser, base, storage, path, name)
+    ctx.close()
