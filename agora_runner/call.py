@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from .types import (
     EXCEEDED_MAX_DURATION,
     MAIN_AGENT_DID_NOT_ANSWER,
     MAIN_AGENT_ENDED,
+    RUN_CANCELLED,
     TESTING_AGENT_ENDED,
     CallOutcome,
     CallRecording,
@@ -52,6 +54,7 @@ BARGE_IN_CHANCE = {"none": 0.0, "low": 0.25, "medium": 0.5, "high": 0.9}
 # How long after a barge-in the agent may take to stop before it counts as talking through.
 REACTION_WINDOW = 4.0
 GOODBYE_REPLY_TIMEOUT = 6.0
+STOP_POLL_SECONDS = 0.1
 # Half a second of undecryptable frames from the agent, with none decrypted, is a mismatch of
 # encryption mode, key or salt, not a glitch.
 DECRYPT_FAILURES_LIMIT = 50
@@ -109,6 +112,7 @@ class SimulatedCall:
     agent_gives_first_message: bool = True
     persona: Persona = field(default_factory=Persona)
     seed: int = 0
+    stop: threading.Event | None = None  # set from another thread to hang up now (a cancellation)
     timeline: list[TimelineEvent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -372,6 +376,14 @@ class SimulatedCall:
                 return
         self._event("barge_in_reaction", stopped=False)
 
+    async def _stop_requested(self) -> None:
+        """Returns once `stop` (set from another thread: a cancellation) is set."""
+        if self.stop is None:
+            await asyncio.Event().wait()
+            return
+        while not self.stop.is_set():
+            await asyncio.sleep(STOP_POLL_SECONDS)
+
     async def run(self) -> CallOutcome:
         self.error: str | None = None
         members = await self.transport.connect(self.join)
@@ -383,14 +395,19 @@ class SimulatedCall:
         receiver = asyncio.create_task(self._receive_loop())
         helpers = [asyncio.create_task(self._backchannel_loop())] if self.persona.backchannels else []
         conduct = asyncio.create_task(self._conduct())
+        stopper = asyncio.create_task(self._stop_requested())
+        helpers.append(stopper)
         try:
             # The sender and receiver run for the whole call; if either dies, the call cannot
             # go on, and waiting for max_duration would only hide the fault.
             done, _ = await asyncio.wait(
-                {conduct, sender, receiver}, timeout=self.max_duration, return_when=asyncio.FIRST_COMPLETED
+                {conduct, sender, receiver, stopper}, timeout=self.max_duration, return_when=asyncio.FIRST_COMPLETED
             )
             if conduct in done:
                 ended = conduct.result()
+            elif stopper in done:
+                ended = RUN_CANCELLED
+                self.error = "the run was cancelled during the call"
             elif not done:
                 ended = EXCEEDED_MAX_DURATION
             else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -68,8 +69,11 @@ def known_lines(script: CallerScript, goodbye: str) -> list[str]:
     return lines + [str(c["action"]) for c in script.conditions if c.get("action")]
 
 
-def execute_call(spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None) -> CallOutcome:
-    """Fetch join details, synthesise the caller's known lines, hold the call."""
+def execute_call(
+    spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None, stop: threading.Event | None = None
+) -> CallOutcome:
+    """Fetch join details, synthesise the caller's known lines, hold the call. Setting `stop`
+    (from another thread) hangs up at once, keeping what was recorded."""
     # Known lines are synthesised before joining (into the TTS cache), so no CPU-heavy work
     # competes with frame pacing during the call.
     for text in known_lines(spec.caller, spec.goodbye_line):
@@ -95,5 +99,6 @@ def execute_call(spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = 
         agent_gives_first_message=spec.agent_gives_first_message,
         persona=spec.persona,
         seed=spec.seed,
+        stop=stop,
     )
     return asyncio.run(run_call_async(call))

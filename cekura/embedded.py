@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +49,7 @@ class EmbeddedStack:
     log_dir: Path | None = None
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     files: list[Any] = field(default_factory=list)
+    named: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
     channel_address: str = ""
     endpoint_url: str = ""
     web_url: str = ""
@@ -63,9 +66,20 @@ class EmbeddedStack:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
             self.files.append(out)
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        # Each child leads its own process group, so it can be killed with everything it forked.
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.procs.append(proc)
+        self.named[name] = proc
         return proc
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a child and every process it forked (a crash, for fault tests)."""
+        proc = self.named[name]
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
 
     def start(self) -> EmbeddedStack:
         env = self._env()
@@ -98,6 +112,8 @@ class EmbeddedStack:
             "worker",
             [sys.executable, "-m", "celery", "-A", "cekura", "worker", "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"),
              "-c", str(self.worker_concurrency), "--pool", "prefork", "-l", "INFO", "--without-gossip",
+             # The one worker of the embedded stack also runs beat (the reaper's schedule).
+             "--beat", "-s", str((self.log_dir or Path(tempfile.gettempdir())) / f"celerybeat-{os.getpid()}"),
              "--without-mingle", "--without-heartbeat", "-n", f"embedded-{os.getpid()}@%h"],
             env,
         )

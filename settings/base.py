@@ -136,6 +136,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_CALLS_QUEUE = env.str("CEKURA_CALLS_QUEUE", default="calls")
+# The worker holding a run beats every RUN_HEARTBEAT_SECONDS (and sees cancellations then);
+# a run silent for RUN_STALE_AFTER_SECONDS is ended by the reaper, which Celery beat runs
+# every RUN_REAP_EVERY_SECONDS.
+RUN_HEARTBEAT_SECONDS = env.float("CEKURA_RUN_HEARTBEAT_SECONDS", default=1.0)
+RUN_STALE_AFTER_SECONDS = env.float("CEKURA_RUN_STALE_AFTER_SECONDS", default=60.0)
+RUN_REAP_EVERY_SECONDS = env.float("CEKURA_RUN_REAP_EVERY_SECONDS", default=30.0)
+CELERY_TASK_ROUTES = {"test_framework.reap_stale_runs": {"queue": CELERY_CALLS_QUEUE}}
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-runs": {"task": "test_framework.reap_stale_runs", "schedule": RUN_REAP_EVERY_SECONDS},
+}
 # A run's task is given this long beyond the call's own maximum duration (for joining,
 # transcription and metrics) before the soft limit ends it.
 RUN_TASK_OVERHEAD_SECONDS = env.int("CEKURA_RUN_TASK_OVERHEAD_SECONDS", default=600)

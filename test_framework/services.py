@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -11,8 +12,9 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from agora_runner.types import PIPELINE_ERROR, RUN_CANCELLED
 from cekura.accounts.models import Organization
-from cekura.accounts.services import credits_debit
+from cekura.accounts.services import credits_debit, credits_refund
 from cekura.errors import InvalidInput
 
 from .choices import IN_FLIGHT, TERMINAL, Status
@@ -228,8 +230,13 @@ def run_finish(
     expected_outcome: dict[str, Any] | None = None,
     duration_seconds: float | None = None,
     recording_wav: bytes | None = None,
+    refund: bool = False,
 ) -> bool:
-    """End a run in a terminal status, once. Returns False if it had already ended."""
+    """End a run in a terminal status, once. Returns False if it had already ended.
+
+    `refund`: the run's credit goes back to the organization (in the same transaction as the
+    status change, so a run is refunded at most once): see `credit_policy` in the README.
+    """
     assert status in TERMINAL, status
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.status in TERMINAL:
@@ -260,8 +267,12 @@ def run_finish(
         fields["duration_seconds"] = duration_seconds
     if recording_name:
         fields["recording"] = recording_name
+    if refund:
+        fields["metadata"] = {**(fields.get("metadata") or run.metadata or {}), "credit_refunded": True}
     with transaction.atomic():
         done = Run.objects.filter(pk=run_id).exclude(status__in=TERMINAL).update(**fields) == 1
+        if done and refund:
+            credits_refund(organization_id=run.organization_id, amount=settings.CREDITS_PER_RUN)
     if done:
         result_after_run(result_id=run.result_id)
     return done
@@ -311,15 +322,58 @@ def result_refresh(*, result_id: int) -> Result:
 
 
 def result_cancel(*, result: Result) -> Result:
-    """Cancel every run not yet started; runs already in a call finish on their own."""
+    """Cancel every run of the result: those not started end now (their credit comes back);
+    those in a call are asked to hang up, which their worker does within a second or two,
+    keeping what was recorded."""
+    for run in result.runs.filter(status__in=[Status.RUNNING, Status.EVALUATING]):
+        run_request_cancel(run=run)
+    now = timezone.now()
     with transaction.atomic():
-        result.runs.filter(status__in=[Status.PENDING, Status.IN_QUEUE]).update(
-            status=Status.CANCELLED,
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
-            metadata={"ended_reason": "run-cancelled-by-user"},
-        )
+        unstarted = list(result.runs.select_for_update().filter(status__in=[Status.PENDING, Status.IN_QUEUE]).values_list("pk", flat=True))
+        if unstarted:
+            Run.objects.filter(pk__in=unstarted).update(
+                status=Status.CANCELLED, finished_at=now, updated_at=now,
+                metadata={"ended_reason": RUN_CANCELLED, "credit_refunded": True},
+            )
+            credits_refund(organization_id=result.organization_id, amount=len(unstarted) * settings.CREDITS_PER_RUN)
     return result_refresh(result_id=result.pk)
+
+
+def run_request_cancel(*, run: Run) -> Run:
+    """End one run: not started → cancelled now; in a call → its worker hangs up."""
+    if run.status in (Status.PENDING, Status.IN_QUEUE):
+        run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, metadata={"ended_reason": RUN_CANCELLED}, refund=True)
+    elif run.status in (Status.RUNNING, Status.EVALUATING):
+        Run.objects.filter(pk=run.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def run_heartbeat(*, run_id: int) -> bool:
+    """The worker holding the run is alive. Returns True when a cancellation was asked for."""
+    Run.objects.filter(pk=run_id, status__in=[Status.RUNNING, Status.EVALUATING]).update(heartbeat_at=timezone.now())
+    return Run.objects.filter(pk=run_id, cancel_requested_at__isnull=False).exists()
+
+
+def runs_reap(*, stale_after_seconds: float) -> list[int]:
+    """End the runs whose worker vanished (killed, machine lost): in a call or evaluating with
+    no heartbeat for `stale_after_seconds`. Each ends `failed` with the reason, on our side,
+    and its credit comes back. Returns the ids ended."""
+    cutoff = timezone.now() - timedelta(seconds=stale_after_seconds)
+    stale = Run.objects.filter(status__in=[Status.RUNNING, Status.EVALUATING]).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, executed_at__lt=cutoff)
+    )
+    ended = []
+    for run in stale:
+        message = (
+            f"the worker holding this run stopped (no heartbeat for {stale_after_seconds:g} s); "
+            "the run was ended by the reaper"
+        )
+        metadata = {**(run.metadata or {}), "ended_reason": PIPELINE_ERROR, "infrastructure": True, "reaped": True}
+        if run_finish(run_id=run.pk, status=Status.FAILED, success=False, error_message=message, metadata=metadata, refund=True):
+            log.warning("run %s: reaped (worker vanished)", run.pk)
+            ended.append(run.pk)
+    return ended
 
 
 def expected_outcome_dict(expected: Any) -> dict[str, Any]:

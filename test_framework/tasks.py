@@ -7,12 +7,14 @@ status change is its own short update.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import asdict
 from typing import Any
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import connection
 
 from agora_runner.audio import stereo_wav
 from agora_runner.errors import RunnerError
@@ -22,6 +24,7 @@ from agora_runner.transcribe import transcribe_call, transcript_text
 from agora_runner.types import (
     CALL_NOT_CONNECTED,
     PIPELINE_ERROR,
+    RUN_CANCELLED,
     CallOutcome,
 )
 from evaluators import CallData
@@ -35,8 +38,42 @@ log = logging.getLogger(__name__)
 
 
 def _fail(run_id: int, message: str, ended_reason: str, *, infrastructure: bool, status: str = Status.FAILED, extra: dict[str, Any] | None = None) -> None:
+    """A run that ended without a finished call. Its credit comes back: only calls that
+    reached the agent are charged."""
     metadata = {"ended_reason": ended_reason, "infrastructure": infrastructure, **(extra or {})}
-    services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata)
+    services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata, refund=True)
+
+
+class Watchdog:
+    """While a run is held: a heartbeat every few seconds (so the reaper knows the worker
+    lives), and the hang-up signal when someone cancels the run."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.stop = threading.Event()  # handed to the call: set → hang up now
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"run-{run_id}-watchdog", daemon=True)
+
+    def _loop(self) -> None:
+        try:
+            while not self._done.is_set():
+                try:
+                    if services.run_heartbeat(run_id=self.run_id) and not self.stop.is_set():
+                        log.info("run %s: cancellation asked for; hanging up", self.run_id)
+                        self.stop.set()
+                except Exception:  # the database blinked: try again on the next beat
+                    log.warning("run %s: heartbeat failed", self.run_id, exc_info=True)
+                self._done.wait(settings.RUN_HEARTBEAT_SECONDS)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(5)
 
 
 @shared_task(name="test_framework.run_execute", acks_late=True, ignore_result=True)
@@ -46,7 +83,8 @@ def run_execute(run_id: int) -> None:
         log.info("run %s: not claimable (already taken or ended)", run_id)
         return
     try:
-        _execute(run_id)
+        with Watchdog(run_id) as watchdog:
+            _execute(run_id, watchdog.stop)
     except SoftTimeLimitExceeded:
         _fail(run_id, "the run exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT)
     except RunnerError as exc:
@@ -58,7 +96,13 @@ def run_execute(run_id: int) -> None:
         _fail(run_id, f"internal error in the testing agent ({exc.__class__.__name__})", PIPELINE_ERROR, infrastructure=True)
 
 
-def _execute(run_id: int) -> None:
+@shared_task(name="test_framework.reap_stale_runs", ignore_result=True)
+def reap_stale_runs() -> int:
+    """Periodic (Celery beat): end runs whose worker vanished mid-call."""
+    return len(services.runs_reap(stale_after_seconds=settings.RUN_STALE_AFTER_SECONDS))
+
+
+def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     run = Run.objects.select_related("agent", "scenario").get(pk=run_id)
     try:
         spec = selectors.run_call_spec(run=run)
@@ -67,7 +111,7 @@ def _execute(run_id: int) -> None:
         return
     log.info("run %s: calling session endpoint and joining", run_id)
     asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
-    outcome = execute_call(spec, tts=get_tts(), asr=asr)
+    outcome = execute_call(spec, tts=get_tts(), asr=asr, stop=stop)
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
@@ -76,6 +120,16 @@ def _execute(run_id: int) -> None:
     assert outcome.recording is not None
     turns = transcribe_call(outcome.recording, outcome.caller_utterances, asr)
     transcript_object = [t.as_dict() for t in turns]
+    if outcome.ended_reason == RUN_CANCELLED:
+        # Hung up on request: what was recorded and said is kept; a cut-short call is not scored.
+        services.run_finish(
+            run_id=run_id, status=Status.CANCELLED, success=False, error_message=outcome.error or "",
+            metadata=meta, transcript=transcript_text(turns), transcript_object=transcript_object,
+            duration_seconds=round(outcome.recording.duration_seconds, 2),
+            recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
+        )
+        log.info("run %s: cancelled during the call", run_id)
+        return
     call = CallData(
         sample_rate=outcome.recording.sample_rate,
         caller=outcome.recording.caller,

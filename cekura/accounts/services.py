@@ -79,6 +79,12 @@ def credits_add(*, organization: Organization, amount: int) -> int:
     return organization.credits
 
 
+def credits_refund(*, organization_id: int, amount: int) -> None:
+    """Give credits back (a run that never reached the agent, or failed on our side)."""
+    if amount > 0:
+        Organization.objects.filter(pk=organization_id).update(credits=F("credits") + amount)
+
+
 def credits_debit(*, organization_id: int, amount: int) -> None:
     """Debit atomically; a short balance raises and changes nothing.
 

@@ -120,6 +120,14 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         runs = self.get_queryset().filter(pk__in=[int(p) for p in parts]).order_by("id")
         return Response(RunSerializer(runs, many=True, context={"request": request}).data)
 
+    @extend_schema(request=None, responses={200: RunSerializer})
+    @action(detail=True, methods=["post"], url_path="end_call")
+    def end_call(self, request: Request, pk: str | None = None) -> Response:
+        """End this run: not started yet → cancelled now; in a call → the caller hangs up within
+        about a second and the run ends `cancelled`, keeping what was recorded."""
+        run = services.run_request_cancel(run=self.get_object())
+        return Response(RunSerializer(run, context={"request": request}).data)
+
     @extend_schema(responses={(200, "audio/wav"): bytes})
     @action(detail=True, methods=["get"], url_path="recording", url_name="recording")
     def recording(self, request: Request, pk: str | None = None) -> FileResponse:
@@ -146,7 +154,8 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
     @extend_schema(request=None, responses={200: ResultDetailSerializer})
     @action(detail=True, methods=["post"], url_path="end_calls")
     def end_calls(self, request: Request, pk: str | None = None) -> Response:
-        """Cancel the result's runs that have not started yet."""
+        """Cancel the result's runs: those not started end now; live calls hang up within
+        about a second, keeping what was recorded."""
         result = services.result_cancel(result=self.get_object())
         return Response(ResultDetailSerializer(result, context={"request": request}).data)
 

@@ -9,13 +9,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from cekura.accounts.models import ApiKey
 from cekura.accounts.services import api_key_create, api_key_revoke, organization_of
 from cekura.errors import DomainError
+from cekura.ranged import ranged_file_response
 
 from .. import selectors, services
 from ..api.serializers import (
@@ -285,13 +286,15 @@ def _recording(request: HttpRequest, pk: int) -> Run:
 
 
 @org_required
-def run_recording(request: HttpRequest, pk: int) -> FileResponse:
+def run_recording(request: HttpRequest, pk: int) -> HttpResponse:
     run = _recording(request, pk)
     try:
         handle = run.recording.open("rb")
+        size = run.recording.size
     except FileNotFoundError:
         raise Http404("This run's recording file is missing from storage.") from None
-    return FileResponse(handle, content_type="audio/wav", filename=f"run-{run.pk}.wav")
+    # Byte ranges: the player seeks anywhere at once, without downloading the whole file.
+    return ranged_file_response(request, handle, size, "audio/wav", f"run-{run.pk}.wav")
 
 
 @org_required
@@ -311,3 +314,21 @@ def run_waveform(request: HttpRequest, pk: int) -> JsonResponse:
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(selectors.run_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
     return JsonResponse({"id": run.pk, "status": run.status, "terminal": run.status in TERMINAL})
+
+
+@org_required
+@require_POST
+def result_end(request: HttpRequest, pk: int) -> HttpResponse:
+    result = get_object_or_404(selectors.result_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    services.result_cancel(result=result)
+    messages.info(request, "Runs not started were cancelled; calls under way are hanging up.")
+    return redirect("dashboard:result", pk=pk)
+
+
+@org_required
+@require_POST
+def run_end(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(selectors.run_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    services.run_request_cancel(run=run)
+    messages.info(request, "The run is ending.")
+    return redirect("dashboard:run", pk=pk)

@@ -155,7 +155,14 @@ def test_run_page_has_audio_waveform_transcript_and_metrics(org: Organization) -
     assert 'data-start="2.0"' in page and "Hi, when are you open?" in page and "Agora" in page and "Testing agent-ended-call" in page
     assert f"/runs/{run.pk}/recording.wav" in page and "Median 640 ms" in page
     wav = c.get(f"/runs/{run.pk}/recording.wav")
-    assert wav.status_code == 200 and wav["Content-Type"] == "audio/wav"
+    assert wav.status_code == 200 and wav["Content-Type"] == "audio/wav" and wav["Accept-Ranges"] == "bytes"
+    whole = b"".join(wav.streaming_content)
+    part = c.get(f"/runs/{run.pk}/recording.wav", HTTP_RANGE="bytes=100-199")
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert b"".join(part.streaming_content) == whole[100:200]
+    tail = c.get(f"/runs/{run.pk}/recording.wav", HTTP_RANGE="bytes=-10")
+    assert b"".join(tail.streaming_content) == whole[-10:]
+    assert c.get(f"/runs/{run.pk}/recording.wav", HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
     wave = c.get(f"/runs/{run.pk}/waveform.json").json()
     assert wave["seconds"] == 4.0 and max(wave["caller"]) > 0.08 and max(wave["agent"]) == 0.0
     summary = c.get(f"/results/{result.pk}/").content.decode()

@@ -1,0 +1,52 @@
+"""File responses that honour a single HTTP byte range, so a browser can seek in a recording
+before it has downloaded all of it."""
+from __future__ import annotations
+
+import re
+from typing import IO
+
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 64 * 1024
+
+
+def _chunks(handle: IO[bytes], start: int, length: int):  # type: ignore[no-untyped-def]
+    handle.seek(start)
+    left = length
+    try:
+        while left > 0:
+            data = handle.read(min(CHUNK, left))
+            if not data:
+                break
+            left -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, content_type: str, filename: str) -> HttpResponse:
+    """200 with the whole file, or 206 with the asked range (416 when it lies outside)."""
+    header = request.headers.get("Range", "")
+    match = _RANGE.match(header.strip())
+    if not match or not (match.group(1) or match.group(2)):
+        response: HttpResponse = FileResponse(handle, content_type=content_type, filename=filename)
+        response["Accept-Ranges"] = "bytes"
+        return response
+    first, last = match.group(1), match.group(2)
+    if first:
+        start, end = int(first), int(last) if last else size - 1
+    else:  # a suffix: the last N bytes
+        start, end = max(size - int(last), 0), size - 1
+    end = min(end, size - 1)
+    if start >= size or start > end:
+        handle.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    response = StreamingHttpResponse(_chunks(handle, start, end - start + 1), status=206, content_type=content_type)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response

@@ -1,0 +1,59 @@
+"""Faults done for real: the worker holding a live call is SIGKILLed."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
+from cekura.accounts.services import api_key_create
+from test_framework.choices import Status
+from test_framework.models import Result, Run
+from test_framework.tasks import reap_stale_runs
+from tests.factories import OrganizationFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+LINES = ["Hello, I would like to book an appointment.", "Could you tell me your opening hours?", "And do you take walk ins?", "What about parking?"]
+
+
+def test_a_worker_killed_mid_call_leaves_no_run_running(worker_stack: Any, settings: Any) -> None:
+    stack, tmp = worker_stack
+    settings.RUN_STALE_AFTER_SECONDS = 5
+    org = OrganizationFactory(credits=10)
+    api = APIClient()
+    api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=org)[1])
+    agent = api.post("/test_framework/v1/aiagents/", {
+        "agent_name": "Demo", "description": "", "inbound": True,
+        "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID}, "agora_api_key": DEMO_SECRET,
+    }, format="json").json()
+    scenario = api.post("/test_framework/v1/scenarios/", {
+        "name": "Long", "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": LINES[0],
+        "conditional_actions": {"conditions": [{"condition": "", "action": line, "fixed_message": True} for line in LINES[1:]]},
+    }, format="json").json()
+    launch = api.post("/test_framework/v1/scenarios-external/run_scenarios_agora/", {"agent_id": agent["id"], "scenarios": [scenario["id"]]}, format="json")
+    assert launch.status_code == 200, launch.json()
+    run_id = launch.json()["runs"][0]["id"]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        run = Run.objects.get(pk=run_id)
+        if run.status == Status.RUNNING and run.heartbeat_at is not None:
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail("the run never started:\n" + (tmp / "logs" / "worker.log").read_text()[-3000:])
+    time.sleep(3)  # well into the call
+    stack.kill("worker")
+    assert Run.objects.get(pk=run_id).status == Status.RUNNING  # nobody ended it: the worker is gone
+    time.sleep(settings.RUN_STALE_AFTER_SECONDS + 1)
+    # The reaper (Celery beat's periodic task; beat died with this worker) ends the run.
+    assert reap_stale_runs() == 1
+    run = Run.objects.get(pk=run_id)
+    assert run.status == Status.FAILED and "the run was ended by the reaper" in run.error_message
+    assert run.metadata["ended_reason"] == "Testing agent-pipeline-error" and run.metadata["credit_refunded"] is True
+    result = Result.objects.get(pk=run.result_id)
+    assert result.status == Status.FAILED  # its only run failed on our side
+    org.refresh_from_db()
+    assert org.credits == 10  # debited at launch, refunded by the reaper
+    assert reap_stale_runs() == 0

@@ -1,0 +1,139 @@
+"""A run's life beyond the happy path: live cancellation, the reaper, credits and health."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from cekura.accounts.services import api_key_create
+from test_framework import services
+from test_framework.choices import Status
+from test_framework.models import Result, Run
+from test_framework.tasks import reap_stale_runs, run_execute
+from tests.factories import AgentFactory, ScenarioFactory
+from tests.test_framework.test_tasks import demo_agent, queued_run
+
+LONG_CALL = ["Hello, I would like to book an appointment.", "Could you tell me your opening hours?", "And do you take walk ins?", "What about parking?"]
+
+
+@pytest.fixture
+def wired(settings: Any, demo_stack: Any, tmp_path: Any) -> Any:
+    settings.LOCAL_CHANNEL_ADDRESS = demo_stack.channel_address
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.AGENT_JOIN_TIMEOUT_SECONDS = 3
+    settings.SILENCE_LIMIT_SECONDS = 6
+    settings.RUN_HEARTBEAT_SECONDS = 0.5
+    return demo_stack
+
+
+@pytest.mark.django_db(transaction=True)
+def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recording(wired: Any) -> None:
+    agent = demo_agent(wired)
+    run = queued_run(agent, scenario_type="conditional_actions", first_message=LONG_CALL[0],
+                     conditional_actions={"role": "", "conditions": [{"id": i, "condition": "", "action": line, "fixed_message": True} for i, line in enumerate(LONG_CALL[1:], 1)]})
+    credits_before = agent.organization.credits
+    def hold() -> None:
+        try:
+            run_execute(run.pk)
+        finally:
+            connection.close()  # this thread's own database session
+
+    worker = threading.Thread(target=hold, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the call is well under way
+        run.refresh_from_db()
+        if run.status == Status.RUNNING and run.heartbeat_at and run.executed_at and timezone.now() - run.executed_at > timedelta(seconds=8):
+            break
+        time.sleep(0.2)
+    assert run.status == Status.RUNNING
+    api = APIClient()
+    api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=agent.organization)[1])
+    asked = time.monotonic()
+    r = api.post(f"/test_framework/v1/runs/{run.pk}/end_call/")
+    assert r.status_code == 200 and r.json()["status"] == "running"
+    while time.monotonic() - asked < 10:
+        run.refresh_from_db()
+        if run.status != Status.RUNNING:
+            break
+        time.sleep(0.05)
+    hung_up_after = time.monotonic() - asked
+    assert hung_up_after <= 2.0, f"the call went on for {hung_up_after:.2f} s after end_call"
+    worker.join(60)
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and run.success is False
+    assert run.metadata["ended_reason"] == "run-cancelled-by-user"
+    assert run.recording and run.duration_seconds and run.duration_seconds > 5
+    assert any(t["role"] == "Main Agent" for t in run.transcript_object)
+    run.result.refresh_from_db()
+    assert run.result.status == Status.CANCELLED
+    agent.organization.refresh_from_db()
+    assert agent.organization.credits == credits_before  # a call that connected is charged
+
+
+def test_reaper_ends_runs_whose_worker_went_silent_and_refunds_them(db: Any, settings: Any) -> None:
+    settings.RUN_STALE_AFTER_SECONDS = 30
+    agent = AgentFactory()
+    scenario = ScenarioFactory(agent=agent)
+    result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.IN_PROGRESS)
+    old = timezone.now() - timedelta(seconds=120)
+    stale = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=Status.RUNNING, executed_at=old, heartbeat_at=old)
+    silent = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=Status.EVALUATING, executed_at=old)
+    alive = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=Status.RUNNING, executed_at=old, heartbeat_at=timezone.now())
+    credits = agent.organization.credits
+    assert reap_stale_runs() == 2
+    for run in (stale, silent):
+        run.refresh_from_db()
+        assert run.status == Status.FAILED and "stopped (no heartbeat for 30 s)" in run.error_message
+        assert run.metadata["infrastructure"] is True and run.metadata["credit_refunded"] is True
+    alive.refresh_from_db()
+    assert alive.status == Status.RUNNING
+    agent.organization.refresh_from_db()
+    assert agent.organization.credits == credits + 2 * settings.CREDITS_PER_RUN
+    assert reap_stale_runs() == 0  # never twice
+
+
+def test_cancelling_unstarted_runs_refunds_them_once(db: Any, settings: Any) -> None:
+    agent = AgentFactory()
+    scenario = ScenarioFactory(agent=agent)
+    org = agent.organization
+    result = services.result_launch(organization=org, agent=agent, scenarios=[scenario], frequency=3, concurrency_limit=1)
+    org.refresh_from_db()
+    after_launch = org.credits
+    services.result_cancel(result=result)
+    services.result_cancel(result=result)
+    org.refresh_from_db()
+    assert org.credits == after_launch + 3 * settings.CREDITS_PER_RUN
+    assert set(result.runs.values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_a_run_that_never_connected_gets_its_credit_back(db: Any, wired: Any, settings: Any) -> None:
+    agent = demo_agent(wired, query="?fault=never_join")
+    run = queued_run(agent)
+    credits = agent.organization.credits
+    run_execute(run.pk)
+    run.refresh_from_db()
+    agent.organization.refresh_from_db()
+    assert run.status == Status.FAILED and run.metadata["ended_reason"] == "Main agent-call-not-connected"
+    assert agent.organization.credits == credits + settings.CREDITS_PER_RUN and run.metadata["credit_refunded"] is True
+
+
+def test_healthz_checks_database_and_broker(db: Any, settings: Any) -> None:
+    r = Client().get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok", r.json()
+    from cekura.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        r = Client().get("/healthz")
+    finally:
+        app.conf.broker_url = original
+    assert r.status_code == 503 and r.json()["checks"]["broker"]["ok"] is False and r.json()["checks"]["database"]["ok"] is True
