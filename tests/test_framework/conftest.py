@@ -29,3 +29,14 @@ def client(api_key: str) -> APIClient:
 @pytest.fixture
 def agent(org: Any) -> Any:
     return AgentFactory(organization=org)
+
+
+@pytest.fixture
+def wired(settings: Any, demo_stack: Any, tmp_path: Any) -> Any:
+    """Runs executed in this process reach the in-process demo stack, with short waits."""
+    settings.LOCAL_CHANNEL_ADDRESS = demo_stack.channel_address
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.AGENT_JOIN_TIMEOUT_SECONDS = 3
+    settings.SILENCE_LIMIT_SECONDS = 4
+    settings.RUN_HEARTBEAT_SECONDS = 0.5
+    return demo_stack

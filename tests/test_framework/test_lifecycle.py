@@ -23,16 +23,6 @@ from tests.test_framework.test_tasks import demo_agent, queued_run
 LONG_CALL = ["Hello, I would like to book an appointment.", "Could you tell me your opening hours?", "And do you take walk ins?", "What about parking?"]
 
 
-@pytest.fixture
-def wired(settings: Any, demo_stack: Any, tmp_path: Any) -> Any:
-    settings.LOCAL_CHANNEL_ADDRESS = demo_stack.channel_address
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.AGENT_JOIN_TIMEOUT_SECONDS = 3
-    settings.SILENCE_LIMIT_SECONDS = 6
-    settings.RUN_HEARTBEAT_SECONDS = 0.5
-    return demo_stack
-
-
 @pytest.mark.django_db(transaction=True)
 def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recording(wired: Any) -> None:
     agent = demo_agent(wired)

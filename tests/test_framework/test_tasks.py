@@ -15,15 +15,6 @@ from test_framework.tasks import run_execute
 from tests.factories import AgentFactory, ScenarioFactory
 
 
-@pytest.fixture
-def wired(settings: Any, demo_stack: Any, tmp_path: Any) -> Any:
-    settings.LOCAL_CHANNEL_ADDRESS = demo_stack.channel_address
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.AGENT_JOIN_TIMEOUT_SECONDS = 3
-    settings.SILENCE_LIMIT_SECONDS = 4
-    return demo_stack
-
-
 def queued_run(agent: Any, **scenario: Any) -> Run:
     s = ScenarioFactory(agent=agent, **scenario)
     result = Result.objects.create(organization=agent.organization, agent=agent)
