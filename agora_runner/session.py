@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from .errors import SessionEndpointError
+from .netguard import check_destination
 from .types import EncryptionConfig, JoinDetails, SessionEndpointConfig
 
 ENCRYPTION_MODES = {
@@ -98,6 +99,8 @@ def fetch_join_details(
     method = config.method.upper()
     if method not in ("POST", "GET"):
         raise SessionEndpointError(f"request method must be POST or GET, not {config.method!r}")
+    if config.allow_hosts is not None:
+        check_destination(config.url, config.allow_hosts)
     headers = {config.header_name: config.secret, "Accept": "application/json"}
     timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))
     own_client = client is None

@@ -22,6 +22,9 @@ class SessionEndpointConfig:
     header_name: str = "X-Cekura-Secret"
     method: str = "POST"
     timeout_seconds: float = 10.0
+    # When set (the server does), the URL's host must resolve to public addresses unless this
+    # allow-list names it ("host", "host:port", or "*"); None: no check (the command line).
+    allow_hosts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,10 @@ RUN_TASK_OVERHEAD_SECONDS = env.int("CEKURA_RUN_TASK_OVERHEAD_SECONDS", default=
 # --- calls ---------------------------------------------------------------------------------
 DEFAULT_MAX_DURATION_SECONDS = env.int("CEKURA_DEFAULT_MAX_DURATION", default=300)
 SESSION_ENDPOINT_TIMEOUT_SECONDS = env.float("CEKURA_SESSION_ENDPOINT_TIMEOUT", default=10.0)
+# Session endpoints that may resolve to loopback or private addresses ("host", "host:port",
+# or "*"). Production names none; the embedded default and the tests name this machine, where
+# the demo endpoint lives.
+SESSION_ENDPOINT_ALLOW = env.list("CEKURA_SESSION_ENDPOINT_ALLOW", default=[])
 AGENT_JOIN_TIMEOUT_SECONDS = env.float("CEKURA_AGENT_JOIN_TIMEOUT", default=15.0)
 # Seconds the caller waits for the agent to answer a turn before ending the call.
 SILENCE_LIMIT_SECONDS = env.float("CEKURA_SILENCE_LIMIT", default=15.0)

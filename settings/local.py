@@ -28,3 +28,6 @@ LOCAL_CHANNEL_APP_IDS = LOCAL_CHANNEL_APP_IDS or [DEMO_APP_ID]  # noqa: F405
 # Static files straight from the apps (no collectstatic needed outside production).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# The demo endpoint lives on this machine.
+SESSION_ENDPOINT_ALLOW = SESSION_ENDPOINT_ALLOW or ["127.0.0.1", "localhost", "::1"]  # noqa: F405

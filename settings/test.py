@@ -17,3 +17,6 @@ LOCAL_CHANNEL_APP_IDS = [DEMO_APP_ID]
 # Static files straight from the apps (no collectstatic needed outside production).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# The demo endpoint the tests call lives on this machine.
+SESSION_ENDPOINT_ALLOW = ["127.0.0.1", "localhost", "::1"]

@@ -154,6 +154,7 @@ def test_missing_agora_transport_fails_the_run_with_install_hint(db: Any, settin
     import respx
 
     settings.MEDIA_ROOT = str(tmp_path)
+    settings.SESSION_ENDPOINT_ALLOW = ["agent.example.com"]  # a mocked endpoint: no DNS here
     agent = AgentFactory()
     run = queued_run(agent)
     with respx.mock:
@@ -207,3 +208,13 @@ def test_evaluate_metrics_rescores_stored_calls_without_calling_again(db: Any, w
     overall = detail["overall_evaluation"]
     assert overall["Never says Monday"]["pass_rate"] == 0.0 and overall["Says the days"]["pass_rate"] == 100.0
     assert overall["Latency"]["turns"] >= 1 and set(overall["Latency"]["percentiles"]) == {"p50", "p90", "p95", "p99"}
+
+
+def test_a_session_endpoint_on_our_own_network_is_refused(db: Any, settings: Any) -> None:
+    settings.SESSION_ENDPOINT_ALLOW = []
+    agent = AgentFactory(agora_data={"session_endpoint_url": "http://169.254.169.254/latest/meta-data/", "client_id": "c"})
+    run = queued_run(agent)
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert "resolves to 169.254.169.254 (link-local address)" in run.error_message
