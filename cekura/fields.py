@@ -39,6 +39,17 @@ def decrypt(stored: str) -> str:
         raise ValueError("stored secret cannot be decrypted with the configured keys") from exc
 
 
+def reencrypt(stored: str) -> str:
+    """The same secret encrypted with the newest key (for key rotation); ValueError when no
+    configured key opens it."""
+    if not stored.startswith(_PREFIX):
+        raise ValueError("stored secret is not in the encrypted format")
+    try:
+        return _PREFIX + fernet().rotate(stored[len(_PREFIX):].encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("stored secret cannot be decrypted with the configured keys") from exc
+
+
 class EncryptedTextField(models.TextField):
     """Holds a secret; the database only ever sees ciphertext. Empty string means unset."""
 

@@ -32,3 +32,34 @@ def test_add_credits(db: Any) -> None:
         call_command("add_credits", "--organization", "Nobody", "7")
     with pytest.raises(CommandError, match="positive"):
         call_command("add_credits", "--organization", "Acme", "0")
+
+
+def test_field_keys_rotate_and_old_keys_still_decrypt(db: Any, settings: Any) -> None:
+    from cryptography.fernet import Fernet
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    from test_framework.models import AIAgent
+    from tests.factories import AgentFactory
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [old]
+    agent = AgentFactory(agora_api_key="rotate-me")
+
+    def raw() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT agora_api_key FROM test_framework_aiagent WHERE id = %s", [agent.pk])
+            return cursor.fetchone()[0]
+
+    before = raw()
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    assert AIAgent.objects.get(pk=agent.pk).agora_api_key == "rotate-me"  # old keys still decrypt
+    call_command("rotate_field_keys")
+    assert raw() != before and "rotate-me" not in raw()
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone: the secret still opens
+    assert AIAgent.objects.get(pk=agent.pk).agora_api_key == "rotate-me"
+    rotated = raw()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command("rotate_field_keys")
+    assert raw() == rotated
