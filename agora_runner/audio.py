@@ -200,20 +200,21 @@ def _local_floor(audio: np.ndarray, probs: np.ndarray, window: int, lo_limit: in
     quiet = [w for w in range(first, window) if probs[w] < QUIET_PROB]
     if not quiet:
         return noise_floor(audio, lo_limit - CONTEXT_SAMPLES, window * VAD_WINDOW)
-    chunk = np.concatenate([audio[w * VAD_WINDOW : (w + 1) * VAD_WINDOW] for w in quiet]).astype(np.float64)
-    n = len(chunk) // FRAME_SAMPLES
-    frames = chunk[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
-    return float(np.median(np.sqrt((frames * frames).mean(axis=1))))
+    chunk = np.concatenate([audio[w * VAD_WINDOW : (w + 1) * VAD_WINDOW] for w in quiet])
+    return float(np.median(_frames_rms(chunk)))
 
 
 def noise_floor(audio: np.ndarray, lo: int, hi: int) -> float:
     """The background level of audio[lo:hi]: the 10th percentile of its 10 ms frame RMS."""
-    lo, hi = max(lo, 0), min(hi, len(audio))
-    n = (hi - lo) // FRAME_SAMPLES
-    if n < 1:
-        return 0.0
-    frames = audio[lo : lo + n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
-    return float(np.percentile(np.sqrt((frames * frames).mean(axis=1)), 10))
+    levels = _frames_rms(audio[max(lo, 0) : min(hi, len(audio))])
+    return float(np.percentile(levels, 10)) if len(levels) else 0.0
+
+
+def _frames_rms(x: np.ndarray) -> np.ndarray:
+    """The RMS of each whole 10 ms frame of x."""
+    n = len(x) // FRAME_SAMPLES
+    frames = x[: n * FRAME_SAMPLES].astype(np.float64).reshape(n, FRAME_SAMPLES)
+    return np.sqrt((frames * frames).mean(axis=1))
 
 
 def _envelope(x: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from agora_runner.audio import SAMPLE_RATE  # noqa: E402
 from agora_runner.channel.network import NetworkConditions  # noqa: E402
 from agora_runner.demo.calibration import (  # noqa: E402
+    CALLER_LINES,
     TrimmedTTS,
     calibration_spec,
     ground_truth,
@@ -58,8 +59,6 @@ VARIANTS: list[tuple[str, float | None, str, bool]] = [
 
 
 def record(stack: Any, tts: Any, network: NetworkConditions | None, lines: int) -> tuple[Any, list[dict[str, float]]]:
-    from agora_runner.demo.calibration import CALLER_LINES
-
     spec = calibration_spec(stack, delays_ms=DELAYS_MS, barge_in_ms=BARGE_IN_MS, lines=CALLER_LINES[:lines], network=network)
     before = len(stack.agents)
     outcome = execute_call(spec, tts=TrimmedTTS(tts))

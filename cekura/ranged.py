@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import IO
 
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
@@ -50,3 +51,13 @@ def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, con
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+def stored_file_response(request: HttpRequest, stored: FieldFile, content_type: str, filename: str) -> HttpResponse:
+    """A stored file (a recording), whole or by range; 404 when storage has lost it."""
+    try:
+        handle = stored.open("rb")
+        size = stored.size
+    except FileNotFoundError:
+        raise Http404("This run's recording file is missing from storage.") from None
+    return ranged_file_response(request, handle, size, content_type, filename)

@@ -47,12 +47,22 @@ def overall_evaluation(runs: list[dict[str, Any]]) -> dict[str, Any]:
             if name == "Expected Outcome" and passes:
                 summary["pass_rate"] = round(100.0 * sum(passes) / len(passes), 1)
         if name == LATENCY:
-            turns = [float(t["latency_ms"]) for m in items for t in (m.get("extra") or {}).get("turns", []) if t.get("latency_ms") is not None]
+            turns = _turn_latencies(items)
             summary["turns"] = len(turns)
             if turns:
                 summary["percentiles"] = {f"p{q}": round(percentile(turns, q), 1) for q in PERCENTILES}
         out[name] = summary
     return out
+
+
+def _turn_latencies(latency_metrics: list[dict[str, Any]]) -> list[float]:
+    return [float(t["latency_ms"]) for m in latency_metrics for t in (m.get("extra") or {}).get("turns", []) if t.get("latency_ms") is not None]
+
+
+def turn_latencies(runs: list[dict[str, Any]]) -> list[float]:
+    """Every turn's latency (ms) over the runs, pooled: what the percentiles above are taken
+    from, for a distribution plot."""
+    return _turn_latencies([m for run in runs for m in (run.get("evaluation") or {}).get("metrics", []) if m.get("name") == LATENCY])
 
 
 def failed_reasons(runs: list[dict[str, Any]]) -> dict[str, int]:

@@ -120,14 +120,18 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     assert outcome.recording is not None
     turns = transcribe_call(outcome.recording, outcome.caller_utterances, asr)
     transcript_object = [t.as_dict() for t in turns]
+    # What every call that happened keeps: its recording, transcript and timeline.
+    recorded: dict[str, Any] = {
+        "error_message": outcome.error or "",
+        "metadata": meta,
+        "transcript": transcript_text(turns),
+        "transcript_object": transcript_object,
+        "duration_seconds": round(outcome.recording.duration_seconds, 2),
+        "recording_wav": stereo_wav(outcome.recording.caller, outcome.recording.agent),
+    }
     if outcome.ended_reason == RUN_CANCELLED:
-        # Hung up on request: what was recorded and said is kept; a cut-short call is not scored.
-        services.run_finish(
-            run_id=run_id, status=Status.CANCELLED, success=False, error_message=outcome.error or "",
-            metadata=meta, transcript=transcript_text(turns), transcript_object=transcript_object,
-            duration_seconds=round(outcome.recording.duration_seconds, 2),
-            recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
-        )
+        # Hung up on request: a cut-short call is not scored.
+        services.run_finish(run_id=run_id, status=Status.CANCELLED, success=False, **recorded)
         log.info("run %s: cancelled during the call", run_id)
         return
     call = CallData(
@@ -145,14 +149,9 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
         run_id=run_id,
         status=Status.COMPLETED,
         success=success,
-        error_message=outcome.error or "",
-        metadata=meta,
-        transcript=transcript_text(turns),
-        transcript_object=transcript_object,
         evaluation={"metrics": [m.as_dict() for m in metrics]},
         expected_outcome=services.expected_outcome_dict(expected),
-        duration_seconds=round(outcome.recording.duration_seconds, 2),
-        recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
+        **recorded,
     )
     log.info("run %s: completed (%s)", run_id, outcome.ended_reason)
 

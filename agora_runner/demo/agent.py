@@ -80,6 +80,10 @@ class DemoAgent:
         if self.knobs.silent:
             return
         audio = await asyncio.to_thread(self.tts.synthesize, text)
+        await self._utter(text, audio)
+
+    async def _utter(self, text: str, audio: np.ndarray) -> None:
+        """Queue the audio at once (before any await) and wait until it has been sent."""
         self.said.append(text)
         try:
             await self.speaker.say(text, audio)
@@ -123,20 +127,14 @@ class DemoAgent:
             log.info("demo agent: calibration answer skipped, still speaking")
             return
         sample = round((target - self.speaker.t0 + FRAME_SAMPLES / SAMPLE_RATE) * SAMPLE_RATE)
-        # No await between here and say(): the next frame the speaker builds is frames_sent.
+        # No suspension between here and the queueing in _utter(): the next frame the speaker
+        # builds is frames_sent.
         pad = sample - self.speaker.frames_sent * FRAME_SAMPLES
         self.calibration.append({"requested_ms": delay_ms, "late_ms": round(max(-pad, 0) * 1000 / SAMPLE_RATE, 2), "clip": text})
         if pad < 0:
             log.info("demo agent: calibration delay %d ms came too late to keep", delay_ms)
             pad = 0
-        padded = np.concatenate([np.zeros(pad, np.int16), clip])
-        self.said.append(text)
-        try:
-            await self.speaker.say(text, padded)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
+        await self._utter(text, np.concatenate([np.zeros(pad, np.int16), clip]))
 
     async def _yield_if_interrupted(self, tracker: TurnTracker) -> None:
         """A caller still talking 400 ms into our speech is an interruption, not a backchannel:

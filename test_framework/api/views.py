@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cekura.errors import InvalidInput
+from cekura.ranged import stored_file_response
 from evaluators import PREDEFINED
 
 from .. import selectors, services
@@ -130,16 +131,13 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
 
     @extend_schema(responses={(200, "audio/wav"): bytes})
     @action(detail=True, methods=["get"], url_path="recording", url_name="recording")
-    def recording(self, request: Request, pk: str | None = None) -> FileResponse:
-        """The call's stereo WAV: caller on the left (testing_channel_index 0), agent on the right."""
+    def recording(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The call's stereo WAV: caller on the left (testing_channel_index 0), agent on the
+        right. Byte ranges are honoured."""
         run = self.get_object()
         if not run.recording:
             raise Http404("This run has no recording.")
-        try:
-            handle = run.recording.open("rb")
-        except FileNotFoundError:
-            raise Http404("This run's recording file is missing from storage.") from None
-        return FileResponse(handle, content_type="audio/wav", filename=f"run-{run.pk}.wav")
+        return stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
 
 
 class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 from cekura.accounts.models import ApiKey
 from cekura.accounts.services import api_key_create, api_key_revoke, organization_of
 from cekura.errors import DomainError
-from cekura.ranged import ranged_file_response
+from cekura.ranged import stored_file_response
+from evaluators.overall import turn_latencies
 
 from .. import selectors, services
 from ..api.serializers import (
@@ -255,11 +256,7 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
     result = get_object_or_404(selectors.result_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
     data = ResultDetailSerializer(result, context=_api_context(request)).data
     runs = result.runs.select_related("scenario").order_by("id")
-    latencies = [
-        float(t["latency_ms"]) for r in runs if r.status == Status.COMPLETED
-        for m in (r.evaluation or {}).get("metrics", []) if m.get("name") == "Latency"
-        for t in (m.get("extra") or {}).get("turns", [])
-    ]
+    latencies = turn_latencies([{"evaluation": r.evaluation} for r in runs if r.status == Status.COMPLETED])
     return render(request, "dashboard/result.html", {
         "result": result, "data": data, "runs": runs, "overall": data["overall_evaluation"],
         "failed_reasons": data["failed_reasons"], "histogram": media.histogram(latencies),
@@ -288,13 +285,8 @@ def _recording(request: HttpRequest, pk: int) -> Run:
 @org_required
 def run_recording(request: HttpRequest, pk: int) -> HttpResponse:
     run = _recording(request, pk)
-    try:
-        handle = run.recording.open("rb")
-        size = run.recording.size
-    except FileNotFoundError:
-        raise Http404("This run's recording file is missing from storage.") from None
     # Byte ranges: the player seeks anywhere at once, without downloading the whole file.
-    return ranged_file_response(request, handle, size, "audio/wav", f"run-{run.pk}.wav")
+    return stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
 
 
 @org_required

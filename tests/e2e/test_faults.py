@@ -13,9 +13,9 @@ from test_framework.choices import Status
 from test_framework.models import Result, Run
 from test_framework.tasks import reap_stale_runs
 from tests.factories import OrganizationFactory
+from tests.test_framework.test_lifecycle import LONG_CALL as LINES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-LINES = ["Hello, I would like to book an appointment.", "Could you tell me your opening hours?", "And do you take walk ins?", "What about parking?"]
 
 
 def test_a_worker_killed_mid_call_leaves_no_run_running(worker_stack: Any, settings: Any) -> None:
