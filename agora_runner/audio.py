@@ -178,6 +178,9 @@ SUSTAIN = SAMPLE_RATE // 50  # 20 ms
 VAD_WINDOW = 512  # samples per speech probability (32 ms)
 SPEECH_PROB = 0.5  # a window at or above this is speech
 QUIET_PROB = 0.2  # a window below this is background only
+# The sound is looked for this many windows on from the one the model flagged: its probability
+# lags an onset and, searched in reverse for a stop, hangs on for up to ~100 ms after it.
+RISE_WINDOWS = 4
 
 
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
@@ -269,10 +272,10 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray) 
         return None
     w = w0 + int(hits[0])
     floor = _local_floor(audio, probs, w, start)
-    # A point inside the sound: where the envelope first rises above the background within this
-    # window or the next (the window may begin in silence).
+    # A point inside the sound: where the envelope first rises above the background within the
+    # flagged window or the few after it (the window may begin in silence).
     base = max(w * VAD_WINDOW, start)
-    env = _envelope(audio[base : min(end, (w + 2) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
+    env = _envelope(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
     above = np.flatnonzero(env > max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE))
     found = base + int(above[0]) + ENVELOPE - 1 if len(above) else w * VAD_WINDOW + VAD_WINDOW // 2
     edge = _edge(audio, min(max(found, start), end - 1), start, floor)

@@ -29,8 +29,10 @@ from agora_runner.channel.network import NetworkConditions  # noqa: E402
 from agora_runner.demo.calibration import (  # noqa: E402
     CALLER_LINES,
     TrimmedTTS,
+    audible_stop,
     calibration_spec,
     ground_truth,
+    noise_rms_at,
     with_clicks,
     with_noise,
 )
@@ -67,9 +69,9 @@ def record(stack: Any, tts: Any, network: NetworkConditions | None, lines: int) 
     return outcome, agent.calibration
 
 
-def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, Any]], truth: Any, clips: list[str]) -> dict[str, list[float]]:
+def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, Any]], truth: Any, clips: list[str], clean_agent: np.ndarray, noise_rms: float) -> dict[str, list[float]]:
     call = CallData(SAMPLE_RATE, caller, agent, [], utterances, [])
-    errors: dict[str, list[float]] = {"latency": [], "latency_vowel": [], "latency_fricative": [], "barge_onset": [], "stop_time": [], "missed": [], "false_early": [], "extra": []}
+    errors: dict[str, list[float]] = {"latency": [], "latency_vowel": [], "latency_fricative": [], "barge_onset": [], "stop_time": [], "stop_audible": [], "missed": [], "false_early": [], "extra": []}
     measured = turn_latencies(call)
     for n, t in enumerate(truth.turns):
         true_ms = (t["agent_start"] - t["caller_end"]) * 1000 / SAMPLE_RATE
@@ -97,6 +99,8 @@ def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, An
         if hits[0] < len(stops):
             true_stop = (b["agent_stop"] - b["onset"]) * 1000 / SAMPLE_RATE
             errors["stop_time"].append(stops[hits[0]] - true_stop)
+            audible = (audible_stop(clean_agent, b["agent_stop"], noise_rms) - b["onset"]) * 1000 / SAMPLE_RATE
+            errors["stop_audible"].append(stops[hits[0]] - audible)
     return errors
 
 
@@ -146,13 +150,14 @@ def main() -> None:
                 agent = with_noise(agent, snr, agent, seed=2, kind=kind)
                 if clicks:
                     caller, agent = with_clicks(caller, seed=3), with_clicks(agent, seed=4)
-                errs = measure(caller, agent, utterances, truth, [str(s.get("clip", "")) for s in scheduled])
+                errs = measure(caller, agent, utterances, truth, [str(s.get("clip", "")) for s in scheduled], rec.agent, noise_rms_at(rec.agent, snr))
                 report[cond][name] = errs
                 print(f"  {name:18s} latency     {summary(errs['latency'])}")
                 print(f"  {'':18s}  vowel onset {summary(errs['latency_vowel'])}")
                 print(f"  {'':18s}  's' onset   {summary(errs['latency_fricative'])}")
                 print(f"  {'':18s} barge onset {summary(errs['barge_onset'])}")
                 print(f"  {'':18s} stop time   {summary(errs['stop_time'])}")
+                print(f"  {'':18s}  vs audible {summary(errs['stop_audible'])}")
                 if errs["missed"] or errs["false_early"] or errs["extra"]:
                     print(f"  {'':18s} missed {len(errs['missed'])}, false early onsets {len(errs['false_early'])}, interruptions that were not {len(errs['extra'])}")
     finally:

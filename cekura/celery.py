@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -10,3 +11,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 app = Celery("cekura")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["test_framework"])
+
+
+@worker_process_init.connect
+def _nice_worker(**_: object) -> None:
+    """Post-processing workers run niced (CEKURA_WORKER_NICE), so on a shared machine a live
+    call's audio pacing wins the CPU over transcription."""
+    from django.conf import settings
+
+    if settings.WORKER_NICE:
+        os.nice(settings.WORKER_NICE)

@@ -108,15 +108,15 @@ class EmbeddedStack:
         threading.Thread(target=self._drain, args=(demo, "demo-stack"), daemon=True).start()
         env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
         self.env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
-        self._spawn(
-            "worker",
-            [sys.executable, "-m", "celery", "-A", "cekura", "worker", "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"),
-             "-c", str(self.worker_concurrency), "--pool", "prefork", "-l", "INFO", "--without-gossip",
-             # The one worker of the embedded stack also runs beat (the reaper's schedule).
-             "--beat", "-s", str((self.log_dir or Path(tempfile.gettempdir())) / f"celerybeat-{os.getpid()}"),
-             "--without-mingle", "--without-heartbeat", "-n", f"embedded-{os.getpid()}@%h"],
-            env,
-        )
+        beat_file = (self.log_dir or Path(tempfile.gettempdir())) / f"celerybeat-{os.getpid()}"
+        common = [sys.executable, "-m", "celery", "-A", "cekura", "worker", "--pool", "prefork", "-l", "INFO",
+                  "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        # Calls on one worker, post-processing (ASR, metrics) on another, niced; the post
+        # worker also runs beat (the reaper's and the retention schedule).
+        self._spawn("worker", [*common, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
+                               "-n", f"calls-{os.getpid()}@%h"], env)
+        self._spawn("worker-post", [*common, "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", "1", "--beat", "-s", str(beat_file),
+                                    "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10")})
         if self.web:
             port = int(env.get("CEKURA_WEB_PORT") or free_port())
             web = self._spawn("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)

@@ -135,20 +135,39 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Two queues: live calls, and post-processing (ASR, metrics), so transcription never takes a
+# live call's CPU slot. Workers on the post queue may run niced (CEKURA_WORKER_NICE).
 CELERY_CALLS_QUEUE = env.str("CEKURA_CALLS_QUEUE", default="calls")
+CELERY_POST_QUEUE = env.str("CEKURA_POST_QUEUE", default="post")
+CELERY_TASK_DEFAULT_QUEUE = CELERY_POST_QUEUE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+WORKER_NICE = env.int("CEKURA_WORKER_NICE", default=0)
 # The worker holding a run beats every RUN_HEARTBEAT_SECONDS (and sees cancellations then);
 # a run silent for RUN_STALE_AFTER_SECONDS is ended by the reaper, which Celery beat runs
 # every RUN_REAP_EVERY_SECONDS.
 RUN_HEARTBEAT_SECONDS = env.float("CEKURA_RUN_HEARTBEAT_SECONDS", default=1.0)
 RUN_STALE_AFTER_SECONDS = env.float("CEKURA_RUN_STALE_AFTER_SECONDS", default=60.0)
 RUN_REAP_EVERY_SECONDS = env.float("CEKURA_RUN_REAP_EVERY_SECONDS", default=30.0)
-CELERY_TASK_ROUTES = {"test_framework.reap_stale_runs": {"queue": CELERY_CALLS_QUEUE}}
+# A run waiting in_queue this long while the calls queue is empty lost its message (a broker
+# restarted without persistence): the reaper hands it over again.
+RUN_REQUEUE_AFTER_SECONDS = env.float("CEKURA_RUN_REQUEUE_AFTER_SECONDS", default=120.0)
+CELERY_TASK_ROUTES = {
+    "test_framework.run_execute": {"queue": CELERY_CALLS_QUEUE},
+    "test_framework.run_postprocess": {"queue": CELERY_POST_QUEUE},
+    "test_framework.reap_stale_runs": {"queue": CELERY_POST_QUEUE},
+    "test_framework.delete_old_recordings": {"queue": CELERY_POST_QUEUE},
+}
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {"task": "test_framework.reap_stale_runs", "schedule": RUN_REAP_EVERY_SECONDS},
+    "delete-old-recordings": {"task": "test_framework.delete_old_recordings", "schedule": 3600.0},
 }
-# A run's task is given this long beyond the call's own maximum duration (for joining,
-# transcription and metrics) before the soft limit ends it.
-RUN_TASK_OVERHEAD_SECONDS = env.int("CEKURA_RUN_TASK_OVERHEAD_SECONDS", default=600)
+# Post-processing (ASR and metrics of one stored call) is ended after this long.
+RUN_POST_TIME_LIMIT_SECONDS = env.int("CEKURA_RUN_POST_TIME_LIMIT_SECONDS", default=900)
+# Recordings are deleted this many days after their run ended (0 keeps them for ever).
+RECORDING_RETENTION_DAYS = env.int("CEKURA_RECORDING_RETENTION_DAYS", default=0)
+# A call's task is given this long beyond the call's own maximum duration (joining, waiting
+# for the agent, storing the recording) before the soft limit ends it.
+RUN_TASK_OVERHEAD_SECONDS = env.int("CEKURA_RUN_TASK_OVERHEAD_SECONDS", default=180)
 
 # --- calls ---------------------------------------------------------------------------------
 DEFAULT_MAX_DURATION_SECONDS = env.int("CEKURA_DEFAULT_MAX_DURATION", default=300)

@@ -17,6 +17,7 @@ class Status(models.TextChoices):
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.TIMEOUT, Status.CANCELLED})
 IN_FLIGHT = frozenset({Status.IN_QUEUE, Status.RUNNING, Status.EVALUATING})
+IN_CALL = frozenset({Status.IN_QUEUE, Status.RUNNING})  # what a concurrency limit counts
 
 
 class ScenarioType(models.TextChoices):

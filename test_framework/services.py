@@ -17,10 +17,15 @@ from cekura.accounts.models import Organization
 from cekura.accounts.services import credits_debit, credits_refund
 from cekura.errors import InvalidInput
 
-from .choices import IN_FLIGHT, TERMINAL, Status
+from .choices import IN_CALL, TERMINAL, Status
 from .models import AIAgent, Personality, Result, Run, Scenario
 
 log = logging.getLogger(__name__)
+
+# Publishing retries for about ten seconds (a broker restarting) before a run is given up on.
+BROKER_RETRY = {"max_retries": 8, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
+
+POST_ATTEMPTS = 3  # post-processing is handed out at most this many times
 
 MSG_NO_AGORA = "Agent must have Agora credentials configured (agora_data with session_endpoint_url)."
 MSG_NO_URL = "Agent agora_data must include session_endpoint_url."
@@ -159,7 +164,8 @@ def result_dispatch(*, result_id: int) -> list[int]:
             return []
         pending = result.runs.filter(status=Status.PENDING).order_by("id")
         if result.concurrency_limit:
-            room = result.concurrency_limit - result.runs.filter(status__in=IN_FLIGHT).count()
+            # The limit is on simultaneous calls: a run being transcribed holds no slot.
+            room = result.concurrency_limit - result.runs.filter(status__in=IN_CALL).count()
             if room <= 0:
                 return []
             pending = pending[:room]
@@ -182,7 +188,8 @@ def _enqueue(run_ids: list[int]) -> None:
         soft = max_duration + settings.RUN_TASK_OVERHEAD_SECONDS
         try:
             run_execute.apply_async(
-                args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60
+                args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60,
+                retry=True, retry_policy=BROKER_RETRY,
             )
         except Exception as exc:  # kombu raises many kinds; every one means "not queued"
             log.error("run %s: could not be queued (%s)", run_id, exc.__class__.__name__)
@@ -210,11 +217,44 @@ def run_claim(*, run_id: int) -> bool:
 
 
 
-def run_mark_evaluating(*, run_id: int) -> bool:
+def _save_recording(run: Run, wav: bytes) -> str:
+    path = f"recordings/org{run.organization_id}/result{run.result_id}/run{run.pk}.wav"
+    return run.recording.storage.save(path, ContentFile(wav))
+
+
+def run_store_call(*, run_id: int, recording_wav: bytes, metadata: dict[str, Any], duration_seconds: float, error_message: str = "") -> bool:
+    """The call is over: keep its recording and timeline, and move the run running →
+    evaluating for post-processing (its own queue). Its call slot is free from now: the next
+    pending run of the result is dispatched. Returns False if the run had already moved on."""
+    run = Run.objects.filter(pk=run_id, status=Status.RUNNING).first()
+    if run is None:
+        return False
+    name = _save_recording(run, recording_wav)
+    now = timezone.now()
+    metadata = {**metadata, "call_ended_at": now.isoformat()}
     with transaction.atomic():
-        return Run.objects.filter(pk=run_id, status=Status.RUNNING).update(
-            status=Status.EVALUATING, updated_at=timezone.now()
+        moved = Run.objects.filter(pk=run_id, status=Status.RUNNING).update(
+            status=Status.EVALUATING, recording=name, metadata=metadata, duration_seconds=duration_seconds,
+            error_message=error_message[:2000], heartbeat_at=now, updated_at=now,
         ) == 1
+    if moved:
+        result_dispatch(result_id=run.result_id)
+    return moved
+
+
+def run_enqueue_postprocess(*, run_id: int) -> None:
+    """Hand a stored call to the post-processing queue (ASR, metrics). If the broker will not
+    take it, the run stays `evaluating` with its recording kept and the reaper hands it over
+    again once the broker is back."""
+    from .tasks import run_postprocess
+
+    try:
+        run_postprocess.apply_async(
+            args=[run_id], queue=settings.CELERY_POST_QUEUE, retry=True, retry_policy=BROKER_RETRY,
+            soft_time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS, time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS + 60,
+        )
+    except Exception as exc:  # kombu raises many kinds
+        log.error("run %s: could not be queued for post-processing (%s); the reaper will retry", run_id, exc.__class__.__name__)
 
 
 def run_finish(
@@ -245,8 +285,7 @@ def run_finish(
     if recording_wav:
         # The file is written outside the transaction; a run that lost the race below
         # leaves an orphan file at worst, never a run pointing at nothing.
-        path = f"recordings/org{run.organization_id}/result{run.result_id}/run{run.pk}.wav"
-        recording_name = run.recording.storage.save(path, ContentFile(recording_wav))
+        recording_name = _save_recording(run, recording_wav)
     fields: dict[str, Any] = {
         "status": status,
         "success": success,
@@ -356,24 +395,83 @@ def run_heartbeat(*, run_id: int) -> bool:
 
 
 def runs_reap(*, stale_after_seconds: float) -> list[int]:
-    """End the runs whose worker vanished (killed, machine lost): in a call or evaluating with
-    no heartbeat for `stale_after_seconds`. Each ends `failed` with the reason, on our side,
-    and its credit comes back. Returns the ids ended."""
+    """Look after the runs whose worker vanished (killed, machine lost): no heartbeat for
+    `stale_after_seconds`.
+
+    - In a call: the call is gone. The run ends `failed` with the reason, on our side, and its
+      credit comes back.
+    - Evaluating: the recording is stored, so post-processing is handed out again, up to
+      POST_ATTEMPTS times; after that the run ends `failed`, recording kept.
+
+    Returns the ids ended or handed out again.
+    """
     cutoff = timezone.now() - timedelta(seconds=stale_after_seconds)
     stale = Run.objects.filter(status__in=[Status.RUNNING, Status.EVALUATING]).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, executed_at__lt=cutoff)
     )
-    ended = []
+    touched = []
     for run in stale:
+        meta = dict(run.metadata or {})
+        if run.status == Status.EVALUATING and run.recording and meta.get("post_attempts", 0) + 1 < POST_ATTEMPTS:
+            meta["post_attempts"] = meta.get("post_attempts", 0) + 1
+            if Run.objects.filter(pk=run.pk, status=Status.EVALUATING, heartbeat_at=run.heartbeat_at).update(
+                metadata=meta, heartbeat_at=timezone.now(), updated_at=timezone.now()
+            ):
+                log.warning("run %s: post-processing worker vanished; handing it out again (attempt %s)", run.pk, meta["post_attempts"] + 1)
+                run_enqueue_postprocess(run_id=run.pk)
+                touched.append(run.pk)
+            continue
         message = (
             f"the worker holding this run stopped (no heartbeat for {stale_after_seconds:g} s); "
             "the run was ended by the reaper"
         )
-        metadata = {**(run.metadata or {}), "ended_reason": PIPELINE_ERROR, "infrastructure": True, "reaped": True}
-        if run_finish(run_id=run.pk, status=Status.FAILED, success=False, error_message=message, metadata=metadata, refund=True):
+        refund = run.status == Status.RUNNING  # a call that was recorded is charged
+        meta.update({"infrastructure": True, "reaped": True})
+        if refund:
+            meta["ended_reason"] = PIPELINE_ERROR
+        if run_finish(run_id=run.pk, status=Status.FAILED, success=False, error_message=message, metadata=meta, refund=refund):
             log.warning("run %s: reaped (worker vanished)", run.pk)
-            ended.append(run.pk)
-    return ended
+            touched.append(run.pk)
+    return touched
+
+
+def runs_requeue_lost(*, queued_for_seconds: float) -> list[int]:
+    """Hand runs that have waited in `in_queue` for `queued_for_seconds` to the broker again,
+    when the calls queue is empty: their message was lost (a broker restarted without
+    persistence). A duplicate is harmless; the claim lets one through."""
+    from cekura.queues import queue_depth
+
+    if queue_depth(settings.CELERY_CALLS_QUEUE) != 0:
+        return []  # still draining (or unknown): their messages may well be there
+    cutoff = timezone.now() - timedelta(seconds=queued_for_seconds)
+    ids = list(Run.objects.filter(status=Status.IN_QUEUE, updated_at__lt=cutoff).values_list("pk", flat=True)[:500])
+    if ids:
+        Run.objects.filter(pk__in=ids, status=Status.IN_QUEUE).update(updated_at=timezone.now())
+        log.warning("runs %s: queued for over %g s with an empty queue; handed to the broker again", ids, queued_for_seconds)
+        _enqueue(ids)
+    return ids
+
+
+def recordings_expire(*, days: int, batch: int = 500) -> int:
+    """Delete the recordings of runs that ended more than `days` days ago (0: keep all). The
+    run keeps its transcript, metrics and a note of when the recording went."""
+    if days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    for run in Run.objects.filter(status__in=TERMINAL, finished_at__lt=cutoff).exclude(recording="")[:batch]:
+        name = run.recording.name
+        try:
+            run.recording.storage.delete(name)
+        except OSError:
+            log.warning("run %s: recording could not be deleted; tried again next time", run.pk)
+            continue
+        meta = {**(run.metadata or {}), "recording_deleted_at": timezone.now().isoformat(), "recording_retention_days": days}
+        Run.objects.filter(pk=run.pk, recording=name).update(recording="", metadata=meta, updated_at=timezone.now())
+        deleted += 1
+    if deleted:
+        log.info("retention: deleted %s recording(s) older than %s day(s)", deleted, days)
+    return deleted
 
 
 def expected_outcome_dict(expected: Any) -> dict[str, Any]:

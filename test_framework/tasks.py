@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -16,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
 
-from agora_runner.audio import stereo_wav
+from agora_runner.audio import read_wav, stereo_wav
 from agora_runner.errors import RunnerError
 from agora_runner.runner import execute_call
 from agora_runner.speech import get_asr, get_tts
@@ -26,6 +27,7 @@ from agora_runner.types import (
     PIPELINE_ERROR,
     RUN_CANCELLED,
     CallOutcome,
+    CallRecording,
 )
 from evaluators import CallData
 from evaluators.catalogue import score_call
@@ -37,11 +39,15 @@ from .models import Run
 log = logging.getLogger(__name__)
 
 
-def _fail(run_id: int, message: str, ended_reason: str, *, infrastructure: bool, status: str = Status.FAILED, extra: dict[str, Any] | None = None) -> None:
-    """A run that ended without a finished call. Its credit comes back: only calls that
-    reached the agent are charged."""
-    metadata = {"ended_reason": ended_reason, "infrastructure": infrastructure, **(extra or {})}
-    services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata, refund=True)
+def _fail(run_id: int, message: str, ended_reason: str, *, infrastructure: bool, status: str = Status.FAILED, extra: dict[str, Any] | None = None, refund: bool = True) -> None:
+    """A run that ended without a finished call. Its credit comes back (only calls that
+    reached the agent are charged), except when the call happened and its scoring failed."""
+    if refund:
+        metadata = {"ended_reason": ended_reason, "infrastructure": infrastructure, **(extra or {})}
+    else:  # keep the call's timeline; say where it failed
+        run = Run.objects.filter(pk=run_id).only("metadata").first()
+        metadata = {**((run.metadata if run else None) or {}), "infrastructure": infrastructure, "post_processing_failed": True}
+    services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata, refund=refund)
 
 
 class Watchdog:
@@ -98,11 +104,22 @@ def run_execute(run_id: int) -> None:
 
 @shared_task(name="test_framework.reap_stale_runs", ignore_result=True)
 def reap_stale_runs() -> int:
-    """Periodic (Celery beat): end runs whose worker vanished mid-call."""
-    return len(services.runs_reap(stale_after_seconds=settings.RUN_STALE_AFTER_SECONDS))
+    """Periodic (Celery beat): end runs whose worker vanished mid-call, hand out again the
+    post-processing of stored calls, and re-send queued runs whose message the broker lost."""
+    touched = services.runs_reap(stale_after_seconds=settings.RUN_STALE_AFTER_SECONDS)
+    requeued = services.runs_requeue_lost(queued_for_seconds=settings.RUN_REQUEUE_AFTER_SECONDS)
+    return len(touched) + len(requeued)
+
+
+@shared_task(name="test_framework.delete_old_recordings", ignore_result=True)
+def delete_old_recordings() -> int:
+    """Periodic (Celery beat): the retention setting, RECORDING_RETENTION_DAYS."""
+    return services.recordings_expire(days=settings.RECORDING_RETENTION_DAYS)
 
 
 def _execute(run_id: int, stop: threading.Event | None = None) -> None:
+    """The call: reach the agent, hold the conversation, keep the recording. Transcription
+    and scoring happen on the post-processing queue (`run_postprocess`)."""
     run = Run.objects.select_related("agent", "scenario").get(pk=run_id)
     try:
         spec = selectors.run_call_spec(run=run)
@@ -116,44 +133,74 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
         return
-    services.run_mark_evaluating(run_id=run_id)
     assert outcome.recording is not None
-    turns = transcribe_call(outcome.recording, outcome.caller_utterances, asr)
+    stored = services.run_store_call(
+        run_id=run_id,
+        recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
+        metadata=meta,
+        duration_seconds=round(outcome.recording.duration_seconds, 2),
+        error_message=outcome.error or "",
+    )
+    if stored:
+        log.info("run %s: call ended (%s); queued for post-processing", run_id, outcome.ended_reason)
+        services.run_enqueue_postprocess(run_id=run_id)
+
+
+@shared_task(name="test_framework.run_postprocess", acks_late=True, ignore_result=True)
+def run_postprocess(run_id: int) -> None:
+    """Transcribe and score a stored call (the post-processing queue). Safe to deliver twice:
+    only the first to finish the run writes."""
+    run = Run.objects.select_related("scenario").filter(pk=run_id, status=Status.EVALUATING).first()
+    if run is None:
+        log.info("run %s: nothing to post-process (not evaluating)", run_id)
+        return
+    try:
+        with Watchdog(run_id):
+            _postprocess(run)
+    except SoftTimeLimitExceeded:
+        _fail(run_id, "post-processing exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT, refund=False)
+    except Exception as exc:
+        log.exception("run %s: post-processing failed", run_id)
+        _fail(run_id, f"internal error while scoring the call ({exc.__class__.__name__}); the recording is kept", PIPELINE_ERROR, infrastructure=True, refund=False)
+
+
+def _postprocess(run: Run) -> None:
+    meta = dict(run.metadata or {})
+    with run.recording.open("rb") as fh:
+        rate, stereo = read_wav(fh.read())
+    recording = CallRecording(rate, stereo[:, 0].copy(), stereo[:, 1].copy())
+    asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
+    started = time.monotonic()
+    turns = transcribe_call(recording, list(meta.get("caller_utterances") or []), asr)
+    meta["asr_real_time_factor"] = round((time.monotonic() - started) / max(recording.duration_seconds, 1e-6), 4)
     transcript_object = [t.as_dict() for t in turns]
-    # What every call that happened keeps: its recording, transcript and timeline.
-    recorded: dict[str, Any] = {
-        "error_message": outcome.error or "",
-        "metadata": meta,
-        "transcript": transcript_text(turns),
-        "transcript_object": transcript_object,
-        "duration_seconds": round(outcome.recording.duration_seconds, 2),
-        "recording_wav": stereo_wav(outcome.recording.caller, outcome.recording.agent),
-    }
-    if outcome.ended_reason == RUN_CANCELLED:
+    recorded: dict[str, Any] = {"metadata": meta, "transcript": transcript_text(turns), "transcript_object": transcript_object}
+    if meta.get("ended_reason") == RUN_CANCELLED:
         # Hung up on request: a cut-short call is not scored.
-        services.run_finish(run_id=run_id, status=Status.CANCELLED, success=False, **recorded)
-        log.info("run %s: cancelled during the call", run_id)
+        services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded)
+        log.info("run %s: cancelled during the call", run.pk)
         return
     call = CallData(
-        sample_rate=outcome.recording.sample_rate,
-        caller=outcome.recording.caller,
-        agent=outcome.recording.agent,
+        sample_rate=rate,
+        caller=recording.caller,
+        agent=recording.agent,
         transcript=transcript_object,
-        caller_utterances=outcome.caller_utterances,
-        timeline=meta["timeline"],
+        caller_utterances=list(meta.get("caller_utterances") or []),
+        timeline=list(meta.get("timeline") or []),
         expected_outcome_prompt=run.expected_outcome_prompt,
-        ended_reason=outcome.ended_reason,
+        ended_reason=str(meta.get("ended_reason") or ""),
     )
     expected, metrics, success = score_call(call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run))
     services.run_finish(
-        run_id=run_id,
+        run_id=run.pk,
         status=Status.COMPLETED,
         success=success,
+        error_message=run.error_message,
         evaluation={"metrics": [m.as_dict() for m in metrics]},
         expected_outcome=services.expected_outcome_dict(expected),
         **recorded,
     )
-    log.info("run %s: completed (%s)", run_id, outcome.ended_reason)
+    log.info("run %s: completed (%s)", run.pk, meta.get("ended_reason"))
 
 
 def _metadata(outcome: CallOutcome, seed: int) -> dict[str, Any]:

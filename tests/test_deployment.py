@@ -43,14 +43,14 @@ def check_command(argv: list[str]) -> None:
         sub = argv[argv.index("-A") + 2]
         assert sub in ("worker", "beat"), f"unknown celery subcommand {sub!r}"
         if sub == "worker":
-            assert argv[argv.index("-Q") + 1] == settings.CELERY_CALLS_QUEUE
+            assert argv[argv.index("-Q") + 1] in (settings.CELERY_CALLS_QUEUE, settings.CELERY_POST_QUEUE)
         else:  # beat schedules tasks that exist, onto the queue the workers consume
             from cekura.celery import app as celery_app
 
             celery_app.loader.import_default_modules()
             for entry in settings.CELERY_BEAT_SCHEDULE.values():
                 assert entry["task"] in celery_app.tasks, f"beat schedules an unknown task {entry['task']!r}"
-                assert settings.CELERY_TASK_ROUTES[entry["task"]]["queue"] == settings.CELERY_CALLS_QUEUE
+                assert settings.CELERY_TASK_ROUTES[entry["task"]]["queue"] == settings.CELERY_POST_QUEUE
     elif argv[0] == "gunicorn":
         assert "gunicorn" in dependencies()
         module, _, attr = argv[1].partition(":")
@@ -61,7 +61,13 @@ def check_command(argv: list[str]) -> None:
 
 def test_every_compose_command_exists_in_the_project() -> None:
     services = compose()["services"]
-    assert {"postgres", "redis", "web", "worker", "beat", "migrate", "demo"} <= set(services)
+    assert {"postgres", "redis", "web", "worker", "worker-post", "beat", "migrate", "demo"} <= set(services)
+    queues = {shlex.split(services[n]["command"])[shlex.split(services[n]["command"]).index("-Q") + 1] for n in ("worker", "worker-post")}
+    from django.conf import settings
+
+    assert queues == {settings.CELERY_CALLS_QUEUE, settings.CELERY_POST_QUEUE}  # both queues are consumed
+    # Every task is routed to a queue some worker consumes.
+    assert {r["queue"] for r in settings.CELERY_TASK_ROUTES.values()} <= queues
     commands = 0
     for name, svc in services.items():
         if "command" in svc and "image" not in svc:
@@ -69,7 +75,7 @@ def test_every_compose_command_exists_in_the_project() -> None:
             check_command(argv)
             commands += 1
             assert svc.get("build") == "." and (ROOT / "Dockerfile").exists(), name
-    assert commands == 5  # migrate, web, worker, beat, demo
+    assert commands == 6  # migrate, web, worker, worker-post, beat, demo
 
 
 def test_dockerfile_copies_every_package_and_uses_production_settings() -> None:

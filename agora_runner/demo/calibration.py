@@ -19,6 +19,7 @@ from ..noise import make_noise, speech_rms
 from ..types import CallerScript, CallSpec, Persona, SessionEndpointConfig
 from .defaults import DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
 
+AUDIBLE_WINDOW = SAMPLE_RATE // 200  # 5 ms
 STOP_GAP = int(0.2 * SAMPLE_RATE)  # the agent has stopped once its track is silent this long
 CALLER_LINES = (
     "Hello there",
@@ -114,12 +115,31 @@ def ground_truth(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[st
     return Truth(turns, barges)
 
 
+def audible_stop(clean: np.ndarray, cut: int, noise_rms: float) -> int:
+    """Where `clean`'s sound, ending at `cut`, was last audible over a background of
+    `noise_rms`: one past the last 5 ms stretch at least as loud as the background. A fading
+    tail under the noise is not audible, so in noise this is the truth a stop can be held to."""
+    lo = max(cut - SAMPLE_RATE, 0)
+    seg = clean[lo:cut].astype(np.float64)
+    if len(seg) < AUDIBLE_WINDOW:
+        return cut
+    power = np.concatenate([[0.0], np.cumsum(seg * seg)])
+    env = np.sqrt((power[AUDIBLE_WINDOW:] - power[:-AUDIBLE_WINDOW]) / AUDIBLE_WINDOW)
+    loud = np.flatnonzero(env >= noise_rms)
+    return lo + int(loud[-1]) + AUDIBLE_WINDOW if len(loud) else cut
+
+
+def noise_rms_at(reference: np.ndarray, snr_db: float | None) -> float:
+    """The RMS of the noise `with_noise` adds at `snr_db` (0 for none)."""
+    return 0.0 if snr_db is None else speech_rms(reference) / (10 ** (snr_db / 20))
+
+
 def with_noise(track: np.ndarray, snr_db: float | None, reference: np.ndarray, seed: int, kind: str = "white") -> np.ndarray:
     """`track` with steady noise under it at `snr_db` below `reference`'s speech level."""
     if snr_db is None:
         return track
     noise = make_noise(kind, len(track) / SAMPLE_RATE + 0.1, seed)[: len(track)]
-    level = speech_rms(reference) / (10 ** (snr_db / 20))
+    level = noise_rms_at(reference, snr_db)
     return np.clip(track.astype(np.float64) + noise * level, -32768, 32767).astype(np.int16)
 
 

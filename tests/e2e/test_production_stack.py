@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,9 @@ def test_runs_complete_through_a_real_worker_broker_and_database(worker_stack: A
         agent_text = " ".join(t["content"] for t in run.transcript_object if t["role"] == "Main Agent").lower()
         assert "thank you for calling" in agent_text and "thursday" in agent_text
         assert Path(tmp / "media" / run.recording.name).stat().st_size > 100_000
-    # concurrency_limit 1: the second call started only after the first ended.
-    assert runs[1].executed_at >= runs[0].finished_at
+    # concurrency_limit 1 limits calls: the second call started only after the first call
+    # ended (its post-processing may still have been running).
+    assert runs[1].executed_at >= datetime.fromisoformat(runs[0].metadata["call_ended_at"])
     result = Result.objects.get(pk=launch.json()["id"])
     assert (result.status, result.success_rate) == ("completed", 100.0)
     detail = client.get(f"/test_framework/v1/results/{result.pk}/").json()
@@ -71,9 +73,9 @@ def test_runs_complete_through_a_real_worker_broker_and_database(worker_stack: A
     assert recording.status_code == 200 and recording["Content-Type"] == "audio/wav"
     # No log line of the worker or the demo stack carries the secret or a join token
     # (AccessToken2 text starts "007eJ": "007" + base64 of a zlib header).
-    for name in ("worker", "demo-stack"):
+    for name, task in (("worker", "run_execute"), ("worker-post", "run_postprocess"), ("demo-stack", "")):
         text = (tmp / "logs" / f"{name}.log").read_text()
-        assert "run_execute" in text or name == "demo-stack"
+        assert task in text, name  # calls and post-processing ran on their own workers
         assert DEMO_SECRET not in text and "007eJ" not in text, name
 
 

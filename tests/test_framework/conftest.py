@@ -32,8 +32,13 @@ def agent(org: Any) -> Any:
 
 
 @pytest.fixture
-def wired(settings: Any, demo_stack: Any, tmp_path: Any) -> Any:
-    """Runs executed in this process reach the in-process demo stack, with short waits."""
+def wired(settings: Any, demo_stack: Any, tmp_path: Any, monkeypatch: Any) -> Any:
+    """Runs executed in this process reach the in-process demo stack, with short waits. A call
+    handed to the post-processing queue is post-processed here at once, as the post worker
+    would (the end-to-end tests cross the real broker)."""
+    from test_framework.tasks import run_postprocess
+
+    monkeypatch.setattr(run_postprocess, "apply_async", lambda args, **kw: run_postprocess(*args))
     settings.LOCAL_CHANNEL_ADDRESS = demo_stack.channel_address
     settings.MEDIA_ROOT = str(tmp_path)
     settings.AGENT_JOIN_TIMEOUT_SECONDS = 3

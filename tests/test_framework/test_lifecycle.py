@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -68,26 +70,52 @@ def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recordin
     assert agent.organization.credits == credits_before  # a call that connected is charged
 
 
-def test_reaper_ends_runs_whose_worker_went_silent_and_refunds_them(db: Any, settings: Any) -> None:
+def test_reaper_ends_silent_calls_and_hands_stored_calls_out_again(db: Any, settings: Any, monkeypatch: Any, tmp_path: Any) -> None:
     settings.RUN_STALE_AFTER_SECONDS = 30
+    settings.MEDIA_ROOT = str(tmp_path)
+    handed: list[int] = []
+    monkeypatch.setattr("test_framework.tasks.run_postprocess.apply_async", lambda args, **kw: handed.append(args[0]))
     agent = AgentFactory()
     scenario = ScenarioFactory(agent=agent)
     result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.IN_PROGRESS)
     old = timezone.now() - timedelta(seconds=120)
-    stale = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=Status.RUNNING, executed_at=old, heartbeat_at=old)
-    silent = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=Status.EVALUATING, executed_at=old)
-    alive = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=Status.RUNNING, executed_at=old, heartbeat_at=timezone.now())
+    make = lambda status, **kw: Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=status, executed_at=old, **kw)  # noqa: E731
+    in_call = make(Status.RUNNING, heartbeat_at=old)
+    stored = make(Status.EVALUATING, heartbeat_at=old)
+    stored.recording.save("r.wav", ContentFile(b"RIFF"), save=True)
+    exhausted = make(Status.EVALUATING, heartbeat_at=old, metadata={"ended_reason": "main-agent-ended-call", "post_attempts": 2})
+    exhausted.recording.save("e.wav", ContentFile(b"RIFF"), save=True)
+    alive = make(Status.RUNNING, heartbeat_at=timezone.now())
     credits = agent.organization.credits
-    assert reap_stale_runs() == 2
-    for run in (stale, silent):
-        run.refresh_from_db()
-        assert run.status == Status.FAILED and "stopped (no heartbeat for 30 s)" in run.error_message
-        assert run.metadata["infrastructure"] is True and run.metadata["credit_refunded"] is True
+    assert reap_stale_runs() == 3
+    in_call.refresh_from_db()
+    assert in_call.status == Status.FAILED and "stopped (no heartbeat for 30 s)" in in_call.error_message
+    assert in_call.metadata["infrastructure"] is True and in_call.metadata["credit_refunded"] is True
+    stored.refresh_from_db()  # the recording is kept: post-processing is handed out again
+    assert stored.status == Status.EVALUATING and handed == [stored.pk] and stored.metadata["post_attempts"] == 1
+    exhausted.refresh_from_db()  # third time: it ends, the recording kept, the call charged
+    assert exhausted.status == Status.FAILED and exhausted.recording and "credit_refunded" not in exhausted.metadata
+    assert exhausted.metadata["ended_reason"] == "main-agent-ended-call"
     alive.refresh_from_db()
     assert alive.status == Status.RUNNING
     agent.organization.refresh_from_db()
-    assert agent.organization.credits == credits + 2 * settings.CREDITS_PER_RUN
+    assert agent.organization.credits == credits + settings.CREDITS_PER_RUN
     assert reap_stale_runs() == 0  # never twice
+
+
+def test_a_queued_run_whose_message_was_lost_is_sent_again(db: Any, settings: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0]))
+    agent = AgentFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.result_launch(organization=agent.organization, agent=agent, scenarios=[ScenarioFactory(agent=agent)], frequency=2, concurrency_limit=None)
+    first, second = result.runs.order_by("id")
+    assert sent == [first.pk, second.pk]
+    Run.objects.filter(pk=first.pk).update(updated_at=timezone.now() - timedelta(seconds=600))
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(settings.CELERY_CALLS_QUEUE)
+    assert services.runs_requeue_lost(queued_for_seconds=120) == [first.pk]  # only the old one
+    assert sent[-1] == first.pk
+    assert services.runs_requeue_lost(queued_for_seconds=120) == []  # its clock was reset
 
 
 def test_cancelling_unstarted_runs_refunds_them_once(db: Any, settings: Any) -> None:
