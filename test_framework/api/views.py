@@ -136,7 +136,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         right. Byte ranges are honoured."""
         run = self.get_object()
         if not run.recording:
-            raise Http404("This run has no recording.")
+            deleted = (run.metadata or {}).get("recording_deleted_at")
+            raise Http404(f"This run's recording was deleted on {deleted[:10]} (recordings are kept {run.metadata.get('recording_retention_days')} days)." if deleted else "This run has no recording.")
         return stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
 
 

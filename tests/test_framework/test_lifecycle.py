@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from cekura.accounts.services import api_key_create
 from test_framework import services
 from test_framework.choices import Status
 from test_framework.models import Result, Run
-from test_framework.tasks import reap_stale_runs, run_execute
+from test_framework.tasks import delete_old_recordings, reap_stale_runs, run_execute
 from tests.factories import AgentFactory, ScenarioFactory
 from tests.test_framework.test_tasks import demo_agent, queued_run
 
@@ -155,3 +156,29 @@ def test_healthz_checks_database_and_broker(db: Any, settings: Any) -> None:
     finally:
         app.conf.broker_url = original
     assert r.status_code == 503 and r.json()["checks"]["broker"]["ok"] is False and r.json()["checks"]["database"]["ok"] is True
+
+
+def test_retention_deletes_old_recordings_and_keeps_the_rest(db: Any, settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    agent = AgentFactory()
+    result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.COMPLETED)
+    def ended(days_ago: float) -> Run:
+        run = Run.objects.create(organization=agent.organization, result=result, agent=agent, status=Status.COMPLETED,
+                                 finished_at=timezone.now() - timedelta(days=days_ago), transcript="kept")
+        run.recording.save(f"run{run.pk}.wav", ContentFile(b"RIFF...."), save=True)
+        return run
+    old, recent = ended(31), ended(29)
+    settings.RECORDING_RETENTION_DAYS = 0
+    assert delete_old_recordings() == 0  # 0 keeps everything
+    settings.RECORDING_RETENTION_DAYS = 30
+    old_path = Path(old.recording.path)
+    assert delete_old_recordings() == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert not old.recording and not old_path.exists() and old.transcript == "kept"
+    assert old.metadata["recording_retention_days"] == 30 and recent.recording and Path(recent.recording.path).exists()
+    api = APIClient()
+    api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=agent.organization)[1])
+    r = api.get(f"/test_framework/v1/runs/{old.pk}/recording/")
+    assert r.status_code == 404 and "deleted on" in r.json()["detail"] and "kept 30 days" in r.json()["detail"]
+    assert delete_old_recordings() == 0
