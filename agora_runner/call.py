@@ -443,6 +443,7 @@ class SimulatedCall:
             agent_uid=self.agent_uid,
             other_uids=sorted(self.other_uids),
             error=self.error,
+            pacing=self.speaker.pacing(),
         )
 
 

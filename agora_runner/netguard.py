@@ -30,8 +30,10 @@ def allowed(host: str, port: int, allow: tuple[str, ...]) -> bool:
     return ALLOW_ALL in allow or host in allow or f"{host}:{port}" in allow
 
 
-def check_destination(url: str, allow: tuple[str, ...] = ()) -> None:
-    """Raise SessionEndpointError if `url` leads somewhere our server must not call."""
+def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
+    """Raise SessionEndpointError if `url` leads somewhere our server must not call. Returns
+    the address that was checked (to connect to that one and no other: a second lookup could
+    answer differently, a DNS rebinding), or None for an allowed host or an address literal."""
     parts = urlsplit(url)
     host = parts.hostname
     if not host or parts.scheme not in ("http", "https"):
@@ -41,11 +43,12 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> None:
     except ValueError:
         raise SessionEndpointError("session endpoint URL has an invalid port") from None
     if allowed(host, port, allow):
-        return
+        return None
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise SessionEndpointError(f"the session endpoint's host {host!r} does not resolve", permanent=False) from None
+    checked = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
         kind = _kind(ip)
@@ -54,3 +57,20 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> None:
                 f"the session endpoint's host {host!r} resolves to {ip} ({kind} address); this server does not "
                 "call such addresses (an administrator can allow the host with CEKURA_SESSION_ENDPOINT_ALLOW)"
             )
+        checked.append(ip)
+    if not checked:
+        raise SessionEndpointError(f"the session endpoint's host {host!r} does not resolve", permanent=False)
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None  # an address literal: the request goes there anyway
+    except ValueError:
+        return str(checked[0])
+
+
+def pinned_url(url: str, ip: str) -> str:
+    """`url` with its host replaced by the checked address `ip` (the port and path kept)."""
+    parts = urlsplit(url)
+    netloc = f"[{ip}]" if ":" in ip else ip
+    if parts.port:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()

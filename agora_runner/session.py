@@ -11,11 +11,12 @@ import base64
 import binascii
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from .errors import SessionEndpointError
-from .netguard import check_destination
+from .netguard import check_destination, pinned_url
 from .types import EncryptionConfig, JoinDetails, SessionEndpointConfig
 
 ENCRYPTION_MODES = {
@@ -99,17 +100,25 @@ def fetch_join_details(
     method = config.method.upper()
     if method not in ("POST", "GET"):
         raise SessionEndpointError(f"request method must be POST or GET, not {config.method!r}")
+    url, extensions, headers = config.url, {}, {config.header_name: config.secret, "Accept": "application/json"}
     if config.allow_hosts is not None:
-        check_destination(config.url, config.allow_hosts)
-    headers = {config.header_name: config.secret, "Accept": "application/json"}
+        ip = check_destination(config.url, config.allow_hosts)
+        if ip is not None:
+            # Connect to the address that was checked, not to a fresh lookup; the Host header
+            # and TLS (SNI, certificate) still name the host.
+            parts = urlsplit(config.url)
+            url = pinned_url(config.url, ip)
+            headers["Host"] = parts.netloc.rpartition("@")[2]
+            if parts.scheme == "https":
+                extensions["sni_hostname"] = parts.hostname
     timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))
     own_client = client is None
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     try:
         if method == "POST":
-            request = http.build_request("POST", config.url, json={"client_id": config.client_id}, headers=headers, timeout=timeout)
+            request = http.build_request("POST", url, json={"client_id": config.client_id}, headers=headers, timeout=timeout, extensions=extensions)
         else:
-            request = http.build_request("GET", config.url, params={"client_id": config.client_id}, headers=headers, timeout=timeout)
+            request = http.build_request("GET", url, params={"client_id": config.client_id}, headers=headers, timeout=timeout, extensions=extensions)
         response = http.send(request, stream=True)
         try:
             chunks, size = [], 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from array import array
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ class PacedSpeaker:
         self.frames_sent = 0
         self.t0 = 0.0
         self.late_frames = 0
+        self.lateness = array("f")  # ms past its deadline at which each frame went out
         self._stopping = False
         self._background = background if background is not None and len(background) else None
 
@@ -101,11 +103,13 @@ class PacedSpeaker:
     async def run(self, t0: float) -> None:
         self.t0 = t0
         while not self._stopping:
-            delay = self.t0 + self.frames_sent * 0.01 - time.monotonic()
+            deadline = self.t0 + self.frames_sent * 0.01
+            delay = deadline - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             elif delay < -0.02:
                 self.late_frames += 1
+            self.lateness.append(max(0.0, (time.monotonic() - deadline) * 1000))
             frame = self._next_frame()
             await self._send(frame)
             if self._on_frame:
@@ -114,3 +118,17 @@ class PacedSpeaker:
 
     def stop(self) -> None:
         self._stopping = True
+
+    def pacing(self) -> dict[str, float | int]:
+        """How on time this speaker's frames went out (send-time jitter): p50, p99 and max ms
+        late, and frames more than 20 ms late. A busy machine shows here first."""
+        if not self.lateness:
+            return {"frames": 0}
+        ms = np.frombuffer(self.lateness, dtype=np.float32)
+        return {
+            "frames": len(ms),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "max_ms": round(float(ms.max()), 2),
+            "late_frames": self.late_frames,
+        }

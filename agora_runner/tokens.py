@@ -27,6 +27,9 @@ _ONE_STRING_SERVICES = {2, 5}
 _MAP_ONLY_SERVICES = {4}
 
 
+MAX_TOKEN_BYTES = 16 * 1024
+
+
 class TokenError(ValueError):
     """The token is refused; the message says why in plain words (never the token itself)."""
 
@@ -83,8 +86,14 @@ def parse(token: str) -> AccessToken2:
     if not isinstance(token, str) or not token.startswith(VERSION):
         raise TokenError("token is not an AccessToken2 (it must start with 007)")
     try:
-        raw = zlib.decompress(base64.b64decode(token[3:], validate=True))
+        inflate = zlib.decompressobj()
+        # A real token inflates to a few hundred bytes: a "zip bomb" is refused, not inflated.
+        raw = inflate.decompress(base64.b64decode(token[3:], validate=True), MAX_TOKEN_BYTES)
+        if inflate.unconsumed_tail or not inflate.eof:
+            raise TokenError("token is malformed (too large or truncated)")
     except (binascii.Error, zlib.error, ValueError) as exc:
+        if isinstance(exc, TokenError):
+            raise
         raise TokenError("token is malformed (not base64 of zlib data)") from exc
     outer = _Reader(raw)
     signature = outer.string()

@@ -135,3 +135,5 @@ class CallOutcome:
     agent_uid: int | None = None
     other_uids: list[int] = field(default_factory=list)
     error: str | None = None
+    # How on time the caller's frames went out (PacedSpeaker.pacing): our own side's health.
+    pacing: dict[str, Any] = field(default_factory=dict)

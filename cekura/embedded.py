@@ -44,12 +44,17 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[str] | None 
 class EmbeddedStack:
     env: dict[str, str] = field(default_factory=dict)
     worker_concurrency: int = 2
+    post_concurrency: int = 1
     web: bool = True
     log: Callable[[str], None] = print
     log_dir: Path | None = None
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     files: list[Any] = field(default_factory=list)
     named: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+    _specs: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    _unsupervised: set[str] = field(default_factory=set)
+    _stopping: threading.Event = field(default_factory=threading.Event)
     channel_address: str = ""
     endpoint_url: str = ""
     web_url: str = ""
@@ -60,12 +65,13 @@ class EmbeddedStack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str], mode: str = "w") -> subprocess.Popen[str]:
         out = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
+            out = open(self.log_dir / f"{name}.log", mode)  # noqa: SIM115 - closed in stop()
             self.files.append(out)
+        self._specs[name] = (args, env)
         # Each child leads its own process group, so it can be killed with everything it forked.
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self.procs.append(proc)
@@ -73,7 +79,9 @@ class EmbeddedStack:
         return proc
 
     def kill(self, name: str) -> None:
-        """SIGKILL a child and every process it forked (a crash, for fault tests)."""
+        """SIGKILL a child and every process it forked (a crash, for fault tests); it stays
+        dead (not restarted by the supervisor)."""
+        self._unsupervised.add(name)
         proc = self.named[name]
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -115,14 +123,30 @@ class EmbeddedStack:
         # worker also runs beat (the reaper's and the retention schedule).
         self._spawn("worker", [*common, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
                                "-n", f"calls-{os.getpid()}@%h"], env)
-        self._spawn("worker-post", [*common, "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", "1", "--beat", "-s", str(beat_file),
+        self._spawn("worker-post", [*common, "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", str(self.post_concurrency), "--beat", "-s", str(beat_file),
                                     "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10")})
         if self.web:
             port = int(env.get("CEKURA_WEB_PORT") or free_port())
             web = self._spawn("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)
             wait_for_port(port, 60, web)
             self.web_url = f"http://127.0.0.1:{port}"
+        threading.Thread(target=self._supervise, name="embedded-supervisor", daemon=True).start()
         return self
+
+    def _supervise(self) -> None:
+        """Restart the worker or web process that exits on its own, as a process manager
+        (docker's restart policy, systemd) does in a deployment. Celery's Redis transport can
+        give up on a broker restart while holding a message; the work it held is not lost (the
+        reaper and the claim see to that), but the process must come back."""
+        while not self._stopping.wait(1.0):
+            for name in list(self._specs):
+                proc = self.named[name]
+                if proc.poll() is None or name in self._unsupervised or self._stopping.is_set():
+                    continue
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self.log(f"embedded: {name} exited with code {proc.returncode}; restarting it (restart {self.restarts[name]})")
+                args, env = self._specs[name]
+                self._spawn(name, args, env, mode="a")
 
     def _drain(self, proc: subprocess.Popen[str], name: str) -> None:
         """Keep reading the child's output (so it never blocks on a full pipe); this
@@ -139,9 +163,12 @@ class EmbeddedStack:
                     sink.flush()
 
     def alive(self) -> bool:
-        return all(p.poll() is None for p in self.procs)
+        """The demo stack and the current worker and web processes all run."""
+        current = [self.procs[0], *self.named.values()] if self.procs else []
+        return all(p.poll() is None for p in current)
 
     def stop(self) -> None:
+        self._stopping.set()
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.terminate()

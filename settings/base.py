@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 
+from cekura.logcontext import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -98,6 +100,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cekura.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["cekura.throttling.ApiKeyThrottle"],
+}
+# Requests per API key: every endpoint, and launches (run_scenarios_agora) on their own.
+# A rate is "N/s", "N/min", "N/hour" or "N/day"; "off" lifts the limit.
+API_RATE_LIMITS = {
+    scope: (None if rate == "off" else rate)
+    for scope, rate in (
+        ("api", env.str("CEKURA_RATE_LIMIT", default="600/min")),
+        ("launch", env.str("CEKURA_LAUNCH_RATE_LIMIT", default="60/min")),
+    )
+}
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("CEKURA_CACHE_URL")}
+        if env.str("CEKURA_CACHE_URL", default="")
+        # One web process (the embedded default, the tests): its own memory is enough.
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cekura Agora Simulations (self-hosted)",
@@ -141,6 +161,8 @@ CELERY_CALLS_QUEUE = env.str("CEKURA_CALLS_QUEUE", default="calls")
 CELERY_POST_QUEUE = env.str("CEKURA_POST_QUEUE", default="post")
 CELERY_TASK_DEFAULT_QUEUE = CELERY_POST_QUEUE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (run and result ids on every line, JSON in production).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 WORKER_NICE = env.int("CEKURA_WORKER_NICE", default=0)
 # The worker holding a run beats every RUN_HEARTBEAT_SECONDS (and sees cancellations then);
 # a run silent for RUN_STALE_AFTER_SECONDS is ended by the reaper, which Celery beat runs
@@ -201,14 +223,13 @@ LLM_MODEL = env.str("CEKURA_LLM_MODEL", default="")
 LLM_API_KEY = env.str("CEKURA_LLM_API_KEY", default="")
 LLM_TIMEOUT_SECONDS = env.float("CEKURA_LLM_TIMEOUT", default=30.0)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("CEKURA_LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "faster_whisper": {"level": "WARNING"}},
-}
+# /metrics (Prometheus) asks for this bearer token when it is set.
+METRICS_TOKEN = env.str("CEKURA_METRICS_TOKEN", default="")
+
+# Every line carries the run and result it is about; CEKURA_LOG_FORMAT=json for one JSON
+# object per line (production's default).
+LOG_FORMAT = env.str("CEKURA_LOG_FORMAT", default="plain")
+LOGGING = logging_config(env.str("CEKURA_LOG_LEVEL", default="INFO"), LOG_FORMAT)
 
 # The dashboard signs users in with Django's auth.
 LOGIN_URL = "dashboard:login"

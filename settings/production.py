@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import DATABASES, env, logging_config
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
@@ -18,3 +18,6 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+# Rate-limit counts are shared by every web process: Redis (the broker's, unless set apart).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("CEKURA_CACHE_URL", default=CELERY_BROKER_URL)}}
+LOGGING = logging_config(env.str("CEKURA_LOG_LEVEL", default="INFO"), env.str("CEKURA_LOG_FORMAT", default="json"))

@@ -29,6 +29,8 @@ from agora_runner.types import (
     CallOutcome,
     CallRecording,
 )
+from cekura.dbretry import with_db_retry
+from cekura.logcontext import bound, in_context
 from evaluators import CallData
 from evaluators.catalogue import score_call
 
@@ -42,12 +44,15 @@ log = logging.getLogger(__name__)
 def _fail(run_id: int, message: str, ended_reason: str, *, infrastructure: bool, status: str = Status.FAILED, extra: dict[str, Any] | None = None, refund: bool = True) -> None:
     """A run that ended without a finished call. Its credit comes back (only calls that
     reached the agent are charged), except when the call happened and its scoring failed."""
-    if refund:
-        metadata = {"ended_reason": ended_reason, "infrastructure": infrastructure, **(extra or {})}
-    else:  # keep the call's timeline; say where it failed
-        run = Run.objects.filter(pk=run_id).only("metadata").first()
-        metadata = {**((run.metadata if run else None) or {}), "infrastructure": infrastructure, "post_processing_failed": True}
-    services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata, refund=refund)
+    def finish() -> None:
+        if refund:
+            metadata = {"ended_reason": ended_reason, "infrastructure": infrastructure, **(extra or {})}
+        else:  # keep the call's timeline; say where it failed
+            run = Run.objects.filter(pk=run_id).only("metadata").first()
+            metadata = {**((run.metadata if run else None) or {}), "infrastructure": infrastructure, "post_processing_failed": True}
+        services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata, refund=refund)
+
+    with_db_retry(finish, what=f"run {run_id}: ending")
 
 
 class Watchdog:
@@ -58,7 +63,7 @@ class Watchdog:
         self.run_id = run_id
         self.stop = threading.Event()  # handed to the call: set → hang up now
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"run-{run_id}-watchdog", daemon=True)
+        self._thread = threading.Thread(target=in_context(self._loop), name=f"run-{run_id}-watchdog", daemon=True)
 
     def _loop(self) -> None:
         try:
@@ -67,8 +72,9 @@ class Watchdog:
                     if services.run_heartbeat(run_id=self.run_id) and not self.stop.is_set():
                         log.info("run %s: cancellation asked for; hanging up", self.run_id)
                         self.stop.set()
-                except Exception:  # the database blinked: try again on the next beat
-                    log.warning("run %s: heartbeat failed", self.run_id, exc_info=True)
+                except Exception as exc:  # the database blinked: a fresh session on the next beat
+                    log.warning("run %s: heartbeat failed (%s)", self.run_id, exc.__class__.__name__)
+                    connection.close()
                 self._done.wait(settings.RUN_HEARTBEAT_SECONDS)
         finally:
             connection.close()
@@ -82,10 +88,22 @@ class Watchdog:
         self._thread.join(5)
 
 
+def _ids(run_id: int) -> Any:
+    """Every log line of this task names the run and its result."""
+    result_id = with_db_retry(lambda: Run.objects.filter(pk=run_id).values_list("result_id", flat=True).first(), what=f"run {run_id}: loading")
+    return bound(run_id=run_id, result_id=result_id)
+
+
 @shared_task(name="test_framework.run_execute", acks_late=True, ignore_result=True)
 def run_execute(run_id: int) -> None:
-    """Hold one simulated call and score it. Safe to deliver twice: the claim decides."""
-    if not services.run_claim(run_id=run_id):
+    """Hold one simulated call, then hand it to post-processing. Safe to deliver twice: the
+    claim decides."""
+    with _ids(run_id):
+        _run_execute(run_id)
+
+
+def _run_execute(run_id: int) -> None:
+    if not with_db_retry(lambda: services.run_claim(run_id=run_id), what=f"run {run_id}: claim"):
         log.info("run %s: not claimable (already taken or ended)", run_id)
         return
     try:
@@ -134,13 +152,11 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
         return
     assert outcome.recording is not None
-    stored = services.run_store_call(
-        run_id=run_id,
-        recording_wav=stereo_wav(outcome.recording.caller, outcome.recording.agent),
-        metadata=meta,
-        duration_seconds=round(outcome.recording.duration_seconds, 2),
-        error_message=outcome.error or "",
-    )
+    wav = stereo_wav(outcome.recording.caller, outcome.recording.agent)
+    stored = with_db_retry(lambda: services.run_store_call(
+        run_id=run_id, recording_wav=wav, metadata=meta,
+        duration_seconds=round(outcome.recording.duration_seconds, 2), error_message=outcome.error or "",
+    ), what=f"run {run_id}: storing the call")
     if stored:
         log.info("run %s: call ended (%s); queued for post-processing", run_id, outcome.ended_reason)
         services.run_enqueue_postprocess(run_id=run_id)
@@ -150,7 +166,12 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
 def run_postprocess(run_id: int) -> None:
     """Transcribe and score a stored call (the post-processing queue). Safe to deliver twice:
     only the first to finish the run writes."""
-    run = Run.objects.select_related("scenario").filter(pk=run_id, status=Status.EVALUATING).first()
+    with _ids(run_id):
+        _run_postprocess(run_id)
+
+
+def _run_postprocess(run_id: int) -> None:
+    run = with_db_retry(lambda: Run.objects.select_related("scenario").filter(pk=run_id, status=Status.EVALUATING).first(), what=f"run {run_id}: loading")
     if run is None:
         log.info("run %s: nothing to post-process (not evaluating)", run_id)
         return
@@ -177,7 +198,7 @@ def _postprocess(run: Run) -> None:
     recorded: dict[str, Any] = {"metadata": meta, "transcript": transcript_text(turns), "transcript_object": transcript_object}
     if meta.get("ended_reason") == RUN_CANCELLED:
         # Hung up on request: a cut-short call is not scored.
-        services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded)
+        with_db_retry(lambda: services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded), what=f"run {run.pk}: finishing")
         log.info("run %s: cancelled during the call", run.pk)
         return
     call = CallData(
@@ -191,7 +212,7 @@ def _postprocess(run: Run) -> None:
         ended_reason=str(meta.get("ended_reason") or ""),
     )
     expected, metrics, success = score_call(call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run))
-    services.run_finish(
+    with_db_retry(lambda: services.run_finish(
         run_id=run.pk,
         status=Status.COMPLETED,
         success=success,
@@ -199,7 +220,7 @@ def _postprocess(run: Run) -> None:
         evaluation={"metrics": [m.as_dict() for m in metrics]},
         expected_outcome=services.expected_outcome_dict(expected),
         **recorded,
-    )
+    ), what=f"run {run.pk}: finishing")
     log.info("run %s: completed (%s)", run.pk, meta.get("ended_reason"))
 
 
@@ -211,6 +232,7 @@ def _metadata(outcome: CallOutcome, seed: int) -> dict[str, Any]:
         "transport": outcome.transport,
         "agent_uid": outcome.agent_uid,
         "other_uids": outcome.other_uids,
+        "pacing": outcome.pacing,
         "caller_utterances": outcome.caller_utterances,
         "timeline": [asdict(e) for e in outcome.timeline],
     }

@@ -76,6 +76,9 @@ def test_every_compose_command_exists_in_the_project() -> None:
             commands += 1
             assert svc.get("build") == "." and (ROOT / "Dockerfile").exists(), name
     assert commands == 6  # migrate, web, worker, worker-post, beat, demo
+    for name in ("web", "worker", "worker-post", "beat", "demo"):  # long-running: brought back if they exit
+        assert services[name].get("restart") == "unless-stopped", name
+    assert services["migrate"]["restart"] == "no"
 
 
 def test_dockerfile_copies_every_package_and_uses_production_settings() -> None:

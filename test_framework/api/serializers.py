@@ -344,3 +344,17 @@ class ResultDetailSerializer(ResultListSerializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_failed_reasons(self, result: Result) -> dict[str, int]:
         return failed_reasons(self._finished(result))
+
+
+class PredefinedMetricSerializer(serializers.Serializer):
+    """A metric of the built-in catalogue (read only; no timestamps: it is not a stored row)."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    eval_type = serializers.ChoiceField(choices=["binary", "numeric", "enum", "continuous_qualitative"])
+    enum_values = serializers.ListField(child=serializers.CharField())
+    type = serializers.CharField()
+    prompt = serializers.CharField(allow_blank=True)
+    configuration = serializers.DictField()
+    agents = serializers.ListField(child=serializers.IntegerField())

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from cekura.errors import InvalidInput
 from cekura.ranged import stored_file_response
+from cekura.throttling import ApiKeyThrottle, LaunchThrottle
 from evaluators import PREDEFINED
 
 from .. import selectors, services
@@ -21,6 +22,7 @@ from .serializers import (
     AIAgentSerializer,
     MetricSerializer,
     PersonalitySerializer,
+    PredefinedMetricSerializer,
     ResultDetailSerializer,
     ResultLaunchSerializer,
     ResultListSerializer,
@@ -80,7 +82,7 @@ class ScenarioViewSet(CrudViewSet):
         return qs
 
     @extend_schema(request=RunScenariosAgoraSerializer, responses={200: ResultLaunchSerializer})
-    @action(detail=False, methods=["post"], url_path="run_scenarios_agora")
+    @action(detail=False, methods=["post"], url_path="run_scenarios_agora", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
     def run_scenarios_agora(self, request: Request) -> Response:
         """Start one Agora run per scenario × frequency; answers the new result."""
         incoming = RunScenariosAgoraSerializer(data=request.data)
@@ -172,6 +174,8 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 class PredefinedMetricViewSet(viewsets.ViewSet):
     """The built-in metric catalogue (evaluators.PREDEFINED)."""
 
-    @extend_schema(responses={200: MetricSerializer(many=True)})
+    serializer_class = PredefinedMetricSerializer
+
+    @extend_schema(responses={200: PredefinedMetricSerializer(many=True)})
     def list(self, request: Request) -> Response:
-        return Response([m.as_dict() for m in PREDEFINED])
+        return Response(PredefinedMetricSerializer([m.as_dict() for m in PREDEFINED], many=True).data)

@@ -1,6 +1,8 @@
 """The session endpoint may not lead our server into its own network."""
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 import pytest
 import respx
@@ -50,3 +52,32 @@ def test_a_refused_endpoint_is_never_called() -> None:
     with pytest.raises(SessionEndpointError, match="loopback"):
         fetch_join_details(config, join_uid=1)
     assert not route.called
+
+
+def test_the_checked_address_is_the_one_connected_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name resolves to a public address when checked and to loopback a
+    moment later. The request must go to the checked address, with the name kept for Host
+    and TLS."""
+    answers = iter(["8.8.4.4", "127.0.0.1", "127.0.0.1"])
+    lookups: list[str] = []
+
+    def resolve(host: str, port: int, *a: object, **kw: object) -> list[tuple]:
+        lookups.append(host)
+        return [(2, 1, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr("socket.getaddrinfo", resolve)
+    seen: list[httpx.Request] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:  # the outside server
+        seen.append(request)
+        return httpx.Response(200, json={"app_id": "a" * 32, "channel": "c", "token": "", "uid": 1})
+
+    config = SessionEndpointConfig(url="https://agent.example.com:8443/session?x=1", client_id="c", secret="s", allow_hosts=())
+    with httpx.Client(transport=httpx.MockTransport(endpoint)) as client:
+        with contextlib.suppress(SessionEndpointError):  # what the answer holds does not matter here
+            fetch_join_details(config, join_uid=1, client=client)
+    assert lookups == ["agent.example.com"]  # resolved once, by the guard
+    (request,) = seen
+    assert request.url.host == "8.8.4.4" and request.url.port == 8443 and request.url.path == "/session"
+    assert request.headers["Host"] == "agent.example.com:8443"
+    assert request.extensions["sni_hostname"] == "agent.example.com"

@@ -55,6 +55,9 @@ def test_run_completes_with_transcript_metrics_and_recording(db: Any, wired: Any
     assert run.status == Status.COMPLETED, run.error_message
     assert run.success is True and run.expected_outcome["score"] == 100.0
     assert run.metadata["ended_reason"] == "Main agent-ended-call" and run.metadata["transport"] == "local"
+    pacing = run.metadata["pacing"]  # our caller's own send-time jitter, kept per run
+    assert pacing["frames"] >= run.duration_seconds * 90 and 0 <= pacing["p50_ms"] <= pacing["p99_ms"] <= pacing["max_ms"]
+    assert 0 < run.metadata["asr_real_time_factor"] < 1  # post-processing timed its transcription
     roles = [t["role"] for t in run.transcript_object]
     assert roles[:2] == ["Main Agent", "Testing Agent"] and "Main Agent" in roles[2:]
     assert "[00:00] Main Agent:" in run.transcript and "Testing Agent: " in run.transcript

@@ -1,0 +1,262 @@
+"""Load: many runs through the production stack on this machine, measured.
+
+The stack is the one docker-compose runs, started as local processes: Postgres (a fresh
+database on the local server) and Redis, the web server, **two Celery workers** (calls:
+`-Q calls` with one child process per simultaneous call; post-processing: `-Q post`, niced),
+beat, and the demo stack (local channel, session endpoint, demo agents). The demo agents
+answer in calibration mode (fixed clips after a fixed delay), so the agents' side costs little
+and the figures are those of the testing side: the caller's TTS, live hearing (ASR of each
+agent turn), pacing, recording, then transcription and metrics.
+
+Results are launched through the API while calls are under way, and `runs/bulk/` is polled
+all along, so the API latencies are measured under load. Each run records its own caller's
+send-time jitter (metadata.pacing); the number of calls in progress at each moment comes from
+each run's call start and end.
+
+    .venv/bin/python bench/load.py [--runs 200] [--results 8] [--calls 20] [--lines 3]
+
+Prints: calls per minute, simultaneous calls reached and the jitter at each level, the most
+simultaneous calls held with every call's jitter p99 ≤ 5 ms, API latency p50/p99 of
+run_scenarios_agora and runs/bulk/, CPU-seconds and peak memory per call, and whether
+anything was lost (every run must end, and end completed).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET  # noqa: E402
+from cekura.embedded import EmbeddedStack  # noqa: E402
+
+LINES = ["Hi, I would like to book an appointment.", "Is Thursday morning free?", "Great, thank you.", "Do you take walk ins?"]
+DB = "cekura_bench"
+REDIS_DB = 12
+
+
+def sh(*argv: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300).stdout
+
+
+def tree(pid: int) -> list[int]:
+    """pid and every descendant, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user+system CPU of these processes, and of their children that have been reaped."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class Sampler(threading.Thread):
+    """Samples CPU and peak memory of the worker process trees every second."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        super().__init__(daemon=True)
+        self.roots, self.done = roots, threading.Event()
+        self.peak_child_mb: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.sample()
+            self.done.wait(1.0)
+
+    def sample(self) -> None:
+        for name, root in self.roots.items():
+            pids = tree(root)
+            self.cpu[name] = max(self.cpu.get(name, 0.0), cpu_seconds(pids))
+            for pid in pids[1:]:
+                self.peak_child_mb[name] = max(self.peak_child_mb.get(name, 0.0), peak_rss_mb(pid))
+
+
+def timed(latencies: list[float], fn: Any, *a: Any, **kw: Any) -> httpx.Response:
+    started = time.perf_counter()
+    r = fn(*a, **kw)
+    latencies.append((time.perf_counter() - started) * 1000)
+    return r
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--results", type=int, default=8, help="the runs are spread over this many launches")
+    parser.add_argument("--calls", type=int, default=20, help="child processes of the calls worker: simultaneous calls")
+    parser.add_argument("--post", type=int, default=1, help="child processes of the post-processing worker")
+    parser.add_argument("--lines", type=int, default=3, help="caller lines per call (before goodbye)")
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+    per_result = -(-args.runs // args.results)
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}")
+    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"CREATE DATABASE {DB}")
+    var = ROOT / "var" / "bench-load"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "settings.test",  # Postgres + Redis; the demo endpoint allowed
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "CEKURA_MEDIA_ROOT": str(var / "media"),
+        "CEKURA_LOG_LEVEL": "WARNING",
+        "CEKURA_RATE_LIMIT": "off",
+        "CEKURA_LAUNCH_RATE_LIMIT": "off",
+        "CEKURA_AGENT_JOIN_TIMEOUT": "30",
+        "CEKURA_RUN_STALE_AFTER_SECONDS": "300",
+    }
+    full = {**os.environ, **env}
+    sh("redis-cli", "-n", str(REDIS_DB), "flushdb")
+    sh(sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", env=full)
+    key = sh(sys.executable, "manage.py", "create_api_key", "--organization", "bench", "--credits", str(args.runs + 10), env=full).strip().split()[-1]
+    stack = EmbeddedStack(env=env, web=True, worker_concurrency=args.calls, post_concurrency=args.post, log_dir=var / "logs")
+    bulk_ms: list[float] = []
+    launch_ms: list[float] = []
+    run_ids: list[int] = []
+    with stack:
+        sampler = Sampler({"calls worker": stack.named["worker"].pid, "post worker": stack.named["worker-post"].pid})
+        sampler.sample()
+        cpu_before = dict(sampler.cpu)
+        sampler.start()
+        api = httpx.Client(base_url=stack.web_url, headers={"X-CEKURA-API-KEY": key}, timeout=30)
+        agent = api.post("/test_framework/v1/aiagents/", json={
+            "agent_name": "Demo (calibration)", "description": "", "inbound": True,
+            # Fixed clips 300/600/900 ms after the caller stops: the agents cost little.
+            "agora_data": {"session_endpoint_url": stack.endpoint_url + "?calibrate=300,600,900", "client_id": DEMO_CLIENT_ID},
+            "agora_api_key": DEMO_SECRET,
+        }).json()
+        scenario = api.post("/test_framework/v1/scenarios/", json={
+            "name": "Load", "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": LINES[0],
+            "conditional_actions": {"conditions": [{"condition": "", "action": line, "fixed_message": True} for line in LINES[1 : args.lines]]},
+            "max_duration": 120,
+        }).json()
+        started = time.monotonic()
+        stop_polling = threading.Event()
+
+        def poll() -> None:
+            while not stop_polling.is_set():
+                ids = list(run_ids[-50:])
+                if ids:
+                    timed(bulk_ms, api.get, "/test_framework/v1/runs/bulk/", params={"run_ids": ",".join(map(str, ids))})
+                stop_polling.wait(0.5)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        launched = 0
+        while launched < args.runs:
+            n = min(per_result, args.runs - launched)
+            r = timed(launch_ms, api.post, "/test_framework/v1/scenarios-external/run_scenarios_agora/",
+                      json={"agent_id": agent["id"], "scenarios": [scenario["id"]], "frequency": n, "name": f"load {launched // per_result + 1}"})
+            assert r.status_code == 200, r.text
+            run_ids += [run["id"] for run in r.json()["runs"]]
+            launched += n
+            print(f"launched {launched}/{args.runs} at {time.monotonic() - started:.0f} s", flush=True)
+            time.sleep(5)  # launches spread over the first part of the load
+        runs: list[dict[str, Any]] = []
+        while time.monotonic() - started < args.timeout:
+            runs = []
+            for i in range(0, len(run_ids), 100):
+                runs += api.get("/test_framework/v1/runs/bulk/", params={"run_ids": ",".join(map(str, run_ids[i : i + 100]))}).json()
+            done = sum(r["status"] in ("completed", "failed", "timeout", "cancelled") for r in runs)
+            calls_over = sum(r["status"] != "in_queue" and r["status"] != "running" and r["status"] != "pending" for r in runs)
+            print(f"{time.monotonic() - started:5.0f} s: calls over {calls_over}/{len(runs)}, ended {done}", flush=True)
+            if done == len(run_ids):
+                break
+            time.sleep(10)
+        elapsed = time.monotonic() - started
+        stop_polling.set()
+        sampler.done.set()
+        sampler.join()
+        sampler.sample()
+
+    ended = [r for r in runs if r["status"] in ("completed", "failed", "timeout", "cancelled")]
+    completed = [r for r in ended if r["status"] == "completed"]
+    spans = []
+    for r in runs:
+        meta = r.get("metadata") or {}
+        if r.get("executed_at") and meta.get("call_ended_at"):
+            spans.append((datetime.fromisoformat(r["executed_at"]).timestamp(), datetime.fromisoformat(meta["call_ended_at"]).timestamp(), meta.get("pacing") or {}))
+    first = min(s for s, _, _ in spans)
+    last_call_end = max(e for _, e, _ in spans)
+    # The most calls at once during each call, and that call's jitter.
+    peaks = []
+    for s, e, pacing in spans:
+        points = [s] + [x for x, _, _ in spans if s < x < e]
+        peaks.append((max(sum(1 for a, b, _ in spans if a <= t < b) for t in points), pacing.get("p99_ms", float("nan"))))
+    levels = sorted({p for p, _ in peaks})
+    held = 0
+    for level in levels:
+        if all(j <= 5 for p, j in peaks if p <= level):
+            held = level
+    cpu = {k: sampler.cpu.get(k, 0.0) - cpu_before.get(k, 0.0) for k in sampler.cpu}
+
+    print(f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} processes, post worker with {args.post}; {os.cpu_count()} cores")
+    print(f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: {len(run_ids) - len(ended)}")
+    failures: dict[str, int] = {}
+    for r in ended:
+        if r["status"] != "completed":
+            failures[f"{r['status']}: {r['error_message'][:80]}"] = failures.get(f"{r['status']}: {r['error_message'][:80]}", 0) + 1
+    for reason, n in failures.items():
+        print(f"  {n} × {reason}")
+    print(f"calls per minute: {len(spans) / ((last_call_end - first) / 60):.1f} (calls alone); all done in {elapsed:.0f} s, {len(ended) / (elapsed / 60):.1f} runs/min end to end")
+    print("simultaneous calls (the most during each call) → that call's send-time jitter p99:")
+    for level in levels:
+        js = [j for p, j in peaks if p == level]
+        print(f"  {level:3d}: {len(js):3d} calls, jitter p99 median {np.median(js):.2f} ms, worst {max(js):.2f} ms")
+    print(f"most simultaneous calls held with every call's jitter p99 <= 5 ms: {held}")
+    print(f"API latency under load: run_scenarios_agora p50 {pct(launch_ms, 50):.0f} ms, p99 {pct(launch_ms, 99):.0f} ms (n={len(launch_ms)}); "
+          f"runs/bulk/ (50 ids) p50 {pct(bulk_ms, 50):.0f} ms, p99 {pct(bulk_ms, 99):.0f} ms (n={len(bulk_ms)})")
+    n = max(len(spans), 1)
+    print(f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.1f}, post-processing {cpu.get('post worker', 0) / n:.1f}")
+    print(f"peak memory of one worker process: calls {sampler.peak_child_mb.get('calls worker', 0):.0f} MB (one call each), post {sampler.peak_child_mb.get('post worker', 0):.0f} MB")
+    target = held >= 20 and len(completed) == len(run_ids)
+    print("targets (>= 20 simultaneous calls with jitter p99 <= 5 ms; nothing lost):", "MET" if target else "NOT MET")
+
+
+if __name__ == "__main__":
+    main()
