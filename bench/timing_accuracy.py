@@ -29,6 +29,7 @@ from agora_runner.channel.network import NetworkConditions  # noqa: E402
 from agora_runner.demo.calibration import (  # noqa: E402
     CALLER_LINES,
     TrimmedTTS,
+    audible_start,
     audible_stop,
     calibration_spec,
     ground_truth,
@@ -71,7 +72,7 @@ def record(stack: Any, tts: Any, network: NetworkConditions | None, lines: int) 
 
 def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, Any]], truth: Any, clips: list[str], clean_agent: np.ndarray, noise_rms: float) -> dict[str, list[float]]:
     call = CallData(SAMPLE_RATE, caller, agent, [], utterances, [])
-    errors: dict[str, list[float]] = {"latency": [], "latency_vowel": [], "latency_fricative": [], "barge_onset": [], "stop_time": [], "stop_audible": [], "missed": [], "false_early": [], "extra": []}
+    errors: dict[str, list[float]] = {"latency": [], "latency_audible": [], "latency_vowel": [], "latency_fricative": [], "barge_onset": [], "stop_time": [], "stop_audible": [], "missed": [], "false_early": [], "extra": []}
     measured = turn_latencies(call)
     for n, t in enumerate(truth.turns):
         true_ms = (t["agent_start"] - t["caller_end"]) * 1000 / SAMPLE_RATE
@@ -81,6 +82,8 @@ def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, An
             continue
         err = near[0]["latency_ms"] - true_ms
         errors["latency"].append(err)
+        audible = audible_start(clean_agent, t["agent_start"], noise_rms)
+        errors["latency_audible"].append(near[0]["latency_ms"] - (audible - t["caller_end"]) * 1000 / SAMPLE_RATE)
         if n < len(clips):
             errors["latency_fricative" if clips[n].startswith("So") else "latency_vowel"].append(err)
         if err < -20:
@@ -153,11 +156,12 @@ def main() -> None:
                 errs = measure(caller, agent, utterances, truth, [str(s.get("clip", "")) for s in scheduled], rec.agent, noise_rms_at(rec.agent, snr))
                 report[cond][name] = errs
                 print(f"  {name:18s} latency     {summary(errs['latency'])}")
+                print(f"  {'':18s}  vs audible onset {summary(errs['latency_audible'])}")
                 print(f"  {'':18s}  vowel onset {summary(errs['latency_vowel'])}")
                 print(f"  {'':18s}  's' onset   {summary(errs['latency_fricative'])}")
                 print(f"  {'':18s} barge onset {summary(errs['barge_onset'])}")
                 print(f"  {'':18s} stop time   {summary(errs['stop_time'])}")
-                print(f"  {'':18s}  vs audible {summary(errs['stop_audible'])}")
+                print(f"  {'':18s}  vs audible end {summary(errs['stop_audible'])}")
                 if errs["missed"] or errs["false_early"] or errs["extra"]:
                     print(f"  {'':18s} missed {len(errs['missed'])}, false early onsets {len(errs['false_early'])}, interruptions that were not {len(errs['extra'])}")
     finally:

@@ -14,10 +14,18 @@ app.autodiscover_tasks(["test_framework"])
 
 
 @worker_process_init.connect
-def _nice_worker(**_: object) -> None:
+def _prepare_worker_process(**_: object) -> None:
     """Post-processing workers run niced (CEKURA_WORKER_NICE), so on a shared machine a live
-    call's audio pacing wins the CPU over transcription."""
+    call's audio pacing wins the CPU over transcription. Each process loads the speech models
+    it will use once, as it starts (CEKURA_WORKER_PRELOAD: "tts,asr" for call workers, "asr"
+    for post-processing), not in the middle of its first call."""
     from django.conf import settings
 
     if settings.WORKER_NICE:
         os.nice(settings.WORKER_NICE)
+    from agora_runner.speech import get_asr, get_tts
+
+    if "tts" in settings.WORKER_PRELOAD:
+        get_tts()
+    if "asr" in settings.WORKER_PRELOAD:
+        get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)

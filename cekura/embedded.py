@@ -122,9 +122,9 @@ class EmbeddedStack:
         # Calls on one worker, post-processing (ASR, metrics) on another, niced; the post
         # worker also runs beat (the reaper's and the retention schedule).
         self._spawn("worker", [*common, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
-                               "-n", f"calls-{os.getpid()}@%h"], env)
+                               "-n", f"calls-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_PRELOAD": env.get("CEKURA_WORKER_PRELOAD", "tts,asr")})
         self._spawn("worker-post", [*common, "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", str(self.post_concurrency), "--beat", "-s", str(beat_file),
-                                    "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10")})
+                                    "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10"), "CEKURA_WORKER_PRELOAD": "asr"})
         if self.web:
             port = int(env.get("CEKURA_WEB_PORT") or free_port())
             web = self._spawn("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)

@@ -129,6 +129,19 @@ def audible_stop(clean: np.ndarray, cut: int, noise_rms: float) -> int:
     return lo + int(loud[-1]) + AUDIBLE_WINDOW if len(loud) else cut
 
 
+def audible_start(clean: np.ndarray, onset: int, noise_rms: float) -> int:
+    """Where `clean`'s sound, starting at `onset`, first became audible over a background of
+    `noise_rms`: the start of the first 5 ms stretch at least as loud as the background (the
+    anchor benchmark's "first audible agent sample", for a given noise)."""
+    seg = clean[onset : onset + SAMPLE_RATE].astype(np.float64)
+    if len(seg) < AUDIBLE_WINDOW:
+        return onset
+    power = np.concatenate([[0.0], np.cumsum(seg * seg)])
+    env = np.sqrt((power[AUDIBLE_WINDOW:] - power[:-AUDIBLE_WINDOW]) / AUDIBLE_WINDOW)
+    loud = np.flatnonzero(env >= noise_rms)
+    return onset + int(loud[0]) if len(loud) else onset
+
+
 def noise_rms_at(reference: np.ndarray, snr_db: float | None) -> float:
     """The RMS of the noise `with_noise` adds at `snr_db` (0 for none)."""
     return 0.0 if snr_db is None else speech_rms(reference) / (10 ** (snr_db / 20))
