@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -59,6 +62,29 @@ STOP_POLL_SECONDS = 0.1
 # encryption mode, key or salt, not a glitch.
 DECRYPT_FAILURES_LIMIT = 50
 MSG_DECRYPT = "the agent's audio could not be decrypted: its encryption mode, key or salt differ from what the session endpoint returned"
+
+
+
+T = TypeVar("T")
+BACKGROUND_NICE = 10  # how much lower than the call's own thread the heavy helpers run
+
+
+def lowered(fn: Callable[..., T], *args: Any) -> T:
+    """Run fn in this (helper) thread at a lower CPU priority: on Linux a thread's niceness is
+    its own, so the event loop that paces the call's frames keeps the CPU first."""
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+    except (OSError, AttributeError):
+        pass  # not Linux, or not allowed: run at the same priority
+    return fn(*args)
+
+
+async def in_background(fn: Callable[..., T], *args: Any) -> T:
+    """CPU-heavy work of a live call (speech synthesis, hearing the agent) off the event loop,
+    at a lower priority than the loop's frame pacing."""
+    return await asyncio.to_thread(lowered, fn, *args)
 
 
 class Recorder:
@@ -189,12 +215,12 @@ class SimulatedCall:
     async def _speak(self, text: str, tag: str = "line") -> None:
         # Lines are synthesised ahead where they are known (a cache hit here); a line an LLM
         # just wrote is synthesised in a thread so frame pacing never waits for it.
-        audio = await asyncio.to_thread(self._synthesize, text)
+        audio = await in_background(self._synthesize, text)
         await self.speaker.say(text, audio, tag)
 
     async def _backchannel_loop(self) -> None:
         """Now and then, deep in a long agent turn, a short "mm-hmm" (seeded moments)."""
-        audio = await asyncio.to_thread(self._synthesize, BACKCHANNEL)
+        audio = await in_background(self._synthesize, BACKCHANNEL)
         done_for, planned_for, after = -1, -1, 0.0
         while True:
             await asyncio.sleep(0.02)
@@ -216,7 +242,7 @@ class SimulatedCall:
         track = self.recorder.track(self.agent_uid)
         start = max(0, spans[0][0] - SAMPLE_RATE // 10)
         end = spans[-1][1] if spans[-1][1] else len(track)
-        text = await asyncio.to_thread(self.asr.transcribe, track[start : end + SAMPLE_RATE // 10])
+        text = await in_background(self.asr.transcribe, track[start : end + SAMPLE_RATE // 10])
         self._event("agent_turn_heard", text=text)
         return text
 

@@ -6,10 +6,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from .call import SimulatedCall, run_call_async
+from .call import SimulatedCall, lowered, run_call_async
 from .errors import RunnerError
 from .policy import (
     CallerPolicy,
@@ -76,8 +77,10 @@ def execute_call(
     (from another thread) hangs up at once, keeping what was recorded."""
     # Known lines are synthesised before joining (into the TTS cache), so no CPU-heavy work
     # competes with frame pacing during the call.
-    for text in known_lines(spec.caller, spec.goodbye_line):
-        tts.synthesize(text, spec.persona.speed)
+    # At a lower priority too (a helper thread): other calls on this machine are pacing frames.
+    with ThreadPoolExecutor(1, thread_name_prefix="synthesis") as pool:
+        for text in known_lines(spec.caller, spec.goodbye_line):
+            pool.submit(lowered, tts.synthesize, text, spec.persona.speed).result()
     policy = build_policy(spec.caller, goodbye=spec.goodbye_line, llm=spec.llm, seed=spec.seed)
     join = fetch_with_retries(spec)
     transport = select_transport(

@@ -160,6 +160,16 @@ def main() -> None:
     run_ids: list[int] = []
     with stack:
         sampler = Sampler({"calls worker": stack.named["worker"].pid, "post worker": stack.named["worker-post"].pid})
+        # Workers load their models as they start (as in a deployment that is up before work
+        # arrives): wait until both are ready and idle, so the load measured is the calls'.
+        warm_started = time.monotonic()
+        while time.monotonic() - warm_started < 300:
+            before = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(tree(stack.named["worker-post"].pid))
+            time.sleep(3)
+            after = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(tree(stack.named["worker-post"].pid))
+            if after - before < 0.3 and "ready" in (var / "logs" / "worker.log").read_text():
+                break
+        print(f"workers ready and idle after {time.monotonic() - warm_started:.0f} s", flush=True)
         sampler.sample()
         cpu_before = dict(sampler.cpu)
         sampler.start()
