@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     chan = sub.add_parser("channel-server", help="the local channel alone (demo app id)")
     chan.add_argument("--host", default="127.0.0.1")
     chan.add_argument("--channel-port", type=int, default=7788)
+    hear = sub.add_parser("hear-server", help="a call's hearing helper (speaks a pipe protocol; see agora_runner.hearing)")
+    hear.add_argument("--threads", type=int, default=1)
+    hear.add_argument("--nice", type=int, default=10)
     check = sub.add_parser("check-endpoint", help="call a session endpoint as a run would")
     check.add_argument("--url", required=True)
     check.add_argument("--client-id", required=True)
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_channel_server(args))
     elif args.command == "check-endpoint":
         return _check_endpoint(args)
+    elif args.command == "hear-server":
+        from .hearing import serve
+
+        serve(args.threads, args.nice)
     return 0
 
 

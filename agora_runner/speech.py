@@ -125,6 +125,7 @@ class OpenAIWhisperASR:
 class _Models:
     tts: PiperTTS | None = None
     asr: Transcriber | None = None
+    hearing: Transcriber | None = None
 
 
 _models = _Models()
@@ -148,3 +149,14 @@ def get_asr(backend: str = "faster-whisper", threads: int = 2, checkpoint: str =
             else:
                 raise RuntimeError(f"unknown ASR backend {backend!r} (faster-whisper or openai-whisper)")
         return _models.asr
+
+
+def get_hearing(threads: int = 1) -> Transcriber:
+    """The transcriber a live call hears the agent with: a helper process of this process's own
+    (see agora_runner.hearing), so transcription never holds the GIL the call's pacing needs."""
+    from .hearing import HearingProcess
+
+    with _models_lock:
+        if _models.hearing is None:
+            _models.hearing = HearingProcess(threads=threads)
+        return _models.hearing

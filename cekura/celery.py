@@ -17,15 +17,19 @@ app.autodiscover_tasks(["test_framework"])
 def _prepare_worker_process(**_: object) -> None:
     """Post-processing workers run niced (CEKURA_WORKER_NICE), so on a shared machine a live
     call's audio pacing wins the CPU over transcription. Each process loads the speech models
-    it will use once, as it starts (CEKURA_WORKER_PRELOAD: "tts,asr" for call workers, "asr"
-    for post-processing), not in the middle of its first call."""
+    it will use once, as it starts (CEKURA_WORKER_PRELOAD: "tts,hearing" for call workers,
+    "asr" for post-processing), not in the middle of its first call."""
     from django.conf import settings
 
     if settings.WORKER_NICE:
         os.nice(settings.WORKER_NICE)
-    from agora_runner.speech import get_asr, get_tts
+    from agora_runner.speech import get_asr, get_hearing, get_tts
 
     if "tts" in settings.WORKER_PRELOAD:
         get_tts()
+    if "hearing" in settings.WORKER_PRELOAD:  # the call's hearing helper, its model loaded
+        import numpy as np
+
+        get_hearing().transcribe(np.zeros(16000, dtype=np.int16))
     if "asr" in settings.WORKER_PRELOAD:
         get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)

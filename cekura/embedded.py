@@ -122,7 +122,7 @@ class EmbeddedStack:
         # Calls on one worker, post-processing (ASR, metrics) on another, niced; the post
         # worker also runs beat (the reaper's and the retention schedule).
         self._spawn("worker", [*common, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
-                               "-n", f"calls-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_PRELOAD": env.get("CEKURA_WORKER_PRELOAD", "tts,asr")})
+                               "-n", f"calls-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_PRELOAD": env.get("CEKURA_WORKER_PRELOAD", "tts,hearing")})
         self._spawn("worker-post", [*common, "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", str(self.post_concurrency), "--beat", "-s", str(beat_file),
                                     "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10"), "CEKURA_WORKER_PRELOAD": "asr"})
         if self.web:

@@ -216,6 +216,9 @@ NetworkConditions.parse(LOCAL_CHANNEL_NETWORK)
 # --- speech --------------------------------------------------------------------------------
 ASR_BACKEND = env.str("CEKURA_ASR_BACKEND", default="faster-whisper")
 ASR_THREADS = env.int("CEKURA_ASR_THREADS", default=2)
+# A live call hears the agent through a helper process of its own (agora_runner.hearing), so
+# transcription never stalls the call's frame pacing; 0 hears in a thread of the call's process.
+HEARING_PROCESS = env.bool("CEKURA_HEARING_PROCESS", default=True)
 WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
 
 # --- LLM (optional; everything runs offline without it) ------------------------------------

@@ -20,7 +20,7 @@ from django.db import connection
 from agora_runner.audio import read_wav, stereo_wav
 from agora_runner.errors import RunnerError
 from agora_runner.runner import execute_call
-from agora_runner.speech import get_asr, get_tts
+from agora_runner.speech import get_asr, get_hearing, get_tts
 from agora_runner.transcribe import transcribe_call, transcript_text
 from agora_runner.types import (
     CALL_NOT_CONNECTED,
@@ -145,8 +145,11 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
         _fail(run_id, str(exc), PIPELINE_ERROR, infrastructure=False)
         return
     log.info("run %s: calling session endpoint and joining", run_id)
-    asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
-    outcome = execute_call(spec, tts=get_tts(), asr=asr, stop=stop)
+    if settings.HEARING_PROCESS and settings.ASR_BACKEND == "faster-whisper":
+        hearing = get_hearing()  # out of this process: the call's pacing keeps the GIL
+    else:
+        hearing = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
+    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop)
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
