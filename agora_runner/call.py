@@ -63,8 +63,6 @@ STOP_POLL_SECONDS = 0.1
 DECRYPT_FAILURES_LIMIT = 50
 MSG_DECRYPT = "the agent's audio could not be decrypted: its encryption mode, key or salt differ from what the session endpoint returned"
 
-
-
 T = TypeVar("T")
 BACKGROUND_NICE = 10  # how much lower than the call's own thread the heavy helpers run
 

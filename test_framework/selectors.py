@@ -6,10 +6,12 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 
+from agora_runner.audio import read_wav
 from agora_runner.channel.network import NetworkConditions
 from agora_runner.llm import LLMConfig
 from agora_runner.types import CallerScript, CallSpec, Persona, SessionEndpointConfig
 from cekura.accounts.models import Organization
+from evaluators import CallData
 from evaluators.custom import CustomMetric
 
 from .models import AIAgent, Metric, Personality, Result, Run, Scenario
@@ -161,4 +163,23 @@ def run_call_spec(*, run: Run) -> CallSpec:
         local_channel_address=settings.LOCAL_CHANNEL_ADDRESS,
         local_channel_app_ids=tuple(settings.LOCAL_CHANNEL_APP_IDS),
         local_network=NetworkConditions.parse(settings.LOCAL_CHANNEL_NETWORK),
+    )
+
+
+def run_call_data(run: Run, *, transcript: list[dict[str, Any]], expected_outcome_prompt: str) -> CallData:
+    """A stored call as the evaluators read it: the run's stereo recording (caller left, agent
+    right) and the timeline kept in its metadata. Raises OSError or ValueError when the
+    recording cannot be read."""
+    with run.recording.open("rb") as fh:
+        rate, stereo = read_wav(fh.read())
+    meta = run.metadata or {}
+    return CallData(
+        sample_rate=rate,
+        caller=stereo[:, 0].copy(),
+        agent=stereo[:, 1].copy(),
+        transcript=transcript,
+        caller_utterances=list(meta.get("caller_utterances") or []),
+        timeline=list(meta.get("timeline") or []),
+        expected_outcome_prompt=expected_outcome_prompt,
+        ended_reason=str(meta.get("ended_reason") or ""),
     )

@@ -229,6 +229,8 @@ def run_store_call(*, run_id: int, recording_wav: bytes, metadata: dict[str, Any
     run = Run.objects.filter(pk=run_id, status=Status.RUNNING).first()
     if run is None:
         return False
+    # The file is written outside the transaction; a run that lost the race below leaves an
+    # orphan file at worst, never a run pointing at nothing.
     name = _save_recording(run, recording_wav)
     now = timezone.now()
     metadata = {**metadata, "call_ended_at": now.isoformat()}
@@ -268,8 +270,6 @@ def run_finish(
     transcript_object: list[dict[str, Any]] | None = None,
     evaluation: dict[str, Any] | None = None,
     expected_outcome: dict[str, Any] | None = None,
-    duration_seconds: float | None = None,
-    recording_wav: bytes | None = None,
     refund: bool = False,
 ) -> bool:
     """End a run in a terminal status, once. Returns False if it had already ended.
@@ -281,11 +281,6 @@ def run_finish(
     run = Run.objects.filter(pk=run_id).first()
     if run is None or run.status in TERMINAL:
         return False
-    recording_name = ""
-    if recording_wav:
-        # The file is written outside the transaction; a run that lost the race below
-        # leaves an orphan file at worst, never a run pointing at nothing.
-        recording_name = _save_recording(run, recording_wav)
     fields: dict[str, Any] = {
         "status": status,
         "success": success,
@@ -302,10 +297,6 @@ def run_finish(
         fields["evaluation"] = evaluation
     if expected_outcome is not None:
         fields["expected_outcome"] = expected_outcome
-    if duration_seconds is not None:
-        fields["duration_seconds"] = duration_seconds
-    if recording_name:
-        fields["recording"] = recording_name
     if refund:
         fields["metadata"] = {**(fields.get("metadata") or run.metadata or {}), "credit_refunded": True}
     with transaction.atomic():
@@ -482,34 +473,21 @@ def expected_outcome_dict(expected: Any) -> dict[str, Any]:
 def result_reevaluate(*, result: Result) -> tuple[Result, int]:
     """Score every completed run of the result again from its stored recording, transcript
     and timeline with the current metrics — no new call. Returns (result, runs re-scored)."""
-    from agora_runner.audio import read_wav
-    from evaluators import CallData
     from evaluators.catalogue import score_call
 
-    from .selectors import llm_config, run_custom_metrics
+    from .selectors import llm_config, run_call_data, run_custom_metrics
 
     scored = 0
     llm = llm_config()
     for run in result.runs.filter(status=Status.COMPLETED).select_related("scenario"):
         if not run.recording:
             continue
+        prompt = run.scenario.expected_outcome_prompt if run.scenario else run.expected_outcome_prompt
         try:
-            with run.recording.open("rb") as fh:
-                rate, stereo = read_wav(fh.read())
+            call = run_call_data(run, transcript=list(run.transcript_object or []), expected_outcome_prompt=prompt)
         except (OSError, ValueError):
             log.warning("run %s: recording unreadable, not re-scored", run.pk)
             continue
-        meta = run.metadata or {}
-        call = CallData(
-            sample_rate=rate,
-            caller=stereo[:, 0].copy(),
-            agent=stereo[:, 1].copy(),
-            transcript=list(run.transcript_object or []),
-            caller_utterances=list(meta.get("caller_utterances") or []),
-            timeline=list(meta.get("timeline") or []),
-            expected_outcome_prompt=run.scenario.expected_outcome_prompt if run.scenario else run.expected_outcome_prompt,
-            ended_reason=str(meta.get("ended_reason") or ""),
-        )
         expected, metrics, success = score_call(call, llm=llm, custom_metrics=run_custom_metrics(run))
         Run.objects.filter(pk=run.pk).update(
             evaluation={"metrics": [m.as_dict() for m in metrics]},

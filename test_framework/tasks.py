@@ -17,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
 
-from agora_runner.audio import read_wav, stereo_wav
+from agora_runner.audio import stereo_wav
 from agora_runner.errors import RunnerError
 from agora_runner.runner import execute_call
 from agora_runner.speech import get_asr, get_hearing, get_tts
@@ -31,7 +31,6 @@ from agora_runner.types import (
 )
 from cekura.dbretry import with_db_retry
 from cekura.logcontext import bound, in_context
-from evaluators import CallData
 from evaluators.catalogue import score_call
 
 from . import selectors, services
@@ -190,30 +189,19 @@ def _run_postprocess(run_id: int) -> None:
 
 def _postprocess(run: Run) -> None:
     meta = dict(run.metadata or {})
-    with run.recording.open("rb") as fh:
-        rate, stereo = read_wav(fh.read())
-    recording = CallRecording(rate, stereo[:, 0].copy(), stereo[:, 1].copy())
+    call = selectors.run_call_data(run, transcript=[], expected_outcome_prompt=run.expected_outcome_prompt)
+    recording = CallRecording(call.sample_rate, call.caller, call.agent)
     asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
     started = time.monotonic()
-    turns = transcribe_call(recording, list(meta.get("caller_utterances") or []), asr)
+    turns = transcribe_call(recording, call.caller_utterances, asr)
     meta["asr_real_time_factor"] = round((time.monotonic() - started) / max(recording.duration_seconds, 1e-6), 4)
-    transcript_object = [t.as_dict() for t in turns]
-    recorded: dict[str, Any] = {"metadata": meta, "transcript": transcript_text(turns), "transcript_object": transcript_object}
-    if meta.get("ended_reason") == RUN_CANCELLED:
+    call.transcript = [t.as_dict() for t in turns]
+    recorded: dict[str, Any] = {"metadata": meta, "transcript": transcript_text(turns), "transcript_object": call.transcript}
+    if call.ended_reason == RUN_CANCELLED:
         # Hung up on request: a cut-short call is not scored.
         with_db_retry(lambda: services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded), what=f"run {run.pk}: finishing")
         log.info("run %s: cancelled during the call", run.pk)
         return
-    call = CallData(
-        sample_rate=rate,
-        caller=recording.caller,
-        agent=recording.agent,
-        transcript=transcript_object,
-        caller_utterances=list(meta.get("caller_utterances") or []),
-        timeline=list(meta.get("timeline") or []),
-        expected_outcome_prompt=run.expected_outcome_prompt,
-        ended_reason=str(meta.get("ended_reason") or ""),
-    )
     expected, metrics, success = score_call(call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run))
     with_db_retry(lambda: services.run_finish(
         run_id=run.pk,

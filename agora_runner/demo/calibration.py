@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE, trim_to_level
+from ..audio import ENVELOPE, SAMPLE_RATE, _envelope, trim_to_level
 from ..channel.network import NetworkConditions
 from ..noise import make_noise, speech_rms
 from ..types import CallerScript, CallSpec, Persona, SessionEndpointConfig
 from .defaults import DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
 
-AUDIBLE_WINDOW = SAMPLE_RATE // 200  # 5 ms
 STOP_GAP = int(0.2 * SAMPLE_RATE)  # the agent has stopped once its track is silent this long
 CALLER_LINES = (
     "Hello there",
@@ -121,12 +120,10 @@ def audible_stop(clean: np.ndarray, cut: int, noise_rms: float) -> int:
     tail under the noise is not audible, so in noise this is the truth a stop can be held to."""
     lo = max(cut - SAMPLE_RATE, 0)
     seg = clean[lo:cut].astype(np.float64)
-    if len(seg) < AUDIBLE_WINDOW:
+    if len(seg) < ENVELOPE:
         return cut
-    power = np.concatenate([[0.0], np.cumsum(seg * seg)])
-    env = np.sqrt((power[AUDIBLE_WINDOW:] - power[:-AUDIBLE_WINDOW]) / AUDIBLE_WINDOW)
-    loud = np.flatnonzero(env >= noise_rms)
-    return lo + int(loud[-1]) + AUDIBLE_WINDOW if len(loud) else cut
+    loud = np.flatnonzero(_envelope(seg) >= noise_rms)
+    return lo + int(loud[-1]) + ENVELOPE if len(loud) else cut
 
 
 def audible_start(clean: np.ndarray, onset: int, noise_rms: float) -> int:
@@ -134,11 +131,9 @@ def audible_start(clean: np.ndarray, onset: int, noise_rms: float) -> int:
     `noise_rms`: the start of the first 5 ms stretch at least as loud as the background (the
     anchor benchmark's "first audible agent sample", for a given noise)."""
     seg = clean[onset : onset + SAMPLE_RATE].astype(np.float64)
-    if len(seg) < AUDIBLE_WINDOW:
+    if len(seg) < ENVELOPE:
         return onset
-    power = np.concatenate([[0.0], np.cumsum(seg * seg)])
-    env = np.sqrt((power[AUDIBLE_WINDOW:] - power[:-AUDIBLE_WINDOW]) / AUDIBLE_WINDOW)
-    loud = np.flatnonzero(env >= noise_rms)
+    loud = np.flatnonzero(_envelope(seg) >= noise_rms)
     return onset + int(loud[0]) if len(loud) else onset
 
 

@@ -69,7 +69,9 @@ def test_run_finish_is_once_and_settles_the_result(db: Any, monkeypatch: Any) ->
     monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
     result = make_result(2, status=Status.RUNNING)
     a, b = result.runs.all()
-    assert services.run_finish(run_id=a.pk, status=Status.COMPLETED, success=True, recording_wav=b"RIFF")
+    # The recording is kept when the call ends (run_store_call); the run is scored after.
+    assert services.run_store_call(run_id=a.pk, recording_wav=b"RIFF", metadata={}, duration_seconds=1.0)
+    assert services.run_finish(run_id=a.pk, status=Status.COMPLETED, success=True)
     assert not services.run_finish(run_id=a.pk, status=Status.FAILED)  # already ended
     result.refresh_from_db()
     assert result.status == Status.IN_PROGRESS and result.success_rate == 50.0
