@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 
+from . import loop as event_loop
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     hear = sub.add_parser("hear-server", help="a call's hearing helper (speaks a pipe protocol; see agora_runner.hearing)")
     hear.add_argument("--threads", type=int, default=1)
     hear.add_argument("--nice", type=int, default=10)
+    hear.add_argument("--cpu-policy", choices=["normal", "batch", "idle"], default="normal")
     check = sub.add_parser("check-endpoint", help="call a session endpoint as a run would")
     check.add_argument("--url", required=True)
     check.add_argument("--client-id", required=True)
@@ -89,15 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("CEKURA_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "demo-stack":
-        asyncio.run(_demo_stack(args))
+        event_loop.run(_demo_stack(args))
     elif args.command == "channel-server":
-        asyncio.run(_channel_server(args))
+        event_loop.run(_channel_server(args))
     elif args.command == "check-endpoint":
         return _check_endpoint(args)
     elif args.command == "hear-server":
         from .hearing import serve
 
-        serve(args.threads, args.nice)
+        serve(args.threads, args.nice, cpu_policy=args.cpu_policy)
     return 0
 
 

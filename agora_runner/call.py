@@ -57,6 +57,7 @@ BARGE_IN_CHANCE = {"none": 0.0, "low": 0.25, "medium": 0.5, "high": 0.9}
 # How long after a barge-in the agent may take to stop before it counts as talking through.
 REACTION_WINDOW = 4.0
 GOODBYE_REPLY_TIMEOUT = 6.0
+HEAR_TIMEOUT = 15.0  # the longest a caller waits for an agent turn to be transcribed
 STOP_POLL_SECONDS = 0.1
 # Half a second of undecryptable frames from the agent, with none decrypted, is a mismatch of
 # encryption mode, key or salt, not a glitch.
@@ -240,7 +241,13 @@ class SimulatedCall:
         track = self.recorder.track(self.agent_uid)
         start = max(0, spans[0][0] - SAMPLE_RATE // 10)
         end = spans[-1][1] if spans[-1][1] else len(track)
-        text = await in_background(self.asr.transcribe, track[start : end + SAMPLE_RATE // 10])
+        try:
+            text = await asyncio.wait_for(in_background(self.asr.transcribe, track[start : end + SAMPLE_RATE // 10]), HEAR_TIMEOUT)
+        except TimeoutError:
+            # Hearing runs on the CPU time calls leave; on a machine that has none the caller
+            # answers what it could not hear rather than stall the call.
+            self._event("agent_turn_heard", text="", timed_out=True)
+            return ""
         self._event("agent_turn_heard", text=text)
         return text
 

@@ -10,6 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from . import loop
 from .audio import VoiceDetector
 from .errors import RunnerError
 from .session import fetch_join_details
@@ -139,5 +140,5 @@ def check_endpoint(
     report.add("ok", f"encryption: {join.encryption.mode_name}" if join.encryption else "encryption: none")
     check_token(join, report, now=now)
     if join_seconds and report.ok:
-        asyncio.run(_join(join, join_seconds, local_app_ids, local_address, report))
+        loop.run(_join(join, join_seconds, local_app_ids, local_address, report))
     return report

@@ -4,7 +4,8 @@ A call's process paces a frame every 10 ms on its event loop. Transcribing the a
 a thread of that same process shares the GIL with the loop, and a niced thread holding the GIL
 stalls the loop however the OS schedules it (priority inversion: bench/load.py saw frames sent
 20–80 ms late at five simultaneous calls). So each call process hands its audio to one helper
-process of its own (`python -m agora_runner hear-server`, niced), which loads the model once
+process of its own (`python -m agora_runner hear-server`, in the idle CPU class: it never takes
+the CPU from a call's pacing, see agora_runner.cpu), which loads the model once
 and answers one line of JSON per request. Protocol on stdin/stdout: a 4-byte little-endian
 length, then that many bytes of s16le 16 kHz mono; the answer is `{"text": …}` on one line.
 """
@@ -21,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .cpu import set_cpu_policy
+
 log = logging.getLogger(__name__)
 HEADER = struct.Struct("<I")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # ~35 minutes of audio
@@ -30,15 +33,16 @@ class HearingProcess:
     """A Transcriber whose work runs in a helper process (started on first use, restarted if it
     dies). Thread-safe: one request at a time."""
 
-    def __init__(self, threads: int = 1, nice: int = 10) -> None:
-        self.threads, self.nice = threads, nice
+    def __init__(self, threads: int = 1, nice: int = 10, cpu_policy: str = "idle") -> None:
+        self.threads, self.nice, self.cpu_policy = threads, nice, cpu_policy
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         return subprocess.Popen(
-            [sys.executable, "-m", "agora_runner", "hear-server", "--threads", str(self.threads), "--nice", str(self.nice)],
+            [sys.executable, "-m", "agora_runner", "hear-server", "--threads", str(self.threads), "--nice", str(self.nice),
+             "--cpu-policy", self.cpu_policy],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
         )
 
@@ -69,14 +73,15 @@ class HearingProcess:
             proc.wait(5)
 
 
-def serve(threads: int, nice: int, model: Any = None) -> None:
+def serve(threads: int, nice: int, model: Any = None, cpu_policy: str = "normal") -> None:
     """The helper's loop (python -m agora_runner hear-server)."""
     if nice:
         os.nice(nice)
+    set_cpu_policy(cpu_policy)
     if model is None:
         from .speech import FasterWhisperASR
 
-        model = FasterWhisperASR(threads=threads)
+        model = FasterWhisperASR(threads=threads, short_context=True)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         head = stdin.read(HEADER.size)

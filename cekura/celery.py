@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from celery.signals import worker_process_init
 
+from agora_runner.cpu import set_cpu_policy
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -15,21 +17,24 @@ app.autodiscover_tasks(["test_framework"])
 
 @worker_process_init.connect
 def _prepare_worker_process(**_: object) -> None:
-    """Post-processing workers run niced (CEKURA_WORKER_NICE), so on a shared machine a live
-    call's audio pacing wins the CPU over transcription. Each process loads the speech models
+    """Post-processing workers run niced (CEKURA_WORKER_NICE) or in the idle scheduling class
+    (CEKURA_WORKER_CPU_POLICY=idle), so on a shared machine a live call's audio pacing wins the
+    CPU over transcription. Each process loads the speech models
     it will use once, as it starts (CEKURA_WORKER_PRELOAD: "tts,hearing" for call workers,
     "asr" for post-processing), not in the middle of its first call."""
     from django.conf import settings
 
     if settings.WORKER_NICE:
         os.nice(settings.WORKER_NICE)
+    set_cpu_policy(settings.WORKER_CPU_POLICY)
     from agora_runner.speech import get_asr, get_hearing, get_tts
 
     if "tts" in settings.WORKER_PRELOAD:
-        get_tts()
+        get_tts().synthesize("Hello.")  # the first synthesis of a process is the slow one
     if "hearing" in settings.WORKER_PRELOAD:  # the call's hearing helper, its model loaded
         import numpy as np
 
-        get_hearing().transcribe(np.zeros(16000, dtype=np.int16))
+        get_hearing(in_process=not settings.HEARING_PROCESS).transcribe(np.zeros(16000, dtype=np.int16))
     if "asr" in settings.WORKER_PRELOAD:
         get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
+

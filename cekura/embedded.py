@@ -119,12 +119,13 @@ class EmbeddedStack:
         beat_file = (self.log_dir or Path(tempfile.gettempdir())) / f"celerybeat-{os.getpid()}"
         common = [sys.executable, "-m", "celery", "-A", "cekura", "worker", "--pool", "prefork", "-l", "INFO",
                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        # Calls on one worker, post-processing (ASR, metrics) on another, niced; the post
+        # Calls on one worker, post-processing (ASR, metrics) on another, on idle CPU only; the post
         # worker also runs beat (the reaper's and the retention schedule).
         self._spawn("worker", [*common, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
                                "-n", f"calls-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_PRELOAD": env.get("CEKURA_WORKER_PRELOAD", "tts,hearing")})
         self._spawn("worker-post", [*common, "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", str(self.post_concurrency), "--beat", "-s", str(beat_file),
-                                    "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10"), "CEKURA_WORKER_PRELOAD": "asr"})
+                                    "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10"), "CEKURA_ASR_THREADS": env.get("CEKURA_ASR_THREADS", "1"),
+                                     "CEKURA_WORKER_CPU_POLICY": env.get("CEKURA_WORKER_CPU_POLICY", "idle"), "CEKURA_WORKER_PRELOAD": "asr"})
         if self.web:
             port = int(env.get("CEKURA_WEB_PORT") or free_port())
             web = self._spawn("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)

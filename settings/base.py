@@ -164,6 +164,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below (run and result ids on every line, JSON in production).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 WORKER_NICE = env.int("CEKURA_WORKER_NICE", default=0)
+WORKER_CPU_POLICY = env.str("CEKURA_WORKER_CPU_POLICY", default="normal")  # normal | batch | idle (Linux)
 WORKER_PRELOAD = env.list("CEKURA_WORKER_PRELOAD", default=[])  # "tts", "asr": loaded as each process starts
 # The worker holding a run beats every RUN_HEARTBEAT_SECONDS (and sees cancellations then);
 # a run silent for RUN_STALE_AFTER_SECONDS is ended by the reaper, which Celery beat runs

@@ -144,8 +144,9 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
         _fail(run_id, str(exc), PIPELINE_ERROR, infrastructure=False)
         return
     log.info("run %s: calling session endpoint and joining", run_id)
-    if settings.HEARING_PROCESS and settings.ASR_BACKEND == "faster-whisper":
-        hearing = get_hearing()  # out of this process: the call's pacing keeps the GIL
+    if settings.ASR_BACKEND == "faster-whisper":
+        # Short-context Whisper, by default out of this process: the call's pacing keeps the GIL.
+        hearing = get_hearing(in_process=not settings.HEARING_PROCESS)
     else:
         hearing = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
     outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop)

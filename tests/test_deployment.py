@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +88,23 @@ def test_dockerfile_copies_every_package_and_uses_production_settings() -> None:
         assert f"COPY {pkg}" in text
     assert "settings.production" in text
     check_command(shlex.split("gunicorn cekura.wsgi:application"))
+
+
+def test_a_post_processing_worker_can_run_on_idle_cpu_only() -> None:
+    """CEKURA_WORKER_CPU_POLICY=idle puts the worker's threads in Linux's SCHED_IDLE class (and
+    the threads they start later inherit it); a misspelt policy is refused with the choices."""
+    import subprocess
+    import sys
+
+    from agora_runner.cpu import set_cpu_policy
+
+    code = (
+        "import os, threading; from agora_runner.cpu import set_cpu_policy; set_cpu_policy('idle'); "
+        "seen = []; t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); t.start(); t.join(); "
+        "print(os.sched_getscheduler(0) == os.SCHED_IDLE, seen[0] == os.SCHED_IDLE)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["True", "True"]
+    with pytest.raises(ValueError, match="must be one of normal, batch, idle"):
+        set_cpu_policy("lowest")
+    set_cpu_policy("normal")  # the default: nothing changes

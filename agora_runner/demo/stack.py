@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from .. import loop as event_loop
 from ..channel.network import NetworkConditions
 from ..channel.server import ChannelServer
 from ..session import ENCRYPTION_MODES
@@ -248,7 +249,7 @@ class ThreadedDemoStack:
 
     def __init__(self, tts: Synthesizer, asr: Transcriber) -> None:
         self.stack = DemoStack(tts=tts, asr=asr)
-        self.loop = asyncio.new_event_loop()
+        self.loop = event_loop.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, daemon=True)
 

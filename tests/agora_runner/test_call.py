@@ -169,3 +169,23 @@ def test_a_crashed_audio_loop_fails_the_call_at_once(demo_stack: Any, tts: Any, 
     with pytest.raises(RunnerError, match=r"audio loop failed \(ValueError\)"):
         execute_call(spec_for(demo_stack), tts=tts)
     assert time.monotonic() - start < 10  # not max_duration (60 s)
+
+
+def test_a_caller_that_cannot_hear_in_time_answers_anyway(demo_stack: Any, tts: Any, monkeypatch: Any) -> None:
+    """Hearing runs on the CPU time calls leave; when it has none (a stalled helper here), the
+    caller goes on after HEAR_TIMEOUT with nothing heard instead of stalling the call."""
+    import threading
+
+    from agora_runner import call
+
+    class Stalled:
+        def transcribe(self, audio: Any) -> str:
+            threading.Event().wait(3)
+            return "too late"
+
+    monkeypatch.setattr(call, "HEAR_TIMEOUT", 0.3)
+    outcome = execute_call(spec_for(demo_stack, "?fault=leave_mid_call&leave_after=5"), tts=tts, asr=Stalled())
+    heard = [e.data for e in outcome.timeline if e.kind == "agent_turn_heard"]
+    assert heard and heard[0] == {"text": "", "timed_out": True}
+    assert [u["text"] for u in outcome.caller_utterances][:1] == ["Hello, when are you open?"]  # it spoke on
+    assert outcome.ended_reason == MAIN_AGENT_ENDED
