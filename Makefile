@@ -34,6 +34,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/frame_pacing.py
+	$(PY) bench/hearing.py
 	$(PY) bench/timing_accuracy.py
 
 clean:

@@ -70,7 +70,7 @@ class PiperTTS:
 
 
 # Live hearing encodes only the audio it has, plus this much silence (see transcribe_short).
-SHORT_CONTEXT_MARGIN_FRAMES = 200  # 2 s of 10 ms mel frames
+SHORT_CONTEXT_MARGIN_FRAMES = 500  # 5 s of 10 ms mel frames: with 2 s, a short question was said again and again
 SHORT_CONTEXT_MAX_SECONDS = 25.0  # longer audio gains little: the whole 30 s window is used
 WHISPER_WINDOW_FRAMES = 3000
 
@@ -78,9 +78,9 @@ WHISPER_WINDOW_FRAMES = 3000
 class FasterWhisperASR:
     """16 kHz int16 → text with the bundled Whisper tiny.en (int8 on CPU).
 
-    `short_context`: encode only the audio given plus 2 s of silence, not Whisper's full 30 s
+    `short_context`: encode only the audio given plus 5 s of silence, not Whisper's full 30 s
     window, as whisper.cpp's audio_ctx does. The encoder's cost is proportional to its input,
-    so a 3 s turn costs about a quarter of the CPU (bench/hearing.py). Decoding keeps its
+    so a 3 s turn costs about a third of the CPU (bench/hearing.py). Decoding keeps its
     timestamps and stops at the first one past the end of the audio: on a shortened window the
     model otherwise tends to say the last sentence again into the padding. Live hearing uses
     it (the caller needs the gist, at once, on a shared CPU); post-call transcripts use the

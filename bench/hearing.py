@@ -2,7 +2,7 @@
 
 A live call transcribes each agent turn as it ends, so the caller can answer it. Whisper's
 encoder costs the same for any input padded to its 30 s window; the short context encodes the
-audio plus 2 s (agora_runner.speech.FasterWhisperASR). For turns of one to eight sentences,
+audio plus 5 s (agora_runner.speech.FasterWhisperASR). For turns of one to eight sentences,
 clean and with white noise at 10 dB SNR, prints the word error rate and CPU-seconds per turn
 of each, on one thread.
 

@@ -16,6 +16,7 @@ from evaluators.text import word_error_rate
 LINES = [
     "Is that every day",
     "Can I bring my son",
+    "Can I bring my son?",
     "How long is the wait",
     "Thank you for calling Sunny Clinic, how can I help you today?",
     "We are closed on Sundays, but on Saturdays we open at nine and close at one in the afternoon.",
