@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import struct
 import subprocess
 import sys
@@ -71,6 +72,34 @@ class HearingProcess:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+class HearingPool:
+    """Several hearing helpers for a process that holds several calls (agora_runner.host): a
+    turn goes to whichever helper is free, so one call's turn does not wait behind another's
+    while a core is idle."""
+
+    def __init__(self, helpers: int, threads: int = 1) -> None:
+        self._free: queue.Queue[HearingProcess] = queue.Queue()
+        self._all = [HearingProcess(threads=threads) for _ in range(max(1, helpers))]
+        for helper in self._all:
+            self._free.put(helper)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        helper = self._free.get()
+        try:
+            return helper.transcribe(audio)
+        finally:
+            self._free.put(helper)
+
+    def warm(self, audio: np.ndarray) -> None:
+        """Start every helper and load its model now (a worker that is starting)."""
+        for helper in self._all:
+            helper.transcribe(audio)
+
+    def close(self) -> None:
+        for helper in self._all:
+            helper.close()
 
 
 def serve(threads: int, nice: int, model: Any = None, cpu_policy: str = "normal") -> None:

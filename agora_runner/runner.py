@@ -1,7 +1,9 @@
 """The runner's front door: CallSpec in, CallOutcome (or a RunnerError) out."""
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import sys
 import threading
 import time
@@ -10,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from . import loop
+from . import host, loop
 from .call import SimulatedCall, lowered, run_call_async
 from .errors import RunnerError
 from .policy import (
@@ -30,12 +32,19 @@ log = logging.getLogger(__name__)
 SESSION_ATTEMPTS = 3
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process: building one loads the CA bundle, tens of milliseconds
+    with the GIL held, which on a process holding several calls stalls all their frames."""
+    return httpx.create_ssl_context()
+
+
 def fetch_with_retries(
     spec: CallSpec, *, attempts: int = SESSION_ATTEMPTS, sleep: Callable[[float], None] = time.sleep
 ) -> JoinDetails:
     """Transient endpoint failures (time-outs, 5xx, refused connections) are retried with
     backoff; a permanent one (4xx, bad answer) fails at once."""
-    with httpx.Client(follow_redirects=False) as client:
+    with httpx.Client(follow_redirects=False, verify=tls_context()) as client:
         for attempt in range(1, attempts + 1):
             try:
                 return fetch_join_details(spec.endpoint, join_uid=spec.join_uid, client=client)
@@ -72,10 +81,12 @@ def known_lines(script: CallerScript, goodbye: str) -> list[str]:
 
 
 def execute_call(
-    spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None, stop: threading.Event | None = None
+    spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None, stop: threading.Event | None = None,
+    shared_loop: bool = False,
 ) -> CallOutcome:
     """Fetch join details, synthesise the caller's known lines, hold the call. Setting `stop`
-    (from another thread) hangs up at once, keeping what was recorded."""
+    (from another thread) hangs up at once, keeping what was recorded. `shared_loop`: hold the
+    call on this process's one loop for all its calls (agora_runner.host), not a loop of its own."""
     # Known lines are synthesised before joining (into the TTS cache), so no CPU-heavy work
     # competes with frame pacing during the call.
     # At a lower priority too (a helper thread): other calls on this machine are pacing frames.
@@ -110,6 +121,8 @@ def execute_call(
     # loop asks for it; Python's default, 5 ms, is a frame's whole jitter budget.
     if sys.getswitchinterval() > CALL_SWITCH_INTERVAL:
         sys.setswitchinterval(CALL_SWITCH_INTERVAL)
+    if shared_loop:
+        return host.shared_loop().run(run_call_async(call))
     return loop.run(run_call_async(call))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from agora_runner.cpu import set_cpu_policy
 
@@ -27,14 +27,31 @@ def _prepare_worker_process(**_: object) -> None:
     if settings.WORKER_NICE:
         os.nice(settings.WORKER_NICE)
     set_cpu_policy(settings.WORKER_CPU_POLICY)
-    from agora_runner.speech import get_asr, get_hearing, get_tts
+    from agora_runner.speech import get_asr, get_tts
 
     if "tts" in settings.WORKER_PRELOAD:
         get_tts().synthesize("Hello.")  # the first synthesis of a process is the slow one
     if "hearing" in settings.WORKER_PRELOAD:  # the call's hearing helper, its model loaded
         import numpy as np
 
-        get_hearing(in_process=not settings.HEARING_PROCESS).transcribe(np.zeros(16000, dtype=np.int16))
+        from test_framework.tasks import call_hearing
+
+        hearing = call_hearing()
+        silence = np.zeros(16000, dtype=np.int16)
+        if hasattr(hearing, "warm"):
+            hearing.warm(silence)  # every helper of the pool
+        else:
+            hearing.transcribe(silence)
     if "asr" in settings.WORKER_PRELOAD:
         get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
 
+
+
+@worker_ready.connect
+def _prepare_threads_worker(**_: object) -> None:
+    """A calls worker on the threads pool (CEKURA_CALLS_SHARED_LOOP) has no child processes to
+    prepare: its one process loads the models once it is up."""
+    from django.conf import settings
+
+    if settings.CALLS_SHARED_LOOP:
+        _prepare_worker_process()

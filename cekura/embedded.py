@@ -117,13 +117,16 @@ class EmbeddedStack:
         env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
         self.env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
         beat_file = (self.log_dir or Path(tempfile.gettempdir())) / f"celerybeat-{os.getpid()}"
-        common = [sys.executable, "-m", "celery", "-A", "cekura", "worker", "--pool", "prefork", "-l", "INFO",
+        common = [sys.executable, "-m", "celery", "-A", "cekura", "worker", "-l", "INFO",
                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        # Calls in one process per call (prefork), or all on one shared event loop in one
+        # process (threads pool, CEKURA_CALLS_SHARED_LOOP).
+        calls_pool = "threads" if env.get("CEKURA_CALLS_SHARED_LOOP", "").lower() in ("1", "true", "yes", "on") else "prefork"
         # Calls on one worker, post-processing (ASR, metrics) on another, on idle CPU only; the post
         # worker also runs beat (the reaper's and the retention schedule).
-        self._spawn("worker", [*common, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
+        self._spawn("worker", [*common, "--pool", calls_pool, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
                                "-n", f"calls-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_PRELOAD": env.get("CEKURA_WORKER_PRELOAD", "tts,hearing")})
-        self._spawn("worker-post", [*common, "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", str(self.post_concurrency), "--beat", "-s", str(beat_file),
+        self._spawn("worker-post", [*common, "--pool", "prefork", "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", str(self.post_concurrency), "--beat", "-s", str(beat_file),
                                     "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10"), "CEKURA_ASR_THREADS": env.get("CEKURA_ASR_THREADS", "1"),
                                      "CEKURA_WORKER_CPU_POLICY": env.get("CEKURA_WORKER_CPU_POLICY", "idle"), "CEKURA_WORKER_PRELOAD": "asr"})
         if self.web:

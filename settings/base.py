@@ -220,6 +220,10 @@ ASR_THREADS = env.int("CEKURA_ASR_THREADS", default=2)
 # A live call hears the agent through a helper process of its own (agora_runner.hearing), so
 # transcription never stalls the call's frame pacing; 0 hears in a thread of the call's process.
 HEARING_PROCESS = env.bool("CEKURA_HEARING_PROCESS", default=True)
+# A calls worker on Celery's threads pool holds its calls on one shared event loop
+# (agora_runner.host), heard by CALLS_HEARING_HELPERS helper processes.
+CALLS_SHARED_LOOP = env.bool("CEKURA_CALLS_SHARED_LOOP", default=False)
+CALLS_HEARING_HELPERS = env.int("CEKURA_CALLS_HEARING_HELPERS", default=2)
 WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
 
 # --- LLM (optional; everything runs offline without it) ------------------------------------

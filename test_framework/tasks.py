@@ -134,6 +134,13 @@ def delete_old_recordings() -> int:
     return services.recordings_expire(days=settings.RECORDING_RETENTION_DAYS)
 
 
+def call_hearing() -> Any:
+    """How this worker's calls hear the agent: short-context Whisper, by default in helper
+    processes (the call's pacing keeps the GIL); several when the process holds several calls."""
+    helpers = settings.CALLS_HEARING_HELPERS if settings.CALLS_SHARED_LOOP else 1
+    return get_hearing(in_process=not settings.HEARING_PROCESS, helpers=helpers)
+
+
 def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     """The call: reach the agent, hold the conversation, keep the recording. Transcription
     and scoring happen on the post-processing queue (`run_postprocess`)."""
@@ -146,10 +153,10 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     log.info("run %s: calling session endpoint and joining", run_id)
     if settings.ASR_BACKEND == "faster-whisper":
         # Short-context Whisper, by default out of this process: the call's pacing keeps the GIL.
-        hearing = get_hearing(in_process=not settings.HEARING_PROCESS)
+        hearing = call_hearing()
     else:
         hearing = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
-    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop)
+    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP)
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)

@@ -11,8 +11,8 @@ from django.db import connection
 from cekura.embedded import EmbeddedStack
 
 
-@pytest.fixture
-def worker_stack(tmp_path: Path, settings: Any) -> Any:
+def stack_env(tmp_path: Path, settings: Any) -> dict[str, str]:
+    """The worker's environment: this test's database and broker (flushed)."""
     # The API in this process serves the files the worker writes: one media root for both.
     settings.MEDIA_ROOT = str(tmp_path / "media")
     db = connection.settings_dict
@@ -25,6 +25,12 @@ def worker_stack(tmp_path: Path, settings: Any) -> Any:
         "CEKURA_MEDIA_ROOT": str(tmp_path / "media"),
         "CEKURA_LOG_LEVEL": "INFO",
     }
+    return env
+
+
+@pytest.fixture
+def worker_stack(tmp_path: Path, settings: Any) -> Any:
+    env = stack_env(tmp_path, settings)
     stack = EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs")
     with stack:
         yield stack, tmp_path
