@@ -6,8 +6,10 @@ enough for that: a niced process still gets its slices while a call waits for it
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import socket
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +30,14 @@ def set_cpu_policy(policy: str) -> None:
         os.sched_setscheduler(0, getattr(os, name), os.sched_param(0))
     except OSError as exc:  # refused (a seccomp profile): run as a normal process
         log.warning("could not set CPU policy %s (%s)", policy, exc)
+
+
+@functools.cache
+def machine_id() -> str:
+    """Which machine this is: the kernel's boot id, the same in every container on one host
+    (and new after a reboot); the host name where there is none."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            return fh.read().strip()
+    except OSError:
+        return socket.gethostname()

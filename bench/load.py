@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="child processes of the calls worker: simultaneous calls")
     parser.add_argument("--post", type=int, default=1, help="child processes of the post-processing worker")
     parser.add_argument("--shared-loop", action="store_true", help="the calls worker holds every call on one event loop (threads pool)")
+    parser.add_argument("--post-yields", type=float, default=0, help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live")
     parser.add_argument("--lines", type=int, default=3, help="caller lines per call (before goodbye)")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
@@ -151,6 +152,7 @@ def main() -> None:
         "CEKURA_AGENT_JOIN_TIMEOUT": "30",
         "CEKURA_RUN_STALE_AFTER_SECONDS": "300",
         **({"CEKURA_CALLS_SHARED_LOOP": "1"} if args.shared_loop else {}),
+        "CEKURA_POST_YIELD_TO_CALLS_SECONDS": str(args.post_yields),
     }
     full = {**os.environ, **env}
     sh("redis-cli", "-n", str(REDIS_DB), "flushdb")
@@ -248,7 +250,7 @@ def main() -> None:
             held = level
     cpu = {k: sampler.cpu.get(k, 0.0) - cpu_before.get(k, 0.0) for k in sampler.cpu}
 
-    print(f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} {'threads on one shared loop' if args.shared_loop else 'processes'}, post worker with {args.post}; {os.cpu_count()} cores")
+    print(f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} {'threads on one shared loop' if args.shared_loop else 'processes'}, post worker with {args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores")
     print(f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: {len(run_ids) - len(ended)}")
     failures: dict[str, int] = {}
     for r in ended:

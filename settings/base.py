@@ -224,6 +224,9 @@ HEARING_PROCESS = env.bool("CEKURA_HEARING_PROCESS", default=True)
 # (agora_runner.host), heard by CALLS_HEARING_HELPERS helper processes.
 CALLS_SHARED_LOOP = env.bool("CEKURA_CALLS_SHARED_LOOP", default=False)
 CALLS_HEARING_HELPERS = env.int("CEKURA_CALLS_HEARING_HELPERS", default=2)
+# Post-processing waits up to this long while calls are live on its own machine, so that
+# transcription does not share the CPU caches with calls pacing their frames (0: never waits).
+POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", default=0.0)
 WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
 
 # --- LLM (optional; everything runs offline without it) ------------------------------------

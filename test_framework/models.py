@@ -181,6 +181,9 @@ class Run(models.Model):
     # worker went silent.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # The machine (its Linux boot id) whose worker holds the call: post-processing on the same
+    # machine can wait for its live calls (POST_YIELD_TO_CALLS_SECONDS). Never shown by the API.
+    machine = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -202,19 +202,27 @@ def _enqueue(run_ids: list[int]) -> None:
             )
 
 
-def run_claim(*, run_id: int) -> bool:
+def run_claim(*, run_id: int, machine: str = "") -> bool:
     """Compare-and-set in_queue → running. Only one worker can win; a redelivered task
     finds the run already claimed and does nothing."""
     now = timezone.now()
     with transaction.atomic():
         won = Run.objects.filter(pk=run_id, status=Status.IN_QUEUE).update(
-            status=Status.RUNNING, executed_at=now, updated_at=now
+            status=Status.RUNNING, executed_at=now, updated_at=now, machine=machine[:64]
         )
     if won:
         Run.objects.filter(pk=run_id).update(attempts=F("attempts") + 1)
     return won == 1
 
 
+
+
+def calls_live_on(*, machine: str, fresh_seconds: float) -> int:
+    """Calls in progress on this machine whose worker is alive (a beat within fresh_seconds)."""
+    cutoff = timezone.now() - timedelta(seconds=fresh_seconds)
+    return Run.objects.filter(status=Status.RUNNING, machine=machine).filter(
+        Q(heartbeat_at__gte=cutoff) | Q(heartbeat_at__isnull=True, executed_at__gte=cutoff)
+    ).count()
 
 
 def _save_recording(run: Run, wav: bytes) -> str:

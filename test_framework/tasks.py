@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from agora_runner.audio import stereo_wav
+from agora_runner.cpu import machine_id
 from agora_runner.errors import RunnerError
 from agora_runner.runner import execute_call
 from agora_runner.speech import get_asr, get_hearing, get_tts
@@ -102,7 +103,7 @@ def run_execute(run_id: int) -> None:
 
 
 def _run_execute(run_id: int) -> None:
-    if not with_db_retry(lambda: services.run_claim(run_id=run_id), what=f"run {run_id}: claim"):
+    if not with_db_retry(lambda: services.run_claim(run_id=run_id, machine=machine_id()), what=f"run {run_id}: claim"):
         log.info("run %s: not claimable (already taken or ended)", run_id)
         return
     try:
@@ -195,8 +196,29 @@ def _run_postprocess(run_id: int) -> None:
         _fail(run_id, f"internal error while scoring the call ({exc.__class__.__name__}); the recording is kept", PIPELINE_ERROR, infrastructure=True, refund=False)
 
 
+YIELD_POLL_SECONDS = 1.0
+
+
+def yield_to_calls() -> float:
+    """Wait while calls are live on this machine, up to POST_YIELD_TO_CALLS_SECONDS; returns
+    the seconds waited."""
+    limit = settings.POST_YIELD_TO_CALLS_SECONDS
+    started = time.monotonic()
+    if limit <= 0:
+        return 0.0
+    machine = machine_id()
+    while time.monotonic() - started < limit:
+        if not services.calls_live_on(machine=machine, fresh_seconds=settings.RUN_STALE_AFTER_SECONDS):
+            break
+        time.sleep(min(YIELD_POLL_SECONDS, max(0.0, limit - (time.monotonic() - started))))
+    return round(time.monotonic() - started, 2)
+
+
 def _postprocess(run: Run) -> None:
     meta = dict(run.metadata or {})
+    waited = yield_to_calls()
+    if waited:
+        meta["post_waited_for_calls_s"] = waited
     call = selectors.run_call_data(run, transcript=[], expected_outcome_prompt=run.expected_outcome_prompt)
     recording = CallRecording(call.sample_rate, call.caller, call.agent)
     asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)

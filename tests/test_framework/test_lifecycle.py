@@ -182,3 +182,29 @@ def test_retention_deletes_old_recordings_and_keeps_the_rest(db: Any, settings: 
     r = api.get(f"/test_framework/v1/runs/{old.pk}/recording/")
     assert r.status_code == 404 and "deleted on" in r.json()["detail"] and "kept 30 days" in r.json()["detail"]
     assert delete_old_recordings() == 0
+
+
+def test_post_processing_waits_for_live_calls_on_its_own_machine(db: Any, settings: Any, monkeypatch: Any) -> None:
+    """POST_YIELD_TO_CALLS_SECONDS: while a call is live on this machine (claimed here, its
+    worker beating), post-processing waits, up to the limit; a call on another machine, or one
+    whose worker went silent, does not hold it up."""
+    from agora_runner.cpu import machine_id
+    from test_framework import tasks
+
+    monkeypatch.setattr(tasks, "YIELD_POLL_SECONDS", 0.05)
+    settings.RUN_STALE_AFTER_SECONDS = 30
+    settings.POST_YIELD_TO_CALLS_SECONDS = 0.6
+    queued = queued_run(AgentFactory())
+    elsewhere = Run.objects.create(organization=queued.organization, result=queued.result, scenario=queued.scenario, agent=queued.agent,
+                                   status=Status.RUNNING, machine="another-machine", executed_at=timezone.now(), heartbeat_at=timezone.now())
+    assert tasks.yield_to_calls() < 0.3  # only another machine's call: no wait
+    assert services.run_claim(run_id=queued.pk, machine=machine_id())
+    assert Run.objects.get(pk=queued.pk).machine == machine_id()
+    assert 0.6 <= tasks.yield_to_calls() < 1.2  # a live call here: waits, up to the limit
+    settings.POST_YIELD_TO_CALLS_SECONDS = 5
+    Run.objects.filter(pk=queued.pk).update(status=Status.EVALUATING)
+    assert tasks.yield_to_calls() < 0.3  # the call ended: goes at once
+    Run.objects.filter(pk=queued.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=60))
+    assert tasks.yield_to_calls() < 0.3  # its worker went silent: not a live call
+    settings.POST_YIELD_TO_CALLS_SECONDS = 0
+    assert tasks.yield_to_calls() == 0.0 and elsewhere.pk
