@@ -8,6 +8,8 @@ import pytest
 import redis
 from django.db import connection
 
+from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
+from cekura.accounts.services import api_key_create
 from cekura.embedded import EmbeddedStack
 
 
@@ -36,3 +38,21 @@ def worker_stack(tmp_path: Path, settings: Any) -> Any:
         yield stack, tmp_path
 
 
+
+
+def demo_scenario(stack: Any, organization: Any, name: str, lines: list[str]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Through the API, as `organization`: an agent on the demo stack and a scenario whose
+    caller says `lines` in order. Returns the API client, the agent and the scenario."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=organization)[1])
+    agent = api.post("/test_framework/v1/aiagents/", {
+        "agent_name": "Demo", "description": "", "inbound": True,
+        "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID}, "agora_api_key": DEMO_SECRET,
+    }, format="json").json()
+    scenario = api.post("/test_framework/v1/scenarios/", {
+        "name": name, "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": lines[0],
+        "conditional_actions": {"conditions": [{"condition": "", "action": line, "fixed_message": True} for line in lines[1:]]},
+    }, format="json").json()
+    return api, agent, scenario

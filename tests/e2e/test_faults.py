@@ -5,13 +5,11 @@ import time
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
-from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
-from cekura.accounts.services import api_key_create
 from test_framework.choices import Status
 from test_framework.models import Result, Run
 from test_framework.tasks import reap_stale_runs
+from tests.e2e.conftest import demo_scenario
 from tests.factories import OrganizationFactory
 from tests.test_framework.test_lifecycle import LONG_CALL as LINES
 
@@ -22,16 +20,7 @@ def test_a_worker_killed_mid_call_leaves_no_run_running(worker_stack: Any, setti
     stack, tmp = worker_stack
     settings.RUN_STALE_AFTER_SECONDS = 5
     org = OrganizationFactory(credits=10)
-    api = APIClient()
-    api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=org)[1])
-    agent = api.post("/test_framework/v1/aiagents/", {
-        "agent_name": "Demo", "description": "", "inbound": True,
-        "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID}, "agora_api_key": DEMO_SECRET,
-    }, format="json").json()
-    scenario = api.post("/test_framework/v1/scenarios/", {
-        "name": "Long", "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": LINES[0],
-        "conditional_actions": {"conditions": [{"condition": "", "action": line, "fixed_message": True} for line in LINES[1:]]},
-    }, format="json").json()
+    api, agent, scenario = demo_scenario(stack, org, "Long", list(LINES))
     launch = api.post("/test_framework/v1/scenarios-external/run_scenarios_agora/", {"agent_id": agent["id"], "scenarios": [scenario["id"]]}, format="json")
     assert launch.status_code == 200, launch.json()
     run_id = launch.json()["runs"][0]["id"]

@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
-from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
-from cekura.accounts.services import api_key_create
 from cekura.embedded import EmbeddedStack
 from test_framework.choices import Status
 from test_framework.models import Run
-from tests.e2e.conftest import stack_env
+from tests.e2e.conftest import demo_scenario, stack_env
 from tests.factories import OrganizationFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -24,16 +21,7 @@ def test_two_runs_at_once_on_one_shared_loop(tmp_path: Path, settings: Any) -> N
     env = {**stack_env(tmp_path, settings), "CEKURA_CALLS_SHARED_LOOP": "1"}
     with EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs") as stack:
         org = OrganizationFactory(credits=10)
-        api = APIClient()
-        api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=org)[1])
-        agent = api.post("/test_framework/v1/aiagents/", {
-            "agent_name": "Demo", "description": "", "inbound": True,
-            "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID}, "agora_api_key": DEMO_SECRET,
-        }, format="json").json()
-        scenario = api.post("/test_framework/v1/scenarios/", {
-            "name": "Hours", "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": "Hello, when are you open?",
-            "conditional_actions": {"conditions": [{"condition": "", "action": "Thank you.", "fixed_message": True}]},
-        }, format="json").json()
+        api, agent, scenario = demo_scenario(stack, org, "Hours", ["Hello, when are you open?", "Thank you."])
         launch = api.post("/test_framework/v1/scenarios-external/run_scenarios_agora/",
                           {"agent_id": agent["id"], "scenarios": [scenario["id"]], "frequency": 2}, format="json")
         assert launch.status_code == 200, launch.json()
