@@ -177,6 +177,28 @@ SAMPLE_ABOVE_NOISE = 4.0  # a sample that starts speech stands this far above th
 MAX_BACKTRACK = SAMPLE_RATE * 3 // 10  # an onset is never placed more than 300 ms before the VAD found speech
 BRIDGE = SAMPLE_RATE // 10  # 100 ms
 SUSTAIN = SAMPLE_RATE // 50  # 20 ms
+# On digital silence anything non-zero for this long is sound (a click lasts a millisecond or
+# two): a fragment of speech that packet loss cut off from the rest still counts.
+SUSTAIN_ON_SILENCE = SAMPLE_RATE // 125  # 8 ms
+
+# The spectral onset search (noise at or above SPECTRAL_MIN_FLOOR): band powers of 8 ms frames
+# every 1 ms, averaged over 16 frames, each band against its own background.
+SPECTRAL_MIN_FLOOR = 4 * EDGE_FLOOR
+SPECTRAL_FRAME = 128
+SPECTRAL_HOP = 16
+SPECTRAL_SMOOTH = 16
+SPECTRAL_BANDS_HZ = (0, 300, 600, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8001)
+SPECTRAL_Z = 5.0  # a band is sound when its power is this many robust deviations above its background
+SPECTRAL_BRIDGE = 100  # frames (ms): a gap crossed when sustained, clear sound lies before it
+SPECTRAL_SUSTAIN = 20  # frames (ms)
+SPECTRAL_BRIDGE_STRENGTH = 1.5  # the sound before a gap stands this far above the threshold
+# The smoothed stretch crosses the threshold once its end is a few ms into the sound: the
+# onset is placed this far after the stretch's centre (found on calibration calls; with it
+# the mean error of vowel onsets at 10 dB is within ±2 ms).
+SPECTRAL_SHIFT = 128
+BACKGROUND_WINDOWS = 16  # the background is learned from up to this many VAD windows before speech
+BACKGROUND_GAP = 2  # …leaving out the last ones, where a soft onset may already lie
+CLICK_RATIO = 4.0  # a 1 ms block this much louder than the median of the 21 around it is a click
 
 
 VAD_WINDOW = 512  # samples per speech probability (32 ms)
@@ -230,7 +252,7 @@ def _envelope(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(power[ENVELOPE:] - power[:-ENVELOPE], 0.0) / ENVELOPE)
 
 
-def _walk_back(env: np.ndarray, i: int, level: float) -> int:
+def _walk_back(env: np.ndarray, i: int, level: float, sustain: int = SUSTAIN) -> int:
     """From env[i] (above `level`) back to the start of the sound it belongs to. A gap of up to
     BRIDGE (a stop consonant's closure: the silence inside "o-kay") is crossed when a sustained
     stretch of sound (SUSTAIN; a click is far shorter) lies before it."""
@@ -239,11 +261,11 @@ def _walk_back(env: np.ndarray, i: int, level: float) -> int:
             i -= 1
         lo = max(0, i - BRIDGE)
         above = env[lo:i] > level
-        if above.sum() < SUSTAIN:
+        if above.sum() < sustain:
             return i
-        # The latest run of SUSTAIN samples above the level before the gap.
-        runs = np.convolve(above.astype(np.int32), np.ones(SUSTAIN, dtype=np.int32), mode="valid")
-        full = np.flatnonzero(runs == SUSTAIN)
+        # The latest run of `sustain` samples above the level before the gap.
+        runs = np.convolve(above.astype(np.int32), np.ones(sustain, dtype=np.int32), mode="valid")
+        full = np.flatnonzero(runs == sustain)
         if not len(full):
             return i
         i = lo + int(full[-1])
@@ -262,14 +284,106 @@ def _edge(audio: np.ndarray, found: int, limit: int, floor: float) -> int:
         return found
     env = _envelope(seg)
     i = min(found - lo, len(env) - 1)
-    best = _walk_back(env, i, max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE))
+    sustain = SUSTAIN_ON_SILENCE if floor < SPECTRAL_MIN_FLOOR else SUSTAIN
+    best = _walk_back(env, i, max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE), sustain)
     window = np.abs(seg[best : best + ENVELOPE])
     loud = np.flatnonzero(window >= max(EDGE_FLOOR, floor * SAMPLE_ABOVE_NOISE))
     return lo + best + int(loud[0]) if len(loud) else lo + best + ENVELOPE // 2
 
 
-def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray) -> int | None:
-    """The first window the model calls speech in [start, end), its edge placed on the samples."""
+def _declick(x: np.ndarray, floor: float) -> np.ndarray:
+    """x with clicks silenced: 1 ms blocks far louder than the blocks around them (speech
+    rises and falls over tens of milliseconds; a click is over in one or two)."""
+    n = len(x) // 16
+    if n < 21:
+        return x
+    blocks = np.sqrt(np.einsum("ij,ij->i", x[: n * 16].reshape(n, 16), x[: n * 16].reshape(n, 16)) / 16)
+    around = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(blocks, 10, mode="edge"), 21), axis=-1)
+    bad = (blocks > CLICK_RATIO * around) & (blocks > 3 * floor)
+    if not bad.any():
+        return x
+    bad = np.convolve(bad, np.ones(3), mode="same") > 0
+    out = x.copy()
+    out[: n * 16].reshape(n, 16)[bad] = 0.0
+    return out
+
+
+_BAND_BINS = [
+    np.flatnonzero((f >= lo) & (f < hi))
+    for f in [np.fft.rfftfreq(SPECTRAL_FRAME, 1 / SAMPLE_RATE)]
+    for lo, hi in zip(SPECTRAL_BANDS_HZ[:-1], SPECTRAL_BANDS_HZ[1:], strict=True)
+]
+
+
+def _band_power(x: np.ndarray) -> np.ndarray:
+    """Row j: the power per band of frames j … j + SPECTRAL_SMOOTH − 1 (8 ms Hann, 1 ms apart),
+    averaged. Row j is centred on sample j·HOP + (SMOOTH − 1)·HOP/2 + FRAME/2."""
+    n = (len(x) - SPECTRAL_FRAME) // SPECTRAL_HOP + 1
+    if n <= SPECTRAL_SMOOTH:
+        return np.zeros((0, len(_BAND_BINS)))
+    idx = np.arange(SPECTRAL_FRAME)[None, :] + SPECTRAL_HOP * np.arange(n)[:, None]
+    power = np.abs(np.fft.rfft(x[idx] * np.hanning(SPECTRAL_FRAME), axis=1)) ** 2
+    bands = np.stack([power[:, b].sum(axis=1) for b in _BAND_BINS], axis=1)
+    total = np.concatenate([np.zeros((1, bands.shape[1])), np.cumsum(bands, axis=0)])
+    return (total[SPECTRAL_SMOOTH:] - total[:-SPECTRAL_SMOOTH]) / SPECTRAL_SMOOTH
+
+
+def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.ndarray, floor: float) -> int | None:
+    """Where the sound before `found` (inside speech, in window w) left the background, band by
+    band. Each band is held to its own background, so a soft 's' in white noise (its energy in
+    the top bands) or a vowel in rumbling street noise (its energy above the rumble) is seen
+    where the broadband level still lies under the noise. None if there is no background to
+    learn from."""
+    lo_w = max(0, w - BACKGROUND_WINDOWS)
+    quiet = [q for q in range(lo_w, w - BACKGROUND_GAP) if probs[q] < QUIET_PROB]
+    if len(quiet) < 4:
+        quiet = [q for q in range(lo_w, w) if probs[q] < QUIET_PROB]
+    stretches: list[np.ndarray] = []
+    for q in quiet:  # contiguous quiet windows are analysed together
+        if stretches and q == stretches[-1][-1] + 1:
+            stretches[-1] = np.append(stretches[-1], q)
+        else:
+            stretches.append(np.array([q]))
+    rows = [_band_power(_declick(audio[q[0] * VAD_WINDOW : (q[-1] + 1) * VAD_WINDOW].astype(np.float64), floor)) for q in stretches]
+    background = np.concatenate([r for r in rows if len(r)]) if any(len(r) for r in rows) else np.zeros((0, 1))
+    if len(background) < 10:
+        return None
+    ref = np.median(background, axis=0) + 1e-9
+    spread = 1.4826 * np.median(np.abs(background / ref - 1), axis=0)  # robust: some speech may be in it
+    threshold = ref * (1 + SPECTRAL_Z * spread)
+    lo = max(start, found - MAX_BACKTRACK)
+    seg = _declick(audio[lo : found + SPECTRAL_FRAME + SPECTRAL_SMOOTH * SPECTRAL_HOP].astype(np.float64), floor)
+    rows_s = _band_power(seg)
+    if not len(rows_s):
+        return None
+    stat = (rows_s / threshold).max(axis=1)  # above 1: some band stands clear of its background
+    i = min((found - lo) // SPECTRAL_HOP, len(stat) - 1)
+    if stat[i] <= 1.0:
+        above = np.flatnonzero(stat[: i + 1] > 1.0)
+        if not len(above):
+            return None
+        i = int(above[-1])
+    while True:  # back to the start of the sound, across gaps with clear, sustained sound before them
+        while i > 0 and stat[i - 1] > 1.0:
+            i -= 1
+        gap_lo = max(0, i - SPECTRAL_BRIDGE)
+        clear = stat[gap_lo:i] > SPECTRAL_BRIDGE_STRENGTH
+        if clear.sum() < SPECTRAL_SUSTAIN:
+            break
+        runs = np.convolve(clear.astype(np.int32), np.ones(SPECTRAL_SUSTAIN, dtype=np.int32), mode="valid")
+        full = np.flatnonzero(runs == SPECTRAL_SUSTAIN)
+        if not len(full):
+            break
+        i = gap_lo + int(full[-1])
+    return lo + i * SPECTRAL_HOP + (SPECTRAL_SMOOTH - 1) * SPECTRAL_HOP // 2 + SPECTRAL_FRAME // 2 + SPECTRAL_SHIFT
+
+
+def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, spectral: bool = True) -> int | None:
+    """The first window the model calls speech in [start, end), its edge placed on the samples.
+
+    In noise (`spectral`), the edge is also looked for band by band. When the two differ by
+    more than 5 ms the band-by-band one is kept: the broadband envelope both misses soft
+    onsets under the noise and, in coloured noise, walks back into the noise's own swells."""
     w0 = start // VAD_WINDOW
     hits = np.flatnonzero(probs[w0 : -(-end // VAD_WINDOW)] >= SPEECH_PROB)
     if not len(hits):
@@ -282,7 +396,12 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray) 
     env = _envelope(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
     above = np.flatnonzero(env > max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE))
     found = base + int(above[0]) + ENVELOPE - 1 if len(above) else w * VAD_WINDOW + VAD_WINDOW // 2
-    edge = _edge(audio, min(max(found, start), end - 1), start, floor)
+    found = min(max(found, start), end - 1)
+    edge = _edge(audio, found, start, floor)
+    if spectral and floor >= SPECTRAL_MIN_FLOOR:
+        banded = _spectral_edge(audio, start, found, w, probs, floor)
+        if banded is not None and abs(banded - edge) > ENVELOPE:
+            edge = banded
     return max(start, min(edge, end - 1))
 
 
@@ -339,7 +458,9 @@ def last_voiced_sample(
             rev_audio = np.concatenate([np.zeros(w_hi * VAD_WINDOW - len(rev_audio), rev_audio.dtype), rev_audio])
         rev_probs = probs[:w_hi][::-1].copy()
         pad = w_hi * VAD_WINDOW - end
-        onset = _first_by_model(rev_audio, pad, pad + (end - start), rev_probs)
+        # Band by band only for onsets: backwards, the noise after a stop in coloured noise
+        # was taken for more speech more often than not (calibration calls).
+        onset = _first_by_model(rev_audio, pad, pad + (end - start), rev_probs, spectral=False)
         return None if onset is None else w_hi * VAD_WINDOW - onset
     if floor is None:
         floor = noise_floor(audio, start - CONTEXT_SAMPLES, end + CONTEXT_SAMPLES)

@@ -10,6 +10,7 @@ import pytest
 from agora_runner.audio import (
     SAMPLE_RATE,
     VoiceDetector,
+    first_voiced_sample,
     last_voiced_sample,
     speech_edges,
     speech_probabilities,
@@ -75,6 +76,41 @@ def test_latency_is_exact_on_clean_audio_and_close_in_noise(calibrated: dict[str
     assert max(abs(e) for e in noisy) <= 20, noisy
     clicked = errors(c, with_clicks(c["caller"], 3), with_clicks(c["agent"], 4))
     assert min(clicked) > -5, clicked  # a click is never taken for the agent's onset
+
+
+@pytest.mark.parametrize("kind", ["white", "street", "office", "cafe"])
+def test_latency_at_10_db(calibrated: dict[str, Any], kind: str) -> None:
+    """At 10 dB SNR the first 40-60 ms of a soft onset lie under the broadband noise; each band
+    held to its own background still finds them. Pooled over four noise seeds: in white and
+    street noise 90 % of onsets within 20 ms; in office (pink) and cafe (swelling) noise the
+    median within 10 ms (docs/metrics.md gives the figures and what is left)."""
+    c = calibrated
+    errs = [
+        e
+        for seed in range(4)
+        for e in errors(c, with_noise(c["caller"], 10, c["caller"], 10 + seed, kind=kind), with_noise(c["agent"], 10, c["agent"], 20 + seed, kind=kind))
+    ]
+    if kind in ("white", "street"):
+        assert np.percentile(np.abs(errs), 90) <= 20, errs
+    else:
+        assert np.median(np.abs(errs)) <= 10, errs
+
+
+def test_clicks_in_noise_are_not_taken_for_an_onset(calibrated: dict[str, Any]) -> None:
+    c = calibrated
+    for snr, kind in ((20, "white"), (10, "street")):
+        agent = with_noise(with_clicks(c["agent"], 4, per_second=4.0), snr, c["agent"], 2, kind=kind)
+        noisy = errors(c, with_noise(c["caller"], snr, c["caller"], 1, kind=kind), agent)
+        assert min(noisy) > -20, (snr, kind, noisy)  # a click before an onset would pull it far earlier
+
+
+def test_a_fragment_cut_off_by_packet_loss_still_starts_the_speech(tts: Any) -> None:
+    """A lost packet can leave the first 10 ms of a word alone before a gap of silence; on
+    digital silence that fragment is where the sound began (a click would be far shorter)."""
+    clip = trim_to_level(tts.synthesize("So, the clinic is open")).copy()
+    clip[160:1040] = 0  # 10 ms kept, then 55 ms lost
+    agent = np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(8000, np.int16)])
+    assert first_voiced_sample(agent, 0, len(agent), probs=speech_probabilities(agent)) == 8000
 
 
 def test_barge_in_onset_and_stop_time_match_the_placed_overlap(calibrated: dict[str, Any]) -> None:
