@@ -21,6 +21,12 @@ T = TypeVar("T")
 EXECUTOR_THREADS = 64
 
 
+class CallTimeLimit(Exception):
+    """A call on the shared loop outlived its time limit. The Celery threads pool enforces no
+    task time limits, so the waiting thread does: it gives up on the call (asking the loop to
+    cancel it) and the run ends with a reason instead of staying `running`."""
+
+
 class SharedLoop:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -44,11 +50,17 @@ class SharedLoop:
                 self._loop = loop
             return self._loop
 
-    def run(self, main: Coroutine[Any, Any, T]) -> T:
-        """Run `main` on the shared loop and wait for it in this thread."""
+    def run(self, main: Coroutine[Any, Any, T], time_limit: float | None = None) -> T:
+        """Run `main` on the shared loop and wait for it in this thread, at most `time_limit`
+        seconds (then CallTimeLimit)."""
         future = asyncio.run_coroutine_threadsafe(main, self._start())
         try:
-            return future.result()
+            return future.result(timeout=time_limit)
+        except TimeoutError as exc:
+            future.cancel()
+            if future.done() and not future.cancelled():
+                return future.result()  # it finished just then
+            raise CallTimeLimit(f"the call was still going after {time_limit:g} s") from exc
         except BaseException:
             future.cancel()
             raise

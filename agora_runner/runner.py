@@ -82,11 +82,12 @@ def known_lines(script: CallerScript, goodbye: str) -> list[str]:
 
 def execute_call(
     spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None, stop: threading.Event | None = None,
-    shared_loop: bool = False,
+    shared_loop: bool = False, time_limit: float | None = None,
 ) -> CallOutcome:
     """Fetch join details, synthesise the caller's known lines, hold the call. Setting `stop`
     (from another thread) hangs up at once, keeping what was recorded. `shared_loop`: hold the
-    call on this process's one loop for all its calls (agora_runner.host), not a loop of its own."""
+    call on this process's one loop for all its calls (agora_runner.host), not a loop of its own;
+    then `time_limit` bounds the wait for it (host.CallTimeLimit)."""
     # Known lines are synthesised before joining (into the TTS cache), so no CPU-heavy work
     # competes with frame pacing during the call.
     # At a lower priority too (a helper thread): other calls on this machine are pacing frames.
@@ -122,7 +123,7 @@ def execute_call(
     if sys.getswitchinterval() > CALL_SWITCH_INTERVAL:
         sys.setswitchinterval(CALL_SWITCH_INTERVAL)
     if shared_loop:
-        return host.shared_loop().run(run_call_async(call))
+        return host.shared_loop().run(run_call_async(call), time_limit=time_limit)
     return loop.run(run_call_async(call))
 
 

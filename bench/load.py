@@ -2,7 +2,8 @@
 
 The stack is the one docker-compose runs, started as local processes: Postgres (a fresh
 database on the local server) and Redis, the web server, **two Celery workers** (calls:
-`-Q calls` with one child process per simultaneous call; post-processing: `-Q post`, niced),
+`-Q calls`, every call on one shared event loop, or with `--prefork` one child process per
+simultaneous call; post-processing: `-Q post`, on idle CPU, waiting for live calls),
 beat, and the demo stack (local channel, session endpoint, demo agents). The demo agents
 answer in calibration mode (fixed clips after a fixed delay), so the agents' side costs little
 and the figures are those of the testing side: the caller's TTS, live hearing (ASR of each
@@ -130,8 +131,8 @@ def main() -> None:
     parser.add_argument("--results", type=int, default=8, help="the runs are spread over this many launches")
     parser.add_argument("--calls", type=int, default=20, help="child processes of the calls worker: simultaneous calls")
     parser.add_argument("--post", type=int, default=1, help="child processes of the post-processing worker")
-    parser.add_argument("--shared-loop", action="store_true", help="the calls worker holds every call on one event loop (threads pool)")
-    parser.add_argument("--post-yields", type=float, default=0, help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live")
+    parser.add_argument("--prefork", action="store_true", help="one process per call (CEKURA_CALLS_SHARED_LOOP=0) instead of every call on one shared loop")
+    parser.add_argument("--post-yields", type=float, default=300, help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live (0: never)")
     parser.add_argument("--lines", type=int, default=3, help="caller lines per call (before goodbye)")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
@@ -151,7 +152,7 @@ def main() -> None:
         "CEKURA_LAUNCH_RATE_LIMIT": "off",
         "CEKURA_AGENT_JOIN_TIMEOUT": "30",
         "CEKURA_RUN_STALE_AFTER_SECONDS": "300",
-        **({"CEKURA_CALLS_SHARED_LOOP": "1"} if args.shared_loop else {}),
+        "CEKURA_CALLS_SHARED_LOOP": "0" if args.prefork else "1",
         "CEKURA_POST_YIELD_TO_CALLS_SECONDS": str(args.post_yields),
     }
     full = {**os.environ, **env}
@@ -250,7 +251,7 @@ def main() -> None:
             held = level
     cpu = {k: sampler.cpu.get(k, 0.0) - cpu_before.get(k, 0.0) for k in sampler.cpu}
 
-    print(f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} {'threads on one shared loop' if args.shared_loop else 'processes'}, post worker with {args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores")
+    print(f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} {'processes' if args.prefork else 'threads on one shared loop'}, post worker with {args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores")
     print(f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: {len(run_ids) - len(ended)}")
     failures: dict[str, int] = {}
     for r in ended:

@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(r"demo-stack ready channel=(\S+) endpoint=(\S+)")
 
 
+def calls_shared_loop(env: dict[str, str]) -> bool:
+    """CEKURA_CALLS_SHARED_LOOP as settings/base.py reads it (django-environ's booleans;
+    on when unset)."""
+    import environ
+
+    value = env.get("CEKURA_CALLS_SHARED_LOOP")
+    return True if value is None or value == "" else value.strip().lower() in environ.Env.BOOLEAN_TRUE_STRINGS
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,9 +128,9 @@ class EmbeddedStack:
         beat_file = (self.log_dir or Path(tempfile.gettempdir())) / f"celerybeat-{os.getpid()}"
         common = [sys.executable, "-m", "celery", "-A", "cekura", "worker", "-l", "INFO",
                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        # Calls in one process per call (prefork), or all on one shared event loop in one
-        # process (threads pool, CEKURA_CALLS_SHARED_LOOP).
-        calls_pool = "threads" if env.get("CEKURA_CALLS_SHARED_LOOP", "").lower() in ("1", "true", "yes", "on") else "prefork"
+        # All calls on one shared event loop in one process (threads pool; the default), or one
+        # process per call (prefork, CEKURA_CALLS_SHARED_LOOP=0). Read as settings read it.
+        calls_pool = "threads" if calls_shared_loop(env) else "prefork"
         # Calls on one worker, post-processing (ASR, metrics) on another, on idle CPU only; the post
         # worker also runs beat (the reaper's and the retention schedule).
         self._spawn("worker", [*common, "--pool", calls_pool, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),

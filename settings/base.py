@@ -220,13 +220,15 @@ ASR_THREADS = env.int("CEKURA_ASR_THREADS", default=2)
 # A live call hears the agent through a helper process of its own (agora_runner.hearing), so
 # transcription never stalls the call's frame pacing; 0 hears in a thread of the call's process.
 HEARING_PROCESS = env.bool("CEKURA_HEARING_PROCESS", default=True)
-# A calls worker on Celery's threads pool holds its calls on one shared event loop
-# (agora_runner.host), heard by CALLS_HEARING_HELPERS helper processes.
-CALLS_SHARED_LOOP = env.bool("CEKURA_CALLS_SHARED_LOOP", default=False)
+# A calls worker holds its calls on one shared event loop (agora_runner.host), on Celery's
+# threads pool, heard by CALLS_HEARING_HELPERS helper processes. Off: a process per call
+# (prefork), which paces frames less evenly and costs more CPU and memory per call.
+CALLS_SHARED_LOOP = env.bool("CEKURA_CALLS_SHARED_LOOP", default=True)
 CALLS_HEARING_HELPERS = env.int("CEKURA_CALLS_HEARING_HELPERS", default=2)
 # Post-processing waits up to this long while calls are live on its own machine, so that
-# transcription does not share the CPU caches with calls pacing their frames (0: never waits).
-POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", default=0.0)
+# transcription does not share the CPU (and its caches) with calls pacing their frames
+# (0: never waits). A post worker on a machine without calls never waits.
+POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", default=300.0)
 WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
 
 # --- LLM (optional; everything runs offline without it) ------------------------------------

@@ -400,7 +400,10 @@ def runs_reap(*, stale_after_seconds: float) -> list[int]:
     - In a call: the call is gone. The run ends `failed` with the reason, on our side, and its
       credit comes back.
     - Evaluating: the recording is stored, so post-processing is handed out again, up to
-      POST_ATTEMPTS times; after that the run ends `failed`, recording kept.
+      POST_ATTEMPTS times; after that the run ends `failed`, recording kept. Only while the
+      post-processing queue is empty: a run waiting its turn in that queue has no worker to
+      beat for it, and under load it can wait longer than `stale_after_seconds` (handing it
+      out again would only lengthen the queue, and after POST_ATTEMPTS fail a healthy run).
 
     Returns the ids ended or handed out again.
     """
@@ -409,8 +412,18 @@ def runs_reap(*, stale_after_seconds: float) -> list[int]:
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, executed_at__lt=cutoff)
     )
     touched = []
+    post_depth: int | None = -1  # not asked yet
     for run in stale:
         meta = dict(run.metadata or {})
+        if run.status == Status.EVALUATING and run.recording:
+            if post_depth == -1:
+                from cekura.queues import queue_depth
+
+                post_depth = queue_depth(settings.CELERY_POST_QUEUE)
+                if post_depth != 0:
+                    log.info("reaper: %s message(s) wait in the post-processing queue; stored calls are left to it", post_depth)
+            if post_depth != 0:
+                continue
         if run.status == Status.EVALUATING and run.recording and meta.get("post_attempts", 0) + 1 < POST_ATTEMPTS:
             meta["post_attempts"] = meta.get("post_attempts", 0) + 1
             if Run.objects.filter(pk=run.pk, status=Status.EVALUATING, heartbeat_at=run.heartbeat_at).update(

@@ -20,6 +20,7 @@ from django.db import connection
 from agora_runner.audio import stereo_wav
 from agora_runner.cpu import machine_id
 from agora_runner.errors import RunnerError
+from agora_runner.host import CallTimeLimit
 from agora_runner.runner import execute_call
 from agora_runner.speech import get_asr, get_hearing, get_tts
 from agora_runner.transcribe import transcribe_call, transcript_text
@@ -109,7 +110,7 @@ def _run_execute(run_id: int) -> None:
     try:
         with Watchdog(run_id) as watchdog:
             _execute(run_id, watchdog.stop)
-    except SoftTimeLimitExceeded:
+    except (SoftTimeLimitExceeded, CallTimeLimit):
         _fail(run_id, "the run exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT)
     except RunnerError as exc:
         infra = exc.ended_reason == PIPELINE_ERROR
@@ -157,7 +158,10 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
         hearing = call_hearing()
     else:
         hearing = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
-    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP)
+    # On the shared loop (Celery's threads pool) no task time limit applies: the call's own
+    # limit is the one a prefork task gets (services._enqueue).
+    time_limit = spec.max_duration_seconds + settings.RUN_TASK_OVERHEAD_SECONDS
+    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP, time_limit=time_limit)
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agora_runner.host import SharedLoop
+from agora_runner.host import CallTimeLimit, SharedLoop
 from agora_runner.runner import execute_call
 from agora_runner.types import MAIN_AGENT_ENDED
 from tests.agora_runner.test_call import spec_for
@@ -31,6 +31,29 @@ def test_the_shared_loop_runs_every_thread_s_coroutine_on_one_loop_thread() -> N
 
     with pytest.raises(ValueError, match="from the call"):
         shared.run(broken())
+
+
+def test_a_call_past_its_time_limit_is_given_up_and_cancelled() -> None:
+    """The threads pool enforces no Celery time limit: the waiting thread does, and the loop
+    cancels the call, so the run can end (timeout) instead of staying `running`."""
+    shared = SharedLoop()
+    cancelled = threading.Event()
+
+    async def hangs() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(CallTimeLimit, match="still going after 0.2 s"):
+        shared.run(hangs(), time_limit=0.2)
+    assert cancelled.wait(2)
+
+    async def quick() -> str:
+        return "done"
+
+    assert shared.run(quick(), time_limit=5) == "done"  # the loop goes on serving calls
 
 
 def test_two_calls_at_once_on_the_shared_loop(demo_stack: Any, tts: Any) -> None:

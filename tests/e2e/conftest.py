@@ -30,9 +30,19 @@ def stack_env(tmp_path: Path, settings: Any) -> dict[str, str]:
     return env
 
 
+# The two ways a calls worker can hold its calls: every call on one shared event loop (the
+# default) and a process per call (prefork, CEKURA_CALLS_SHARED_LOOP=0). Fault tests run on both.
+POOLS = {"shared-loop": {}, "prefork": {"CEKURA_CALLS_SHARED_LOOP": "0"}}
+
+
+@pytest.fixture(params=list(POOLS))
+def pool_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    return POOLS[request.param]
+
+
 @pytest.fixture
-def worker_stack(tmp_path: Path, settings: Any) -> Any:
-    env = stack_env(tmp_path, settings)
+def worker_stack(tmp_path: Path, settings: Any, pool_env: dict[str, str]) -> Any:
+    env = {**stack_env(tmp_path, settings), **pool_env}
     stack = EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs")
     with stack:
         yield stack, tmp_path

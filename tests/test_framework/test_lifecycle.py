@@ -76,6 +76,7 @@ def test_reaper_ends_silent_calls_and_hands_stored_calls_out_again(db: Any, sett
     settings.MEDIA_ROOT = str(tmp_path)
     handed: list[int] = []
     monkeypatch.setattr("test_framework.tasks.run_postprocess.apply_async", lambda args, **kw: handed.append(args[0]))
+    monkeypatch.setattr("cekura.queues.queue_depth", lambda name: 0)  # the post-processing queue is empty
     agent = AgentFactory()
     scenario = ScenarioFactory(agent=agent)
     result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.IN_PROGRESS)
@@ -102,6 +103,36 @@ def test_reaper_ends_silent_calls_and_hands_stored_calls_out_again(db: Any, sett
     agent.organization.refresh_from_db()
     assert agent.organization.credits == credits + settings.CREDITS_PER_RUN
     assert reap_stale_runs() == 0  # never twice
+
+
+def test_stored_calls_waiting_in_a_busy_post_queue_are_not_reaped(db: Any, settings: Any, monkeypatch: Any, tmp_path: Any) -> None:
+    """Under load a stored call can wait in the post-processing queue for longer than the
+    stale limit, with no worker to beat for it: it is neither handed out again nor failed
+    while that queue holds messages (or cannot be asked). A silent call is still ended."""
+    settings.RUN_STALE_AFTER_SECONDS = 30
+    settings.MEDIA_ROOT = str(tmp_path)
+    handed: list[int] = []
+    monkeypatch.setattr("test_framework.tasks.run_postprocess.apply_async", lambda args, **kw: handed.append(args[0]))
+    agent = AgentFactory()
+    scenario = ScenarioFactory(agent=agent)
+    result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.IN_PROGRESS)
+    old = timezone.now() - timedelta(seconds=600)
+    waiting = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent,
+                                 status=Status.EVALUATING, executed_at=old, heartbeat_at=old, metadata={"post_attempts": 2})
+    waiting.recording.save("w.wav", ContentFile(b"RIFF"), save=True)
+    in_call = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent,
+                                 status=Status.RUNNING, executed_at=old, heartbeat_at=old)
+    for depth in (40, None):
+        monkeypatch.setattr("cekura.queues.queue_depth", lambda name, depth=depth: depth)
+        reap_stale_runs()
+        waiting.refresh_from_db()
+        assert waiting.status == Status.EVALUATING and waiting.metadata["post_attempts"] == 2 and handed == []
+    in_call.refresh_from_db()
+    assert in_call.status == Status.FAILED
+    monkeypatch.setattr("cekura.queues.queue_depth", lambda name: 0)  # drained: its message was lost
+    reap_stale_runs()
+    waiting.refresh_from_db()
+    assert waiting.status == Status.FAILED and waiting.recording  # third time: ends, recording kept
 
 
 def test_a_queued_run_whose_message_was_lost_is_sent_again(db: Any, settings: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
