@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="child processes of the calls worker: simultaneous calls")
     parser.add_argument("--post", type=int, default=1, help="child processes of the post-processing worker")
     parser.add_argument("--prefork", action="store_true", help="one process per call (CEKURA_CALLS_SHARED_LOOP=0) instead of every call on one shared loop")
-    parser.add_argument("--post-yields", type=float, default=300, help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live (0: never)")
+    parser.add_argument("--post-yields", type=float, default=600, help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live (0: never)")
     parser.add_argument("--lines", type=int, default=3, help="caller lines per call (before goodbye)")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()

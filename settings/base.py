@@ -227,8 +227,9 @@ CALLS_SHARED_LOOP = env.bool("CEKURA_CALLS_SHARED_LOOP", default=True)
 CALLS_HEARING_HELPERS = env.int("CEKURA_CALLS_HEARING_HELPERS", default=2)
 # Post-processing waits up to this long while calls are live on its own machine, so that
 # transcription does not share the CPU (and its caches) with calls pacing their frames
-# (0: never waits). A post worker on a machine without calls never waits.
-POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", default=300.0)
+# (0: never waits). A post worker on a machine without calls never waits. At most
+# RUN_POST_TIME_LIMIT_SECONDS − 300 (the wait counts against the task's time limit).
+POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", default=600.0)
 WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
 
 # --- LLM (optional; everything runs offline without it) ------------------------------------

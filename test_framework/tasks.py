@@ -7,6 +7,7 @@ status change is its own short update.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import asdict
@@ -201,19 +202,30 @@ def _run_postprocess(run_id: int) -> None:
 
 
 YIELD_POLL_SECONDS = 1.0
+POST_WORK_RESERVE_SECONDS = 300
 
 
 def yield_to_calls() -> float:
     """Wait while calls are live on this machine, up to POST_YIELD_TO_CALLS_SECONDS; returns
-    the seconds waited."""
-    limit = settings.POST_YIELD_TO_CALLS_SECONDS
+    the seconds waited.
+
+    The reaper's task shares the post-processing queue, and every post process of a machine
+    may be waiting here at once: so while it waits, a process does the reaper's work itself
+    (every half stale limit), and a worker killed meanwhile is not left `running` until the
+    wait ends."""
+    # The wait counts against the task's time limit: some of it is kept for the work itself.
+    limit = min(settings.POST_YIELD_TO_CALLS_SECONDS, settings.RUN_POST_TIME_LIMIT_SECONDS - POST_WORK_RESERVE_SECONDS)
     started = time.monotonic()
     if limit <= 0:
         return 0.0
     machine = machine_id()
+    reaped_at = -math.inf
     while time.monotonic() - started < limit:
         if not services.calls_live_on(machine=machine, fresh_seconds=settings.RUN_STALE_AFTER_SECONDS):
             break
+        if time.monotonic() - reaped_at >= settings.RUN_STALE_AFTER_SECONDS / 2:
+            reaped_at = time.monotonic()
+            services.runs_reap(stale_after_seconds=settings.RUN_STALE_AFTER_SECONDS)
         time.sleep(min(YIELD_POLL_SECONDS, max(0.0, limit - (time.monotonic() - started))))
     return round(time.monotonic() - started, 2)
 

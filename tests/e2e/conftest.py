@@ -31,18 +31,21 @@ def stack_env(tmp_path: Path, settings: Any) -> dict[str, str]:
 
 
 # The two ways a calls worker can hold its calls: every call on one shared event loop (the
-# default) and a process per call (prefork, CEKURA_CALLS_SHARED_LOOP=0). Fault tests run on both.
+# default) and a process per call (prefork, CEKURA_CALLS_SHARED_LOOP=0). The kill test runs on
+# both; the other end-to-end tests on the default.
 POOLS = {"shared-loop": {}, "prefork": {"CEKURA_CALLS_SHARED_LOOP": "0"}}
 
 
-@pytest.fixture(params=list(POOLS))
-def pool_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    return POOLS[request.param]
-
-
 @pytest.fixture
-def worker_stack(tmp_path: Path, settings: Any, pool_env: dict[str, str]) -> Any:
-    env = {**stack_env(tmp_path, settings), **pool_env}
+def worker_stack(tmp_path: Path, settings: Any) -> Any:
+    stack = EmbeddedStack(env=stack_env(tmp_path, settings), web=False, worker_concurrency=2, log_dir=tmp_path / "logs")
+    with stack:
+        yield stack, tmp_path
+
+
+@pytest.fixture(params=list(POOLS))
+def pooled_worker_stack(request: pytest.FixtureRequest, tmp_path: Path, settings: Any) -> Any:
+    env = {**stack_env(tmp_path, settings), **POOLS[request.param]}
     stack = EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs")
     with stack:
         yield stack, tmp_path

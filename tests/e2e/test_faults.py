@@ -16,8 +16,8 @@ from tests.test_framework.test_lifecycle import LONG_CALL as LINES
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_worker_killed_mid_call_leaves_no_run_running(worker_stack: Any, settings: Any) -> None:
-    stack, tmp = worker_stack
+def test_a_worker_killed_mid_call_leaves_no_run_running(pooled_worker_stack: Any, settings: Any) -> None:
+    stack, tmp = pooled_worker_stack
     settings.RUN_STALE_AFTER_SECONDS = 5
     org = OrganizationFactory(credits=10)
     api, agent, scenario = demo_scenario(stack, org, "Long", list(LINES))

@@ -76,7 +76,7 @@ class Postgres:
 
 
 @pytest.fixture
-def private_stack(tmp_path: Path, pool_env: dict[str, str]) -> Iterator[tuple[EmbeddedStack, Redis, Postgres, str]]:
+def private_stack(tmp_path: Path) -> Iterator[tuple[EmbeddedStack, Redis, Postgres, str]]:
     if not shutil.which("redis-server") or not shutil.which("initdb"):
         pytest.skip("redis-server and initdb are needed for the restart test")
     redis, pg = Redis(free_port(), tmp_path), Postgres(free_port())
@@ -94,7 +94,7 @@ def private_stack(tmp_path: Path, pool_env: dict[str, str]) -> Iterator[tuple[Em
     out = subprocess.run([sys.executable, "manage.py", "create_api_key", "--organization", "restarts", "--credits", "10"],
                          cwd=ROOT, env=full, check=True, timeout=60, capture_output=True, text=True).stdout
     key = out.strip().splitlines()[-1].split()[-1]
-    stack = EmbeddedStack(env={**env, **pool_env}, web=True, worker_concurrency=2, log_dir=tmp_path / "logs")
+    stack = EmbeddedStack(env=env, web=True, worker_concurrency=2, log_dir=tmp_path / "logs")
     try:
         with stack:
             yield stack, redis, pg, key
