@@ -252,15 +252,19 @@ def _envelope(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(power[ENVELOPE:] - power[:-ENVELOPE], 0.0) / ENVELOPE)
 
 
-def _walk_back(env: np.ndarray, i: int, level: float, sustain: int = SUSTAIN) -> int:
+def _walk_back(
+    env: np.ndarray, i: int, level: float, sustain: int = SUSTAIN, bridge: int = BRIDGE, bridge_level: float | None = None
+) -> int:
     """From env[i] (above `level`) back to the start of the sound it belongs to. A gap of up to
-    BRIDGE (a stop consonant's closure: the silence inside "o-kay") is crossed when a sustained
-    stretch of sound (SUSTAIN; a click is far shorter) lies before it."""
+    `bridge` (a stop consonant's closure: the silence inside "o-kay") is crossed when a sustained
+    stretch of sound (`sustain`; a click is far shorter) above `bridge_level` (by default
+    `level`) lies before it."""
+    bridge_level = level if bridge_level is None else bridge_level
     while True:
         while i > 0 and env[i - 1] > level:
             i -= 1
-        lo = max(0, i - BRIDGE)
-        above = env[lo:i] > level
+        lo = max(0, i - bridge)
+        above = env[lo:i] > bridge_level
         if above.sum() < sustain:
             return i
         # The latest run of `sustain` samples above the level before the gap.
@@ -297,7 +301,8 @@ def _declick(x: np.ndarray, floor: float) -> np.ndarray:
     n = len(x) // 16
     if n < 21:
         return x
-    blocks = np.sqrt(np.einsum("ij,ij->i", x[: n * 16].reshape(n, 16), x[: n * 16].reshape(n, 16)) / 16)
+    whole = x[: n * 16].reshape(n, 16)
+    blocks = np.sqrt(np.einsum("ij,ij->i", whole, whole) / 16)
     around = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(blocks, 10, mode="edge"), 21), axis=-1)
     bad = (blocks > CLICK_RATIO * around) & (blocks > 3 * floor)
     if not bad.any():
@@ -338,14 +343,14 @@ def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.
     quiet = [q for q in range(lo_w, w - BACKGROUND_GAP) if probs[q] < QUIET_PROB]
     if len(quiet) < 4:
         quiet = [q for q in range(lo_w, w) if probs[q] < QUIET_PROB]
-    stretches: list[np.ndarray] = []
+    stretches: list[list[int]] = []
     for q in quiet:  # contiguous quiet windows are analysed together
         if stretches and q == stretches[-1][-1] + 1:
-            stretches[-1] = np.append(stretches[-1], q)
+            stretches[-1].append(q)
         else:
-            stretches.append(np.array([q]))
+            stretches.append([q])
     rows = [_band_power(_declick(audio[q[0] * VAD_WINDOW : (q[-1] + 1) * VAD_WINDOW].astype(np.float64), floor)) for q in stretches]
-    background = np.concatenate([r for r in rows if len(r)]) if any(len(r) for r in rows) else np.zeros((0, 1))
+    background = np.concatenate([np.zeros((0, len(_BAND_BINS))), *rows])
     if len(background) < 10:
         return None
     ref = np.median(background, axis=0) + 1e-9
@@ -363,18 +368,8 @@ def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.
         if not len(above):
             return None
         i = int(above[-1])
-    while True:  # back to the start of the sound, across gaps with clear, sustained sound before them
-        while i > 0 and stat[i - 1] > 1.0:
-            i -= 1
-        gap_lo = max(0, i - SPECTRAL_BRIDGE)
-        clear = stat[gap_lo:i] > SPECTRAL_BRIDGE_STRENGTH
-        if clear.sum() < SPECTRAL_SUSTAIN:
-            break
-        runs = np.convolve(clear.astype(np.int32), np.ones(SPECTRAL_SUSTAIN, dtype=np.int32), mode="valid")
-        full = np.flatnonzero(runs == SPECTRAL_SUSTAIN)
-        if not len(full):
-            break
-        i = gap_lo + int(full[-1])
+    # Back to the start of the sound, across gaps with clear, sustained sound before them.
+    i = _walk_back(stat, i, 1.0, SPECTRAL_SUSTAIN, SPECTRAL_BRIDGE, SPECTRAL_BRIDGE_STRENGTH)
     return lo + i * SPECTRAL_HOP + (SPECTRAL_SMOOTH - 1) * SPECTRAL_HOP // 2 + SPECTRAL_FRAME // 2 + SPECTRAL_SHIFT
 
 
