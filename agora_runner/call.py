@@ -365,9 +365,9 @@ class SimulatedCall:
                     return "barge_in"
             # Woken by the receive loop; the timeout only bounds the wait for a first word
             # (and is a backstop: nothing that decides the outcome changes without news).
-            wait = deadline - time.monotonic() if not started else NEWS_BACKSTOP
+            wait = NEWS_BACKSTOP if started else min(NEWS_BACKSTOP, deadline - time.monotonic())
             try:
-                await asyncio.wait_for(self._news.wait(), max(min(wait, NEWS_BACKSTOP), 0.001))
+                await asyncio.wait_for(self._news.wait(), max(wait, 0.001))
             except TimeoutError:
                 pass
 

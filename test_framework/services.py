@@ -177,6 +177,12 @@ def result_dispatch(*, result_id: int) -> list[int]:
     return ids
 
 
+def call_time_limit(max_duration: float) -> float:
+    """Seconds a run's call task may take (Celery's soft limit on prefork; enforced by the
+    waiting thread on the shared loop): the call's own limit and time to set it up and store it."""
+    return max_duration + settings.RUN_TASK_OVERHEAD_SECONDS
+
+
 def _enqueue(run_ids: list[int]) -> None:
     """Hand runs to the broker. A run the broker would not take ends `failed` at once with
     the reason, rather than waiting in `in_queue` for a task that will never come."""
@@ -185,7 +191,7 @@ def _enqueue(run_ids: list[int]) -> None:
     for run_id in run_ids:
         run = Run.objects.select_related("scenario").filter(pk=run_id).first()
         max_duration = (run.scenario.max_duration if run and run.scenario else None) or settings.DEFAULT_MAX_DURATION_SECONDS
-        soft = max_duration + settings.RUN_TASK_OVERHEAD_SECONDS
+        soft = call_time_limit(max_duration)
         try:
             run_execute.apply_async(
                 args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60,
@@ -415,16 +421,16 @@ def runs_reap(*, stale_after_seconds: float) -> list[int]:
     post_depth: int | None = -1  # not asked yet
     for run in stale:
         meta = dict(run.metadata or {})
-        if run.status == Status.EVALUATING and run.recording:
-            if post_depth == -1:
-                from cekura.queues import queue_depth
+        stored = run.status == Status.EVALUATING and bool(run.recording)
+        if stored and post_depth == -1:
+            from cekura.queues import queue_depth
 
-                post_depth = queue_depth(settings.CELERY_POST_QUEUE)
-                if post_depth != 0:
-                    log.info("reaper: %s message(s) wait in the post-processing queue; stored calls are left to it", post_depth)
+            post_depth = queue_depth(settings.CELERY_POST_QUEUE)
             if post_depth != 0:
-                continue
-        if run.status == Status.EVALUATING and run.recording and meta.get("post_attempts", 0) + 1 < POST_ATTEMPTS:
+                log.info("reaper: %s message(s) wait in the post-processing queue; stored calls are left to it", post_depth)
+        if stored and post_depth != 0:
+            continue
+        if stored and meta.get("post_attempts", 0) + 1 < POST_ATTEMPTS:
             meta["post_attempts"] = meta.get("post_attempts", 0) + 1
             if Run.objects.filter(pk=run.pk, status=Status.EVALUATING, heartbeat_at=run.heartbeat_at).update(
                 metadata=meta, heartbeat_at=timezone.now(), updated_at=timezone.now()

@@ -159,9 +159,9 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
         hearing = call_hearing()
     else:
         hearing = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
-    # On the shared loop (Celery's threads pool) no task time limit applies: the call's own
-    # limit is the one a prefork task gets (services._enqueue).
-    time_limit = spec.max_duration_seconds + settings.RUN_TASK_OVERHEAD_SECONDS
+    # On the shared loop (Celery's threads pool) no task time limit applies: the call gets the
+    # limit a prefork task gets.
+    time_limit = services.call_time_limit(spec.max_duration_seconds)
     outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP, time_limit=time_limit)
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:

@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end tests: a real worker process on the real broker and database."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +37,20 @@ def stack_env(tmp_path: Path, settings: Any) -> dict[str, str]:
 POOLS = {"shared-loop": {}, "prefork": {"CEKURA_CALLS_SHARED_LOOP": "0"}}
 
 
-@pytest.fixture
-def worker_stack(tmp_path: Path, settings: Any) -> Any:
-    stack = EmbeddedStack(env=stack_env(tmp_path, settings), web=False, worker_concurrency=2, log_dir=tmp_path / "logs")
-    with stack:
+def _worker_stack(tmp_path: Path, settings: Any, pool: dict[str, str]) -> Iterator[tuple[EmbeddedStack, Path]]:
+    env = {**stack_env(tmp_path, settings), **pool}
+    with EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs") as stack:
         yield stack, tmp_path
+
+
+@pytest.fixture
+def worker_stack(tmp_path: Path, settings: Any) -> Iterator[tuple[EmbeddedStack, Path]]:
+    yield from _worker_stack(tmp_path, settings, POOLS["shared-loop"])
 
 
 @pytest.fixture(params=list(POOLS))
-def pooled_worker_stack(request: pytest.FixtureRequest, tmp_path: Path, settings: Any) -> Any:
-    env = {**stack_env(tmp_path, settings), **POOLS[request.param]}
-    stack = EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs")
-    with stack:
-        yield stack, tmp_path
-
-
+def pooled_worker_stack(request: pytest.FixtureRequest, tmp_path: Path, settings: Any) -> Iterator[tuple[EmbeddedStack, Path]]:
+    yield from _worker_stack(tmp_path, settings, POOLS[request.param])
 
 
 def demo_scenario(stack: Any, organization: Any, name: str, lines: list[str]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
