@@ -226,6 +226,7 @@ def main() -> None:
             time.sleep(10)
         elapsed = time.monotonic() - started
         stop_polling.set()
+        poller.join()  # before the web server goes: a request cut off mid-way is not a result
         sampler.done.set()
         sampler.join()
         sampler.sample()

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
 from django.db import connection
 
+from cekura.errors import InsufficientBalance
 from test_framework import services
 from test_framework.choices import Status
 from test_framework.models import Result, Run
@@ -103,3 +105,44 @@ def test_runs_the_broker_refuses_end_failed_not_stuck(db: Any, monkeypatch: Any,
     assert "could not be handed to the worker queue (ConnectionRefusedError)" in runs[0].error_message
     result.refresh_from_db()
     assert result.status == Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_launches_racing_for_the_last_credits_only_one_is_debited(monkeypatch: Any) -> None:
+    """Two launches of 2 runs each against a balance of 3: one wins, the other is refused and
+    leaves nothing behind, and the balance never goes below zero. Each launch holds its
+    transaction open for a moment after debiting, so the second debit runs while the first is
+    still uncommitted (a read-then-write debit would let both through)."""
+    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    agent = AgentFactory()
+    scenario = ScenarioFactory(agent=agent)
+    type(agent.organization).objects.filter(pk=agent.organization_id).update(credits=3)
+    real_dispatch = services.result_dispatch
+
+    def slow_dispatch(**kw: Any) -> list[int]:
+        time.sleep(0.5)
+        return real_dispatch(**kw)
+
+    monkeypatch.setattr(services, "result_dispatch", slow_dispatch)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def launch() -> None:
+        barrier.wait()
+        try:
+            services.result_launch(organization=agent.organization, agent=agent, scenarios=[scenario], frequency=2)
+            outcomes.append("launched")
+        except InsufficientBalance:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=launch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["launched", "refused"]
+    agent.organization.refresh_from_db()
+    assert agent.organization.credits == 1
+    assert Result.objects.count() == 1 and Run.objects.count() == 2
