@@ -192,13 +192,20 @@ SPECTRAL_Z = 5.0  # a band is sound when its power is this many robust deviation
 SPECTRAL_BRIDGE = 100  # frames (ms): a gap crossed when sustained, clear sound lies before it
 SPECTRAL_SUSTAIN = 20  # frames (ms)
 SPECTRAL_BRIDGE_STRENGTH = 1.5  # the sound before a gap stands this far above the threshold
+SPECTRAL_SHORT_SUSTAIN = 10  # frames (ms): …or this long, standing
+SPECTRAL_SHORT_STRENGTH = 2.0  # …this far above the threshold
 # The smoothed stretch crosses the threshold once its end is a few ms into the sound: the
 # onset is placed this far after the stretch's centre (found on calibration calls; with it
 # the mean error of vowel onsets at 10 dB is within ±2 ms).
 SPECTRAL_SHIFT = 128
 BACKGROUND_WINDOWS = 16  # the background is learned from up to this many VAD windows before speech
 BACKGROUND_GAP = 2  # …leaving out the last ones, where a soft onset may already lie
+# Swelling noise: a frame's common gain is this quantile of its bands' ratios to the background;
+# the background swells when that gain's robust spread (in log) is at least SWELL_MIN.
+SWELL_QUANTILE = 0.2
+SWELL_MIN = 0.15
 CLICK_RATIO = 4.0  # a 1 ms block this much louder than the median of the 21 around it is a click
+CLICK_BLOCKS = 2  # …in a run of at most this many such blocks
 
 
 VAD_WINDOW = 512  # samples per speech probability (32 ms)
@@ -252,27 +259,39 @@ def _envelope(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(power[ENVELOPE:] - power[:-ENVELOPE], 0.0) / ENVELOPE)
 
 
+def _last_run(above: np.ndarray, need: int) -> int | None:
+    """Where the latest run of `need` True values in `above` starts, or None."""
+    if above.sum() < need:
+        return None
+    runs = np.convolve(above.astype(np.int32), np.ones(need, dtype=np.int32), mode="valid")
+    full = np.flatnonzero(runs == need)
+    return int(full[-1]) if len(full) else None
+
+
 def _walk_back(
-    env: np.ndarray, i: int, level: float, sustain: int = SUSTAIN, bridge: int = BRIDGE, bridge_level: float | None = None
+    env: np.ndarray,
+    i: int,
+    level: float,
+    sustain: int = SUSTAIN,
+    bridge: int = BRIDGE,
+    bridge_level: float | None = None,
+    short: tuple[np.ndarray, int, float] | None = None,
 ) -> int:
     """From env[i] (above `level`) back to the start of the sound it belongs to. A gap of up to
     `bridge` (a stop consonant's closure: the silence inside "o-kay") is crossed when a sustained
     stretch of sound (`sustain`; a click is far shorter) above `bridge_level` (by default
-    `level`) lies before it."""
-    bridge_level = level if bridge_level is None else bridge_level
+    `level`) lies before it; with `short` = (envelope, sustain, level), also when a shorter
+    stretch stands that far clear on that envelope (a word's first milliseconds, cut off from
+    the rest by packet loss)."""
+    ways = [(env, sustain, level if bridge_level is None else bridge_level)] + ([short] if short else [])
     while True:
         while i > 0 and env[i - 1] > level:
             i -= 1
         lo = max(0, i - bridge)
-        above = env[lo:i] > bridge_level
-        if above.sum() < sustain:
+        before = [b for e, need, at in ways if (b := _last_run(e[lo:i] > at, need)) is not None]
+        if not before:
             return i
-        # The latest run of `sustain` samples above the level before the gap.
-        runs = np.convolve(above.astype(np.int32), np.ones(sustain, dtype=np.int32), mode="valid")
-        full = np.flatnonzero(runs == sustain)
-        if not len(full):
-            return i
-        i = lo + int(full[-1])
+        i = lo + max(before)
 
 
 def _edge(audio: np.ndarray, found: int, limit: int, floor: float) -> int:
@@ -296,20 +315,40 @@ def _edge(audio: np.ndarray, found: int, limit: int, floor: float) -> int:
 
 
 def _declick(x: np.ndarray, floor: float) -> np.ndarray:
-    """x with clicks silenced: 1 ms blocks far louder than the blocks around them (speech
-    rises and falls over tens of milliseconds; a click is over in one or two)."""
+    """x with clicks taken out: runs of one or two 1 ms blocks far louder than the blocks
+    around them (speech rises and falls over tens of milliseconds; a click is over in one or
+    two, and the first milliseconds of a word cut off by packet loss last longer)."""
     n = len(x) // 16
     if n < 21:
         return x
-    whole = x[: n * 16].reshape(n, 16)
-    blocks = np.sqrt(np.einsum("ij,ij->i", whole, whole) / 16)
-    around = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(blocks, 10, mode="edge"), 21), axis=-1)
-    bad = (blocks > CLICK_RATIO * around) & (blocks > 3 * floor)
+
+    def above_around(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each 1 ms block's RMS, and how many times the median of the 21 around it that is."""
+        whole = y[: n * 16].reshape(n, 16)
+        blocks = np.sqrt(np.einsum("ij,ij->i", whole, whole) / 16)
+        around = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(blocks, 10, mode="edge"), 21), axis=-1)
+        return blocks, blocks / (around + 1e-9)
+
+    level, ratio = above_around(x)
+    _, sharp = above_around(np.diff(x, prepend=x[:1]))
+    # Far louder than around it; or half as far, with a far sharper edge: on the sample-to-
+    # sample difference the loud, slow swings of rumble (street noise) all but vanish, and a
+    # click's jump does not.
+    bad = ((ratio > CLICK_RATIO) | ((ratio > CLICK_RATIO / 2) & (sharp > 2 * CLICK_RATIO))) & (level > 3 * floor)
     if not bad.any():
         return x
-    bad = np.convolve(bad, np.ones(3), mode="same") > 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start > CLICK_BLOCKS:
+            bad[start:stop] = False
+    bad = np.repeat(np.convolve(bad, np.ones(3), mode="same") > 0, 16)
+    good = np.flatnonzero(~bad)
+    if not len(good) or len(good) == len(bad):
+        return x
+    # Bridged by a straight line, not zeroed: a hole cut in loud low-frequency noise (street
+    # rumble) is itself a step, and splashes across every band.
     out = x.copy()
-    out[: n * 16].reshape(n, 16)[bad] = 0.0
+    out[np.flatnonzero(bad)] = np.interp(np.flatnonzero(bad), good, x[good])
     return out
 
 
@@ -353,24 +392,56 @@ def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.
     background = np.concatenate([np.zeros((0, len(_BAND_BINS))), *rows])
     if len(background) < 10:
         return None
-    ref = np.median(background, axis=0) + 1e-9
-    spread = 1.4826 * np.median(np.abs(background / ref - 1), axis=0)  # robust: some speech may be in it
-    threshold = ref * (1 + SPECTRAL_Z * spread)
     lo = max(start, found - MAX_BACKTRACK)
     seg = _declick(audio[lo : found + SPECTRAL_FRAME + SPECTRAL_SMOOTH * SPECTRAL_HOP].astype(np.float64), floor)
     rows_s = _band_power(seg)
     if not len(rows_s):
         return None
-    stat = (rows_s / threshold).max(axis=1)  # above 1: some band stands clear of its background
-    i = min((found - lo) // SPECTRAL_HOP, len(stat) - 1)
+    i = min((found - lo) // SPECTRAL_HOP, len(rows_s) - 1)
+    edge = _banded_walk(rows_s / _band_threshold(background), i)
+    if edge is None:
+        return None
+    # Noise whose level moves as a whole (a café's chatter swelling and fading) lifts every
+    # band at once, and a swell just before the speech would pass for its start. Speech
+    # changes the spectrum's shape: held to the frame's common gain (a low quantile of its
+    # bands' ratios to the background), a swell stays flat and speech still stands out.
+    ref = np.median(background, axis=0) + 1e-9
+    common = np.quantile(background / ref, SWELL_QUANTILE, axis=1) + 1e-12
+    if _robust_spread(np.log(common)) >= SWELL_MIN:
+        ratio = rows_s / ref
+        shape = ratio / (np.quantile(ratio, SWELL_QUANTILE, axis=1) + 1e-12)[:, None]
+        shaped = _banded_walk(shape / _band_threshold(background / ref / common[:, None]), i)
+        if shaped is not None:
+            edge = max(edge, shaped)
+    return lo + edge * SPECTRAL_HOP + (SPECTRAL_SMOOTH - 1) * SPECTRAL_HOP // 2 + SPECTRAL_FRAME // 2 + SPECTRAL_SHIFT
+
+
+def _robust_spread(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The median absolute deviation, scaled to a normal distribution's standard deviation."""
+    return 1.4826 * np.median(np.abs(x - np.median(x, axis=axis, keepdims=True)), axis=axis)
+
+
+def _band_threshold(background: np.ndarray) -> np.ndarray:
+    """Per band, the level sound must pass: SPECTRAL_Z robust deviations above the background's
+    median (robust: some speech may be in the background)."""
+    ref = np.median(background, axis=0) + 1e-9
+    return ref * (1 + SPECTRAL_Z * _robust_spread(background / ref, axis=0))
+
+
+def _banded_walk(ratio: np.ndarray, i: int) -> int | None:
+    """From row i back to where the sound started, on `ratio` (rows × bands: power against each
+    band's threshold; a row is sound when some band passes 1). None if no row up to i does."""
+    stat = ratio.max(axis=1)
     if stat[i] <= 1.0:
         above = np.flatnonzero(stat[: i + 1] > 1.0)
         if not len(above):
             return None
         i = int(above[-1])
-    # Back to the start of the sound, across gaps with clear, sustained sound before them.
-    i = _walk_back(stat, i, 1.0, SPECTRAL_SUSTAIN, SPECTRAL_BRIDGE, SPECTRAL_BRIDGE_STRENGTH)
-    return lo + i * SPECTRAL_HOP + (SPECTRAL_SMOOTH - 1) * SPECTRAL_HOP // 2 + SPECTRAL_FRAME // 2 + SPECTRAL_SHIFT
+    # Across gaps with clear, sustained sound before them, or a shorter stretch far clearer
+    # above 300 Hz (below it an 8 ms frame has three bins and rumble lives there, so the band
+    # swings too much to be trusted for a few milliseconds).
+    return _walk_back(stat, i, 1.0, SPECTRAL_SUSTAIN, SPECTRAL_BRIDGE, SPECTRAL_BRIDGE_STRENGTH,
+                      short=(ratio[:, 1:].max(axis=1), SPECTRAL_SHORT_SUSTAIN, SPECTRAL_SHORT_STRENGTH))
 
 
 def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, spectral: bool = True) -> int | None:
