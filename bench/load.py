@@ -82,14 +82,19 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def peak_rss_mb(pid: int) -> float:
+def status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/<pid>/status (VmHWM: peak resident; VmRSS: resident now), MB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    return status_mb(pid, "VmHWM")
 
 
 class Sampler(threading.Thread):
@@ -99,6 +104,8 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.roots, self.done = roots, threading.Event()
         self.peak_child_mb: dict[str, float] = {}
+        self.tree_mb: dict[str, float] = {}  # resident memory of the whole tree, latest sample
+        self.peak_tree_mb: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
 
     def run(self) -> None:
@@ -112,6 +119,8 @@ class Sampler(threading.Thread):
             self.cpu[name] = max(self.cpu.get(name, 0.0), cpu_seconds(pids))
             for pid in pids:
                 self.peak_child_mb[name] = max(self.peak_child_mb.get(name, 0.0), peak_rss_mb(pid))
+            self.tree_mb[name] = sum(status_mb(pid, "VmRSS") for pid in pids)
+            self.peak_tree_mb[name] = max(self.peak_tree_mb.get(name, 0.0), self.tree_mb[name])
 
 
 def timed(latencies: list[float], fn: Any, *a: Any, **kw: Any) -> httpx.Response:
@@ -178,6 +187,7 @@ def main() -> None:
         print(f"workers ready and idle after {time.monotonic() - warm_started:.0f} s", flush=True)
         sampler.sample()
         cpu_before = dict(sampler.cpu)
+        idle_mb = dict(sampler.tree_mb)
         sampler.start()
         api = httpx.Client(base_url=stack.web_url, headers={"X-CEKURA-API-KEY": key}, timeout=30)
         agent = api.post("/test_framework/v1/aiagents/", json={
@@ -272,6 +282,10 @@ def main() -> None:
     print(f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.2f}, post-processing {cpu.get('post worker', 0) / n:.2f}; "
           f"outside the testing side: demo agents and channel {cpu.get('demo stack', 0) / n:.2f}, web {cpu.get('web', 0) / n:.2f}")
     print(f"peak memory of one worker process: calls {sampler.peak_child_mb.get('calls worker', 0):.0f} MB (the largest process of its tree), post {sampler.peak_child_mb.get('post worker', 0):.0f} MB")
+    most = max((p for p, _ in peaks), default=1)
+    grown = sampler.peak_tree_mb.get("calls worker", 0.0) - idle_mb.get("calls worker", 0.0)
+    print(f"memory per call: {grown / most:.0f} MB (the calls worker's whole tree, resident: {idle_mb.get('calls worker', 0):.0f} MB idle, "
+          f"{sampler.peak_tree_mb.get('calls worker', 0):.0f} MB at most, over {most} simultaneous calls)")
     target = held >= 20 and len(completed) == len(run_ids)
     print("targets (>= 20 simultaneous calls with jitter p99 <= 5 ms; nothing lost):", "MET" if target else "NOT MET")
 

@@ -211,8 +211,8 @@ def yield_to_calls() -> float:
 
     The reaper's task shares the post-processing queue, and every post process of a machine
     may be waiting here at once: so while it waits, a process does the reaper's work itself
-    (every half stale limit), and a worker killed meanwhile is not left `running` until the
-    wait ends."""
+    (every half stale limit): a worker killed meanwhile is not left `running`, nor a queued
+    run whose message was lost left waiting, until the wait ends."""
     # The wait counts against the task's time limit: some of it is kept for the work itself.
     limit = min(settings.POST_YIELD_TO_CALLS_SECONDS, settings.RUN_POST_TIME_LIMIT_SECONDS - POST_WORK_RESERVE_SECONDS)
     started = time.monotonic()
@@ -225,7 +225,7 @@ def yield_to_calls() -> float:
             break
         if time.monotonic() - reaped_at >= settings.RUN_STALE_AFTER_SECONDS / 2:
             reaped_at = time.monotonic()
-            services.runs_reap(stale_after_seconds=settings.RUN_STALE_AFTER_SECONDS)
+            reap_stale_runs()
         time.sleep(min(YIELD_POLL_SECONDS, max(0.0, limit - (time.monotonic() - started))))
     return round(time.monotonic() - started, 2)
 

@@ -234,9 +234,12 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(db: Any, settin
     silent = Run.objects.create(organization=queued.organization, result=queued.result, scenario=queued.scenario, agent=queued.agent,
                                 status=Status.RUNNING, machine="another-machine", executed_at=timezone.now() - timedelta(seconds=120),
                                 heartbeat_at=timezone.now() - timedelta(seconds=120))
+    requeue_asked: list[float] = []
+    monkeypatch.setattr(services, "runs_requeue_lost", lambda *, queued_for_seconds: requeue_asked.append(queued_for_seconds) or [])
     assert 0.6 <= tasks.yield_to_calls() < 1.2  # a live call here: waits, up to the limit
     silent.refresh_from_db()  # while waiting, it did the reaper's work: a vanished worker's call ended
     assert silent.status == Status.FAILED and "ended by the reaper" in silent.error_message
+    assert requeue_asked == [settings.RUN_REQUEUE_AFTER_SECONDS]  # …and queued runs whose message was lost are looked for
     settings.POST_YIELD_TO_CALLS_SECONDS = 5
     Run.objects.filter(pk=queued.pk).update(status=Status.EVALUATING)
     assert tasks.yield_to_calls() < 0.3  # the call ended: goes at once
