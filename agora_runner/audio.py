@@ -214,6 +214,8 @@ QUIET_PROB = 0.2  # a window below this is background only
 # The sound is looked for this many windows on from the one the model flagged: its probability
 # lags an onset and, searched in reverse for a stop, hangs on for up to ~100 ms after it.
 RISE_WINDOWS = 4
+SURE_PROB = 0.9  # a window at or above this is surely speech
+STOP_REACH = 3  # in noise, a stop lies at most this many windows after the last sure one
 
 
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
@@ -229,14 +231,20 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     return np.asarray(get_vad_model()(x), dtype=np.float32).reshape(-1)
 
 
+def _quiet_audio(audio: np.ndarray, probs: np.ndarray, window: int, lo_limit: int) -> np.ndarray:
+    """The audio of the windows the model calls background in up to half a second before
+    window `window` (none before `lo_limit`)."""
+    first = max(0, window - 16, lo_limit // VAD_WINDOW)
+    quiet = [w for w in range(first, window) if probs[w] < QUIET_PROB]
+    return np.concatenate([audio[w * VAD_WINDOW : (w + 1) * VAD_WINDOW] for w in quiet]).astype(np.float64) if quiet else np.zeros(0)
+
+
 def _local_floor(audio: np.ndarray, probs: np.ndarray, window: int, lo_limit: int) -> float:
     """The background level just before window `window`: the median 10 ms frame RMS over up to
     half a second of windows before it that the model calls background."""
-    first = max(0, window - 16, lo_limit // VAD_WINDOW)
-    quiet = [w for w in range(first, window) if probs[w] < QUIET_PROB]
-    if not quiet:
+    chunk = _quiet_audio(audio, probs, window, lo_limit)
+    if len(chunk) < FRAME_SAMPLES:
         return noise_floor(audio, lo_limit - CONTEXT_SAMPLES, window * VAD_WINDOW)
-    chunk = np.concatenate([audio[w * VAD_WINDOW : (w + 1) * VAD_WINDOW] for w in quiet])
     return float(np.median(_frames_rms(chunk)))
 
 
@@ -294,12 +302,13 @@ def _walk_back(
         i = lo + max(before)
 
 
-def _edge(audio: np.ndarray, found: int, limit: int, floor: float) -> int:
+def _edge(audio: np.ndarray, found: int, limit: int, floor: float, level: float | None = None) -> int:
     """Walk back from `found` (inside speech) to the sample where the sound left the background.
 
-    The 5 ms energy envelope is followed back while it stays above the background. Inside the
-    first window above it, the edge is the first sample that stands clear of the noise (on
-    digital silence: the first non-silent sample).
+    The 5 ms energy envelope is followed back while it stays above the background (`level`;
+    by default EDGE_ABOVE_NOISE × `floor`). Inside the first window above it, the edge is the
+    first sample that stands clear of the noise (on digital silence: the first non-silent
+    sample).
     """
     lo = max(limit, found - MAX_BACKTRACK)
     seg = audio[lo : found + ENVELOPE].astype(np.float64)
@@ -308,7 +317,7 @@ def _edge(audio: np.ndarray, found: int, limit: int, floor: float) -> int:
     env = _envelope(seg)
     i = min(found - lo, len(env) - 1)
     sustain = SUSTAIN_ON_SILENCE if floor < SPECTRAL_MIN_FLOOR else SUSTAIN
-    best = _walk_back(env, i, max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE), sustain)
+    best = _walk_back(env, i, max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE) if level is None else level, sustain)
     window = np.abs(seg[best : best + ENVELOPE])
     loud = np.flatnonzero(window >= max(EDGE_FLOOR, floor * SAMPLE_ABOVE_NOISE))
     return lo + best + int(loud[0]) if len(loud) else lo + best + ENVELOPE // 2
@@ -444,27 +453,57 @@ def _banded_walk(ratio: np.ndarray, i: int) -> int | None:
                       short=(ratio[:, 1:].max(axis=1), SPECTRAL_SHORT_SUSTAIN, SPECTRAL_SHORT_STRENGTH))
 
 
-def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, spectral: bool = True) -> int | None:
+def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, stop: bool = False) -> int | None:
     """The first window the model calls speech in [start, end), its edge placed on the samples.
 
-    In noise (`spectral`), the edge is also looked for band by band. When the two differ by
+    For an onset in noise, the edge is also looked for band by band. When the two differ by
     more than 5 ms the band-by-band one is kept: the broadband envelope both misses soft
-    onsets under the noise and, in coloured noise, walks back into the noise's own swells."""
+    onsets under the noise and, in coloured noise, walks back into the noise's own swells.
+
+    `stop`: the audio is reversed, and the edge found is where speech stopped (see
+    last_voiced_sample)."""
     w0 = start // VAD_WINDOW
-    hits = np.flatnonzero(probs[w0 : -(-end // VAD_WINDOW)] >= SPEECH_PROB)
+    span = probs[w0 : -(-end // VAD_WINDOW)]
+    hits = np.flatnonzero(span >= SPEECH_PROB)
     if not len(hits):
         return None
     w = w0 + int(hits[0])
     floor = _local_floor(audio, probs, w, start)
+    level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
+    limit, inside = start, None
+    if stop and floor >= SPECTRAL_MIN_FLOOR:
+        # In noise the model's probability hangs on after speech stops, for up to ~250 ms in
+        # a café, and what follows is noise: a swell of it would pass for more speech. So the
+        # stop is looked for no further than STOP_REACH windows on from the last window the
+        # model was sure of, and the envelope is held to the loud end of the background's own
+        # swings. Where those swings pass the usual margin (coloured, swelling noise), the
+        # walk starts from the loudest point of that sure window, inside the speech.
+        sure = np.flatnonzero(span[hits[0] : hits[0] + 12] >= SURE_PROB)
+        quiet = _quiet_audio(audio, probs, w, start)
+        swings = float(np.percentile(_envelope(_declick(quiet, floor)), 95)) if len(quiet) > ENVELOPE else 0.0
+        if len(sure):
+            ws = w + int(sure[0])
+            limit = max(start, (ws - STOP_REACH) * VAD_WINDOW)
+            w = max(w, ws - STOP_REACH)
+            if swings > level:
+                lo_s = max(ws * VAD_WINDOW, start)
+                sure_env = _envelope(audio[lo_s : min(end, (ws + 1) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
+                if len(sure_env):
+                    inside = lo_s + int(np.argmax(sure_env[:VAD_WINDOW])) + ENVELOPE // 2
+        level = max(level, swings)
     # A point inside the sound: where the envelope first rises above the background within the
-    # flagged window or the few after it (the window may begin in silence).
+    # flagged window or the few after it (the window may begin in silence); for a stop in
+    # noise, the loudest point of the last window the model was sure of.
     base = max(w * VAD_WINDOW, start)
-    env = _envelope(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
-    above = np.flatnonzero(env > max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE))
-    found = base + int(above[0]) + ENVELOPE - 1 if len(above) else w * VAD_WINDOW + VAD_WINDOW // 2
+    if inside is not None:
+        found = inside
+    else:
+        env = _envelope(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
+        above = np.flatnonzero(env > level)
+        found = base + int(above[0]) + ENVELOPE - 1 if len(above) else w * VAD_WINDOW + VAD_WINDOW // 2
     found = min(max(found, start), end - 1)
-    edge = _edge(audio, found, start, floor)
-    if spectral and floor >= SPECTRAL_MIN_FLOOR:
+    edge = _edge(audio, found, limit, floor, level)
+    if not stop and floor >= SPECTRAL_MIN_FLOOR:
         banded = _spectral_edge(audio, start, found, w, probs, floor)
         if banded is not None and abs(banded - edge) > ENVELOPE:
             edge = banded
@@ -526,7 +565,7 @@ def last_voiced_sample(
         pad = w_hi * VAD_WINDOW - end
         # Band by band only for onsets: backwards, the noise after a stop in coloured noise
         # was taken for more speech more often than not (calibration calls).
-        onset = _first_by_model(rev_audio, pad, pad + (end - start), rev_probs, spectral=False)
+        onset = _first_by_model(rev_audio, pad, pad + (end - start), rev_probs, stop=True)
         return None if onset is None else w_hi * VAD_WINDOW - onset
     if floor is None:
         floor = noise_floor(audio, start - CONTEXT_SAMPLES, end + CONTEXT_SAMPLES)

@@ -134,6 +134,26 @@ def test_a_swell_of_cafe_noise_is_not_taken_for_the_start(tts: Any) -> None:
         assert found is not None and abs(found - start) <= 20 * SAMPLE_RATE // 1000, (seed, (found or 0) - start)
 
 
+def test_a_swell_of_cafe_noise_after_a_stop_is_not_taken_for_more_speech(tts: Any) -> None:
+    """Noise that swells by 10 dB in the 200 ms after the agent stops, while the speech model's
+    probability still hangs on: the stop is looked for near the last window the model was sure
+    of, held to the background's own swings. Over six noise seeds the median stop is within
+    40 ms of the cut and none is 125 ms late (before: 153–217 ms late, every seed)."""
+    clip = trim_to_level(tts.synthesize("Our hours are nine to five"))
+    start = SAMPLE_RATE
+    speech = np.concatenate([np.zeros(start, np.int16), clip, np.zeros(SAMPLE_RATE, np.int16)])
+    n, cut = len(speech), start + len(clip)
+    late = []
+    for seed in range(6):
+        bed = make_noise("office", n / SAMPLE_RATE, seed)
+        gain = np.interp(np.arange(n), [0, cut, cut + SAMPLE_RATE // 5, n], [0.3, 0.3, 1.0, 1.0])
+        noisy = np.clip(speech + bed[:n] * gain * noise_rms_at(clip, 10), -32768, 32767).astype(np.int16)
+        found = last_voiced_sample(noisy, 0, n, probs=speech_probabilities(noisy))
+        assert found is not None
+        late.append((found - cut) * 1000 / SAMPLE_RATE)
+    assert np.median(late) <= 40 and max(late) < 125, late
+
+
 def test_barge_in_onset_and_stop_time_match_the_placed_overlap(calibrated: dict[str, Any]) -> None:
     c = calibrated
     for snr in (None, 20):
