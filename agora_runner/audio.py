@@ -215,6 +215,7 @@ QUIET_PROB = 0.2  # a window below this is background only
 # lags an onset and, searched in reverse for a stop, hangs on for up to ~100 ms after it.
 RISE_WINDOWS = 4
 SURE_PROB = 0.9  # a window at or above this is surely speech
+SURE_WITHIN = 12  # windows (384 ms) from the flagged one in which a sure one is looked for
 STOP_REACH = 3  # in noise, a stop lies at most this many windows after the last sure one
 
 
@@ -478,7 +479,7 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         # model was sure of, and the envelope is held to the loud end of the background's own
         # swings. Where those swings pass the usual margin (coloured, swelling noise), the
         # walk starts from the loudest point of that sure window, inside the speech.
-        sure = np.flatnonzero(span[hits[0] : hits[0] + 12] >= SURE_PROB)
+        sure = np.flatnonzero(span[hits[0] : hits[0] + SURE_WITHIN] >= SURE_PROB)
         quiet = _quiet_audio(audio, probs, w, start)
         swings = float(np.percentile(_envelope(_declick(quiet, floor)), 95)) if len(quiet) > ENVELOPE else 0.0
         if len(sure):
