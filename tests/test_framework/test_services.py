@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from django.db import connection
@@ -13,6 +14,8 @@ from test_framework.choices import Status
 from test_framework.models import Result, Run
 from tests.factories import AgentFactory, ScenarioFactory
 
+T = TypeVar("T")
+
 
 def make_result(n: int, limit: int | None = None, status: str = Status.PENDING) -> Result:
     agent = AgentFactory()
@@ -21,6 +24,26 @@ def make_result(n: int, limit: int | None = None, status: str = Status.PENDING) 
     for _ in range(n):
         Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=status)
     return result
+
+
+def race(fn: Callable[[], T]) -> list[T]:
+    """fn's results, run by two threads released at once (each with its own connection)."""
+    barrier = threading.Barrier(2)
+    results: list[T] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(fn())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 def test_claim_is_compare_and_set(db: Any) -> None:
@@ -34,22 +57,7 @@ def test_claim_is_compare_and_set(db: Any) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_for_one_run_only_one_wins() -> None:
     run = make_result(1, status=Status.IN_QUEUE).runs.get()
-    barrier = threading.Barrier(2)
-    wins: list[bool] = []
-
-    def claim() -> None:
-        barrier.wait()
-        try:
-            wins.append(services.run_claim(run_id=run.pk))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=claim) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(wins) == [False, True]
+    assert sorted(race(lambda: services.run_claim(run_id=run.pk))) == [False, True]
 
 
 def test_dispatch_respects_the_concurrency_limit_as_runs_end(db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
@@ -124,25 +132,15 @@ def test_two_launches_racing_for_the_last_credits_only_one_is_debited(monkeypatc
         return real_dispatch(**kw)
 
     monkeypatch.setattr(services, "result_dispatch", slow_dispatch)
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def launch() -> None:
-        barrier.wait()
+    def launch() -> str:
         try:
             services.result_launch(organization=agent.organization, agent=agent, scenarios=[scenario], frequency=2)
-            outcomes.append("launched")
         except InsufficientBalance:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "launched"
 
-    threads = [threading.Thread(target=launch) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["launched", "refused"]
+    assert sorted(race(launch)) == ["launched", "refused"]
     agent.organization.refresh_from_db()
     assert agent.organization.credits == 1
     assert Result.objects.count() == 1 and Run.objects.count() == 2
