@@ -235,18 +235,18 @@ def speech_probabilities(audio: np.ndarray) -> np.ndarray:
 def _quiet_audio(audio: np.ndarray, probs: np.ndarray, window: int, lo_limit: int) -> np.ndarray:
     """The audio of the windows the model calls background in up to half a second before
     window `window` (none before `lo_limit`)."""
-    first = max(0, window - 16, lo_limit // VAD_WINDOW)
+    first = max(0, window - BACKGROUND_WINDOWS, lo_limit // VAD_WINDOW)
     quiet = [w for w in range(first, window) if probs[w] < QUIET_PROB]
     return np.concatenate([audio[w * VAD_WINDOW : (w + 1) * VAD_WINDOW] for w in quiet]).astype(np.float64) if quiet else np.zeros(0)
 
 
-def _local_floor(audio: np.ndarray, probs: np.ndarray, window: int, lo_limit: int) -> float:
-    """The background level just before window `window`: the median 10 ms frame RMS over up to
-    half a second of windows before it that the model calls background."""
-    chunk = _quiet_audio(audio, probs, window, lo_limit)
-    if len(chunk) < FRAME_SAMPLES:
+def _local_floor(audio: np.ndarray, quiet: np.ndarray, window: int, lo_limit: int) -> float:
+    """The background level just before window `window`: the median 10 ms frame RMS of `quiet`
+    (its background windows, from _quiet_audio); without any, the quiet end of the audio
+    around."""
+    if len(quiet) < FRAME_SAMPLES:
         return noise_floor(audio, lo_limit - CONTEXT_SAMPLES, window * VAD_WINDOW)
-    return float(np.median(_frames_rms(chunk)))
+    return float(np.median(_frames_rms(quiet)))
 
 
 def noise_floor(audio: np.ndarray, lo: int, hi: int) -> float:
@@ -469,7 +469,8 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
     if not len(hits):
         return None
     w = w0 + int(hits[0])
-    floor = _local_floor(audio, probs, w, start)
+    quiet = _quiet_audio(audio, probs, w, start)
+    floor = _local_floor(audio, quiet, w, start)
     level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
     limit, inside = start, None
     if stop and floor >= SPECTRAL_MIN_FLOOR:
@@ -480,7 +481,6 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         # swings. Where those swings pass the usual margin (coloured, swelling noise), the
         # walk starts from the loudest point of that sure window, inside the speech.
         sure = np.flatnonzero(span[hits[0] : hits[0] + SURE_WITHIN] >= SURE_PROB)
-        quiet = _quiet_audio(audio, probs, w, start)
         swings = float(np.percentile(_envelope(_declick(quiet, floor)), 95)) if len(quiet) > ENVELOPE else 0.0
         if len(sure):
             ws = w + int(sure[0])
