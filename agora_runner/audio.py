@@ -285,14 +285,16 @@ def _walk_back(
     bridge: int = BRIDGE,
     bridge_level: float | None = None,
     short: tuple[np.ndarray, int, float] | None = None,
+    bridge_env: np.ndarray | None = None,
 ) -> int:
     """From env[i] (above `level`) back to the start of the sound it belongs to. A gap of up to
     `bridge` (a stop consonant's closure: the silence inside "o-kay") is crossed when a sustained
     stretch of sound (`sustain`; a click is far shorter) above `bridge_level` (by default
     `level`) lies before it; with `short` = (envelope, sustain, level), also when a shorter
     stretch stands that far clear on that envelope (a word's first milliseconds, cut off from
-    the rest by packet loss)."""
-    ways = [(env, sustain, level if bridge_level is None else bridge_level)] + ([short] if short else [])
+    the rest by packet loss). `bridge_env`: the envelope the sound before a gap is looked for
+    on, if not `env` (one with clicks taken out)."""
+    ways = [(env if bridge_env is None else bridge_env, sustain, level if bridge_level is None else bridge_level)] + ([short] if short else [])
     while True:
         while i > 0 and env[i - 1] > level:
             i -= 1
@@ -317,8 +319,13 @@ def _edge(audio: np.ndarray, found: int, limit: int, floor: float, level: float 
         return found
     env = _envelope(seg)
     i = min(found - lo, len(env) - 1)
-    sustain = SUSTAIN_ON_SILENCE if floor < SPECTRAL_MIN_FLOOR else SUSTAIN
-    best = _walk_back(env, i, max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE) if level is None else level, sustain)
+    on_silence = floor < SPECTRAL_MIN_FLOOR
+    # On digital silence a gap is crossed for 8 ms of sound before it, and the envelopes of two
+    # clicks a few milliseconds apart join into that much: sound before a gap is looked for
+    # with the clicks taken out.
+    best = _walk_back(env, i, max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE) if level is None else level,
+                      SUSTAIN_ON_SILENCE if on_silence else SUSTAIN,
+                      bridge_env=_envelope(_declick(seg, floor)) if on_silence else None)
     window = np.abs(seg[best : best + ENVELOPE])
     loud = np.flatnonzero(window >= max(EDGE_FLOOR, floor * SAMPLE_ABOVE_NOISE))
     return lo + best + int(loud[0]) if len(loud) else lo + best + ENVELOPE // 2
@@ -492,14 +499,14 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
                 if len(sure_env):
                     inside = lo_s + int(np.argmax(sure_env[:VAD_WINDOW])) + ENVELOPE // 2
         level = max(level, swings)
-    # A point inside the sound: where the envelope first rises above the background within the
-    # flagged window or the few after it (the window may begin in silence); for a stop in
-    # noise, the loudest point of the last window the model was sure of.
+    # A point inside the sound: where the envelope (clicks taken out) first rises above the
+    # background within the flagged window or the few after it (the window may begin in
+    # silence); for a stop in noise, the loudest point of the last window the model was sure of.
     base = max(w * VAD_WINDOW, start)
     if inside is not None:
         found = inside
     else:
-        env = _envelope(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
+        env = _envelope(_declick(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64), floor))
         above = np.flatnonzero(env > level)
         found = base + int(above[0]) + ENVELOPE - 1 if len(above) else w * VAD_WINDOW + VAD_WINDOW // 2
     found = min(max(found, start), end - 1)

@@ -5,7 +5,7 @@ Two real calls over the local channel: a clean one, and one with latency, jitter
 both uplinks. The caller barges in on answers 400, 900 and 1500 ms after they start. Each
 recording is then scored clean; with white noise at 30, 20 and 10 dB SNR; with office (pink),
 cafe and street noise at 10 dB; with clicks in its silences; and with clicks under white noise
-at 20 dB and street noise at 10 dB. Each noisy variant is scored over four noise seeds. The error of each measurement is metric − truth (see agora_runner.demo.calibration).
+at 20 dB and street noise at 10 dB. Each noisy or clicked variant is scored over four seeds. The error of each measurement is metric − truth (see agora_runner.demo.calibration).
 
     .venv/bin/python bench/timing_accuracy.py [--quick] [--json out.json]
 """
@@ -155,7 +155,7 @@ def main() -> None:
             report[cond] = {"path_ms": path}
             for name, snr, kind, clicks in VARIANTS:
                 errs: dict[str, list[float]] = {}
-                for seed in SEEDS if snr is not None else SEEDS[:1]:
+                for seed in SEEDS if snr is not None or clicks else SEEDS[:1]:
                     caller, agent = rec.caller, rec.agent
                     if clicks:  # into the silences, then under the noise
                         caller, agent = with_clicks(caller, seed=3 + seed), with_clicks(agent, seed=4 + seed)

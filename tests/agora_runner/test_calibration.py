@@ -112,6 +112,13 @@ def test_a_fragment_cut_off_by_packet_loss_still_starts_the_speech(tts: Any) -> 
     clip[160:1040] = 0  # 10 ms kept, then 55 ms lost
     agent = np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(8000, np.int16)])
     assert first_voiced_sample(agent, 0, len(agent), probs=speech_probabilities(agent)) == 8000
+    # Two clicks 3 ms apart, 40 ms before it: together their envelopes last as long as a
+    # fragment, and they were once taken for the sound the fragment belongs to (−40 ms here;
+    # −71 to −83 ms on the calibration call with clicks).
+    clicked = agent.copy()
+    for at in (8000 - 40 * 16, 8000 - 37 * 16):
+        clicked[at : at + 16] = (30000 * np.exp(-np.arange(16) / 4)).astype(np.int16)
+    assert first_voiced_sample(clicked, 0, len(clicked), probs=speech_probabilities(clicked)) == 8000
     # Under noise it is found while it stands clear of it (at 20 dB, 20 ms from the word).
     for seed in range(3):
         noisy = with_noise(agent, 20, clip, seed)
@@ -152,6 +159,23 @@ def test_a_swell_of_cafe_noise_after_a_stop_is_not_taken_for_more_speech(tts: An
         assert found is not None
         late.append((found - cut) * 1000 / SAMPLE_RATE)
     assert np.median(late) <= 40 and max(late) < 125, late
+
+
+def test_a_click_after_a_stop_is_not_taken_for_more_speech(tts: Any) -> None:
+    """A click 20–60 ms after the agent stops, in the window the model still calls speech, was
+    where the search for a stop began, and the stop landed on it (20–61 ms late)."""
+    clip = trim_to_level(tts.synthesize("Our hours are nine to five"))
+    speech = np.concatenate([np.zeros(SAMPLE_RATE, np.int16), clip, np.zeros(SAMPLE_RATE, np.int16)])
+    cut = SAMPLE_RATE + len(clip)
+    for after_ms in (20, 40, 60):
+        clicked = speech.copy()
+        at = cut + after_ms * SAMPLE_RATE // 1000
+        clicked[at : at + 16] = (30000 * np.exp(-np.arange(16) / 4)).astype(np.int16)
+        assert last_voiced_sample(clicked, 0, len(clicked), probs=speech_probabilities(clicked)) == cut, after_ms
+        for seed in range(3):
+            noisy = with_noise(clicked, 20, clip, seed)
+            found = last_voiced_sample(noisy, 0, len(noisy), probs=speech_probabilities(noisy))
+            assert found is not None and -10 <= (found - cut) * 1000 / SAMPLE_RATE <= 5, (after_ms, seed, found - cut)
 
 
 def test_barge_in_onset_and_stop_time_match_the_placed_overlap(calibrated: dict[str, Any]) -> None:
