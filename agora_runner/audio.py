@@ -204,8 +204,13 @@ BACKGROUND_GAP = 2  # …leaving out the last ones, where a soft onset may alrea
 # the background swells when that gain's robust spread (in log) is at least SWELL_MIN.
 SWELL_QUANTILE = 0.2
 SWELL_MIN = 0.15
+# …measured on that gain's 32 ms moving average: a swell takes hundreds of milliseconds, and
+# unaveraged, the wobble of steady noise's band powers alone passed the mark in 5-20 % of
+# searches (seen in white, pink and street noise; the walk on the shape then missed fragments).
+SWELL_SMOOTH = 32
 CLICK_RATIO = 4.0  # a 1 ms block this much louder than the median of the 21 around it is a click
-CLICK_BLOCKS = 2  # …in a run of at most this many such blocks
+CLICK_EDGE = 9  # the line bridging a click runs between means of this many good samples around its ends
+CLICK_BLOCKS = 4  # …in a run of at most this many such blocks (two clicks 1-2 ms apart make 4)
 
 
 VAD_WINDOW = 512  # samples per speech probability (32 ms)
@@ -298,11 +303,12 @@ def _walk_back(
     while True:
         while i > 0 and env[i - 1] > level:
             i -= 1
-        lo = max(0, i - bridge)
-        before = [b for e, need, at in ways if (b := _last_run(e[lo:i] > at, need)) is not None]
+        # A run that ends within `bridge` of i counts whole, however long before that it began.
+        before = [lo + b for e, need, at in ways
+                  if (b := _last_run(e[(lo := max(0, i - bridge - need)) : i] > at, need)) is not None]
         if not before:
             return i
-        i = lo + max(before)
+        i = max(before)
 
 
 def _edge(audio: np.ndarray, found: int, limit: int, floor: float, level: float | None = None) -> int:
@@ -363,9 +369,12 @@ def _declick(x: np.ndarray, floor: float) -> np.ndarray:
     if not len(good) or len(good) == len(bad):
         return x
     # Bridged by a straight line, not zeroed: a hole cut in loud low-frequency noise (street
-    # rumble) is itself a step, and splashes across every band.
+    # rumble) is itself a step, and splashes across every band. The line runs between the
+    # means of the few good samples either side (between two single samples of white noise
+    # it can be a ramp as loud as speech).
+    level_good = np.convolve(np.pad(x[good], CLICK_EDGE // 2, mode="edge"), np.ones(CLICK_EDGE) / CLICK_EDGE, mode="valid")
     out = x.copy()
-    out[np.flatnonzero(bad)] = np.interp(np.flatnonzero(bad), good, x[good])
+    out[np.flatnonzero(bad)] = np.interp(np.flatnonzero(bad), good, level_good)
     return out
 
 
@@ -422,15 +431,28 @@ def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.
     # band at once, and a swell just before the speech would pass for its start. Speech
     # changes the spectrum's shape: held to the frame's common gain (a low quantile of its
     # bands' ratios to the background), a swell stays flat and speech still stands out.
-    ref = np.median(background, axis=0) + 1e-9
-    common = np.quantile(background / ref, SWELL_QUANTILE, axis=1) + 1e-12
-    if _robust_spread(np.log(common)) >= SWELL_MIN:
+    common = _swelling(background)
+    if common is not None:
+        ref = np.median(background, axis=0) + 1e-9
         ratio = rows_s / ref
         shape = ratio / (np.quantile(ratio, SWELL_QUANTILE, axis=1) + 1e-12)[:, None]
         shaped = _banded_walk(shape / _band_threshold(background / ref / common[:, None]), i)
         if shaped is not None:
             edge = max(edge, shaped)
     return lo + edge * SPECTRAL_HOP + (SPECTRAL_SMOOTH - 1) * SPECTRAL_HOP // 2 + SPECTRAL_FRAME // 2 + SPECTRAL_SHIFT
+
+
+def _swelling(background: np.ndarray) -> np.ndarray | None:
+    """For band powers (rows × bands) of a background that swells as a whole, each row's
+    common gain against the median (SWELL_QUANTILE of its bands' ratios); None if it holds
+    steady."""
+    common = np.quantile(background / (np.median(background, axis=0) + 1e-9), SWELL_QUANTILE, axis=1) + 1e-12
+    return common if _robust_spread(_moving_average(np.log(common), SWELL_SMOOTH)) >= SWELL_MIN else None
+
+
+def _moving_average(x: np.ndarray, n: int) -> np.ndarray:
+    """The means of x's runs of n (x itself if shorter)."""
+    return np.convolve(x, np.ones(n) / n, mode="valid") if len(x) > n else x
 
 
 def _robust_spread(x: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -461,6 +483,15 @@ def _banded_walk(ratio: np.ndarray, i: int) -> int | None:
                       short=(ratio[:, 1:].max(axis=1), SPECTRAL_SHORT_SUSTAIN, SPECTRAL_SHORT_STRENGTH))
 
 
+def _rise(audio: np.ndarray, w: int, start: int, end: int, floor: float, level: float) -> int | None:
+    """Where the envelope (clicks taken out) first rises above `level` within window w or the
+    few after it, or None."""
+    base = max(w * VAD_WINDOW, start)
+    env = _envelope(_declick(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64), floor))
+    above = np.flatnonzero(env > level)
+    return base + int(above[0]) + ENVELOPE - 1 if len(above) else None
+
+
 def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, stop: bool = False) -> int | None:
     """The first window the model calls speech in [start, end), its edge placed on the samples.
 
@@ -475,10 +506,21 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
     hits = np.flatnonzero(span >= SPEECH_PROB)
     if not len(hits):
         return None
-    w = w0 + int(hits[0])
-    quiet = _quiet_audio(audio, probs, w, start)
-    floor = _local_floor(audio, quiet, w, start)
-    level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
+    # The first flagged window followed by sound: the model calls a lone click in white noise
+    # speech now and then (p = 0.5), and with the click taken out nothing rises there.
+    for h in hits:
+        w = w0 + int(h)
+        quiet = _quiet_audio(audio, probs, w, start)
+        floor = _local_floor(audio, quiet, w, start)
+        level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
+        if _rise(audio, w, start, end, floor, level) is not None:
+            break
+    else:
+        h = hits[0]
+        w = w0 + int(h)
+        quiet = _quiet_audio(audio, probs, w, start)
+        floor = _local_floor(audio, quiet, w, start)
+        level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
     limit, inside = start, None
     if stop and floor >= SPECTRAL_MIN_FLOOR:
         # In noise the model's probability hangs on after speech stops, for up to ~250 ms in
@@ -487,7 +529,7 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         # model was sure of, and the envelope is held to the loud end of the background's own
         # swings. Where those swings pass the usual margin (coloured, swelling noise), the
         # walk starts from the loudest point of that sure window, inside the speech.
-        sure = np.flatnonzero(span[hits[0] : hits[0] + SURE_WITHIN] >= SURE_PROB)
+        sure = np.flatnonzero(span[h : h + SURE_WITHIN] >= SURE_PROB)
         swings = float(np.percentile(_envelope(_declick(quiet, floor)), 95)) if len(quiet) > ENVELOPE else 0.0
         if len(sure):
             ws = w + int(sure[0])
@@ -502,13 +544,11 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
     # A point inside the sound: where the envelope (clicks taken out) first rises above the
     # background within the flagged window or the few after it (the window may begin in
     # silence); for a stop in noise, the loudest point of the last window the model was sure of.
-    base = max(w * VAD_WINDOW, start)
     if inside is not None:
         found = inside
     else:
-        env = _envelope(_declick(audio[base : min(end, (w + RISE_WINDOWS) * VAD_WINDOW) + ENVELOPE].astype(np.float64), floor))
-        above = np.flatnonzero(env > level)
-        found = base + int(above[0]) + ENVELOPE - 1 if len(above) else w * VAD_WINDOW + VAD_WINDOW // 2
+        found = _rise(audio, w, start, end, floor, level)
+        found = w * VAD_WINDOW + VAD_WINDOW // 2 if found is None else found
     found = min(max(found, start), end - 1)
     edge = _edge(audio, found, limit, floor, level)
     if not stop and floor >= SPECTRAL_MIN_FLOOR:
