@@ -513,7 +513,7 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         quiet = _quiet_audio(audio, probs, w, start)
         floor = _local_floor(audio, quiet, w, start)
         level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
-        if _rise(audio, w, start, end, floor, level) is not None:
+        if (rise := _rise(audio, w, start, end, floor, level)) is not None:
             break
     else:
         h = hits[0]
@@ -521,6 +521,7 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         quiet = _quiet_audio(audio, probs, w, start)
         floor = _local_floor(audio, quiet, w, start)
         level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
+    rise_w, level_at_rise = w, level
     limit, inside = start, None
     if stop and floor >= SPECTRAL_MIN_FLOOR:
         # In noise the model's probability hangs on after speech stops, for up to ~250 ms in
@@ -547,8 +548,9 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
     if inside is not None:
         found = inside
     else:
-        found = _rise(audio, w, start, end, floor, level)
-        found = w * VAD_WINDOW + VAD_WINDOW // 2 if found is None else found
+        if rise is None or w != rise_w or level != level_at_rise:
+            rise = _rise(audio, w, start, end, floor, level)
+        found = w * VAD_WINDOW + VAD_WINDOW // 2 if rise is None else rise
     found = min(max(found, start), end - 1)
     edge = _edge(audio, found, limit, floor, level)
     if not stop and floor >= SPECTRAL_MIN_FLOOR:
