@@ -193,7 +193,7 @@ SPECTRAL_BRIDGE = 100  # frames (ms): a gap crossed when sustained, clear sound 
 SPECTRAL_SUSTAIN = 20  # frames (ms)
 SPECTRAL_BRIDGE_STRENGTH = 1.5  # the sound before a gap stands this far above the threshold
 SPECTRAL_SHORT_SUSTAIN = 10  # frames (ms): …or this long, standing
-SPECTRAL_SHORT_STRENGTH = 2.0  # …this far above the threshold
+SPECTRAL_SHORT_STRENGTH = 1.5  # …this far above the threshold
 # The smoothed stretch crosses the threshold once its end is a few ms into the sound: the
 # onset is placed this far after the stretch's centre (found on calibration calls; with it
 # the mean error of vowel onsets at 10 dB is within ±2 ms).
@@ -210,7 +210,7 @@ SWELL_MIN = 0.15
 SWELL_SMOOTH = 32
 CLICK_RATIO = 4.0  # a 1 ms block this much louder than the median of the 21 around it is a click
 CLICK_EDGE = 9  # the line bridging a click runs between means of this many good samples around its ends
-CLICK_BLOCKS = 4  # …in a run of at most this many such blocks (two clicks 1-2 ms apart make 4)
+CLICK_BLOCKS = 5  # …in a run of sound of at most this many blocks (two clicks 1-2 ms apart make 4-5)
 
 
 VAD_WINDOW = 512  # samples per speech probability (32 ms)
@@ -338,9 +338,10 @@ def _edge(audio: np.ndarray, found: int, limit: int, floor: float, level: float 
 
 
 def _declick(x: np.ndarray, floor: float) -> np.ndarray:
-    """x with clicks taken out: runs of one or two 1 ms blocks far louder than the blocks
-    around them (speech rises and falls over tens of milliseconds; a click is over in one or
-    two, and the first milliseconds of a word cut off by packet loss last longer)."""
+    """x with clicks taken out: 1 ms blocks far louder than the blocks around them, in a run
+    of sound of at most CLICK_BLOCKS (speech rises and falls over tens of milliseconds; a
+    click is over in one or two, and the first milliseconds of a word cut off by packet loss
+    last longer)."""
     n = len(x) // 16
     if n < 21:
         return x
@@ -360,7 +361,12 @@ def _declick(x: np.ndarray, floor: float) -> np.ndarray:
     bad = ((ratio > CLICK_RATIO) | ((ratio > CLICK_RATIO / 2) & (sharp > 2 * CLICK_RATIO))) & (level > 3 * floor)
     if not bad.any():
         return x
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], bad.astype(np.int8), [0]])))
+    # How long the sound lasts decides: blocks at least half as loud, across one-block dips
+    # (a fragment of an 's' dips to 2x the noise between louder blocks, and cut into short
+    # runs at the click mark it would pass for a string of clicks).
+    loud = (ratio > CLICK_RATIO / 2) & (level > 3 * floor)
+    loud[1:-1] |= loud[:-2] & loud[2:]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
         if stop - start > CLICK_BLOCKS:
             bad[start:stop] = False
