@@ -358,13 +358,13 @@ def _declick(x: np.ndarray, floor: float) -> np.ndarray:
     # Far louder than around it; or half as far, with a far sharper edge: on the sample-to-
     # sample difference the loud, slow swings of rumble (street noise) all but vanish, and a
     # click's jump does not.
-    bad = ((ratio > CLICK_RATIO) | ((ratio > CLICK_RATIO / 2) & (sharp > 2 * CLICK_RATIO))) & (level > 3 * floor)
+    loud = (ratio > CLICK_RATIO / 2) & (level > 3 * floor)
+    bad = loud & ((ratio > CLICK_RATIO) | (sharp > 2 * CLICK_RATIO))
     if not bad.any():
         return x
     # How long the sound lasts decides: blocks at least half as loud, across one-block dips
     # (a fragment of an 's' dips to 2x the noise between louder blocks, and cut into short
     # runs at the click mark it would pass for a string of clicks).
-    loud = (ratio > CLICK_RATIO / 2) & (level > 3 * floor)
     loud[1:-1] |= loud[:-2] & loud[2:]
     edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
@@ -514,20 +514,16 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         return None
     # The first flagged window followed by sound: the model calls a lone click in white noise
     # speech now and then (p = 0.5), and with the click taken out nothing rises there.
-    for h in hits:
+    def looked_at(h: int) -> tuple[int, int, np.ndarray, float, float, int | None]:
         w = w0 + int(h)
         quiet = _quiet_audio(audio, probs, w, start)
         floor = _local_floor(audio, quiet, w, start)
         level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
-        if (rise := _rise(audio, w, start, end, floor, level)) is not None:
-            break
-    else:
-        h = hits[0]
-        w = w0 + int(h)
-        quiet = _quiet_audio(audio, probs, w, start)
-        floor = _local_floor(audio, quiet, w, start)
-        level = max(EDGE_FLOOR, floor * EDGE_ABOVE_NOISE)
-    rise_w, level_at_rise = w, level
+        return h, w, quiet, floor, level, _rise(audio, w, start, end, floor, level)
+
+    looks = (looked_at(h) for h in hits)
+    first = next(looks)
+    h, w, quiet, floor, level, rise = first if first[-1] is not None else next((a for a in looks if a[-1] is not None), first)
     limit, inside = start, None
     if stop and floor >= SPECTRAL_MIN_FLOOR:
         # In noise the model's probability hangs on after speech stops, for up to ~250 ms in
@@ -538,6 +534,7 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         # walk starts from the loudest point of that sure window, inside the speech.
         sure = np.flatnonzero(span[h : h + SURE_WITHIN] >= SURE_PROB)
         swings = float(np.percentile(_envelope(_declick(quiet, floor)), 95)) if len(quiet) > ENVELOPE else 0.0
+        w_rise, level_rise = w, level
         if len(sure):
             ws = w + int(sure[0])
             limit = max(start, (ws - STOP_REACH) * VAD_WINDOW)
@@ -548,14 +545,14 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
                 if len(sure_env):
                     inside = lo_s + int(np.argmax(sure_env[:VAD_WINDOW])) + ENVELOPE // 2
         level = max(level, swings)
+        if inside is None and (w, level) != (w_rise, level_rise):
+            rise = _rise(audio, w, start, end, floor, level)
     # A point inside the sound: where the envelope (clicks taken out) first rises above the
     # background within the flagged window or the few after it (the window may begin in
     # silence); for a stop in noise, the loudest point of the last window the model was sure of.
     if inside is not None:
         found = inside
     else:
-        if rise is None or w != rise_w or level != level_at_rise:
-            rise = _rise(audio, w, start, end, floor, level)
         found = w * VAD_WINDOW + VAD_WINDOW // 2 if rise is None else rise
     found = min(max(found, start), end - 1)
     edge = _edge(audio, found, limit, floor, level)
