@@ -31,7 +31,9 @@ from agora_runner.demo.calibration import (  # noqa: E402
     CALLER_LINES,
     TrimmedTTS,
     audible_start,
+    audible_start_in_bands,
     audible_stop,
+    audible_stop_in_bands,
     calibration_spec,
     ground_truth,
     noise_rms_at,
@@ -77,9 +79,13 @@ def record(stack: Any, tts: Any, network: NetworkConditions | None, lines: int) 
     return outcome, agent.calibration
 
 
-def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, Any]], truth: Any, clips: list[str], clean_agent: np.ndarray, noise_rms: float) -> dict[str, list[float]]:
+def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, Any]], truth: Any, clips: list[str], clean_agent: np.ndarray, noise_rms: float, noise: np.ndarray) -> dict[str, list[float]]:
+    """Errors of the metrics on (caller, agent) against the truth; `noise` is the noise added to
+    the agent's track, sample for sample, for the truth of what was audible in a band."""
     call = CallData(SAMPLE_RATE, caller, agent, [], utterances, [])
-    errors: dict[str, list[float]] = {"latency": [], "latency_audible": [], "latency_vowel": [], "latency_fricative": [], "barge_onset": [], "stop_time": [], "stop_audible": [], "missed": [], "false_early": [], "extra": []}
+    errors: dict[str, list[float]] = {key: [] for key in (
+        "latency", "latency_audible", "latency_heard", "latency_vowel", "latency_fricative", "barge_onset",
+        "stop_time", "stop_audible", "stop_heard", "missed", "false_early", "extra")}
     measured = turn_latencies(call)
     for n, t in enumerate(truth.turns):
         true_ms = (t["agent_start"] - t["caller_end"]) * 1000 / SAMPLE_RATE
@@ -91,6 +97,8 @@ def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, An
         errors["latency"].append(err)
         audible = audible_start(clean_agent, t["agent_start"], noise_rms)
         errors["latency_audible"].append(near[0]["latency_ms"] - (audible - t["caller_end"]) * 1000 / SAMPLE_RATE)
+        heard = audible_start_in_bands(clean_agent, noise, t["agent_start"])
+        errors["latency_heard"].append(near[0]["latency_ms"] - (heard - t["caller_end"]) * 1000 / SAMPLE_RATE)
         if n < len(clips):
             errors["latency_fricative" if clips[n].startswith("So") else "latency_vowel"].append(err)
         if err < -20:
@@ -111,6 +119,8 @@ def measure(caller: np.ndarray, agent: np.ndarray, utterances: list[dict[str, An
             errors["stop_time"].append(stops[hits[0]] - true_stop)
             audible = (audible_stop(clean_agent, b["agent_stop"], noise_rms) - b["onset"]) * 1000 / SAMPLE_RATE
             errors["stop_audible"].append(stops[hits[0]] - audible)
+            heard = (audible_stop_in_bands(clean_agent, noise, b["agent_stop"]) - b["onset"]) * 1000 / SAMPLE_RATE
+            errors["stop_heard"].append(stops[hits[0]] - heard)
     return errors
 
 
@@ -161,17 +171,21 @@ def main() -> None:
                     if clicks:  # into the silences, then under the noise
                         caller, agent = with_clicks(caller, seed=3 + seed), with_clicks(agent, seed=4 + seed)
                     caller = with_noise(caller, snr, rec.caller, seed=1 + 10 * seed, kind=kind)
-                    agent = with_noise(agent, snr, rec.agent, seed=2 + 10 * seed, kind=kind)
-                    for key, values in measure(caller, agent, utterances, truth, [str(s.get("clip", "")) for s in scheduled], rec.agent, noise_rms_at(rec.agent, snr)).items():
+                    clicked, agent = agent, with_noise(agent, snr, rec.agent, seed=2 + 10 * seed, kind=kind)
+                    added = agent.astype(np.float64) - clicked  # the noise (a click is not what masks speech)
+                    clips = [str(s.get("clip", "")) for s in scheduled]
+                    for key, values in measure(caller, agent, utterances, truth, clips, rec.agent, noise_rms_at(rec.agent, snr), added).items():
                         errs.setdefault(key, []).extend(values)
                 report[cond][name] = errs
                 print(f"  {name:18s} latency     {summary(errs['latency'])}")
                 print(f"  {'':18s}  vs audible onset {summary(errs['latency_audible'])}")
+                print(f"  {'':18s}  vs audible in a band {summary(errs['latency_heard'])}")
                 print(f"  {'':18s}  vowel onset {summary(errs['latency_vowel'])}")
                 print(f"  {'':18s}  's' onset   {summary(errs['latency_fricative'])}")
                 print(f"  {'':18s} barge onset {summary(errs['barge_onset'])}")
                 print(f"  {'':18s} stop time   {summary(errs['stop_time'])}")
                 print(f"  {'':18s}  vs audible end {summary(errs['stop_audible'])}")
+                print(f"  {'':18s}  vs audible end in a band {summary(errs['stop_heard'])}")
                 if errs["missed"] or errs["false_early"] or errs["extra"]:
                     print(f"  {'':18s} missed {len(errs['missed'])}, false early onsets {len(errs['false_early'])}, interruptions that were not {len(errs['extra'])}")
     finally:

@@ -137,6 +137,77 @@ def audible_start(clean: np.ndarray, onset: int, noise_rms: float) -> int:
     return onset + int(loud[0]) if len(loud) else onset
 
 
+# Critical-band (Bark) edges in Hz, up to the 8 kHz Nyquist limit. A sound is audible over a
+# noise when, in some critical band, it carries at least the noise's power there (0 dB band
+# SNR); the broadband test above is the one-band case of the same rule.
+BARK_EDGES_HZ = (0, 100, 200, 300, 400, 510, 630, 770, 920, 1080, 1270, 1480, 1720, 2000, 2320, 2700, 3150, 3700, 4400, 5300, 6400, 7700, 8001)
+NOISE_SPAN = SAMPLE_RATE * 32 // 1000  # the noise's level in a band: its mean power over 32 ms around a stretch
+
+
+def _band_bins(edges_hz: tuple[int, ...]) -> list[np.ndarray]:
+    """The bins of an ENVELOPE-sample DFT (200 Hz apart) in each band; a band narrower than a
+    bin shares the bin whose centre lies in it, and a band with no bin centre is dropped."""
+    freqs = np.fft.rfftfreq(ENVELOPE, 1 / SAMPLE_RATE)
+    bands = [np.flatnonzero((freqs >= lo) & (freqs < hi)) for lo, hi in zip(edges_hz[:-1], edges_hz[1:], strict=True)]
+    return [b for b in bands if len(b)]
+
+
+_BARK_BINS = _band_bins(BARK_EDGES_HZ)
+
+
+def _stretch_band_power(x: np.ndarray) -> np.ndarray:
+    """Row i: the power per critical band of the 5 ms stretch x[i : i + ENVELOPE] (rectangular
+    window, so the bands sum to the stretch's mean square: one band is the broadband level)."""
+    frames = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), ENVELOPE)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    power[:, 1 : (ENVELOPE + 1) // 2] *= 2  # the negative frequencies' share
+    power /= ENVELOPE**2
+    return np.stack([power[:, b].sum(axis=1) for b in _BARK_BINS], axis=1)
+
+
+def _audible_in_bands(clean: np.ndarray, noise: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """For each 5 ms stretch starting in [lo, hi − ENVELOPE]: is `clean` at least as loud as
+    `noise` (its mean over NOISE_SPAN around the stretch) in some critical band?"""
+    pad = NOISE_SPAN // 2
+    n_lo, n_hi = max(lo - pad, 0), min(hi + pad, len(noise))
+    clean_bands = _stretch_band_power(clean[lo:hi])
+    noise_bands = _stretch_band_power(noise[n_lo:n_hi])
+    total = np.concatenate([np.zeros((1, noise_bands.shape[1])), np.cumsum(noise_bands, axis=0)])
+    rows = np.arange(len(clean_bands)) + lo - n_lo  # each stretch's row in noise_bands
+    a = np.clip(rows - pad, 0, len(noise_bands))
+    b = np.clip(rows + pad + 1, 0, len(noise_bands))
+    level = (total[b] - total[a]) / np.maximum(b - a, 1)[:, None]
+    return ((clean_bands >= level) & (clean_bands > 0)).any(axis=1)
+
+
+def audible_start_in_bands(clean: np.ndarray, noise: np.ndarray, onset: int) -> int:
+    """Where `clean`'s sound, starting at `onset`, first became audible over `noise` (the noise
+    track added to it, sample for sample): the first sound in the first 5 ms stretch that
+    passes the noise in some critical band. A fragment of an 's' under white noise broadband can stand
+    clear of it above 4 kHz; a vowel under street rumble can stand clear above the rumble."""
+    hi = min(onset + SAMPLE_RATE, len(clean), len(noise))
+    if hi - onset < ENVELOPE:
+        return onset
+    loud = np.flatnonzero(_audible_in_bands(clean, noise, onset, hi))
+    if not len(loud):
+        return onset
+    at = onset + int(loud[0])  # the stretch's first sound (it may open on the silence before)
+    return at + int(np.flatnonzero(clean[at : at + ENVELOPE])[0])
+
+
+def audible_stop_in_bands(clean: np.ndarray, noise: np.ndarray, cut: int) -> int:
+    """Where `clean`'s sound, ending at `cut`, was last audible over `noise`: one past the last
+    sound in the last 5 ms stretch that passes the noise in some critical band."""
+    lo = max(cut - SAMPLE_RATE, 0)
+    if cut - lo < ENVELOPE or cut > len(noise):
+        return cut
+    loud = np.flatnonzero(_audible_in_bands(clean, noise, lo, cut))
+    if not len(loud):
+        return cut
+    at = lo + int(loud[-1])  # one past the stretch's last sound (it may close on silence)
+    return at + int(np.flatnonzero(clean[at : at + ENVELOPE])[-1]) + 1
+
+
 def noise_rms_at(reference: np.ndarray, snr_db: float | None) -> float:
     """The RMS of the noise `with_noise` adds at `snr_db` (0 for none)."""
     return 0.0 if snr_db is None else speech_rms(reference) / (10 ** (snr_db / 20))

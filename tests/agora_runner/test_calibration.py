@@ -11,6 +11,7 @@ from agora_runner.audio import (
     SAMPLE_RATE,
     VoiceDetector,
     _band_power,
+    _envelope,
     _swelling,
     first_voiced_sample,
     last_voiced_sample,
@@ -20,7 +21,11 @@ from agora_runner.audio import (
 )
 from agora_runner.demo.calibration import (
     TrimmedTTS,
+    _stretch_band_power,
+    audible_start,
+    audible_start_in_bands,
     audible_stop,
+    audible_stop_in_bands,
     calibration_spec,
     ground_truth,
     noise_rms_at,
@@ -270,6 +275,29 @@ def test_a_stop_is_not_placed_late_by_the_models_hangover(tts: Any) -> None:
         audible = audible_stop(agent, 8000 + cut, noise_rms_at(agent, snr))
         err_ms = (stop - audible) * 1000 / SAMPLE_RATE
         assert -10 <= err_ms <= 5 and stop <= 8000 + cut + 80, (snr, err_ms)
+
+
+def test_a_sound_is_audible_when_it_passes_the_noise_in_one_critical_band() -> None:
+    """The truth a metric in noise is held to: a 10 ms tone at 6 kHz, 6 dB under white noise
+    broadband but 3 dB over it in its critical band (5.3-6.4 kHz), is heard; the same tone
+    under the noise in every band is not."""
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(3 * SAMPLE_RATE) * 1000
+    # Rectangular 5 ms stretches: the bands add up to the broadband level (one band).
+    assert np.allclose(_stretch_band_power(noise[:4000]).sum(axis=1), _envelope(noise[:4000]) ** 2)
+    tone = np.cos(2 * np.pi * 6000 * np.arange(160) / SAMPLE_RATE) * np.sqrt(2)
+    word = np.cos(2 * np.pi * 1000 * np.arange(2000) / SAMPLE_RATE) * 3000 * np.sqrt(2)  # 10 dB over
+    for rms, heard in ((500, True), (200, False)):
+        clean = np.zeros(len(noise))
+        clean[16000:16160], clean[17000:19000], clean[19500:19660] = tone * rms, word, tone * rms
+        # Broadband, only the word is over the noise.
+        assert audible_start(clean, 16000, 1000) >= 17000 - 80
+        assert audible_stop(clean, 19660, 1000) <= 19000 + 80
+        start, stop = audible_start_in_bands(clean, noise, 16000), audible_stop_in_bands(clean, noise, 19660)
+        assert (start, stop) == ((16000, 19660) if heard else (17000, 19000)), (rms, start, stop)
+    # On digital silence the first and last sounds are the truth.
+    assert audible_start_in_bands(clean, np.zeros(len(clean)), 16000) == 16000
+    assert audible_stop_in_bands(clean, np.zeros(len(clean)), 19660) == 19660
 
 
 def test_calibrate_knob_is_checked() -> None:
