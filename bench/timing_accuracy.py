@@ -5,7 +5,10 @@ Two real calls over the local channel: a clean one, and one with latency, jitter
 both uplinks. The caller barges in on answers 400, 900 and 1500 ms after they start. Each
 recording is then scored clean; with white noise at 30, 20 and 10 dB SNR; with office (pink),
 cafe and street noise at 10 dB; with clicks in its silences; and with clicks under white noise
-at 20 and 10 dB and street noise at 10 dB. Each noisy or clicked variant is scored over four seeds. The error of each measurement is metric − truth (see agora_runner.demo.calibration).
+at 20 and 10 dB and street noise at 10 dB. Each noisy or clicked variant is scored over four
+seeds. The error of each measurement is metric − truth (see agora_runner.demo.calibration):
+the first (last) non-zero sample, and where the sound was first (last) audible over the
+noise, broadband and in some critical band.
 
     .venv/bin/python bench/timing_accuracy.py [--quick] [--json out.json]
 """
