@@ -212,6 +212,7 @@ SWELL_SMOOTH = 32
 CLICK_RATIO = 4.0  # a 1 ms block this much louder than the median of the 21 around it is a click
 CLICK_EDGE = 9  # the line bridging a click runs between means of this many good samples around its ends
 CLICK_BLOCKS = 5  # …in a run of sound of at most this many blocks (two clicks 1-2 ms apart make 4-5)
+CLICK_RUN_SHARP = 1.5  # a block in that run also stands this far out on the sample-to-sample difference
 
 
 VAD_WINDOW = 512  # samples per speech probability (32 ms)
@@ -365,7 +366,10 @@ def _declick(x: np.ndarray, floor: float) -> np.ndarray:
         return x
     # How long the sound lasts decides: blocks at least half as loud, across one-block dips
     # (a fragment of an 's' dips to 2x the noise between louder blocks, and cut into short
-    # runs at the click mark it would pass for a string of clicks).
+    # runs at the click mark it would pass for a string of clicks). Only blocks that stand out
+    # on the difference too: the slow swells of rumble do not, and a click on one of street
+    # noise's swells was kept as part of a long sound (an onset placed on it, 80 ms early).
+    loud &= sharp > CLICK_RUN_SHARP
     loud[1:-1] |= loud[:-2] & loud[2:]
     edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
     for start, stop in zip(edges[::2], edges[1::2], strict=True):

@@ -14,6 +14,7 @@ from agora_runner.audio import (
     VoiceDetector,
     _band_power,
     _band_threshold,
+    _declick,
     _envelope,
     _last_run,
     _swelling,
@@ -191,6 +192,31 @@ def test_noise_below_300_hz_does_not_pass_its_own_threshold() -> None:
     for kind in ("office", "street", "white"):
         rate, bridgeable = passing(kind)
         assert rate <= 0.02 and bridgeable == 0, (kind, rate, bridgeable)
+
+
+def test_a_click_on_a_swell_of_street_noise_is_taken_out() -> None:
+    """A click on one of street noise's loud, slow swells (10 dB under speech): the swell's
+    1 ms blocks around it are loud too, and made it part of a sound too long to be a click, so
+    it stayed and an onset was placed on it (80 ms early; the calibration test with clicks in
+    street noise failed in CI). On the sample-to-sample difference the swell does not stand
+    out; 4 of 100 such clicks were kept before."""
+    click = 30000 * np.exp(-np.arange(16) / 4)
+    kept = 0
+    for seed in range(10):
+        noise = make_noise("street", 2.0, seed).astype(np.float64) * 1580
+        floor = float(np.median(np.sqrt((noise[:7040].reshape(-1, 160) ** 2).mean(axis=1))))
+        env = _envelope(noise)
+        peaks: list[int] = []
+        for p in np.argsort(env[1000:-1000])[::-1] + 1000:  # the loudest swells, 50 ms apart
+            if all(abs(p - q) > 800 for q in peaks):
+                peaks.append(int(p))
+            if len(peaks) == 10:
+                break
+        for at in peaks:
+            x = noise.copy()
+            x[at : at + 16] += click
+            kept += np.abs(_declick(x, floor)[at : at + 16]).max() > 8000
+    assert kept == 0
 
 
 def test_two_clicks_in_white_noise_are_not_taken_for_the_start(tts: Any) -> None:
