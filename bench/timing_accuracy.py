@@ -167,6 +167,7 @@ def main() -> None:
             print(f"\n== {cond}: {len(truth.turns)} answers, {len(truth.barge_ins)} barge-ins, call {rec.duration_seconds:.0f} s (took {time.monotonic() - started:.0f} s)")
             print(f"   truth − requested D (the path: channel + frame alignment): {summary(path)}")
             report[cond] = {"path_ms": path}
+            clips = [str(s.get("clip", "")) for s in scheduled]  # which clip each answer opened with
             for name, snr, kind, clicks in VARIANTS:
                 errs: dict[str, list[float]] = {}
                 for seed in SEEDS if snr is not None or clicks else SEEDS[:1]:
@@ -176,7 +177,6 @@ def main() -> None:
                     caller = with_noise(caller, snr, rec.caller, seed=1 + 10 * seed, kind=kind)
                     clicked, agent = agent, with_noise(agent, snr, rec.agent, seed=2 + 10 * seed, kind=kind)
                     added = agent.astype(np.float64) - clicked  # the noise (a click is not what masks speech)
-                    clips = [str(s.get("clip", "")) for s in scheduled]
                     for key, values in measure(caller, agent, utterances, truth, clips, rec.agent, noise_rms_at(rec.agent, snr), added).items():
                         errs.setdefault(key, []).extend(values)
                 report[cond][name] = errs

@@ -183,8 +183,8 @@ def _audible_in_bands(clean: np.ndarray, noise: np.ndarray, lo: int, hi: int) ->
 def audible_start_in_bands(clean: np.ndarray, noise: np.ndarray, onset: int) -> int:
     """Where `clean`'s sound, starting at `onset`, first became audible over `noise` (the noise
     track added to it, sample for sample): the first sound in the first 5 ms stretch that
-    passes the noise in some critical band. A fragment of an 's' under white noise broadband can stand
-    clear of it above 4 kHz; a vowel under street rumble can stand clear above the rumble."""
+    passes the noise in some critical band. A fragment of an 's' under white noise broadband
+    can stand clear of it above 4 kHz; a vowel under street rumble, above the rumble."""
     hi = min(onset + SAMPLE_RATE, len(clean), len(noise))
     if hi - onset < ENVELOPE:
         return onset
