@@ -188,6 +188,12 @@ SPECTRAL_FRAME = 128
 SPECTRAL_HOP = 16
 SPECTRAL_SMOOTH = 16
 SPECTRAL_BANDS_HZ = (0, 300, 600, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8001)
+# For a stop in steady noise, narrower bands (two bins of an 8 ms frame up to 2 kHz): the last
+# syllable before a cut is often soft, and its energy lies in one formant a few hundred Hz
+# wide, which the wider bands above dilute with noise (on calibration calls such a syllable
+# stood ~1.2x its 1000-1500 Hz band's threshold, and stops were placed 100-130 ms early, before
+# it). Narrower still (one bin) and noise passed for sound in one band or another.
+STOP_BANDS_HZ = (0, 300, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 8001)
 SPECTRAL_Z = 5.0  # a band is sound when its power is this many robust deviations above its background
 SPECTRAL_LOG_Z = 3.5  # …and, below 300 Hz, this many robust deviations of its log power
 SPECTRAL_BRIDGE = 100  # frames (ms): a gap crossed when sustained, clear sound lies before it
@@ -389,32 +395,41 @@ def _declick(x: np.ndarray, floor: float) -> np.ndarray:
     return out
 
 
-_BAND_BINS = [
-    np.flatnonzero((f >= lo) & (f < hi))
-    for f in [np.fft.rfftfreq(SPECTRAL_FRAME, 1 / SAMPLE_RATE)]
-    for lo, hi in zip(SPECTRAL_BANDS_HZ[:-1], SPECTRAL_BANDS_HZ[1:], strict=True)
-]
+def _bins_of(edges_hz: tuple[int, ...]) -> list[np.ndarray]:
+    """The FFT bins of an 8 ms frame in each band between consecutive `edges_hz`."""
+    f = np.fft.rfftfreq(SPECTRAL_FRAME, 1 / SAMPLE_RATE)
+    return [np.flatnonzero((f >= lo) & (f < hi)) for lo, hi in zip(edges_hz[:-1], edges_hz[1:], strict=True)]
 
 
-def _band_power(x: np.ndarray) -> np.ndarray:
+_BAND_BINS = _bins_of(SPECTRAL_BANDS_HZ)
+_STOP_BINS = _bins_of(STOP_BANDS_HZ)
+
+
+def _band_power(x: np.ndarray, bins: list[np.ndarray] = _BAND_BINS) -> np.ndarray:
     """Row j: the power per band of frames j … j + SPECTRAL_SMOOTH − 1 (8 ms Hann, 1 ms apart),
     averaged. Row j is centred on sample j·HOP + (SMOOTH − 1)·HOP/2 + FRAME/2."""
     n = (len(x) - SPECTRAL_FRAME) // SPECTRAL_HOP + 1
     if n <= SPECTRAL_SMOOTH:
-        return np.zeros((0, len(_BAND_BINS)))
+        return np.zeros((0, len(bins)))
     idx = np.arange(SPECTRAL_FRAME)[None, :] + SPECTRAL_HOP * np.arange(n)[:, None]
     power = np.abs(np.fft.rfft(x[idx] * np.hanning(SPECTRAL_FRAME), axis=1)) ** 2
-    bands = np.stack([power[:, b].sum(axis=1) for b in _BAND_BINS], axis=1)
+    bands = np.stack([power[:, b].sum(axis=1) for b in bins], axis=1)
     total = np.concatenate([np.zeros((1, bands.shape[1])), np.cumsum(bands, axis=0)])
     return (total[SPECTRAL_SMOOTH:] - total[:-SPECTRAL_SMOOTH]) / SPECTRAL_SMOOTH
 
 
-def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.ndarray, floor: float) -> int | None:
+def _spectral_edge(
+    audio: np.ndarray, start: int, found: int, w: int, probs: np.ndarray, floor: float, stop: bool = False
+) -> int | None:
     """Where the sound before `found` (inside speech, in window w) left the background, band by
     band. Each band is held to its own background, so a soft 's' in white noise (its energy in
     the top bands) or a vowel in rumbling street noise (its energy above the rumble) is seen
     where the broadband level still lies under the noise. None if there is no background to
-    learn from."""
+    learn from.
+
+    `stop` (the audio reversed, `found` inside the last speech): the narrower STOP_BANDS_HZ,
+    and None in swelling noise (there a swell after the stop passed for more speech)."""
+    bins = _STOP_BINS if stop else _BAND_BINS
     lo_w = max(0, w - BACKGROUND_WINDOWS)
     quiet = [q for q in range(lo_w, w - BACKGROUND_GAP) if probs[q] < QUIET_PROB]
     if len(quiet) < 4:
@@ -425,13 +440,13 @@ def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.
             stretches[-1].append(q)
         else:
             stretches.append([q])
-    rows = [_band_power(_declick(audio[q[0] * VAD_WINDOW : (q[-1] + 1) * VAD_WINDOW].astype(np.float64), floor)) for q in stretches]
-    background = np.concatenate([np.zeros((0, len(_BAND_BINS))), *rows])
+    rows = [_band_power(_declick(audio[q[0] * VAD_WINDOW : (q[-1] + 1) * VAD_WINDOW].astype(np.float64), floor), bins) for q in stretches]
+    background = np.concatenate([np.zeros((0, len(bins))), *rows])
     if len(background) < 10:
         return None
     lo = max(start, found - MAX_BACKTRACK)
     seg = _declick(audio[lo : found + SPECTRAL_FRAME + SPECTRAL_SMOOTH * SPECTRAL_HOP].astype(np.float64), floor)
-    rows_s = _band_power(seg)
+    rows_s = _band_power(seg, bins)
     if not len(rows_s):
         return None
     i = min((found - lo) // SPECTRAL_HOP, len(rows_s) - 1)
@@ -440,9 +455,11 @@ def _spectral_edge(audio: np.ndarray, start: int, found: int, w: int, probs: np.
     # changes the spectrum's shape: held to the frame's common gain (a low quantile of its
     # bands' ratios to the background), a swell stays flat and speech still stands out.
     common = _swelling(background)
+    if stop and common is not None:
+        return None
     # The swell itself widens every band's log spread, so there the level is held to the
     # power's deviation only; the shape, with the swell taken out, is held to both.
-    edge = _banded_walk(rows_s / _band_threshold(background, tails=common is None), i)
+    edge = _banded_walk(rows_s / _band_threshold(background, tails=common is None), i, inward=stop)
     if edge is None:
         return None
     if common is not None:
@@ -489,10 +506,21 @@ def _band_threshold(background: np.ndarray, tails: bool = True) -> np.ndarray:
     return threshold
 
 
-def _banded_walk(ratio: np.ndarray, i: int) -> int | None:
+def _banded_walk(ratio: np.ndarray, i: int, inward: bool = False) -> int | None:
     """From row i back to where the sound started, on `ratio` (rows × bands: power against each
-    band's threshold; a row is sound when some band passes 1). None if no row up to i does."""
+    band's threshold; a row is sound when some band passes 1). None if no row up to i does.
+
+    `inward` (a stop, searched in reverse): if row i is not sound, the walk starts from the
+    first row after it that is (inside the speech, not in the noise beyond its end: the point
+    it starts from may lie a few ms past a cut); and a gap is crossed only for sound above
+    300 Hz (below it pink noise's swings after a stop passed for more speech)."""
     stat = ratio.max(axis=1)
+    above_low = ratio[:, 1:].max(axis=1)
+    if inward and stat[i] <= 1.0:
+        inside = np.flatnonzero(stat[i:] > 1.0)
+        if not len(inside):
+            return None
+        i += int(inside[0])
     if stat[i] <= 1.0:
         above = np.flatnonzero(stat[: i + 1] > 1.0)
         if not len(above):
@@ -502,7 +530,8 @@ def _banded_walk(ratio: np.ndarray, i: int) -> int | None:
     # above 300 Hz (below it an 8 ms frame has three bins and rumble lives there, so the band
     # swings too much to be trusted for a few milliseconds).
     return _walk_back(stat, i, 1.0, SPECTRAL_SUSTAIN, SPECTRAL_BRIDGE, SPECTRAL_BRIDGE_STRENGTH,
-                      short=(ratio[:, 1:].max(axis=1), SPECTRAL_SHORT_SUSTAIN, SPECTRAL_SHORT_STRENGTH))
+                      short=(above_low, SPECTRAL_SHORT_SUSTAIN, SPECTRAL_SHORT_STRENGTH),
+                      bridge_env=above_low if inward else None)
 
 
 def _rise(audio: np.ndarray, w: int, start: int, end: int, floor: float, level: float) -> int | None:
@@ -540,7 +569,7 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
     looks = (looked_at(h) for h in hits)
     first = next(looks)
     h, w, quiet, floor, level, rise = first if first[-1] is not None else next((a for a in looks if a[-1] is not None), first)
-    limit, inside = start, None
+    limit, inside, sure_point = start, None, None
     if stop and floor >= SPECTRAL_MIN_FLOOR:
         # In noise the model's probability hangs on after speech stops, for up to ~250 ms in
         # a café, and what follows is noise: a swell of it would pass for more speech. So the
@@ -555,11 +584,12 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
             ws = w + int(sure[0])
             limit = max(start, (ws - STOP_REACH) * VAD_WINDOW)
             w = max(w, ws - STOP_REACH)
-            if swings > level:
-                lo_s = max(ws * VAD_WINDOW, start)
-                sure_env = _envelope(audio[lo_s : min(end, (ws + 1) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
-                if len(sure_env):
-                    inside = lo_s + int(np.argmax(sure_env[:VAD_WINDOW])) + ENVELOPE // 2
+            lo_s = max(ws * VAD_WINDOW, start)
+            sure_env = _envelope(audio[lo_s : min(end, (ws + 1) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
+            if len(sure_env):
+                sure_point = min(lo_s + int(np.argmax(sure_env[:VAD_WINDOW])) + ENVELOPE // 2, end - 1)
+                if swings > level:
+                    inside = sure_point
         level = max(level, swings)
         if inside is None and (w, level) != (w_rise, level_rise):
             rise = _rise(audio, w, start, end, floor, level)
@@ -572,8 +602,10 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         found = w * VAD_WINDOW + VAD_WINDOW // 2 if rise is None else rise
     found = min(max(found, start), end - 1)
     edge = _edge(audio, found, limit, floor, level)
-    if not stop and floor >= SPECTRAL_MIN_FLOOR:
-        banded = _spectral_edge(audio, start, found, w, probs, floor)
+    if floor >= SPECTRAL_MIN_FLOOR:
+        # A stop is looked for from inside the last sure window: the envelope's rise may lie
+        # in the noise after the stop.
+        banded = _spectral_edge(audio, start, found if sure_point is None else sure_point, w, probs, floor, stop=stop)
         if banded is not None and abs(banded - edge) > ENVELOPE:
             edge = banded
     return max(start, min(edge, end - 1))
@@ -632,8 +664,9 @@ def last_voiced_sample(
             rev_audio = np.concatenate([np.zeros(w_hi * VAD_WINDOW - len(rev_audio), rev_audio.dtype), rev_audio])
         rev_probs = probs[:w_hi][::-1].copy()
         pad = w_hi * VAD_WINDOW - end
-        # Band by band only for onsets: backwards, the noise after a stop in coloured noise
-        # was taken for more speech more often than not (calibration calls).
+        # Band by band, a stop is looked for in steady noise only (in a café, a swell after
+        # the stop was taken for more speech more often than not), on narrower bands, and
+        # across gaps only for sound above 300 Hz (see _spectral_edge, _banded_walk).
         onset = _first_by_model(rev_audio, pad, pad + (end - start), rev_probs, stop=True)
         return None if onset is None else w_hi * VAD_WINDOW - onset
     if floor is None:
