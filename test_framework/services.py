@@ -368,7 +368,7 @@ def result_refresh(*, result_id: int) -> Result:
 def result_cancel(*, result: Result) -> Result:
     """Cancel every run of the result: those not started end now (their credit comes back);
     those in a call are asked to hang up, which their worker does within a second or two,
-    keeping what was recorded."""
+    keeping what was recorded; those being scored end unscored."""
     for run in result.runs.filter(status__in=[Status.RUNNING, Status.EVALUATING]):
         run_request_cancel(run=run)
     now = timezone.now()
@@ -384,7 +384,8 @@ def result_cancel(*, result: Result) -> Result:
 
 
 def run_request_cancel(*, run: Run) -> Run:
-    """End one run: not started → cancelled now; in a call → its worker hangs up."""
+    """End one run: not started → cancelled now; in a call → its worker hangs up; being scored
+    → it ends cancelled, unscored, once its transcript is made."""
     if run.status in (Status.PENDING, Status.IN_QUEUE):
         run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, metadata={"ended_reason": RUN_CANCELLED}, refund=True)
     elif run.status in (Status.RUNNING, Status.EVALUATING):
@@ -393,10 +394,15 @@ def run_request_cancel(*, run: Run) -> Run:
     return run
 
 
+def run_cancel_requested(*, run_id: int) -> bool:
+    """Someone asked for this run to end."""
+    return Run.objects.filter(pk=run_id, cancel_requested_at__isnull=False).exists()
+
+
 def run_heartbeat(*, run_id: int) -> bool:
     """The worker holding the run is alive. Returns True when a cancellation was asked for."""
     Run.objects.filter(pk=run_id, status__in=[Status.RUNNING, Status.EVALUATING]).update(heartbeat_at=timezone.now())
-    return Run.objects.filter(pk=run_id, cancel_requested_at__isnull=False).exists()
+    return run_cancel_requested(run_id=run_id)
 
 
 def runs_reap(*, stale_after_seconds: float) -> list[int]:

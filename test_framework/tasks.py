@@ -248,6 +248,14 @@ def _postprocess(run: Run) -> None:
         with_db_retry(lambda: services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded), what=f"run {run.pk}: finishing")
         log.info("run %s: cancelled during the call", run.pk)
         return
+    if with_db_retry(lambda: services.run_cancel_requested(run_id=run.pk), what=f"run {run.pk}: checking for a cancellation"):
+        # Cancelled after the call ended, while it waited or was transcribed: it ends
+        # cancelled, unscored, with its recording and transcript (the call's own ended_reason
+        # says how the call itself ended).
+        meta["cancelled_while"] = "evaluating"
+        with_db_retry(lambda: services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded), what=f"run {run.pk}: finishing")
+        log.info("run %s: cancelled while being scored", run.pk)
+        return
     expected, metrics, success = score_call(call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run))
     with_db_retry(lambda: services.run_finish(
         run_id=run.pk,

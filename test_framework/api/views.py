@@ -127,7 +127,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
     @action(detail=True, methods=["post"], url_path="end_call")
     def end_call(self, request: Request, pk: str | None = None) -> Response:
         """End this run: not started yet → cancelled now; in a call → the caller hangs up within
-        about a second and the run ends `cancelled`, keeping what was recorded."""
+        about a second and the run ends `cancelled`, keeping what was recorded; being scored →
+        it ends `cancelled`, unscored, keeping its recording and transcript."""
         run = services.run_request_cancel(run=self.get_object())
         return Response(RunSerializer(run, context={"request": request}).data)
 

@@ -71,6 +71,33 @@ def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recordin
     assert agent.organization.credits == credits_before  # a call that connected is charged
 
 
+def test_end_call_on_a_run_being_scored_ends_it_cancelled_unscored(db: Any, wired: Any, monkeypatch: Any) -> None:
+    """A run whose call has ended waits in `evaluating` for post-processing; cancelled there,
+    it ends `cancelled` with its recording and transcript, and is not scored (before, it was
+    scored and ended `completed`, as if nobody had asked)."""
+    from test_framework.tasks import run_postprocess
+
+    handed: list[int] = []
+    monkeypatch.setattr(run_postprocess, "apply_async", lambda args, **kw: handed.append(args[0]))
+    agent = demo_agent(wired)
+    run = queued_run(agent, first_message="Hello, when are you open?")
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.EVALUATING and handed == [run.pk] and run.recording
+    api = APIClient()
+    api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=agent.organization)[1])
+    r = api.post(f"/test_framework/v1/runs/{run.pk}/end_call/")
+    assert r.status_code == 200 and r.json()["status"] == "evaluating"
+    run_postprocess(run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and run.success is False
+    assert run.metadata["cancelled_while"] == "evaluating" and run.metadata["ended_reason"] != "run-cancelled-by-user"
+    assert run.recording and any(t["role"] == "Main Agent" for t in run.transcript_object)
+    assert not run.evaluation.get("metrics")  # not scored
+    run.result.refresh_from_db()
+    assert run.result.status == Status.CANCELLED
+
+
 def test_reaper_ends_silent_calls_and_hands_stored_calls_out_again(db: Any, settings: Any, monkeypatch: Any, tmp_path: Any) -> None:
     settings.RUN_STALE_AFTER_SECONDS = 30
     settings.MEDIA_ROOT = str(tmp_path)
