@@ -230,6 +230,7 @@ RISE_WINDOWS = 4
 SURE_PROB = 0.9  # a window at or above this is surely speech
 SURE_WITHIN = 12  # windows (384 ms) from the flagged one in which a sure one is looked for
 STOP_REACH = 3  # in noise, a stop lies at most this many windows after the last sure one
+SURE_LOOK = 2  # a stop's search starts at the loudest point of the last sure window and the one before it
 
 
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
@@ -576,7 +577,8 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         # stop is looked for no further than STOP_REACH windows on from the last window the
         # model was sure of, and the envelope is held to the loud end of the background's own
         # swings. Where those swings pass the usual margin (coloured, swelling noise), the
-        # walk starts from the loudest point of that sure window, inside the speech.
+        # walk starts from the loudest point of that sure window or the one before it, inside the
+        # speech.
         sure = np.flatnonzero(span[h : h + SURE_WITHIN] >= SURE_PROB)
         swings = float(np.percentile(_envelope(_declick(quiet, floor)), 95)) if len(quiet) > ENVELOPE else 0.0
         w_rise, level_rise = w, level
@@ -585,9 +587,11 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
             limit = max(start, (ws - STOP_REACH) * VAD_WINDOW)
             w = max(w, ws - STOP_REACH)
             lo_s = max(ws * VAD_WINDOW, start)
-            sure_env = _envelope(audio[lo_s : min(end, (ws + 1) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
+            # Its loudest point, or the window's before it: the model can be sure of a whole
+            # window of noise after a cut, and that window's loudest point is a swell of noise.
+            sure_env = _envelope(audio[lo_s : min(end, (ws + SURE_LOOK) * VAD_WINDOW) + ENVELOPE].astype(np.float64))
             if len(sure_env):
-                sure_point = min(lo_s + int(np.argmax(sure_env[:VAD_WINDOW])) + ENVELOPE // 2, end - 1)
+                sure_point = min(lo_s + int(np.argmax(sure_env[: SURE_LOOK * VAD_WINDOW])) + ENVELOPE // 2, end - 1)
                 if swings > level:
                     inside = sure_point
         level = max(level, swings)
@@ -595,7 +599,8 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
             rise = _rise(audio, w, start, end, floor, level)
     # A point inside the sound: where the envelope (clicks taken out) first rises above the
     # background within the flagged window or the few after it (the window may begin in
-    # silence); for a stop in noise, the loudest point of the last window the model was sure of.
+    # silence); for a stop in noise, the loudest point of the last window the model was sure of
+    # or the one before it.
     if inside is not None:
         found = inside
     else:
