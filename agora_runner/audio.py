@@ -577,8 +577,8 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
         # stop is looked for no further than STOP_REACH windows on from the last window the
         # model was sure of, and the envelope is held to the loud end of the background's own
         # swings. Where those swings pass the usual margin (coloured, swelling noise), the
-        # walk starts from the loudest point of that sure window or the one before it, inside the
-        # speech.
+        # walk starts from the loudest point of that sure window or the one before it, inside
+        # the speech.
         sure = np.flatnonzero(span[h : h + SURE_WITHIN] >= SURE_PROB)
         swings = float(np.percentile(_envelope(_declick(quiet, floor)), 95)) if len(quiet) > ENVELOPE else 0.0
         w_rise, level_rise = w, level
@@ -608,8 +608,8 @@ def _first_by_model(audio: np.ndarray, start: int, end: int, probs: np.ndarray, 
     found = min(max(found, start), end - 1)
     edge = _edge(audio, found, limit, floor, level)
     if floor >= SPECTRAL_MIN_FLOOR:
-        # A stop is looked for from inside the last sure window: the envelope's rise may lie
-        # in the noise after the stop.
+        # A stop is looked for from inside the speech (the loudest point of the last sure
+        # window or the one before it): the envelope's rise may lie in the noise after it.
         banded = _spectral_edge(audio, start, found if sure_point is None else sure_point, w, probs, floor, stop=stop)
         if banded is not None and abs(banded - edge) > ENVELOPE:
             edge = banded

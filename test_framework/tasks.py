@@ -243,18 +243,15 @@ def _postprocess(run: Run) -> None:
     meta["asr_real_time_factor"] = round((time.monotonic() - started) / max(recording.duration_seconds, 1e-6), 4)
     call.transcript = [t.as_dict() for t in turns]
     recorded: dict[str, Any] = {"metadata": meta, "transcript": transcript_text(turns), "transcript_object": call.transcript}
-    if call.ended_reason == RUN_CANCELLED:
-        # Hung up on request: a cut-short call is not scored.
+    # Hung up on request (a cut-short call), or cancelled after the call ended, while it
+    # waited or was transcribed (the call's own ended_reason still says how the call ended):
+    # either way it ends cancelled, unscored, with its recording and transcript.
+    during_call = call.ended_reason == RUN_CANCELLED
+    if during_call or with_db_retry(lambda: services.run_cancel_requested(run_id=run.pk), what=f"run {run.pk}: checking for a cancellation"):
+        if not during_call:
+            meta["cancelled_while"] = "evaluating"
         with_db_retry(lambda: services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded), what=f"run {run.pk}: finishing")
-        log.info("run %s: cancelled during the call", run.pk)
-        return
-    if with_db_retry(lambda: services.run_cancel_requested(run_id=run.pk), what=f"run {run.pk}: checking for a cancellation"):
-        # Cancelled after the call ended, while it waited or was transcribed: it ends
-        # cancelled, unscored, with its recording and transcript (the call's own ended_reason
-        # says how the call itself ended).
-        meta["cancelled_while"] = "evaluating"
-        with_db_retry(lambda: services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded), what=f"run {run.pk}: finishing")
-        log.info("run %s: cancelled while being scored", run.pk)
+        log.info("run %s: cancelled %s", run.pk, "during the call" if during_call else "while being scored")
         return
     expected, metrics, success = score_call(call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run))
     with_db_retry(lambda: services.run_finish(

@@ -329,6 +329,16 @@ def test_a_stop_is_not_placed_late_by_the_models_hangover(tts: Any) -> None:
         assert -10 <= err_ms <= 5 and stop <= 8000 + cut + 80, (snr, err_ms)
 
 
+def stop_error_heard(agent: np.ndarray, reference: np.ndarray, cut: int, kind: str, seed: int) -> float:
+    """ms from where the agent's speech, cut at `cut`, was last heard in a critical band to the
+    stop measured on it under `kind` noise 10 dB below `reference`'s speech level."""
+    noise = make_noise(kind, len(agent) / SAMPLE_RATE + 0.1, seed)[: len(agent)] * noise_rms_at(reference, 10)
+    noisy = np.clip(agent + noise, -32768, 32767).astype(np.int16)
+    stop = last_voiced_sample(noisy, 0, len(noisy), probs=speech_probabilities(noisy))
+    assert stop is not None
+    return (stop - audible_stop_in_bands(agent.astype(np.int16), noise, cut)) * 1000 / SAMPLE_RATE
+
+
 def test_a_soft_syllable_before_a_cut_is_part_of_the_speech(tts: Any) -> None:
     """Barge-ins on calibration calls often cut the agent just after a pause, 60-70 ms into a
     soft syllable (~18 dB under the words before it). At 10 dB SNR that syllable lies under the
@@ -344,14 +354,7 @@ def test_a_soft_syllable_before_a_cut_is_part_of_the_speech(tts: Any) -> None:
     agent = np.concatenate([np.zeros(SAMPLE_RATE), speech, np.zeros(SAMPLE_RATE)])
     cut = SAMPLE_RATE + len(speech)
     for kind in ("white", "street"):
-        errs = []
-        for seed in range(6):
-            noise = make_noise(kind, len(agent) / SAMPLE_RATE + 0.1, seed)[: len(agent)] * noise_rms_at(clip.astype(np.int16), 10)
-            noisy = np.clip(agent + noise, -32768, 32767).astype(np.int16)
-            stop = last_voiced_sample(noisy, 0, len(noisy), probs=speech_probabilities(noisy))
-            assert stop is not None
-            heard = audible_stop_in_bands(agent.astype(np.int16), noise, cut)
-            errs.append((stop - heard) * 1000 / SAMPLE_RATE)
+        errs = [stop_error_heard(agent, clip.astype(np.int16), cut, kind, seed) for seed in range(6)]
         assert all(-20 <= e <= 5 for e in errs), (kind, errs)
 
 
@@ -366,12 +369,7 @@ def test_a_stop_in_pink_noise_is_not_placed_in_the_models_hangover(tts: Any) -> 
         kept = int(len(clip) * frac)
         agent = np.concatenate([np.zeros(SAMPLE_RATE), clip[:kept], np.zeros(SAMPLE_RATE)]).astype(np.float64)
         cut = SAMPLE_RATE + kept
-        for seed in range(10):
-            noise = make_noise("office", len(agent) / SAMPLE_RATE + 0.1, seed)[: len(agent)] * noise_rms_at(clip, 10)
-            noisy = np.clip(agent + noise, -32768, 32767).astype(np.int16)
-            stop = last_voiced_sample(noisy, 0, len(noisy), probs=speech_probabilities(noisy))
-            assert stop is not None
-            errs.append((stop - audible_stop_in_bands(agent.astype(np.int16), noise, cut)) * 1000 / SAMPLE_RATE)
+        errs += [stop_error_heard(agent, clip, cut, "office", seed) for seed in range(10)]
     assert all(abs(e) <= 15 for e in errs), errs
 
 
