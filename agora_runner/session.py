@@ -1,7 +1,7 @@
 """Calls a user's session endpoint for fresh join details and checks the answer.
 
 Contract (spec/agora-simulations.md): POST JSON {"client_id"} (or GET ?client_id=), the secret
-in the configured header; the answer carries agora_app_id, agora_channel, agora_token and
+in the configured header (our extension: a spec case's `agent_variables` beside client_id); the answer carries agora_app_id, agora_channel, agora_token and
 optionally encryption_mode / encryption_key / encryption_salt. Error messages say what was
 wrong and never contain the secret, the token or a key.
 """
@@ -116,9 +116,15 @@ def fetch_join_details(
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     try:
         if method == "POST":
-            request = http.build_request("POST", url, json={"client_id": config.client_id}, headers=headers, timeout=timeout, extensions=extensions)
+            payload: dict[str, Any] = {"client_id": config.client_id}
+            if config.agent_variables:
+                payload["agent_variables"] = config.agent_variables
+            request = http.build_request("POST", url, json=payload, headers=headers, timeout=timeout, extensions=extensions)
         else:
-            request = http.build_request("GET", url, params={"client_id": config.client_id}, headers=headers, timeout=timeout, extensions=extensions)
+            params = {"client_id": config.client_id}
+            if config.agent_variables:
+                params["agent_variables"] = json.dumps(config.agent_variables, separators=(",", ":"))
+            request = http.build_request("GET", url, params=params, headers=headers, timeout=timeout, extensions=extensions)
         response = http.send(request, stream=True)
         try:
             chunks, size = [], 0

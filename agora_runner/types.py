@@ -25,6 +25,10 @@ class SessionEndpointConfig:
     # When set (the server does), the URL's host must resolve to public addresses unless this
     # allow-list names it ("host", "host:port", or "*"); None: no check (the command line).
     allow_hosts: tuple[str, ...] | None = None
+    # A spec case's test data for the agent (test_profile.agent_variables): sent with the
+    # request only when present, as a JSON field of the body (POST) or a JSON-encoded query
+    # parameter (GET).
+    agent_variables: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

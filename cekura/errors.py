@@ -17,6 +17,17 @@ class InvalidInput(DomainError):
     status_code = 400
 
 
+class InvalidFields(DomainError):
+    """Several problems at once, each under the path of the field it concerns
+    (`{"scenarios[3].metrics[0]": ["..."]}`)."""
+
+    status_code = 400
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
 class InsufficientBalance(DomainError):
     status_code = 402
 

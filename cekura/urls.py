@@ -2,19 +2,27 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cekura.health import healthz
 from cekura.prometheus import metrics_view
+from cekura.views import api_not_found
+from test_framework.dashboard import share
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("test_framework/", include("test_framework.api.urls")),
+    # Any other path under the API answers a short JSON 404, never an HTML page (CI clients
+    # paste error bodies into their summaries), whatever DEBUG says.
+    re_path(r"^test_framework/", api_not_found),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    path("share/<str:token>/", share.share_page, name="share"),
+    path("share/<str:token>/runs/<int:run_id>/recording.wav", share.share_recording, name="share-recording"),
     path("", include("test_framework.dashboard.urls")),
 ]
 

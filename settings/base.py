@@ -238,6 +238,10 @@ LLM_MODEL = env.str("CEKURA_LLM_MODEL", default="")
 LLM_API_KEY = env.str("CEKURA_LLM_API_KEY", default="")
 LLM_TIMEOUT_SECONDS = env.float("CEKURA_LLM_TIMEOUT", default=30.0)
 
+# The server's address as its users reach it (behind a proxy, say), for the links it hands
+# out (share links); empty: the address each request came in on.
+PUBLIC_BASE_URL = env.str("CEKURA_PUBLIC_URL", default="")
+
 # /metrics (Prometheus) asks for this bearer token when it is set.
 METRICS_TOKEN = env.str("CEKURA_METRICS_TOKEN", default="")
 

@@ -83,6 +83,9 @@ class Personality(models.Model):
 class Metric(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="metrics")
     name = models.CharField(max_length=200)
+    # How a spec file names the metric (`^[a-z0-9_]+$`, unique in the organization): derived
+    # from the name when the metric is created through the API or the dashboard, editable.
+    slug = models.CharField(max_length=100, blank=True, default="")
     description = models.TextField(blank=True, default="")
     eval_type = models.CharField(max_length=32, choices=EvalType.choices, default=EvalType.BINARY)
     enum_values = models.JSONField(default=list, blank=True)
@@ -95,6 +98,11 @@ class Metric(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"], condition=~models.Q(slug=""), name="metric_slug_unique_in_organization"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -156,6 +164,11 @@ class Run(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
     result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="runs")
     scenario = models.ForeignKey(Scenario, on_delete=models.SET_NULL, null=True, related_name="runs")
+    # A run of a spec file's case (Tests as Code) has no stored scenario: it keeps a snapshot
+    # of its case (test_framework.specs.case_snapshot) and the case's stable key, by which its
+    # history is found across results.
+    case = models.JSONField(null=True, blank=True)
+    scenario_key = models.CharField(max_length=128, blank=True, default="", db_index=True)
     agent = models.ForeignKey(AIAgent, on_delete=models.SET_NULL, null=True, related_name="runs")
     personality = models.ForeignKey(Personality, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -194,4 +207,25 @@ class Run(models.Model):
 
     @property
     def scenario_name(self) -> str:
+        if self.case:
+            return str(self.case.get("name") or self.scenario_key)
         return self.scenario.name if self.scenario_id and self.scenario else "Scenario Deleted"
+
+
+class ShareLink(models.Model):
+    """A read-only page of some results that anyone with its link can open until it expires
+    or is revoked. Only the token's SHA-256 digest is stored; the link is shown once."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="share_links")
+    name = models.CharField(max_length=200, blank=True, default="")
+    digest = models.CharField(max_length=64, unique=True)
+    results = models.ManyToManyField(Result, related_name="share_links")
+    expire_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name or f"Share link {self.pk}"

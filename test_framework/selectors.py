@@ -1,6 +1,8 @@
 """Queries. Selectors read; they never change a row."""
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +16,8 @@ from cekura.accounts.models import Organization
 from evaluators import CallData
 from evaluators.custom import CustomMetric
 
-from .models import AIAgent, Metric, Personality, Result, Run, Scenario
+from .models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
+from .specs import case_personality, case_scenario
 
 DEFAULT_SECRET_HEADER = "X-Cekura-Secret"
 
@@ -36,12 +39,13 @@ def run_list(*, organization: Organization) -> QuerySet[Run]:
 
 
 def scenarios_for_launch(
-    *, organization: Organization, agent: AIAgent | None, ids: list[int] | None, first_n: int | None
+    *, organization: Organization, agent: AIAgent | None, ids: list[int] | None, first_n: int | None, of_agent_only: bool = True
 ) -> list[Scenario]:
-    """Scenarios to run, in the order asked; [] when any id is unknown to this organization."""
+    """Scenarios to run, in the order asked; [] when any id is unknown to this organization
+    (or, with `of_agent_only`, is not one of the agent's)."""
     qs = scenario_list(organization=organization)
     if ids is not None:
-        if agent is not None:
+        if agent is not None and of_agent_only:
             qs = qs.filter(agent=agent)
         found = {s.pk: s for s in qs.filter(pk__in=ids)}
         if len(found) != len(set(ids)):
@@ -60,8 +64,19 @@ def personalities_for_launch(*, organization: Organization, ids: list[int]) -> l
     return [found[i] for i in ids]
 
 
+def run_scenario(run: Run) -> Scenario | None:
+    """What the run calls with: its stored scenario, or (a spec file's case) its case's snapshot
+    as an unsaved Scenario; None when the scenario was deleted."""
+    if run.case:
+        return case_scenario(run.case, organization_id=run.organization_id, agent_id=run.agent_id)
+    return run.scenario
+
+
 def run_personality(run: Run) -> Personality | None:
-    """The run's personality, else the scenario's (by id, within the organization)."""
+    """The run's personality: its case's (a spec file's snapshot), else its own, else the
+    scenario's (by id, within the organization)."""
+    if run.case:
+        return case_personality(run.case)
     if run.personality_id:
         return run.personality
     scenario = run.scenario
@@ -106,9 +121,12 @@ def persona_of(personality: Personality | None) -> Persona:
 
 
 def run_custom_metrics(run: Run) -> list[CustomMetric]:
-    """The metrics attached to the run's scenario or to its agent, once each, in id order."""
+    """The metrics attached to the run's scenario (or named by its case) or to its agent, once
+    each, in id order."""
     q = Metric.objects.none()
-    if run.scenario_id:
+    if run.case:
+        q = q | Metric.objects.filter(pk__in=[int(i) for i in run.case.get("metric_ids") or []])
+    elif run.scenario_id:
         q = q | Metric.objects.filter(scenarios=run.scenario_id)
     if run.agent_id:
         q = q | Metric.objects.filter(agents=run.agent_id)
@@ -143,11 +161,14 @@ def agent_endpoint_config(agent: AIAgent) -> tuple[SessionEndpointConfig, int]:
 def run_call_spec(*, run: Run) -> CallSpec:
     """Everything the runner needs for one run, as plain data (the secret decrypted in memory)."""
     agent = run.agent
-    scenario = run.scenario
+    scenario = run_scenario(run)
     if agent is None or scenario is None:
         raise LookupError("the run's agent or scenario was deleted")
     personality = run_personality(run)
     endpoint, join_uid = agent_endpoint_config(agent)
+    variables = (run.case or {}).get("agent_variables")
+    if variables:
+        endpoint = replace(endpoint, agent_variables=dict(variables))
     return CallSpec(
         endpoint=endpoint,
         join_uid=join_uid,
@@ -183,3 +204,24 @@ def run_call_data(run: Run, *, transcript: list[dict[str, Any]], expected_outcom
         expected_outcome_prompt=expected_outcome_prompt,
         ended_reason=str(meta.get("ended_reason") or ""),
     )
+
+
+def share_link_open(*, token: str) -> ShareLink | None:
+    """The share link behind a token, while it works (not revoked, not expired); else None."""
+    from django.utils import timezone
+
+    if not token or len(token) > 200:
+        return None
+    link = ShareLink.objects.filter(digest=share_token_digest(token), revoked_at__isnull=True).first()
+    if link is None or (link.expire_at is not None and link.expire_at <= timezone.now()):
+        return None
+    return link
+
+
+def share_link_runs(*, link: ShareLink) -> QuerySet[Run]:
+    return Run.objects.filter(result__in=link.results.all(), organization=link.organization_id).select_related("scenario", "result", "agent", "personality")
+
+
+def share_token_digest(token: str) -> str:
+    # 256 random bits: a plain digest is enough (as for API keys).
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -15,10 +16,12 @@ from django.utils import timezone
 from agora_runner.types import PIPELINE_ERROR, RUN_CANCELLED
 from cekura.accounts.models import Organization
 from cekura.accounts.services import credits_debit, credits_refund
-from cekura.errors import InvalidInput
+from cekura.errors import InsufficientBalance, InvalidInput
 
 from .choices import IN_CALL, TERMINAL, Status
-from .models import AIAgent, Personality, Result, Run, Scenario
+from .models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
+from .selectors import share_token_digest
+from .specs import MAX_SPEC_BYTES, Plan, slug_of, spec_from_text, spec_plan
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +70,23 @@ def result_launch_selected(
     name: str = "",
     concurrency_limit: int | None = None,
     personality_ids: list[int] | None = None,
+    any_agents_scenarios: bool = False,
 ) -> Result:
     """Launch from ids, as the API and the dashboard receive them: the agent (or the one agent
-    of the chosen scenarios), the scenarios (ids, the first N, or all), the personalities."""
+    of the chosen scenarios), the scenarios (ids, the first N, or all), the personalities.
+
+    `any_agents_scenarios`: scenario ids may belong to another agent of the organization
+    (`run_scenarios`: a catalog agent's scenarios run against the agent under test)."""
     from . import selectors
 
     if scenario_ids is None and agent_id is None:
         raise InvalidInput('agent_id is required when scenarios is a number or "all".', field="agent_id")
     agent = None
     if agent_id is not None:
-        agent = selectors.agent_list(organization=organization).filter(pk=agent_id).first()
-        if agent is None:
-            raise InvalidInput("Agent not found.", field="agent_id")
-    scenarios = selectors.scenarios_for_launch(organization=organization, agent=agent, ids=scenario_ids, first_n=first_n)
+        agent = agent_get(organization=organization, agent_id=agent_id)
+    scenarios = selectors.scenarios_for_launch(
+        organization=organization, agent=agent, ids=scenario_ids, first_n=first_n, of_agent_only=not any_agents_scenarios
+    )
     if not scenarios:
         raise InvalidInput(MSG_BAD_SCENARIOS, field="scenarios")
     if agent is None:
@@ -95,6 +102,13 @@ def result_launch_selected(
         organization=organization, agent=agent, scenarios=scenarios, frequency=frequency, name=name,
         concurrency_limit=concurrency_limit, personalities=personalities,
     )
+
+
+def agent_get(*, organization: Organization, agent_id: int) -> AIAgent:
+    agent = AIAgent.objects.filter(organization=organization, pk=agent_id).first()
+    if agent is None:
+        raise InvalidInput("Agent not found.", field="agent_id")
+    return agent
 
 
 def result_launch(
@@ -118,12 +132,49 @@ def result_launch(
         raise InvalidInput(MSG_BAD_SCENARIOS, field="scenarios")
     if frequency < 1:
         raise InvalidInput("Ensure this value is greater than or equal to 1.", field="frequency")
+    per_scenario: list[Personality | None] = list(personalities) if personalities else [None]
+    runs = [
+        Run(scenario=scenario, personality=personality, expected_outcome_prompt=scenario.expected_outcome_prompt)
+        for _ in range(frequency)
+        for scenario in scenarios
+        for personality in per_scenario
+    ]
+    return _result_create(
+        organization=organization, agent=agent, runs=runs, name=name, frequency=frequency, concurrency_limit=concurrency_limit
+    )
+
+
+def result_launch_spec(*, organization: Organization, plan: Plan, name: str = "", frequency: int = 1) -> Result:
+    """Launch a spec file's plan (test_framework.specs.spec_plan): each case's runs keep a
+    snapshot of the case and its key; nothing becomes a stored scenario or personality.
+    Runs are interleaved by repetition, so the first run of every case comes first."""
+    agent_check_agora(agent=plan.agent)
+    runs = [
+        Run(
+            case=case.snapshot,
+            scenario_key=case.key,
+            personality_id=case.personality.id,
+            expected_outcome_prompt=str(case.snapshot["expected_outcome"]),
+        )
+        for repetition in range(max(c.frequency for c in plan.cases))
+        for case in plan.cases
+        if repetition < case.frequency
+    ]
+    return _result_create(
+        organization=organization, agent=plan.agent, runs=runs, name=name or plan.suite_name, frequency=frequency,
+        concurrency_limit=plan.concurrency_limit,
+    )
+
+
+def _result_create(
+    *, organization: Organization, agent: AIAgent, runs: list[Run], name: str, frequency: int, concurrency_limit: int | None
+) -> Result:
+    """The Result and its (unsaved) runs, stored with the debit in one transaction; the first
+    runs are enqueued once it commits."""
     if concurrency_limit is not None and concurrency_limit < 1:
         raise InvalidInput("Ensure this value is greater than or equal to 1.", field="concurrency_limit")
-    per_scenario: list[Personality | None] = list(personalities) if personalities else [None]
-    n_runs = len(scenarios) * len(per_scenario) * frequency
     with transaction.atomic():
-        credits_debit(organization_id=organization.pk, amount=n_runs * settings.CREDITS_PER_RUN)
+        credits_debit(organization_id=organization.pk, amount=len(runs) * settings.CREDITS_PER_RUN)
         result = Result.objects.create(
             organization=organization,
             agent=agent,
@@ -133,22 +184,10 @@ def result_launch(
             frequency=frequency,
             concurrency_limit=concurrency_limit,
         )
-        Run.objects.bulk_create(
-            [
-                Run(
-                    organization=organization,
-                    result=result,
-                    scenario=scenario,
-                    agent=agent,
-                    personality=personality,
-                    expected_outcome_prompt=scenario.expected_outcome_prompt,
-                    evaluation={"metrics": []},
-                )
-                for _ in range(frequency)
-                for scenario in scenarios
-                for personality in per_scenario
-            ]
-        )
+        for run in runs:
+            run.organization, run.result, run.agent = organization, result, agent
+            run.evaluation = {"metrics": []}
+        Run.objects.bulk_create(runs)
         result_dispatch(result_id=result.pk)
     return result
 
@@ -186,11 +225,13 @@ def call_time_limit(max_duration: float) -> float:
 def _enqueue(run_ids: list[int]) -> None:
     """Hand runs to the broker. A run the broker would not take ends `failed` at once with
     the reason, rather than waiting in `in_queue` for a task that will never come."""
+    from .selectors import run_scenario
     from .tasks import run_execute
 
     for run_id in run_ids:
         run = Run.objects.select_related("scenario").filter(pk=run_id).first()
-        max_duration = (run.scenario.max_duration if run and run.scenario else None) or settings.DEFAULT_MAX_DURATION_SECONDS
+        scenario = run_scenario(run) if run else None
+        max_duration = (scenario.max_duration if scenario else None) or settings.DEFAULT_MAX_DURATION_SECONDS
         soft = call_time_limit(max_duration)
         try:
             run_execute.apply_async(
@@ -508,14 +549,15 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
     and timeline with the current metrics — no new call. Returns (result, runs re-scored)."""
     from evaluators.catalogue import score_call
 
-    from .selectors import llm_config, run_call_data, run_custom_metrics
+    from .selectors import llm_config, run_call_data, run_custom_metrics, run_scenario
 
     scored = 0
     llm = llm_config()
     for run in result.runs.filter(status=Status.COMPLETED).select_related("scenario"):
         if not run.recording:
             continue
-        prompt = run.scenario.expected_outcome_prompt if run.scenario else run.expected_outcome_prompt
+        scenario = run_scenario(run)
+        prompt = scenario.expected_outcome_prompt if scenario else run.expected_outcome_prompt
         try:
             call = run_call_data(run, transcript=list(run.transcript_object or []), expected_outcome_prompt=prompt)
         except (OSError, ValueError):
@@ -531,3 +573,74 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
         )
         scored += 1
     return result_refresh(result_id=result.pk), scored
+
+
+def metric_slug_taken(*, organization: Organization, slug: str, exclude_pk: int | None = None) -> bool:
+    return Metric.objects.filter(organization=organization, slug=slug).exclude(pk=exclude_pk).exists()
+
+
+def metric_slug_new(*, organization: Organization, name: str, exclude_pk: int | None = None) -> str:
+    """A slug for a metric named `name`: from the name, made unique in the organization."""
+    base = slug_of(name) or "metric"
+    slug, n = base, 2
+    while metric_slug_taken(organization=organization, slug=slug, exclude_pk=exclude_pk):
+        slug, n = f"{base}_{n}", n + 1
+    return slug
+
+
+def spec_plan_for(
+    *,
+    organization: Organization,
+    agent_id: int,
+    spec: Any = None,
+    file: Any = None,
+    channel: str = "voice",
+    frequency: int = 1,
+    concurrency_limit: int | None = None,
+) -> Plan:
+    """A spec file read against one of the organization's agents, as run_scenarios_json and
+    validate_scenarios_json receive it (`spec`: an object, or JSON text; `file`: an upload).
+    Raises InvalidFields with every problem; creates nothing, checks no balance."""
+    agent = agent_get(organization=organization, agent_id=agent_id)
+    agent_check_agora(agent=agent)
+    if file is not None:
+        spec = spec_from_text(file.read(MAX_SPEC_BYTES + 1), field="file")
+    elif isinstance(spec, str):
+        spec = spec_from_text(spec, field="spec")
+    return spec_plan(organization=organization, agent=agent, spec=spec, channel=channel, frequency=frequency, concurrency_limit=concurrency_limit)
+
+
+def result_launch_spec_checked(*, organization: Organization, plan: Plan, name: str = "", frequency: int = 1, dry_run: bool = False) -> Result | None:
+    """run_scenarios_json: launch the plan, or with `dry_run` only check that it could be
+    launched now (the balance too), creating nothing."""
+    if dry_run:
+        organization.refresh_from_db(fields=["credits"])
+        if organization.credits < plan.estimated_cost:
+            raise InsufficientBalance()
+        return None
+    return result_launch_spec(organization=organization, plan=plan, name=name, frequency=frequency)
+
+
+SHARE_LINK_DEFAULT_DAYS = 7
+
+
+def share_link_create(
+    *, organization: Organization, results: Sequence[Result], name: str = "", expire_at: Any = ...
+) -> tuple[ShareLink, str]:
+    """A link anyone can open to read `results` until `expire_at` (default: in 7 days; None:
+    until revoked). Returns the link and its token, which is shown once: only its digest is
+    kept."""
+    if expire_at is ...:
+        expire_at = timezone.now() + timedelta(days=SHARE_LINK_DEFAULT_DAYS)
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        link = ShareLink.objects.create(organization=organization, name=name[:200], digest=share_token_digest(token), expire_at=expire_at)
+        link.results.set(results)
+    log.info("share link %s created for result(s) %s", link.pk, [r.pk for r in results])
+    return link, token
+
+
+def share_link_revoke(*, link: ShareLink) -> ShareLink:
+    ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    link.refresh_from_db()
+    return link

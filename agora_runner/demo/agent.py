@@ -24,7 +24,7 @@ from ..speech import Synthesizer, Transcriber
 from ..transports.base import Disconnected, RemoteAudio, UserJoined, UserLeft
 from ..transports.local import LocalChannelTransport
 from ..types import JoinDetails
-from .intents import CALIBRATION_CLIPS, GREETING, TALK_OVER, reply_to
+from .intents import CALIBRATION_CLIPS, TALK_OVER, greeting_for, reply_to
 
 log = logging.getLogger(__name__)
 PRE_ROLL_FRAMES = 30  # keep 300 ms before the detected start of a caller turn
@@ -54,8 +54,10 @@ class DemoAgent:
         tts: Synthesizer,
         asr: Transcriber,
         network: NetworkConditions | None = None,
+        variables: dict[str, Any] | None = None,
     ) -> None:
         self.address = address
+        self.variables = dict(variables or {})  # agent variables from the session request
         self.join = join
         self.knobs = knobs
         self.tts = tts
@@ -217,7 +219,7 @@ class DemoAgent:
             self.said.append(greeting)
             await self.speaker.say(greeting, clip)
         else:
-            await self._say(GREETING)
+            await self._say(greeting_for(self.variables))
         if self.knobs.leave_after_seconds is not None:
             try:
                 await asyncio.wait_for(self._done.wait(), self.knobs.leave_after_seconds)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 GREETING = "Hello, thank you for calling Sunny Clinic. How can I help you today?"
 FAREWELL = "Thank you for calling Sunny Clinic. Goodbye!"
@@ -21,6 +22,15 @@ DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sun
 class Reply:
     text: str
     hang_up: bool = False
+
+
+def greeting_for(variables: dict[str, Any] | None) -> str:
+    """The greeting; with a `patient_name` among the agent variables a spec case sent through
+    the session endpoint, the patient is greeted by name (how a test sees them arrive)."""
+    name = (variables or {}).get("patient_name")
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z][A-Za-z .'-]{0,39}", name.strip()):
+        return f"Hello {name.strip()}, thank you for calling Sunny Clinic. How can I help you today?"
+    return GREETING
 
 
 def _words(text: str) -> set[str]:

@@ -157,8 +157,10 @@ class DemoStack:
         encryption: EncryptionConfig | None = None,
         agent_key: str | None = None,
         network: NetworkConditions | None = None,
+        variables: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Open a fresh channel, start an agent in it, return the join details for the caller."""
+        """Open a fresh channel, start an agent in it, return the join details for the caller.
+        `variables`: the request's agent_variables, which the agent reads (its greeting)."""
         channel = "demo-" + secrets.token_hex(8)
         caller_token = mint_rtc_token(
             app_id=self.app_id, app_certificate=self.app_certificate, channel=channel, uid=join_uid
@@ -176,6 +178,7 @@ class DemoStack:
             tts=self.tts,
             asr=self.asr,
             network=network,
+            variables=variables,
         )
         self.agents.append(agent)
         assert self._loop is not None
@@ -212,7 +215,7 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _serve(self, client_id: Any, query: dict[str, list[str]]) -> None:
+        def _serve(self, client_id: Any, query: dict[str, list[str]], variables: Any = None) -> None:
             if urlparse(self.path).path.rstrip("/") != "/session":
                 return self._answer(404, {"error": "not found"})
             given = self.headers.get(stack.secret_header, "")
@@ -225,11 +228,18 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
                 encryption, agent_key, network = channel_from_query(query)
             except KnobError as exc:
                 return self._answer(400, {"error": str(exc)})
-            self._answer(200, stack.open_session(knobs, join_uid, encryption, agent_key, network))
+            if variables is not None and not isinstance(variables, dict):
+                return self._answer(400, {"error": "agent_variables must be a JSON object"})
+            self._answer(200, stack.open_session(knobs, join_uid, encryption, agent_key, network, variables))
 
         def do_GET(self) -> None:  # noqa: N802
             query = parse_qs(urlparse(self.path).query)
-            self._serve((query.get("client_id") or [None])[-1], query)
+            raw = (query.get("agent_variables") or [None])[-1]
+            try:
+                variables = json.loads(raw) if raw else None
+            except ValueError:
+                return self._answer(400, {"error": "agent_variables must be JSON"})
+            self._serve((query.get("client_id") or [None])[-1], query, variables)
 
         def do_POST(self) -> None:  # noqa: N802
             query = parse_qs(urlparse(self.path).query)
@@ -238,7 +248,9 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 return self._answer(400, {"error": "body must be JSON"})
-            self._serve(body.get("client_id") if isinstance(body, dict) else None, query)
+            if not isinstance(body, dict):
+                body = {}
+            self._serve(body.get("client_id"), query, body.get("agent_variables"))
 
     return Handler
 

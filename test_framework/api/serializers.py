@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,8 +14,9 @@ from evaluators.custom import parse_rule
 from evaluators.overall import failed_reasons, overall_evaluation
 
 from ..choices import TERMINAL, EvalType, MetricType, ScenarioType, Status
-from ..models import AIAgent, Metric, Personality, Result, Run, Scenario
-from ..services import result_counts
+from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
+from ..selectors import run_personality
+from ..services import metric_slug_new, metric_slug_taken, result_counts
 from .fields import LenientIdField, coerce_id
 
 AGORA_DATA_DEFAULTS = {"auth_header_name": "X-Cekura-Secret", "request_method": "POST", "join_uid": 1}
@@ -147,11 +149,34 @@ class PersonalitySerializer(serializers.ModelSerializer):
 
 class MetricSerializer(serializers.ModelSerializer):
     agents = OrgScopedPrimaryKeyField(queryset=AIAgent.objects.all(), many=True, required=False)
+    slug = serializers.RegexField(
+        r"^[a-z0-9_]+$", max_length=100, required=False, allow_blank=True,
+        help_text="How a spec file names this metric; derived from the name when left out.",
+        error_messages={"invalid": "A slug is lowercase letters, digits and _ only."},
+    )
 
     class Meta:
         model = Metric
-        fields = ["id", "name", "description", "eval_type", "enum_values", "type", "prompt", "configuration", "agents", "created_at", "updated_at"]
+        fields = ["id", "name", "slug", "description", "eval_type", "enum_values", "type", "prompt", "configuration", "agents", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_slug(self, value: str) -> str:
+        organization = self.context["request"].user.organization
+        if value and metric_slug_taken(organization=organization, slug=value, exclude_pk=self.instance.pk if self.instance else None):
+            raise serializers.ValidationError("Another metric of this organization has this slug.")
+        return value
+
+    def create(self, validated_data: dict[str, Any]) -> Metric:
+        if not validated_data.get("slug"):
+            validated_data["slug"] = metric_slug_new(organization=validated_data["organization"], name=validated_data.get("name", ""))
+        return super().create(validated_data)
+
+    def update(self, instance: Metric, validated_data: dict[str, Any]) -> Metric:
+        if "slug" in validated_data and not validated_data["slug"]:
+            validated_data["slug"] = metric_slug_new(
+                organization=instance.organization, name=validated_data.get("name", instance.name), exclude_pk=instance.pk
+            )
+        return super().update(instance, validated_data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         def current(name: str, default: Any) -> Any:
@@ -208,6 +233,69 @@ class RunScenariosAgoraSerializer(serializers.Serializer):
         return attrs
 
 
+class SpecLaunchSerializer(serializers.Serializer):
+    """Input of run_scenarios_json and validate_scenarios_json (Tests as Code): the target
+    agent in the request, the spec as a JSON object (`spec`) or a .json file (`file`,
+    multipart). Unknown fields are ignored."""
+
+    agent_id = LenientIdField()
+    spec = serializers.JSONField(required=False, allow_null=True, help_text="The spec (format version \"1\") as a JSON object.")
+    file = serializers.FileField(required=False, allow_empty_file=True, help_text="The spec as a .json file (multipart/form-data).")
+    channel = serializers.CharField(required=False, default="voice", max_length=40)
+    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+    frequency = serializers.IntegerField(min_value=1, required=False, default=1, help_text="Multiplies every case's frequency.")
+    concurrency_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+    def validate_channel(self, value: str) -> str:
+        if value.strip().lower() in SPEC_CHANNELS:
+            return value.strip().lower()
+        raise serializers.ValidationError(
+            f'"{value[:40]}" runs are not available on this server: its agents live in Agora channels. '
+            'Use channel "voice" (the default).'
+        )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("spec") is not None) == (attrs.get("file") is not None):
+            raise serializers.ValidationError({"spec": ["Send exactly one of spec (a JSON object) or file (a .json spec file, as multipart)."]})
+        return attrs
+
+
+SPEC_CHANNELS = ("voice", "agora", "webrtc")
+
+
+class ShareLinkCreateSerializer(serializers.Serializer):
+    expire_at = serializers.DateTimeField(required=False, allow_null=True, help_text="When the link stops working; default in 7 days; null: until revoked.")
+
+    def validate_expire_at(self, value: Any) -> Any:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class ReportShareSerializer(ShareLinkCreateSerializer):
+    result_ids = serializers.ListField(child=LenientIdField(), allow_empty=False, max_length=100)
+    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+
+
+class ShareLinkSerializer(serializers.ModelSerializer):
+    """A share link as listed: never its token (only its digest is stored)."""
+
+    result_ids = serializers.SerializerMethodField()
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ShareLink
+        fields = ["id", "name", "result_ids", "expire_at", "revoked_at", "active", "created_at"]
+
+    @extend_schema_field({"type": "array", "items": {"type": "integer"}})
+    def get_result_ids(self, link: ShareLink) -> list[int]:
+        return sorted(r.pk for r in link.results.all())
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_active(self, link: ShareLink) -> bool:
+        return link.revoked_at is None and (link.expire_at is None or link.expire_at > timezone.now())
+
+
 class RunBriefSerializer(serializers.ModelSerializer):
     scenario_name = serializers.CharField(read_only=True)
 
@@ -216,8 +304,31 @@ class RunBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "status", "scenario", "scenario_name"]
 
 
+def metric_for_clients(metric: dict[str, Any]) -> dict[str, Any]:
+    """A stored metric as clients read it: binary metrics also carry the hosted product's
+    legacy fields (`type` binary_workflow_adherence, `score` 5 / 0, `score_normalized` 1 / 0),
+    which its CI scripts read to name a failing metric; not applicable: null."""
+    if metric.get("eval_type") != EvalType.BINARY:
+        return metric
+    passed = metric.get("passed")
+    return {
+        **metric,
+        "type": "binary_workflow_adherence",
+        "score": None if passed is None else (5 if passed else 0),
+        "score_normalized": None if passed is None else (1 if passed else 0),
+    }
+
+
+def evaluation_for_clients(evaluation: Any) -> dict[str, Any]:
+    evaluation = dict(evaluation or {})
+    evaluation["metrics"] = [metric_for_clients(m) if isinstance(m, dict) else m for m in evaluation.get("metrics") or []]
+    return evaluation
+
+
 class RunSerializer(serializers.ModelSerializer):
     scenario_name = serializers.CharField(read_only=True)
+    scenario_key = serializers.CharField(read_only=True, help_text="A spec file case's key (Tests as Code); empty for a stored scenario.")
+    evaluation = serializers.SerializerMethodField()
     agent_name = serializers.SerializerMethodField()
     result_id = serializers.IntegerField(source="result.id", read_only=True)
     result_name = serializers.CharField(source="result.name", read_only=True)
@@ -228,7 +339,7 @@ class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = Run
         fields = [
-            "id", "scenario", "scenario_name", "agent", "agent_name", "result_id", "result_name", "status",
+            "id", "scenario", "scenario_name", "scenario_key", "agent", "agent_name", "result_id", "result_name", "status",
             "success", "evaluation", "expected_outcome_prompt", "expected_outcome", "transcript",
             "transcript_object", "duration", "voice_recording_url", "error_message", "metadata", "run_type",
             "testing_channel_index", "personality", "timestamp", "executed_at",
@@ -236,6 +347,10 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_agent_name(self, run: Run) -> str:
         return run.agent.agent_name if run.agent else run.result.agent_name
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_evaluation(self, run: Run) -> dict[str, Any]:
+        return evaluation_for_clients(run.evaluation)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_duration(self, run: Run) -> str | None:
@@ -255,6 +370,24 @@ class RunSerializer(serializers.ModelSerializer):
         meta.setdefault("ended_reason", None)
         meta.pop("infrastructure", None)
         return meta
+
+
+class ResultRunSerializer(RunSerializer):
+    """A run inside a result's detail: its scenario as an object, as the hosted product's
+    result answers and webhooks carry it (its clients label a run by `scenario.name`)."""
+
+    scenario = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_scenario(self, run: Run) -> dict[str, Any]:
+        personality = run_personality(run) if run.case or run.personality_id else None
+        return {
+            "id": run.scenario_id,
+            "name": run.scenario_name,
+            "key": run.scenario_key,
+            "personality_name": personality.name if personality else None,
+            "expected_outcome_prompt": run.expected_outcome_prompt,
+        }
 
 
 class _ResultCountsMixin(serializers.Serializer):
@@ -320,8 +453,8 @@ class ResultDetailSerializer(ResultListSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_runs(self, result: Result) -> dict[str, Any]:
-        runs = result.runs.select_related("scenario", "agent", "result")
-        return {str(r.pk): RunSerializer(r, context=self.context).data for r in runs}
+        runs = result.runs.select_related("scenario", "agent", "result", "personality")
+        return {str(r.pk): ResultRunSerializer(r, context=self.context).data for r in runs}
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_total_duration(self, result: Result) -> str:

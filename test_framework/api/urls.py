@@ -15,6 +15,7 @@ RESOURCES = [
     ("metrics", views.MetricViewSet),
     ("personalities", views.PersonalityViewSet),
     ("predefined-metrics", views.PredefinedMetricViewSet),
+    ("share-links", views.ShareLinkViewSet),
 ]
 
 
@@ -29,7 +30,7 @@ def _router(suffix: str, name_suffix: str) -> SimpleRouter:
     router = OptionalSlashRouter()
     for name, viewset in RESOURCES:
         # The plain v1 routes keep the bare basename ("run", …) so reverse() has one target.
-        basename = {"predefined-metrics": "predefined-metric", "personalities": "personality"}.get(name, name.rstrip("s"))
+        basename = {"predefined-metrics": "predefined-metric", "personalities": "personality", "share-links": "share-link"}.get(name, name.rstrip("s"))
         router.register(f"{name}{suffix}", viewset, basename=basename + name_suffix)
     return router
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import fields as drf_fields
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -17,18 +26,24 @@ from cekura.throttling import ApiKeyThrottle, LaunchThrottle
 from evaluators import PREDEFINED
 
 from .. import selectors, services
-from ..models import AIAgent, Metric, Personality, Result, Run, Scenario
+from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
+from ..specs import Plan
+from .fields import coerce_id
 from .serializers import (
     AIAgentSerializer,
     MetricSerializer,
     PersonalitySerializer,
     PredefinedMetricSerializer,
+    ReportShareSerializer,
     ResultDetailSerializer,
     ResultLaunchSerializer,
     ResultListSerializer,
     RunScenariosAgoraSerializer,
     RunSerializer,
     ScenarioSerializer,
+    ShareLinkCreateSerializer,
+    ShareLinkSerializer,
+    SpecLaunchSerializer,
 )
 
 
@@ -85,6 +100,19 @@ class ScenarioViewSet(CrudViewSet):
     @action(detail=False, methods=["post"], url_path="run_scenarios_agora", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
     def run_scenarios_agora(self, request: Request) -> Response:
         """Start one Agora run per scenario × frequency; answers the new result."""
+        return self._launch(request, any_agents_scenarios=False)
+
+    @extend_schema(request=RunScenariosAgoraSerializer, responses={200: ResultLaunchSerializer})
+    @action(detail=False, methods=["post"], url_path="run_scenarios", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    def run_scenarios(self, request: Request) -> Response:
+        """The hosted product's launch path, which its CI clients call: for an agent with Agora
+        configured, exactly run_scenarios_agora, except that the scenarios may belong to
+        another agent of the organization (a catalog agent's scenarios run against
+        `agent_id`). Fields that do not apply here (project_id, mode, agent_number,
+        mock_tool_names, …) are ignored."""
+        return self._launch(request, any_agents_scenarios=True)
+
+    def _launch(self, request: Request, *, any_agents_scenarios: bool) -> Response:
         incoming = RunScenariosAgoraSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -97,17 +125,84 @@ class ScenarioViewSet(CrudViewSet):
             name=data.get("name") or "",
             concurrency_limit=data.get("concurrency_limit"),
             personality_ids=data.get("personality_ids"),
+            any_agents_scenarios=any_agents_scenarios,
         )
-        result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
-        return Response(ResultLaunchSerializer(result, context={"request": request}).data, status=status.HTTP_200_OK)
+        return _launched(request, result)
+
+    @extend_schema(
+        request={"application/json": SpecLaunchSerializer, "multipart/form-data": SpecLaunchSerializer},
+        parameters=[OpenApiParameter("dry_run", bool, description="Check and price the spec (balance included) without creating anything.")],
+        responses={200: ResultLaunchSerializer, 402: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="run_scenarios_json", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    def run_scenarios_json(self, request: Request) -> Response:
+        """Tests as Code: run a spec file's cases (format version "1") against `agent_id`'s
+        Agora channel. Every problem in the spec is a 400 keyed by its place in the file, and
+        nothing is created. With `?dry_run=true`: the plan, as validate_scenarios_json answers
+        it, after checking the balance too."""
+        plan, data = self._plan(request)
+        dry_run = str(request.query_params.get("dry_run", "")).lower() in ("1", "true", "yes")
+        result = services.result_launch_spec_checked(
+            organization=request.user.organization, plan=plan, name=data.get("name") or "", frequency=data["frequency"], dry_run=dry_run,
+        )
+        if result is None:
+            return Response({"dry_run": True, "valid": True, "plan": plan.as_dict()})
+        return _launched(request, result)
+
+    @extend_schema(
+        request={"application/json": SpecLaunchSerializer, "multipart/form-data": SpecLaunchSerializer},
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="validate_scenarios_json")
+    def validate_scenarios_json(self, request: Request) -> Response:
+        """Check a spec file and answer the plan a launch would create (cases, runs, estimated
+        cost in credits), without creating anything or checking the balance."""
+        plan, _ = self._plan(request)
+        return Response({"dry_run": True, "valid": True, "plan": plan.as_dict()})
+
+    def _plan(self, request: Request) -> tuple[Plan, dict[str, Any]]:
+        incoming = SpecLaunchSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        plan = services.spec_plan_for(
+            organization=request.user.organization, agent_id=data["agent_id"], spec=data.get("spec"), file=data.get("file"),
+            channel=data["channel"], frequency=data["frequency"], concurrency_limit=data.get("concurrency_limit"),
+        )
+        return plan, data
 
 
+def _launched(request: Request, result: Result) -> Response:
+    result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
+    return Response(ResultLaunchSerializer(result, context={"request": request}).data, status=status.HTTP_200_OK)
+
+
+RUN_FILTERS = [
+    OpenApiParameter("scenario_key", str, description="A spec file case's key: that case's runs across results (its CI history)."),
+    OpenApiParameter("agent_id", int, description="Runs against this agent."),
+    OpenApiParameter("result_id", int, description="Runs of this result."),
+    OpenApiParameter("scenario_id", int, description="Runs of this stored scenario."),
+    OpenApiParameter("status", str, description="Runs in this status."),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=RUN_FILTERS))
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
     model = Run
     serializer_class = RunSerializer
 
     def get_queryset(self) -> Any:
-        return selectors.run_list(organization=self.request.user.organization)
+        qs = selectors.run_list(organization=self.request.user.organization)
+        if self.action != "list":
+            return qs
+        params = self.request.query_params
+        if params.get("scenario_key"):
+            qs = qs.filter(scenario_key=params["scenario_key"])
+        for name, column in (("agent_id", "agent_id"), ("agent", "agent_id"), ("result_id", "result_id"), ("result", "result_id"), ("scenario_id", "scenario_id")):
+            if params.get(name):
+                qs = qs.filter(**{column: _id_param(params[name], name)})
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        return qs.order_by("-id")
 
     @extend_schema(
         parameters=[OpenApiParameter("run_ids", str, required=True, description="Comma-separated run ids, e.g. 1,2,3")],
@@ -162,6 +257,36 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
         return Response(ResultDetailSerializer(result, context={"request": request}).data)
 
 
+    @extend_schema(request=ShareLinkCreateSerializer, responses={200: inline_serializer("ShareableLink", {"shareable_link": drf_fields.URLField()})})
+    @action(detail=True, methods=["post"], url_path="create_shareable_link_token", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    def create_shareable_link_token(self, request: Request, pk: str | None = None) -> Response:
+        """A link anyone can open, without a key, to read this result (runs, transcripts,
+        metrics, recordings) until `expire_at` (default: in 7 days). The link is shown once."""
+        result = self.get_object()
+        incoming = ShareLinkCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        expire_at = incoming.validated_data["expire_at"] if "expire_at" in incoming.validated_data else ...
+        _, token = services.share_link_create(organization=request.user.organization, results=[result], name=result.name, expire_at=expire_at)
+        return Response({"shareable_link": share_url(request, token)})
+
+    @extend_schema(request=ReportShareSerializer, responses={200: inline_serializer("SharedReport", {
+        "id": drf_fields.IntegerField(), "share_url": drf_fields.URLField(), "expire_at": drf_fields.DateTimeField(allow_null=True),
+    })})
+    @action(detail=False, methods=["post"], url_path="reports/share", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    def share_report(self, request: Request) -> Response:
+        """One link to a report of several results, readable without a key until `expire_at`
+        (null: until revoked through share-links/). The link is shown once."""
+        incoming = ReportShareSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        ids = list(dict.fromkeys(data["result_ids"]))
+        results = list(self.get_queryset().filter(pk__in=ids))
+        if len(results) != len(ids):
+            raise InvalidInput("Invalid result IDs or results not found", field="result_ids")
+        expire_at = data["expire_at"] if "expire_at" in data else ...
+        link, token = services.share_link_create(organization=request.user.organization, results=results, name=data.get("name") or "", expire_at=expire_at)
+        return Response({"id": link.pk, "share_url": share_url(request, token), "expire_at": link.expire_at})
+
     @extend_schema(request=None, responses={200: ResultDetailSerializer})
     @action(detail=True, methods=["post"], url_path="evaluate_metrics")
     def evaluate_metrics(self, request: Request, pk: str | None = None) -> Response:
@@ -170,6 +295,40 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
         result, _ = services.result_reevaluate(result=self.get_object())
         result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
         return Response(ResultDetailSerializer(result, context={"request": request}).data)
+
+
+def _id_param(raw: str, name: str) -> int:
+    try:
+        return coerce_id(raw)
+    except ValueError:
+        raise InvalidInput("A valid integer is required.", field=name) from None
+
+
+class ShareLinkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet):
+    """The organization's share links (never their tokens). Deleting one revokes it: its page
+    answers 404 from then on."""
+
+    model = ShareLink
+    serializer_class = ShareLinkSerializer
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().prefetch_related("results")
+
+    def perform_destroy(self, instance: ShareLink) -> None:
+        services.share_link_revoke(link=instance)
+
+    @extend_schema(request=None, responses={200: ShareLinkSerializer})
+    @action(detail=True, methods=["post"], url_path="revoke")
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Revoke the link: its page answers 404 from then on."""
+        link = services.share_link_revoke(link=self.get_object())
+        return Response(ShareLinkSerializer(link).data)
+
+
+def share_url(request: Request, token: str) -> str:
+    path = reverse("share", kwargs={"token": token})
+    base = settings.PUBLIC_BASE_URL
+    return f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
 
 
 class PredefinedMetricViewSet(viewsets.ViewSet):

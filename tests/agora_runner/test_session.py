@@ -43,6 +43,22 @@ def test_get_sends_client_id_as_query_and_secret_in_configured_header() -> None:
     assert "X-Cekura-Secret" not in sent.headers
 
 
+@respx.mock
+def test_agent_variables_are_sent_only_when_present() -> None:
+    """A spec case's test_profile.agent_variables: a JSON field of the POST body, a
+    JSON-encoded query parameter for GET, absent otherwise."""
+    variables = {"order_id": "ORD-4471", "tier": {"level": 2}}
+    post = respx.post(URL).mock(return_value=httpx.Response(200, json=GOOD))
+    fetch_join_details(config(agent_variables=variables), join_uid=1)
+    assert json.loads(post.calls.last.request.content) == {"client_id": "client-1", "agent_variables": variables}
+    get = respx.get(URL).mock(return_value=httpx.Response(200, json=GOOD))
+    fetch_join_details(config(method="GET", agent_variables=variables), join_uid=1)
+    assert json.loads(get.calls.last.request.url.params["agent_variables"]) == variables
+    fetch_join_details(config(method="GET", agent_variables={}), join_uid=1)
+    assert "agent_variables" not in get.calls.last.request.url.params
+    assert "ORD-4471" not in repr(config(agent_variables=variables))
+
+
 def test_encryption_fields_are_checked_and_decoded() -> None:
     salt = base64.b64encode(bytes(range(1, 33))).decode()
     join = parse_join_details({**GOOD, "encryption_mode": "aes_256_gcm2", "encryption_key": "k", "encryption_salt": salt}, join_uid=1)
