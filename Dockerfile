@@ -1,6 +1,8 @@
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 DJANGO_SETTINGS_MODULE=settings.production
 WORKDIR /app
+# libopus: the local channel's Opus option (agora_runner.channel.codec).
+RUN apt-get update && apt-get install -y --no-install-recommends libopus0 && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY settings settings
 COPY cekura cekura

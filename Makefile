@@ -33,9 +33,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
+	bash .ci/ensure-espeak
 	$(PY) bench/frame_pacing.py
 	$(PY) bench/hearing.py
-	$(PY) bench/timing_accuracy.py
+	$(PY) bench/timing_bench.py
 
 clean:
 	rm -rf $(VENV) var

@@ -21,25 +21,24 @@ class CallData:
     ended_reason: str = ""
 
     @cached_property
-    def agent_probs(self) -> np.ndarray:
-        """The neural VAD's speech probability per 32 ms window of the agent's track."""
-        from agora_runner.audio import speech_probabilities
+    def timing(self) -> Any:
+        """When each side spoke (evaluators.timing.Timing), analysed once per call."""
+        from .timing import score_timing
 
-        return speech_probabilities(self.agent)
+        return score_timing(self)
 
     @cached_property
     def agent_active(self) -> np.ndarray:
-        from .activity import activity
+        from .activity import spans_activity
 
-        return activity(self.agent, self.agent_probs)
+        return spans_activity(self.timing.agent_spans, len(self.agent) // 160)
 
     @cached_property
     def caller_active(self) -> np.ndarray:
-        """From the caller's authored speech edges when the run kept them, else detected."""
-        from .activity import activity, authored_activity
+        """From the caller's authored speech edges (or, for older runs, when it sent its lines)."""
+        from .activity import caller_activity
 
-        from_clips = authored_activity(self.caller_utterances, len(self.caller) // 160)
-        return from_clips if from_clips is not None else activity(self.caller)
+        return caller_activity(self.caller_utterances, len(self.caller) // 160)
 
     def agent_text(self) -> str:
         return " ".join(t["content"] for t in self.transcript if t["role"] == "Main Agent")

@@ -5,101 +5,44 @@ from __future__ import annotations
 import numpy as np
 from rapidfuzz import fuzz
 
-from agora_runner.audio import FRAME_MS, last_voiced_sample
-
-from .activity import regions, seconds
+from .activity import FRAME_MS, seconds
 from .base import CallData, MetricResult
-
-MIN_OVERLAP_MS = 200  # shorter overlaps are crosstalk, not an interruption
-TURN_PAUSE_MS = 500  # a pause this short inside someone's speech does not end their turn
-
-
-def _frames(t: float) -> int:
-    return int(round(t * 1000 / FRAME_MS))
-
-
-def _in_turn(active: np.ndarray) -> np.ndarray:
-    """Activity with the pauses inside a turn (up to TURN_PAUSE_MS, the breath after "So,")
-    filled: someone who pauses mid-sentence is still holding the floor."""
-    held = active.copy()
-    idx = np.flatnonzero(active)
-    limit = TURN_PAUSE_MS // FRAME_MS
-    for a, b in zip(idx[:-1], idx[1:], strict=True):
-        if 1 < b - a <= limit:
-            held[a:b] = True
-    return held
-
-
-def _interruptions(by: np.ndarray, of: np.ndarray, skip: list[tuple[float, float]] = ()) -> list[float]:  # type: ignore[assignment]
-    """Onsets of `by` that start while `of` holds the floor (mid-turn pauses included) and
-    overlap that turn ≥ MIN_OVERLAP_MS."""
-    out = []
-    of = _in_turn(of)
-    n = min(len(by), len(of))
-    for r in regions(by[:n]):
-        i = _frames(r.start)
-        if i >= n or not of[max(i - 1, 0)]:
-            continue  # `of` was not speaking just before
-        if any(a - 0.05 <= r.start <= b for a, b in skip):
-            continue
-        overlap = int(np.logical_and(by[i : _frames(r.end)], of[i : _frames(r.end)]).sum()) * FRAME_MS
-        if overlap >= MIN_OVERLAP_MS:
-            out.append(round(r.start, 2))
-    return out
 
 
 def ai_interrupting_user(call: CallData, metric_id: int | None = None) -> MetricResult:
-    times = _interruptions(call.agent_active, call.caller_active)
+    """The agent starting to talk while the caller holds the floor (at least 200 ms of
+    overlap; a resumption after the agent's own short pause is not a start)."""
+    times = list(call.timing.ai_interruptions)
     return MetricResult(metric_id, "AI Interrupting User", "numeric", float(len(times)),
                         explanation=[f"The agent started talking over the caller {len(times)} time(s)" + (f", at {', '.join(f'{t:.1f} s' for t in times)}." if times else ".")],
                         extra={"times": times})
 
 
-def _backchannels(call: CallData) -> list[tuple[float, float]]:
-    return [(u["start"], u["end"]) for u in call.caller_utterances if u.get("kind") == "backchannel"]
-
-
-def _caller_onsets(call: CallData) -> list[float]:
-    """Times the caller's interrupting speech began: exact from the authored clips where the
-    run kept them, else the frame where its activity began."""
-    times = _interruptions(call.caller_active, call.agent_active, _backchannels(call))
-    authored = [float(u["speech_start"]) for u in call.caller_utterances if u.get("speech_start") is not None]
-    exact = []
-    for t in times:
-        near = [a for a in authored if abs(a - t) <= FRAME_MS / 1000]
-        exact.append(round(near[0], 4) if near else t)
-    return exact
-
-
 def user_interrupting_ai(call: CallData, metric_id: int | None = None) -> MetricResult:
-    times = _caller_onsets(call)
+    """The caller's next line starting while the agent's answer is under way (at least 200 ms
+    of overlap); backchannels are not lines."""
+    times = list(call.timing.user_interruptions)
     return MetricResult(metric_id, "User Interrupting AI", "numeric", float(len(times)),
                         explanation=[f"The caller talked over the agent {len(times)} time(s) (backchannels not counted)."],
                         extra={"times": times})
 
 
 def stop_time_after_interruption(call: CallData, metric_id: int | None = None) -> MetricResult:
-    """For each caller interruption: ms from the caller's onset to the agent's last voiced
-    sample of that stretch (the stretch from activity; the sample by the envelope)."""
-    stops = []
-    agent = _in_turn(call.agent_active)
-    sr = call.sample_rate
-    for t in _caller_onsets(call):
-        i = _frames(t)
-        j = i
-        while j < len(agent) and agent[j]:
-            j += 1
-        onset = int(round(t * sr))
-        window_end = min(len(call.agent), j * FRAME_MS * sr // 1000 + sr // 5)
-        stop = last_voiced_sample(call.agent, onset, window_end, probs=call.agent_probs)
-        stop_ms = (stop - onset) * 1000 / sr if stop is not None else (j - i) * FRAME_MS
-        stops.append(round(max(stop_ms, 0.0), 1))
+    """For each caller interruption: ms from the caller's onset (as authored) to the agent's
+    last sample of speech of that turn."""
+    stops = call.timing.stops
+    measured = [round(max(s.stop_ms, 0.0), 1) for s in stops if s.measurable and s.stop_ms is not None]
+    extra: dict = {"stop_ms": measured, "stops": [s.as_dict() for s in stops]}
     if not stops:
-        return MetricResult(metric_id, "Stop Time After User Interruption", "numeric", None, explanation=["The caller never interrupted the agent."])
-    score = float(np.median(stops))
-    return MetricResult(metric_id, "Stop Time After User Interruption", "numeric", score,
-                        explanation=[f"After being interrupted the agent stopped in {score:.0f} ms (median of {len(stops)})."],
-                        extra={"stop_ms": stops})
+        return MetricResult(metric_id, "Stop Time After User Interruption", "numeric", None, explanation=["The caller never interrupted the agent."], extra=extra)
+    if not measured:
+        return MetricResult(metric_id, "Stop Time After User Interruption", "numeric", None,
+                            explanation=[f"The agent's stops could not be measured: {stops[0].reason}."], extra=extra)
+    score = float(np.median(measured))
+    lines = [f"After being interrupted the agent stopped in {score:.0f} ms (median of {len(measured)})."]
+    if len(measured) < len(stops):
+        lines.append(f"{len(stops) - len(measured)} stop(s) not measurable (left out).")
+    return MetricResult(metric_id, "Stop Time After User Interruption", "numeric", score, explanation=lines, extra=extra)
 
 
 def detect_silence(call: CallData, metric_id: int | None = None, silence_duration: float = 10.0) -> MetricResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..audio import FRAME_BYTES
 from ..tokens import TokenError, verify_rtc_join
@@ -136,7 +136,11 @@ class ChannelServer:
                 key = None
                 return
             member = Member(uid, writer)
-            if conditions is not None and conditions.active:
+            if conditions is not None and conditions.codec:
+                # The sender's codec conceals its own lost packets (transports.local): here
+                # its frames are only delayed.
+                conditions = replace(conditions, loss=0.0)
+            if conditions is not None and (conditions.latency_ms or conditions.jitter_ms or conditions.loss):
                 member.impairment = Impairment(conditions)
                 member.delayed = asyncio.Queue()
                 delivery = asyncio.create_task(self._deliver_later(member, members))

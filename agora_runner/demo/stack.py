@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .. import loop as event_loop
-from ..channel.network import NetworkConditions
+from ..channel.network import FIELDS, NetworkConditions
 from ..channel.server import ChannelServer
 from ..session import ENCRYPTION_MODES
 from ..speech import Synthesizer, Transcriber
@@ -59,7 +59,7 @@ def channel_from_query(query: dict[str, list[str]]) -> tuple[EncryptionConfig | 
             raise KnobError(f"encryption must be one of {', '.join(ENCRYPTION_MODES)}")
         encryption = EncryptionConfig(mode_name.lower(), mode, secrets.token_hex(16), os.urandom(32))
     try:
-        network = NetworkConditions.from_dict({k: _one(query, k) for k in ("latency_ms", "jitter_ms", "loss", "seed") if _one(query, k)})
+        network = NetworkConditions.from_dict({k: _one(query, k) for k in FIELDS if _one(query, k)})
     except ValueError as exc:
         raise KnobError(f"network knobs: {exc}") from exc
     return encryption, _one(query, "agent_key"), network

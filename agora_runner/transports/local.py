@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import struct
 import time
+
+import numpy as np
 
 from ..audio import FRAME_BYTES
 from ..channel.crypto import FrameCipher
@@ -43,6 +46,14 @@ class LocalChannelTransport(ChannelTransport):
         self._writer: asyncio.StreamWriter | None = None
         self._pump: asyncio.Task[None] | None = None
         self._sent = 0
+        self._codec = None
+        if network is not None and network.codec == "opus":
+            from ..channel.codec import OpusLink
+
+            # Our uplink through Opus, as a real call's: what the far side hears is the
+            # decoded audio, a lost packet concealed (the same seeded losses every time).
+            self._codec = OpusLink(bitrate=network.bitrate, dtx=network.dtx)
+            self._loss = random.Random(network.seed)
 
     async def connect(self, join: JoinDetails) -> list[int]:
         try:
@@ -105,6 +116,9 @@ class LocalChannelTransport(ChannelTransport):
     async def send(self, pcm: bytes) -> None:
         if self._writer is None or self._writer.is_closing():
             return
+        if self._codec is not None and self.network is not None:
+            lost = self._loss.random() < self.network.loss
+            pcm = self._codec.carry(np.frombuffer(pcm, dtype=np.int16), lost=lost).tobytes()
         self._writer.write(encode_audio(self._cipher.seal(pcm) if self._cipher else pcm))
         self._sent += 1
         if self._sent % 50 == 0:

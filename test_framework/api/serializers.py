@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlparse
 
@@ -294,6 +295,30 @@ class ShareLinkSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_active(self, link: ShareLink) -> bool:
         return link.revoked_at is None and (link.expire_at is None or link.expire_at > timezone.now())
+
+
+class RecordingScoreSerializer(serializers.Serializer):
+    recording = serializers.FileField(help_text="Stereo 16-bit 16 kHz WAV: caller left, agent right.")
+    caller_turns = serializers.JSONField(
+        required=False, allow_null=True, help_text='JSON [{"start_s": …, "end_s": …}, …]',
+        error_messages={"invalid": 'Not valid JSON: give [{{"start_s": …, "end_s": …}}, …].'},  # braces doubled: DRF formats it
+    )
+
+    def validate_recording(self, value: Any) -> Any:
+        if value.size > RECORDING_MAX_BYTES:
+            raise serializers.ValidationError(f"The recording is larger than {RECORDING_MAX_BYTES // 1_000_000} MB.")
+        return value
+
+    def validate_caller_turns(self, value: Any) -> Any:
+        if isinstance(value, str):  # a multipart form field holds JSON text
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise serializers.ValidationError('Not valid JSON: give [{"start_s": …, "end_s": …}, …].') from None
+        return value
+
+
+RECORDING_MAX_BYTES = 60_000_000  # 15 minutes of 16 kHz stereo s16 is 57.6 MB
 
 
 class RunBriefSerializer(serializers.ModelSerializer):

@@ -16,6 +16,7 @@ RESOURCES = [
     ("personalities", views.PersonalityViewSet),
     ("predefined-metrics", views.PredefinedMetricViewSet),
     ("share-links", views.ShareLinkViewSet),
+    ("recordings", views.RecordingViewSet),
 ]
 
 
@@ -30,7 +31,7 @@ def _router(suffix: str, name_suffix: str) -> SimpleRouter:
     router = OptionalSlashRouter()
     for name, viewset in RESOURCES:
         # The plain v1 routes keep the bare basename ("run", …) so reverse() has one target.
-        basename = {"predefined-metrics": "predefined-metric", "personalities": "personality", "share-links": "share-link"}.get(name, name.rstrip("s"))
+        basename = {"predefined-metrics": "predefined-metric", "personalities": "personality", "share-links": "share-link", "recordings": "recording"}.get(name, name.rstrip("s"))
         router.register(f"{name}{suffix}", viewset, basename=basename + name_suffix)
     return router
 

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from cekura.errors import InvalidInput
 from cekura.ranged import stored_file_response
 from cekura.throttling import ApiKeyThrottle, LaunchThrottle
-from evaluators import PREDEFINED
+from evaluators import PREDEFINED, RecordingError, read_recording, score_recording
 
 from .. import selectors, services
 from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
@@ -34,6 +34,7 @@ from .serializers import (
     MetricSerializer,
     PersonalitySerializer,
     PredefinedMetricSerializer,
+    RecordingScoreSerializer,
     ReportShareSerializer,
     ResultDetailSerializer,
     ResultLaunchSerializer,
@@ -329,6 +330,39 @@ def share_url(request: Request, token: str) -> str:
     path = reverse("share", kwargs={"token": token})
     base = settings.PUBLIC_BASE_URL
     return f"{base.rstrip('/')}{path}" if base else request.build_absolute_uri(path)
+
+
+RECORDING_MAX_SECONDS = 900.0  # scored inside the request: about 0.5 CPU s per minute
+
+
+class RecordingViewSet(viewsets.ViewSet):
+    """Score a recording made anywhere (your production calls, say) with the predefined
+    catalogue, without placing a call."""
+
+    @extend_schema(
+        request={"multipart/form-data": RecordingScoreSerializer},
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["post"], url_path="score", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    def score(self, request: Request) -> Response:
+        """A stereo 16-bit 16 kHz WAV (caller left, agent right, up to 15 minutes), and
+        optionally the caller's authored speech as `caller_turns` (JSON
+        `[{"start_s", "end_s"}, …]`; without it the caller's lines are found on its track).
+        Answers the metrics in a run's shape, each latency turn as
+        `{caller_end_s, agent_start_s, latency_ms, measurable, reason}`. No transcript is
+        made: the metrics that read one say they were not judged."""
+        incoming = RecordingScoreSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            recording = read_recording(data["recording"].read(), max_seconds=RECORDING_MAX_SECONDS)
+        except RecordingError as exc:
+            raise InvalidInput(str(exc)[:300], field="recording") from None
+        try:
+            result = score_recording(recording, data.get("caller_turns"))
+        except RecordingError as exc:
+            raise InvalidInput(str(exc)[:300], field="caller_turns") from None
+        return Response(result)
 
 
 class PredefinedMetricViewSet(viewsets.ViewSet):

@@ -5,9 +5,8 @@ import numpy as np
 from agora_runner.audio import (
     FRAME_BYTES,
     FRAME_SAMPLES,
-    first_voiced_sample,
-    last_voiced_sample,
     read_wav,
+    speech_edges,
     stereo_wav,
 )
 from agora_runner.call import Recorder
@@ -33,21 +32,13 @@ def test_jittered_frames_stay_contiguous_and_a_real_gap_is_kept() -> None:
     assert pos == 1600 + 5 * FRAME_SAMPLES + 8000
 
 
-def test_onsets_are_found_to_the_sample() -> None:
-    sr = 16000
-    audio = np.zeros(sr * 2, dtype=np.int16)
-    start, stop = 12_345, 20_000
-    audio[start:stop] = tone((stop - start) / sr)
-    onset = first_voiced_sample(audio)
-    end = last_voiced_sample(audio, 0, len(audio))
-    assert onset is not None and abs(onset - start) <= 16  # within 1 ms
-    assert end is not None and abs(end - stop) <= 16
-    assert first_voiced_sample(np.zeros(sr, dtype=np.int16)) is None
-    clicks = np.zeros(sr * 2, dtype=np.int16)
-    clicks[::4000] = 30000  # a click every 250 ms: no onset
-    assert first_voiced_sample(clicks) is None
-    clicks[start:stop] = audio[start:stop]
-    assert abs(first_voiced_sample(clicks) - start) <= 16
+def test_a_clean_clips_speech_edges_leave_out_what_lies_60_db_under_its_peak() -> None:
+    clip = np.zeros(4000, dtype=np.int16)
+    clip[:500] = 4  # a synthesiser's hiss, 62 dB under the peak
+    clip[1000:3000:2], clip[1001:3000:2] = 5000, -5000
+    clip[3000:3200] = 4  # a faint tail
+    assert speech_edges(clip) == (1000, 3000)
+    assert speech_edges(np.zeros(100, dtype=np.int16)) is None
 
 
 def test_stereo_wav_keeps_caller_left_and_agent_right() -> None:

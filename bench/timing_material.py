@@ -1,0 +1,410 @@
+"""Calibration material for the timing metrics: calls composed offline from speech clips whose
+edges are known to the sample, then put through channel conditions.
+
+Nothing here is tuned on: it is the ground the timing analysis is measured against. Voices and
+answer texts come in two disjoint parts, `tuning` (may be looked at while choosing how the
+analysis works) and `heldout` (never used for that; reported apart). The acceptance checks use
+material that is in neither.
+
+A call: the caller (Piper) says a line; the agent answers D ms after the caller's last
+sample (D from 150 to 2500 ms), in one voice of the part; some answers are interrupted: the
+caller starts again B ms into the answer and the agent stops R ms later, cut mid-speech. The
+agent's track then goes through a condition (a codec, packet loss, DC, hum, comfort noise,
+steady noise or a background of voices).
+
+The truth of an answer's onset is its clip's first sample within 60 dB of the clip's peak
+(resampling leaves ringing far below that before the first real sample); of a stop, the
+clip's last such sample before the cut.
+
+Voices: Piper's `en_US-joe-medium` (the project's), and espeak-ng voices and variants
+(`apt-get install espeak-ng`).
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agora_runner.audio import SAMPLE_RATE, read_wav, resample  # noqa: E402
+
+CACHE = ROOT / "var" / "bench" / "tts"
+TRUTH_DB = -60.0  # an edge is the first (last) sample within this of the clip's peak
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str
+    engine: str  # "piper" | "espeak"
+    voice: str = ""  # espeak-ng voice (+variant)
+    speed: float = 1.0  # piper: speaking-rate factor; espeak: words per minute
+
+
+# Disjoint parts. The held-out voices differ in accent, variant and rate from every tuning one.
+VOICES: dict[str, list[Voice]] = {
+    "tuning": [
+        Voice("piper-joe", "piper"),
+        Voice("piper-joe-fast", "piper", speed=1.25),
+        Voice("espeak-us", "espeak", "en-us", 175),
+        Voice("espeak-gb-f3", "espeak", "en-gb+f3", 150),
+        Voice("espeak-us-m3-fast", "espeak", "en-us+m3", 210),
+    ],
+    "heldout": [
+        Voice("espeak-scotland-f4", "espeak", "en-gb-scotland+f4", 165),
+        Voice("espeak-caribbean-m7", "espeak", "en-029+m7", 185),
+        Voice("espeak-rp-klatt2", "espeak", "en-gb-x-rp+klatt2", 140),
+        Voice("espeak-nyc-female2", "espeak", "en-us-nyc+female2", 220),
+        Voice("piper-joe-slow", "piper", speed=0.85),
+    ],
+}
+# Voices of the background babble (never an agent's voice in the same part).
+BABBLE_VOICES: dict[str, list[Voice]] = {
+    "tuning": [Voice(f"babble-t{i}", "espeak", v, s) for i, (v, s) in enumerate(
+        [("en-us+m1", 160), ("en-gb+f2", 170), ("en-us+f5", 180), ("en-gb-x-gbclan+m2", 150), ("en-us+m4", 190)])],
+    "heldout": [Voice(f"babble-h{i}", "espeak", v, s) for i, (v, s) in enumerate(
+        [("en-gb-x-gbcwmd+m5", 165), ("en-us+f1", 175), ("en-029+f2", 155), ("en-gb-scotland+m6", 185), ("en-us+m2", 200)])],
+}
+# Answers open on weak consonants (h, th, f, s, hm) and on vowels; 1 to ~25 words.
+ANSWERS: dict[str, list[str]] = {
+    "tuning": [
+        "Okay, I can help with that.",
+        "Sure, let me check the schedule for you.",
+        "Thanks for waiting. Your order has shipped.",
+        "Hi there, how can I help you today?",
+        "Fine, we can do Tuesday at ten.",
+        "Happy to help. What is your account number?",
+        "Hmm, let me look that up.",
+        "So the total comes to forty dollars.",
+        "Yes.",
+        "Absolutely, that works.",
+        "For that I need your date of birth.",
+        "We are open from nine to five on weekdays and from ten until two on Saturdays.",
+        "Hold on.",
+        "I see.",
+    ],
+    "heldout": [
+        "Thank you, that is all set.",
+        "Hello, this is the front desk.",
+        "Fair enough, I will cancel it.",
+        "Have a look at your email in a minute or two.",
+        "Uh, one moment please.",
+        "Perfect.",
+        "Certainly, I have booked it for Monday.",
+        "Excellent, see you then.",
+        "Very well, goodbye for now.",
+        "Whichever day suits you best is fine with me.",
+        "It should arrive by Friday, along with the receipt and the return label.",
+        "No problem at all.",
+        "Fine.",
+        "Shall I send the details by text message?",
+    ],
+}
+CALLER_LINES = [
+    "Hello, I have a question.", "Can you check my order?", "When are you open?", "Is Tuesday possible?",
+    "How much is it?", "What do you need from me?", "Okay.", "And after that?", "Could you repeat that?",
+    "Is there anything else?", "Can I come in the morning?", "Do you take walk ins?",
+]
+BABBLE_TEXT = (
+    "The meeting moved to the third floor and nobody told the visitors where to go. "
+    "I think the train was late again this morning because of the weather up north. "
+    "She said the report would be ready by Thursday but I have not seen it yet. "
+    "We should order lunch for everyone before the kitchen closes at two. "
+)
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def _cached(key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / (hashlib.sha1(key.encode()).hexdigest() + ".npy")
+    if path.exists():
+        return np.load(path)
+    audio = make()
+    np.save(path, audio)
+    return audio
+
+
+_piper: Any = None
+
+
+def synthesize(voice: Voice, text: str) -> np.ndarray:
+    """A clip at 16 kHz (int16), exactly as the engine made it (no trimming)."""
+
+    def make() -> np.ndarray:
+        global _piper
+        if voice.engine == "piper":
+            if _piper is None:
+                from agora_runner.speech import PiperTTS
+
+                _piper = PiperTTS()
+            return np.array(_piper.synthesize(text, voice.speed))
+        if not espeak_available():
+            raise SystemExit("espeak-ng is missing: apt-get install espeak-ng")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "clip.wav"
+            subprocess.run(["espeak-ng", "-v", voice.voice, "-s", str(int(voice.speed)), "-w", str(out), text], check=True, capture_output=True)
+            rate, audio = read_wav(out.read_bytes())
+        mono = audio[:, 0] if audio.ndim == 2 else audio
+        # espeak speaks at up to full scale; bring it to Piper's level so conditions mean the same.
+        clip = resample(mono.astype(np.int16), rate, SAMPLE_RATE).astype(np.float64)
+        peak = np.abs(clip).max() or 1.0
+        return np.clip(np.round(clip * (0.7 * 32767 / peak)), -32768, 32767).astype(np.int16)
+
+    return _cached(f"{voice.engine}|{voice.voice}|{voice.speed}|{text}", make)
+
+
+def edges(clip: np.ndarray) -> tuple[int, int]:
+    """(first, last) sample within TRUTH_DB of the clip's peak."""
+    mag = np.abs(clip.astype(np.float64))
+    idx = np.flatnonzero(mag >= mag.max() * 10 ** (TRUTH_DB / 20))
+    return int(idx[0]), int(idx[-1])
+
+
+@dataclass
+class Call:
+    """A composed call: both tracks (int16), the caller's lines with authored edges, and the
+    truth of every answer's onset and every interrupted answer's stop (samples)."""
+
+    voice: Voice
+    part: str
+    caller: np.ndarray
+    agent: np.ndarray  # clean: the answers over digital silence
+    utterances: list[dict[str, Any]]
+    answers: list[dict[str, Any]]  # {"caller_end", "onset", "text", "end", "barge_in"?, "stop"?}
+    seed: int
+    answer_spans: list[tuple[int, int]] = field(default_factory=list)  # (onset, end) on the track
+
+    @property
+    def seconds(self) -> float:
+        return len(self.agent) / SAMPLE_RATE
+
+
+def compose_call(voice: Voice, part: str, seed: int, turns: int = 12, piper_caller: Voice | None = None) -> Call:
+    """One call of `turns` caller lines, each answered; about a third of the longer answers
+    are interrupted (the caller's next line starts into the answer and the agent stops 150 to
+    450 ms later)."""
+    rng = np.random.default_rng(seed)
+    caller_voice = piper_caller or Voice("piper-joe", "piper")
+    texts = ANSWERS[part]
+    order = rng.permutation(len(texts))
+    lines = rng.permutation(len(CALLER_LINES))
+    pieces_caller: list[tuple[int, np.ndarray]] = []
+    pieces_agent: list[tuple[int, np.ndarray]] = []
+    utterances, answers = [], []
+    t = int(0.6 * SAMPLE_RATE)
+    pending_start: int | None = None  # a barge-in: the next caller line starts here
+    for i in range(turns):
+        line = CALLER_LINES[lines[i % len(lines)]]
+        cclip = synthesize(caller_voice, line)
+        c_first, c_last = edges(cclip)
+        start = (pending_start - c_first) if pending_start is not None else t
+        pieces_caller.append((start, cclip))
+        utterances.append({
+            "text": line, "start": start / SAMPLE_RATE, "end": (start + len(cclip)) / SAMPLE_RATE,
+            "speech_start": (start + c_first) / SAMPLE_RATE, "speech_end": (start + c_last + 1) / SAMPLE_RATE,
+        })
+        caller_end = start + c_last + 1
+        text = texts[order[i % len(order)]]
+        aclip = synthesize(voice, text)
+        a_first, a_last = edges(aclip)
+        delay = int(np.exp(rng.uniform(np.log(150), np.log(2500))) * SAMPLE_RATE / 1000)
+        onset = caller_end + delay
+        place = onset - a_first
+        length = a_last - a_first + 1
+        answer: dict[str, Any] = {"caller_end": caller_end, "onset": onset, "text": text}
+        pending_start = None
+        if i + 1 < turns and length > 1.0 * SAMPLE_RATE and rng.random() < 0.45:
+            barge = int(rng.uniform(0.4, min(1.5, length / SAMPLE_RATE - 0.4)) * SAMPLE_RATE)
+            react = int(rng.uniform(0.25, 0.5) * SAMPLE_RATE)  # overlaps under 200 ms are not interruptions
+            cut = a_first + barge + react  # in the clip
+            fade = int(0.001 * SAMPLE_RATE)
+            aclip = aclip[:cut].astype(np.float64)
+            aclip[-fade:] *= np.linspace(1.0, 0.0, fade)
+            aclip = np.round(aclip).astype(np.int16)
+            stop_in_clip = edges_before(aclip, len(aclip))
+            answer.update(barge_in=onset + barge, stop=place + stop_in_clip, end=place + stop_in_clip + 1)
+            pending_start = onset + barge
+        else:
+            answer["end"] = place + a_last + 1
+        pieces_agent.append((place, aclip))
+        answers.append(answer)
+        t = answer["end"] + int(rng.uniform(0.3, 1.2) * SAMPLE_RATE)
+    total = max(t, *(s + len(c) for s, c in pieces_caller)) + int(0.8 * SAMPLE_RATE)
+    caller = np.zeros(total, dtype=np.int16)
+    agent = np.zeros(total, dtype=np.int16)
+    for s, c in pieces_caller:
+        caller[s : s + len(c)] = c
+    for s, c in pieces_agent:
+        agent[s : s + len(c)] = c
+    return Call(voice, part, caller, agent, utterances, answers, seed, [(a["onset"], a["end"]) for a in answers])
+
+
+def edges_before(clip: np.ndarray, end: int) -> int:
+    """The last sample before `end` within TRUTH_DB of the (whole) clip's peak."""
+    mag = np.abs(clip[:end].astype(np.float64))
+    idx = np.flatnonzero(mag >= mag.max() * 10 ** (TRUTH_DB / 20))
+    return int(idx[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Channel conditions, applied to the agent's track.
+
+
+def active_rms(track: np.ndarray) -> float:
+    """The level of speech: RMS over 10 ms frames within 30 dB of the loudest."""
+    x = track.astype(np.float64)
+    n = len(x) // 160
+    frames = np.sqrt(np.mean(x[: n * 160].reshape(n, 160) ** 2, axis=1))
+    loud = frames[frames >= frames.max() * 10 ** (-30 / 20)]
+    return float(np.sqrt(np.mean(loud**2)))
+
+
+def _to_int16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def coloured_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit-RMS white, pink (1/f) or brown (1/f²) noise."""
+    white = rng.standard_normal(n)
+    if kind == "white":
+        x = white
+    else:
+        spectrum = np.fft.rfft(white)
+        f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+        f[0] = f[1]
+        spectrum /= f ** (0.5 if kind == "pink" else 1.0)
+        spectrum[f < 20] = 0
+        x = np.fft.irfft(spectrum, n)
+    x -= x.mean()
+    return x / (np.sqrt(np.mean(x * x)) or 1.0)
+
+
+def with_noise(call: Call, kind: str, snr_db: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = coloured_noise(kind, len(call.agent), rng) * active_rms(call.agent) / 10 ** (snr_db / 20)
+    return _to_int16(call.agent.astype(np.float64) + noise)
+
+
+def babble(call: Call, snr_db: float, seed: int, voices: int = 5) -> np.ndarray:
+    """A background of several voices talking at once, `snr_db` under the agent's speech."""
+    rng = np.random.default_rng(seed)
+    pool = BABBLE_VOICES[call.part]
+    sentences = [s.strip() + "." for s in BABBLE_TEXT.split(".") if s.strip()]
+    mix = np.zeros(len(call.agent), dtype=np.float64)
+    for v in pool[:voices]:
+        stream: list[np.ndarray] = []
+        length = 0
+        while length < len(mix) + SAMPLE_RATE:
+            clip = synthesize(v, sentences[int(rng.integers(len(sentences)))]).astype(np.float64)
+            stream.append(clip)
+            length += len(clip)
+        joined = np.concatenate(stream)
+        offset = int(rng.integers(0, SAMPLE_RATE))
+        mix += joined[offset : offset + len(mix)]
+    mix *= active_rms(call.agent) / (np.sqrt(np.mean(mix * mix)) or 1.0) / 10 ** (snr_db / 20)
+    return _to_int16(call.agent.astype(np.float64) + mix)
+
+
+def with_dc(call: Call, seed: int) -> np.ndarray:
+    offset = np.random.default_rng(seed).choice([-1, 1]) * np.random.default_rng(seed + 1).uniform(200, 1200)
+    return _to_int16(call.agent.astype(np.float64) + offset)
+
+
+def with_hum(call: Call, seed: int) -> np.ndarray:
+    """Mains hum (50 or 60 Hz and its odd harmonics) about 40 dB under the speech."""
+    rng = np.random.default_rng(seed)
+    base = rng.choice([50.0, 60.0])
+    t = np.arange(len(call.agent)) / SAMPLE_RATE
+    hum = sum(np.sin(2 * np.pi * base * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 3, 5, 7))
+    hum *= active_rms(call.agent) * 10 ** (-rng.uniform(35, 45) / 20) / np.sqrt(np.mean(hum * hum))
+    return _to_int16(call.agent.astype(np.float64) + hum)
+
+
+def with_comfort_noise(call: Call, seed: int) -> np.ndarray:
+    """20-60 ms of low noise (-66 to -54 dBFS) right before each answer, digital silence
+    elsewhere: what some pipelines send as they start to speak."""
+    rng = np.random.default_rng(seed)
+    x = call.agent.astype(np.float64)
+    for a in call.answers:
+        n = int(rng.uniform(0.02, 0.06) * SAMPLE_RATE)
+        level = 32768 * 10 ** (rng.uniform(-66, -54) / 20)
+        x[a["onset"] - n : a["onset"]] += rng.standard_normal(n) * level
+    return _to_int16(x)
+
+
+def mulaw_round_trip(call: Call, seed: int = 0) -> np.ndarray:
+    """G.711 μ-law at 8 kHz, as a phone leg carries it."""
+    narrow = resample(call.agent, SAMPLE_RATE, 8000).astype(np.float64) / 32768.0
+    mu = 255.0
+    coded = np.sign(narrow) * np.log1p(mu * np.abs(narrow)) / np.log1p(mu)
+    coded = np.round(coded * 127) / 127  # 8 bits
+    decoded = np.sign(coded) * ((1 + mu) ** np.abs(coded) - 1) / mu
+    return resample(_to_int16(decoded * 32767), 8000, SAMPLE_RATE)
+
+
+def packet_loss_zeros(call: Call, seed: int, loss: float = 0.05, frame_ms: int = 20) -> np.ndarray:
+    """Lost 20 ms packets with no concealment: silence where they were."""
+    rng = np.random.default_rng(seed)
+    x = call.agent.copy()
+    n = SAMPLE_RATE * frame_ms // 1000
+    for i in range(0, len(x), n):
+        if rng.random() < loss:
+            x[i : i + n] = 0
+    return x
+
+
+def opus_round_trip(call: Call, seed: int, *, loss: float = 0.0, dtx: bool = False, bitrate: int = 24000) -> np.ndarray:
+    """Opus at 16 kHz (20 ms packets), as the agent's uplink carries it; lost packets are
+    concealed by the decoder (its PLC); with `dtx`, silence is sent as comfort noise."""
+    from agora_runner.channel.codec import OpusLink
+
+    rng = np.random.default_rng(seed)
+    link = OpusLink(bitrate=bitrate, dtx=dtx)
+    n = SAMPLE_RATE // 50
+    pad = (-len(call.agent)) % n
+    x = np.concatenate([call.agent, np.zeros(pad, dtype=np.int16)])
+    out = [link.carry(x[i : i + n], lost=bool(rng.random() < loss)) for i in range(0, len(x), n)]
+    return np.concatenate(out)[: len(call.agent)]
+
+
+CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
+    "clean": lambda c, s: c.agent.copy(),
+    "mulaw": mulaw_round_trip,
+    "opus": lambda c, s: opus_round_trip(c, s),
+    "opus dtx": lambda c, s: opus_round_trip(c, s, dtx=True),
+    "opus loss 5% (plc)": lambda c, s: opus_round_trip(c, s, loss=0.05),
+    "loss 5% (zeros)": packet_loss_zeros,
+    "dc offset": with_dc,
+    "hum": with_hum,
+    "comfort noise": with_comfort_noise,
+    "white 20 dB": lambda c, s: with_noise(c, "white", 20, s),
+    "pink 20 dB": lambda c, s: with_noise(c, "pink", 20, s),
+    "brown 20 dB": lambda c, s: with_noise(c, "brown", 20, s),
+    "white 10 dB": lambda c, s: with_noise(c, "white", 10, s),
+    "pink 10 dB": lambda c, s: with_noise(c, "pink", 10, s),
+    "brown 10 dB": lambda c, s: with_noise(c, "brown", 10, s),
+    "voices 30 dB": lambda c, s: babble(c, 30, s),
+    "voices 20 dB": lambda c, s: babble(c, 20, s),
+    "voices 10 dB": lambda c, s: babble(c, 10, s),
+}
+# Which target each condition is held to (docs/metrics.md, issue 19).
+CLASS = {
+    **{k: "exact" for k in ("clean", "mulaw", "opus", "opus dtx", "opus loss 5% (plc)", "loss 5% (zeros)", "dc offset", "hum", "comfort noise")},
+    **{k: "noise 20" for k in ("white 20 dB", "pink 20 dB", "brown 20 dB")},
+    **{k: "noise 10" for k in ("white 10 dB", "pink 10 dB", "brown 10 dB")},
+    "voices 30 dB": "voices 30",
+    "voices 20 dB": "voices loud",
+    "voices 10 dB": "voices loud",
+}

@@ -1,0 +1,93 @@
+"""Score any stereo 16 kHz recording (caller left, agent right) with the predefined catalogue:
+the public entry point behind `python -m evaluators score` and `recordings/score/`."""
+from __future__ import annotations
+
+import io
+import wave
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .base import CallData
+from .catalogue import evaluate_call
+
+SAMPLE_RATE = 16000
+MAX_SECONDS = 3600.0
+
+
+class RecordingError(ValueError):
+    """The recording or the turns cannot be scored; the message says why."""
+
+
+@dataclass
+class Recording:
+    caller: np.ndarray
+    agent: np.ndarray
+
+    @property
+    def seconds(self) -> float:
+        return len(self.agent) / SAMPLE_RATE
+
+
+def read_recording(data: bytes, max_seconds: float = MAX_SECONDS) -> Recording:
+    """A stereo 16-bit 16 kHz WAV as the two tracks (RecordingError saying what is wrong)."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:
+            channels, width, rate, frames = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            if width != 2:
+                raise RecordingError(f"the recording must be 16-bit PCM, not {8 * width}-bit")
+            if channels != 2:
+                raise RecordingError(f"the recording must be stereo (caller left, agent right), not {channels} channel(s)")
+            if rate != SAMPLE_RATE:
+                raise RecordingError(f"the recording must be sampled at 16000 Hz, not {rate}")
+            if frames > max_seconds * SAMPLE_RATE:
+                raise RecordingError(f"the recording is {frames / SAMPLE_RATE:.0f} s long; at most {max_seconds:.0f} s can be scored")
+            pcm = np.frombuffer(w.readframes(frames), dtype=np.int16).reshape(-1, 2)
+    except (wave.Error, EOFError) as exc:
+        raise RecordingError(f"not a WAV file ({exc})") from None
+    if not len(pcm):
+        raise RecordingError("the recording is empty")
+    return Recording(pcm[:, 0].copy(), pcm[:, 1].copy())
+
+
+def caller_utterances(turns: Any, seconds: float) -> list[dict[str, Any]]:
+    """`[{"start_s", "end_s"}, …]` (the caller's authored speech) as the utterances the
+    metrics read; RecordingError naming the first bad entry."""
+    if not isinstance(turns, list):
+        raise RecordingError("caller turns must be a JSON list of {\"start_s\": …, \"end_s\": …}")
+    out = []
+    for i, t in enumerate(turns):
+        if not isinstance(t, dict) or not all(isinstance(t.get(k), int | float) and not isinstance(t.get(k), bool) for k in ("start_s", "end_s")):
+            raise RecordingError(f"caller turn {i} must be an object with numbers start_s and end_s")
+        start, end = float(t["start_s"]), float(t["end_s"])
+        if not 0 <= start < end <= seconds + 0.05:
+            raise RecordingError(f"caller turn {i} ({start:g}–{end:g} s) must lie within the recording (0–{seconds:.2f} s) and end after it starts")
+        out.append({"text": str(t.get("text", "")), "start": start, "end": end, "speech_start": start, "speech_end": end})
+    return sorted(out, key=lambda u: u["start"])
+
+
+def score_recording(recording: Recording, turns: Any = None, transcript: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The predefined metrics of one recording, in the API's shape, with its timing (every
+    latency turn as {caller_end_s, agent_start_s, latency_ms, measurable, reason}). Without
+    `turns`, the caller's lines are found on its track. Metrics that read a transcript say
+    they were not judged unless one is given."""
+    from .timing import find_turns
+
+    if turns is None:
+        found = find_turns(recording.caller)
+        utterances = [{"text": "", "start": a, "end": b, "speech_start": a, "speech_end": b} for a, b in found]
+        source = "found on the caller's track"
+    else:
+        utterances = caller_utterances(turns, recording.seconds)
+        source = "given"
+    call = CallData(SAMPLE_RATE, recording.caller, recording.agent, transcript or [], utterances, [])
+    outcome, metrics = evaluate_call(call)
+    timing = call.timing
+    return {
+        "duration_s": round(recording.seconds, 3),
+        "caller_turns": {"source": source, "turns": [{"start_s": round(u["start"], 4), "end_s": round(u["end"], 4)} for u in utterances]},
+        "latency_turns": [t.as_dict() for t in timing.turns],
+        "stops": [s.as_dict() for s in timing.stops],
+        "metrics": [outcome.as_dict()] + [m.as_dict() for m in metrics],
+    }

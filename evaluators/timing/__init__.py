@@ -1,0 +1,234 @@
+"""When each side spoke, from a finished call's two tracks: the agent's answer onsets, its stops
+after a barge-in, and the interruptions.
+
+Every decision about an answer is made on a window around it, against the agent's own
+background in the stretch before it (while the caller spoke); nothing carries across the
+call. Where an edge cannot be placed within the stated accuracy, the turn says so
+(`measurable` false, with a reason) and is left out of the figures: a wrong number is worse
+than none.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..base import CallData
+from .background import measure_background
+from .edges import find_onset, find_stop
+from .params import PARAMS, TimingParams
+from .signal import SAMPLE_RATE
+
+__all__ = ["PARAMS", "StopTiming", "Timing", "TimingParams", "TurnTiming", "score_timing"]
+
+MIN_OVERLAP_S = 0.2  # shorter overlaps are crosstalk, not an interruption
+TURN_PAUSE_S = 0.5  # a pause this short inside someone's speech does not end their turn
+
+
+@dataclass
+class TurnTiming:
+    """One caller line and the agent's answer to it."""
+
+    caller_end_s: float
+    agent_start_s: float | None
+    latency_ms: float | None
+    measurable: bool = True
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "caller_end_s": round(self.caller_end_s, 4),
+            "agent_start_s": None if self.agent_start_s is None else round(self.agent_start_s, 4),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "measurable": self.measurable,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class StopTiming:
+    """The caller broke in on the agent at `barge_in_s`; the agent stopped at `stop_s`."""
+
+    barge_in_s: float
+    stop_s: float | None
+    stop_ms: float | None
+    measurable: bool = True
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "barge_in_s": round(self.barge_in_s, 4),
+            "stop_s": None if self.stop_s is None else round(self.stop_s, 4),
+            "stop_ms": None if self.stop_ms is None else round(self.stop_ms, 1),
+            "measurable": self.measurable,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Timing:
+    turns: list[TurnTiming] = field(default_factory=list)
+    stops: list[StopTiming] = field(default_factory=list)
+    ai_interruptions: list[float] = field(default_factory=list)  # seconds the agent broke in
+    user_interruptions: list[float] = field(default_factory=list)  # seconds the caller broke in
+    greeting_s: float | None = None
+    agent_spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) s of the agent's turns
+
+
+def _caller_lines(call: CallData) -> list[tuple[int, int]]:
+    """(speech start, speech end) of each caller line, in samples: as authored when the run
+    kept them, else the edges of the sound on the caller's track while the line was sent
+    (backchannels are not lines: the agent is not expected to answer them)."""
+    from agora_runner.audio import speech_edges
+
+    sr = call.sample_rate
+    out = []
+    for u in sorted((u for u in call.caller_utterances if u.get("kind") != "backchannel"), key=lambda u: u["start"]):
+        if u.get("speech_start") is not None and u.get("speech_end") is not None:
+            out.append((round(float(u["speech_start"]) * sr), round(float(u["speech_end"]) * sr)))
+            continue
+        lo, hi = round(float(u["start"]) * sr), round(float(u["end"]) * sr)
+        found = speech_edges(call.caller[lo:hi])
+        out.append((lo + found[0], lo + found[1]) if found else (lo, hi))
+    return out
+
+
+def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
+    """Answer onsets, stops and interruptions of one call (see the module's docstring)."""
+    sr = call.sample_rate
+    agent = call.agent
+    lines = _caller_lines(call)
+    timing = Timing()
+    guard = int(p.background_guard_s * sr)
+    if not lines:
+        _alone(agent, timing, p)
+        return timing
+    first_bg = measure_background(agent, lines[0][0], lines[0][1], p)
+    if first_bg is not None:
+        greeting = find_onset(agent, first_bg, 0, lines[0][0], p)
+        if greeting.sample is not None:
+            timing.greeting_s = greeting.sample / sr
+            end_of = find_stop(agent, first_bg, greeting.sample + int(0.03 * sr), min(len(agent), lines[0][1] + sr), TURN_PAUSE_S, lines[0][1], p)
+            timing.agent_spans.append((greeting.sample / sr, (end_of.sample or greeting.sample) / sr))
+    answer_end = timing.agent_spans[-1][1] * sr if timing.agent_spans else 0  # where the agent's previous speech ended (our own finding)
+    answer_end = int(answer_end)
+    previous: tuple[int, int] | None = None  # the stretch the previous answer's background came from
+    for i, (start, end) in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        horizon = nxt[0] if nxt else len(agent)
+        # The agent breaking in on this line: its speech starting while the caller speaks,
+        # judged against the background before the line (or the previous answer's).
+        broke_in: int | None = None
+        if answer_end + int(TURN_PAUSE_S * sr) < start:
+            before = measure_background(agent, max(answer_end + guard, start - int(p.background_s * sr), 0), start, p, also=previous)
+            over = find_onset(agent, before, start, end, p) if before is not None else None
+            if over is not None and over.sample is not None and over.measurable:
+                stretch = find_stop(agent, before, over.sample + int(0.03 * sr), min(len(agent), end + sr), TURN_PAUSE_S, end, p)
+                if stretch.sample is not None:
+                    timing.agent_spans.append((over.sample / sr, stretch.sample / sr))
+                    broke_in = over.sample
+                    answer_end = max(answer_end, stretch.sample)
+                    if min(stretch.sample, end) - over.sample >= MIN_OVERLAP_S * sr:
+                        timing.ai_interruptions.append(round(over.sample / sr, 3))
+        bg_start = max(answer_end + guard, end - int(p.background_s * sr), 0)
+        bg_end = end if broke_in is None or answer_end < end - int(p.background_min_s * sr) else broke_in
+        short = bg_end - bg_start < p.background_s * sr * 2 / 3
+        bg = measure_background(agent, bg_start, bg_end, p, also=previous if short else None) if bg_end > bg_start else None
+        if bg is None and previous is not None:
+            bg = measure_background(agent, *previous, p)
+        elif bg is not None:
+            previous = (bg_start, bg_end)
+        if bg is None:
+            timing.turns.append(TurnTiming(end / sr, None, None, False, "no stretch of the agent's background before the answer to judge it against"))
+            continue
+        onset = find_onset(agent, bg, end, horizon, p)
+        if onset.sample is None:
+            timing.turns.append(TurnTiming(end / sr, None, None, onset.measurable, onset.reason))
+            continue
+        latency = (onset.sample - end) * 1000 / sr
+        timing.turns.append(TurnTiming(end / sr, onset.sample / sr, latency if onset.measurable else None, onset.measurable, onset.reason))
+        # Where the answer ends; if the caller's next line starts before that, a barge-in.
+        limit = min(len(agent), (nxt[1] + sr) if nxt else len(agent))
+        finish = find_stop(agent, bg, onset.sample + int(0.03 * sr), limit, TURN_PAUSE_S, nxt[1] if nxt else None, p)
+        answer_end = finish.sample if finish.sample is not None else onset.sample
+        timing.agent_spans.append((onset.sample / sr, answer_end / sr))
+        # More of the agent's speech before the caller's next line (a second sentence after a
+        # long pause, a monologue): each stretch is a span of its own.
+        while answer_end + int(TURN_PAUSE_S * sr) < horizon:
+            more = find_onset(agent, bg, answer_end + int(TURN_PAUSE_S * sr), horizon, p)
+            if more.sample is None:
+                break
+            more_end = find_stop(agent, bg, more.sample + int(0.03 * sr), limit, TURN_PAUSE_S, nxt[1] if nxt else None, p)
+            if more_end.sample is None or more_end.sample <= more.sample:
+                break
+            timing.agent_spans.append((more.sample / sr, more_end.sample / sr))
+            finish, answer_end = more_end, more_end.sample
+        if nxt and finish.sample is not None and finish.sample - nxt[0] >= MIN_OVERLAP_S * sr:
+            timing.user_interruptions.append(round(nxt[0] / sr, 4))
+            stop = find_stop(agent, bg, nxt[0], limit, TURN_PAUSE_S, nxt[1], p)
+            if stop.sample is not None:
+                timing.stops.append(StopTiming(nxt[0] / sr, stop.sample / sr, (stop.sample - nxt[0]) * 1000 / sr, onset.measurable and stop.measurable,
+                                               onset.reason or stop.reason))
+            else:
+                timing.stops.append(StopTiming(nxt[0] / sr, None, None, False, stop.reason))
+            answer_end = stop.sample or answer_end
+    return timing
+
+
+def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
+    """A call in which the caller never spoke: the agent's first stretch of speech, against
+    the quietest half second of the track."""
+    sr = SAMPLE_RATE
+    n = len(agent) // 160
+    if n < 60:
+        return
+    rms = np.sqrt(np.mean(agent[: n * 160].astype(np.float64).reshape(n, 160) ** 2, axis=1))
+    window = 50  # 10 ms frames
+    sums = np.convolve(rms, np.ones(window), mode="valid")
+    quiet = int(np.argmin(sums)) * 160
+    bg = measure_background(agent, quiet, quiet + window * 160, p)
+    if bg is None:
+        return
+    onset = find_onset(agent, bg, 0, len(agent), p)
+    if onset.sample is not None:
+        end = find_stop(agent, bg, onset.sample + int(0.03 * sr), len(agent), TURN_PAUSE_S, None, p)
+        timing.agent_spans.append((onset.sample / sr, (end.sample or onset.sample) / sr))
+
+
+def find_turns(track: np.ndarray, p: TimingParams = PARAMS, merge_gap_s: float = 0.7) -> list[tuple[float, float]]:
+    """A speaker's lines on a track of their own (the caller's, when the run did not keep its
+    authored edges): (start, end) seconds of its stretches of speech, pauses shorter than
+    `merge_gap_s` joined, each edge placed as an answer's is, against the track's quietest
+    half second."""
+    from .edges import analyse
+
+    sr = SAMPLE_RATE
+    n = len(track) // 160
+    if n < 60:
+        return []
+    rms = np.sqrt(np.mean(track[: n * 160].astype(np.float64).reshape(n, 160) ** 2, axis=1))
+    sums = np.convolve(rms, np.ones(50), mode="valid")
+    quiet = int(np.argmin(sums)) * 160
+    bg = measure_background(track, quiet, quiet + 50 * 160, p)
+    if bg is None:
+        return []
+    groups: list[list[int]] = []
+    chunk = 60 * sr  # looked at a minute at a time, to bound memory
+    for lo in range(0, len(track), chunk):
+        a = analyse(track, bg, lo, min(len(track), lo + chunk + sr), p)
+        for first, last in a.regions(p):
+            start, end = a.sample_of(first, p), a.sample_of(last, p) + p.frame
+            if groups and start - groups[-1][1] <= merge_gap_s * sr:
+                groups[-1][1] = max(groups[-1][1], end)
+            elif not groups or start > groups[-1][1]:
+                groups.append([start, end])
+    turns = []
+    for start, end in groups:
+        onset = find_onset(track, bg, max(0, start - int(0.3 * sr)), end, p)
+        stop = find_stop(track, bg, max(start, end - int(0.1 * sr)), min(len(track), end + int(0.5 * sr)), merge_gap_s, None, p)
+        first = onset.sample if onset.sample is not None else start
+        last = stop.sample if stop.sample is not None else end
+        if last > first:
+            turns.append((first / sr, last / sr))
+    return turns

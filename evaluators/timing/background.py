@@ -1,0 +1,112 @@
+"""What the agent's track sounds like when the agent is not speaking, just before an answer:
+its level per band, the loudest it gets, how it is judged unlike itself, and what kind it is."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import PARAMS, TimingParams
+from .signal import SAMPLE_RATE, band_db, highpass
+
+SILENCE = "silence"  # digital silence or close to it
+STEADY = "steady"  # noise whose level holds (a fan, a line, comfort noise, hum)
+FLUCTUATING = "fluctuating"  # voices, music, swelling noise
+
+
+@dataclass(frozen=True)
+class Background:
+    start: int
+    end: int
+    median_db: np.ndarray  # per band
+    ceiling_db: np.ndarray  # per band: the loudest the background got (a high quantile)
+    excess_ceiling: float  # the loudest any band got over its ceiling (max-band statistic)
+    sum_ceiling: float  # the largest sum of band excesses over the median (broadband statistic)
+    level_dbfs: float  # broadband level, 10 ms RMS median
+    envelope_peak: float  # loudest 1 ms RMS of the high-passed background
+    kind: str
+    spread_db: np.ndarray  # per band, robust spread of its level (dB)
+    evidence_mean: np.ndarray  # per band region, the evidence statistic over the background frames
+    evidence_spread: np.ndarray
+    power: np.ndarray  # per band, mean power (linear), the loudest 2 % of frames left out
+    high_band_db: float  # its power in the bands of weak consonants (hidden_from_hz and up)
+
+    def unlike(self, bands: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
+        """Per frame: does it stand out from this background, in one band or across many?"""
+        return (excess_max(bands, self) > self.excess_ceiling + p.unlike_margin_db) | (
+            excess_sum(bands, self, p) > self.sum_ceiling + 2 * p.unlike_margin_db
+        )
+
+    def over_ceiling(self, bands: np.ndarray) -> np.ndarray:
+        """Per frame: how far (dB) its most prominent band stands above the background's ceiling."""
+        return excess_max(bands, self)
+
+
+def excess_max(bands: np.ndarray, bg: Background) -> np.ndarray:
+    return (bands - bg.ceiling_db[None, :]).max(axis=1) if len(bands) else np.zeros(0)
+
+
+def excess_sum(bands: np.ndarray, bg: Background, p: TimingParams = PARAMS) -> np.ndarray:
+    return np.maximum(bands - (bg.median_db[None, :] + p.lenient_db / 2), 0.0).sum(axis=1) if len(bands) else np.zeros(0)
+
+
+def measure_background(
+    track: np.ndarray, start: int, end: int, p: TimingParams = PARAMS, also: tuple[int, int] | None = None
+) -> Background | None:
+    """The background of track[start:end] (None when shorter than background_min_s), and of
+    the stretch `also` too when given (the previous answer's background, when this gap is
+    short: one stretch of voices or music shows too little of how loud they get)."""
+    extra = also[1] - also[0] if also is not None else 0
+    if end - start < p.frame or (end - start) + extra < p.background_min_s * SAMPLE_RATE:
+        return None
+    x = track[start:end]
+    bands = band_db(x, p)
+    if also is not None and extra >= p.frame:
+        bands = np.concatenate([band_db(track[also[0] : also[1]], p), bands])
+    median = np.median(bands, axis=0)
+    ceiling = np.quantile(bands, p.ceiling_quantile, axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(bands - median[None, :]), axis=0), p.spread_floor_db)
+    linear = 10 ** (bands / 10)
+    keep = linear <= np.quantile(linear, 0.98, axis=0)[None, :]
+    power = np.maximum((linear * keep).sum(axis=0) / np.maximum(keep.sum(axis=0), 1), 1e-30)
+    partial = Background(start, end, median, ceiling, 0.0, 0.0, 0.0, 0.0, STEADY, spread, np.zeros(1), np.ones(1), power, 0.0)
+    excess_ceiling = float(np.quantile(excess_max(bands, partial), p.ceiling_quantile))
+    sum_ceiling = float(np.quantile(excess_sum(bands, partial, p), p.ceiling_quantile))
+    from .edges import region_evidence
+
+    evidence = region_evidence(bands, power, p)
+    xf = x.astype(np.float64)
+    n = len(xf) // 160
+    rms = np.sqrt(np.mean((xf[: n * 160] - np.median(xf)).reshape(n, 160) ** 2, axis=1))
+    level = float(20 * np.log10(max(np.median(rms), 1e-3) / 32768))
+    hp = highpass(x, p)
+    settle = min(len(hp) // 4, int(0.02 * SAMPLE_RATE))  # the filter's start-up is not background
+    envelope_peak = float(_envelope(hp[settle:]).max()) if len(hp) > settle else 0.0
+    if level < -75:
+        kind = SILENCE
+    elif modulation_db(bands, p) >= p.fluctuating_db:
+        kind = FLUCTUATING
+    else:
+        kind = STEADY
+    return Background(start, end, median, ceiling, excess_ceiling, sum_ceiling, level, envelope_peak, kind,
+                      spread, np.mean(evidence, axis=0), np.maximum(np.std(evidence, axis=0), 1e-6), power,
+                      float(10 * np.log10(max(power[np.asarray(p.bands_hz[:-1]) >= p.hidden_from_hz].sum(), 1e-30))))
+
+
+def _envelope(x: np.ndarray) -> np.ndarray:
+    from .edges import _envelope as envelope
+
+    return envelope(x)
+
+
+def modulation_db(bands: np.ndarray, p: TimingParams = PARAMS) -> float:
+    """How much the background's level moves at the pace of syllables: per band, the spread
+    (dB) of its power averaged over modulation_ms, in the median band. Averaging takes out a
+    steady noise's own frame-to-frame scatter and keeps the swings of voices or music."""
+    n = max(1, int(p.modulation_ms * SAMPLE_RATE / 1000 / p.hop))
+    if len(bands) <= n:
+        return 0.0
+    linear = 10 ** (bands / 10)
+    c = np.cumsum(np.vstack([np.zeros((1, linear.shape[1])), linear]), axis=0)
+    smooth = (c[n:] - c[:-n]) / n
+    return float(np.median(np.std(10 * np.log10(np.maximum(smooth, 1e-30)), axis=0)))

@@ -1,0 +1,322 @@
+"""Where an answer starts and where the agent stops, each judged against the background just
+before the answer, with a word on whether it could be placed at all.
+
+Two steps. First, *sure speech*: frames where some band stands far over anything the
+background did, for most of a short stretch, near speech's own level. Then the *edge* of that
+speech, found back (or forward) from it:
+- on a quiet background (digital silence, hiss, low comfort noise or hum), on single samples:
+  the high-passed envelope is followed back while it stays above the floor just before it;
+- in noise, as a change point: the frame before which the evidence of sound (each band's
+  excess over its background, in the background's own spread) stops adding up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .background import FLUCTUATING, SILENCE, STEADY, Background
+from .params import PARAMS, TimingParams
+from .signal import SAMPLE_RATE, band_db, broadband_db, highpass
+
+
+@dataclass(frozen=True)
+class Edge:
+    sample: int | None
+    measurable: bool
+    reason: str = ""
+    strength_db: float | None = None
+
+
+def _ms(ms: float, p: TimingParams) -> int:
+    """Milliseconds in frames."""
+    return max(1, int(round(ms * SAMPLE_RATE / 1000 / p.hop)))
+
+
+def _window_max(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Per frame t, the max of x[t - before : t + after + 1]."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    padded = np.concatenate([np.full(before, -np.inf), x, np.full(after, -np.inf)])
+    return sliding_window_view(padded, before + after + 1).max(axis=1)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One stretch of track against a background; frame f covers samples
+    [origin + f·hop, origin + f·hop + frame)."""
+
+    origin: int
+    level: np.ndarray  # broadband dB
+    nearby: np.ndarray  # the loudest level within answer_reference_ms either side
+    over: np.ndarray  # dB the most prominent band stands over the background's ceiling
+    evidence: np.ndarray  # per frame, the sum of the bands' excess over the background (in spreads)
+    sure: np.ndarray
+
+    def frame_of(self, sample: int, p: TimingParams = PARAMS) -> int:
+        """The first frame whose window ends after `sample`."""
+        return max(0, -(-(sample - self.origin - p.frame + 1) // p.hop))
+
+    def sample_of(self, frame: int, p: TimingParams = PARAMS) -> int:
+        return self.origin + frame * p.hop
+
+    def regions(self, p: TimingParams = PARAMS) -> list[tuple[int, int]]:
+        """(first, last) sure frames of stretches of sure speech, across gaps of bridge_ms."""
+        idx = np.flatnonzero(self.sure)
+        if not len(idx):
+            return []
+        breaks = np.flatnonzero(np.diff(idx) > _ms(p.bridge_ms, p) + 1)
+        firsts = np.concatenate([[idx[0]], idx[breaks + 1]])
+        lasts = np.concatenate([idx[breaks], [idx[-1]]])
+        return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
+
+
+def analyse(track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS) -> Analysis:
+    origin = max(0, lo - p.frame)
+    bands = band_db(track[origin:hi], p)
+    if not len(bands):
+        empty = np.zeros(0)
+        return Analysis(origin, empty, empty, empty, empty, np.zeros(0, dtype=bool))
+    level = broadband_db(bands)
+    reach = _ms(p.answer_reference_ms, p)
+    nearby = _window_max(level, reach, reach)
+    over = bg.over_ceiling(bands)
+    # Per band region, the evidence of sound, in the background's own units: frames of
+    # background give it mean 0 and spread 1; less evidence_drift, they add less than nothing.
+    evidence = (region_evidence(bands, bg.power, p) - bg.evidence_mean[None, :]) / bg.evidence_spread[None, :] - p.evidence_drift
+    loud = (over > p.sure_margin_db) & (level >= nearby - p.sure_range_db) & (level >= p.sure_min_dbfs)
+    n = _ms(p.sure_ms, p)
+    c = np.concatenate([[0.0], np.cumsum(loud)])
+    t = np.arange(len(loud))
+    share = (c[np.minimum(t + n, len(loud))] - c[t]) / n  # of frames t .. t+n-1
+    return Analysis(origin, level, nearby, over, evidence, loud & (share >= p.sure_fraction))
+
+
+def region_evidence(bands: np.ndarray, power: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
+    """Per frame and band region, the log-likelihood ratio (up to a scale) of "power raised
+    by evidence_snr" against the background's power: each band's power ratio less the
+    break-even ratio, weighted by its bins."""
+    ratio = np.minimum(10 ** (bands / 10) / power[None, :], p.evidence_cap)
+    s = p.evidence_snr
+    breakeven = np.log1p(s) * (1 + s) / s
+    weights = np.array([len(b) for b in _bins(p)], dtype=np.float64)
+    per_band = (ratio - breakeven) * weights[None, :]
+    return np.stack([per_band[:, r].sum(axis=1) for r in _regions(p)], axis=1)
+
+
+def _bins(p: TimingParams) -> list[np.ndarray]:
+    from .signal import _band_bins
+
+    return _band_bins(p.frame, p.bands_hz)
+
+
+def _regions(p: TimingParams) -> list[np.ndarray]:
+    """Band indices of each region: low (vowels, nasals), middle, high (fricatives), all."""
+    lows = np.asarray(p.bands_hz[:-1])
+    return [np.flatnonzero((lows >= lo) & (lows < hi)) for lo, hi in p.evidence_regions_hz] + [np.arange(len(lows))]
+
+
+def _change_point(a: Analysis, bg: Background, start: int, limit: int, step: int, p: TimingParams) -> int:
+    """From sure frame `start`, going by `step` (−1: back to an onset, +1: on to a stop) no
+    further than `limit`: per band region, the frame where the cumulative evidence (a
+    log-likelihood ratio of sound against background) is largest, which is the maximum-
+    likelihood change point; the outermost of the regions'."""
+    # Sure speech comes within answer_reference_ms of where speech starts (ends).
+    reach = _ms(p.answer_reference_ms, p)
+    limit = max(limit, start - reach) if step < 0 else min(limit, start + reach)
+    if (limit - start) * step <= 0:
+        return start
+    span = np.arange(start, limit + step, step)
+    span = span[(span >= 0) & (span < len(a.evidence))]
+    cumulative = np.cumsum(a.evidence[span], axis=0)
+    found = [int(span[int(np.argmax(cumulative[:, r]))]) for r in range(cumulative.shape[1])]
+    return min(found) if step < 0 else max(found)
+
+
+def _starts_with_consonant(a: Analysis, edge: int, step: int, p: TimingParams) -> bool:
+    """Is the sound just inside the edge mostly in the high bands (a fricative, a burst)
+    rather than the low ones (a vowel, a nasal)?"""
+    n = _ms(15, p)
+    window = a.evidence[edge : edge + n] if step < 0 else a.evidence[max(0, edge - n) : edge + 1]
+    if not len(window):
+        return False
+    low, high = 0, len(p.evidence_regions_hz) - 1
+    return float(window[:, high].mean()) > float(window[:, low].mean())
+
+
+def _ceiling_walk(a: Analysis, start: int, limit: int, step: int, p: TimingParams) -> int:
+    """From sure frame `start`, the farthest frame (by `step`, not past `limit`) still above
+    the background's ceiling in some band, across gaps of bridge_ms: over a background that
+    moves (voices, music), only what stands above all of it is the agent."""
+    above = a.over > p.unlike_margin_db
+    bridge = _ms(p.bridge_ms, p)
+    reach = _ms(p.answer_reference_ms, p)
+    limit = max(limit, start - reach) if step < 0 else min(limit, start + reach)
+    edge, i, gap = start, start, 0
+    while (i - limit) * step < 0 and 0 <= i + step < len(above):
+        i += step
+        if above[i]:
+            edge, gap = i, 0
+        else:
+            gap += 1
+            if gap > bridge:
+                break
+    return edge
+
+
+def _envelope(x: np.ndarray) -> np.ndarray:
+    """1 ms RMS envelope, centred (float64)."""
+    n = SAMPLE_RATE // 1000
+    c = np.concatenate([[0.0], np.cumsum(x * x)])
+    i = np.arange(len(x))
+    lo = np.maximum(i - n // 2, 0)
+    hi = np.minimum(i + n // 2 + 1, len(x))
+    return np.sqrt((c[hi] - c[lo]) / (hi - lo))
+
+
+def _follow(env: np.ndarray, start: int, threshold: float, step: int, bridge: int) -> int:
+    """From `start`, the last sample (going by `step`) where env ≥ threshold, crossing gaps of
+    up to `bridge` samples."""
+    above = env >= threshold
+    edge, i, gap = start, start, 0
+    while 0 <= i + step < len(env):
+        i += step
+        if above[i]:
+            edge, gap = i, 0
+        else:
+            gap += 1
+            if gap > bridge:
+                break
+    return edge
+
+
+def _quiet_edge(track: np.ndarray, bg: Background, sure_sample: int, limit: int, step: int, p: TimingParams) -> int:
+    """On a quiet background, the sample where the answer's sound rises out of (sinks into)
+    what lies just before (after) it: digital silence, hiss, comfort noise, a hum's remains."""
+    span = int(0.3 * SAMPLE_RATE)
+    lo, hi = (max(limit, sure_sample - span), sure_sample + int(0.05 * SAMPLE_RATE)) if step < 0 else (
+        sure_sample - int(0.05 * SAMPLE_RATE), min(limit, sure_sample + span))
+    lo, hi = max(0, lo), min(len(track), hi)
+    seg = track[lo:hi]
+    hp = highpass(seg, p) if step < 0 else highpass(seg[::-1], p)[::-1]  # never moves the edge outward
+    env = _envelope(hp)
+    at = sure_sample - lo
+    peak = float(env.max()) if len(env) else 0.0
+    bridge = int((p.bridge_ms if step < 0 else p.stop_bridge_ms) * SAMPLE_RATE / 1000)
+    # First, the answer's own range: nothing answer_range_db under its peak is part of it.
+    floor = max(peak * 10 ** (-p.answer_range_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
+    edge = _follow(env, at, floor, step, bridge)
+    # Then down to the floor just outside that (hiss, comfort noise), if the sound keeps
+    # rising out of it there.
+    outside = env[max(0, edge - int(0.03 * SAMPLE_RATE)) : max(0, edge - int(0.003 * SAMPLE_RATE))] if step < 0 else env[
+        edge + int(0.003 * SAMPLE_RATE) : edge + int(0.03 * SAMPLE_RATE)]
+    local = float(np.median(outside)) if len(outside) else 0.0
+    lower = max(p.sample_margin * local, p.sample_margin * bg.envelope_peak, 1.0)
+    if lower < floor and p.follow_local_floor:
+        edge = _follow(env, edge, lower, step, int(0.002 * SAMPLE_RATE))
+    # The envelope spans half a millisecond either side: the edge is the first (last) sample
+    # inside it that reaches the threshold itself.
+    n = SAMPLE_RATE // 2000
+    near = np.abs(hp[max(0, edge - n) : edge + n + 1])
+    hits = np.flatnonzero(near >= (lower if (lower < floor and p.follow_local_floor) else floor))
+    if len(hits):
+        edge = max(0, edge - n) + int(hits[0] if step < 0 else hits[-1])
+    return lo + edge
+
+
+def _quiet(track: np.ndarray, bg: Background, sure_sample: int, p: TimingParams) -> bool:
+    """Quiet enough for single samples to tell: digital silence, or a steady background whose
+    high-passed envelope stays quiet_margin_db under the speech's (hiss, low comfort noise,
+    what a high-pass leaves of hum)."""
+    if bg.kind == SILENCE:
+        return True
+    if bg.kind != STEADY:
+        return False
+    seg = track[max(0, sure_sample - 160) : sure_sample + int(p.answer_reference_ms * SAMPLE_RATE / 1000)]
+    peak = float(_envelope(highpass(seg, p)).max()) if len(seg) else 0.0
+    return peak > 0 and 20 * np.log10(peak / max(bg.envelope_peak, 1e-3)) >= p.quiet_margin_db
+
+
+def _strength(a: Analysis, first: int, p: TimingParams) -> float:
+    n = _ms(p.strength_ms, p)
+    return float(np.mean(np.maximum(a.over[first : first + n], -30.0))) if first < len(a.over) else -30.0
+
+
+def find_onset(track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS) -> Edge:
+    """The first sample of the agent's first speech in [lo, hi)."""
+    a = analyse(track, bg, lo - int(0.05 * SAMPLE_RATE), hi, p)
+    first_allowed = a.frame_of(lo, p)
+    regions = [r for r in a.regions(p) if r[1] >= first_allowed]
+    bridge = _ms(p.bridge_ms, p)
+    if regions and regions[0][0] < first_allowed - bridge:
+        # The agent was still speaking when the caller stopped: its answer is what it says
+        # after it falls silent, if it does.
+        regions = [r for r in regions[1:] if r[0] - regions[0][1] > bridge]
+        if not regions:
+            return Edge(None, False, "the agent was already speaking when the caller stopped")
+    if not regions:
+        if bg.kind == FLUCTUATING:
+            # Over voices or music, an answer under their level leaves no sure speech either.
+            return Edge(None, False, "the background moves like voices or music and nothing in it stood out as the agent's answer")
+        return Edge(None, True, "the agent did not answer")
+    first = max(regions[0][0], first_allowed)
+    limit = max(0, first_allowed - _ms(50, p))
+    if _quiet(track, bg, a.sample_of(first, p), p):
+        sample = _quiet_edge(track, bg, a.sample_of(first, p) + p.frame // 2, max(0, lo - int(0.05 * SAMPLE_RATE)), -1, p)
+        return Edge(max(sample, lo), True, "")
+    if bg.kind == FLUCTUATING:
+        edge = _ceiling_walk(a, first, limit, -1, p)
+        sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
+        strength = _strength(a, edge, p)
+        if strength < p.min_strength_fluctuating_db:
+            return Edge(sample, False, f"the background moves like voices or music and the answer stood only {strength:.0f} dB above it "
+                        f"(needs {p.min_strength_fluctuating_db:.0f})", strength)
+        return Edge(sample, True, "", strength)
+    edge = _change_point(a, bg, first, limit, -1, p)
+    sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
+    # A weak first consonant (h, f, th) can lie under steady noise unseen, and the answer then
+    # seems to begin at its vowel. When the noise in the consonants' bands comes within
+    # hidden_range_db of the answer's loudest moment, and its start showed in the vowels'
+    # bands only, that start cannot be trusted.
+    reach = _ms(p.answer_reference_ms, p)
+    peak = float(a.level[edge : edge + reach].max()) if edge < len(a.level) else -200.0
+    if bg.high_band_db >= peak - p.hidden_range_db and not _starts_with_consonant(a, edge, -1, p):
+        return Edge(sample, False, f"the noise is loud where weak consonants lie ({peak - bg.high_band_db:.0f} dB under the answer's "
+                    "loudest moment): a first consonant may be hidden under it")
+    return Edge(sample, True, "")
+
+
+def find_stop(
+    track: np.ndarray, bg: Background, barge_in: int, hi: int, pause_s: float = 0.5, caller_end: int | None = None, p: TimingParams = PARAMS
+) -> Edge:
+    """The last sample of the agent's turn under way at `barge_in`: its stretches of speech
+    from there, across pauses shorter than `pause_s`, but not across the caller's end of
+    speech (`caller_end`): speech that begins again only after the caller stopped is an
+    answer, a turn of its own."""
+    a = analyse(track, bg, max(0, barge_in - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), hi, p)
+    at = a.frame_of(barge_in, p)
+    pause = _ms(pause_s * 1000, p)
+    regions = [r for r in a.regions(p) if r[1] >= at - _ms(50, p)]
+    if not regions or regions[0][0] > at + pause:
+        return Edge(None, False, "the agent was not speaking when the caller began")
+    last = regions[0][1]
+    caller_end_frame = a.frame_of(caller_end, p) if caller_end is not None else None
+    following = None
+    bridge = _ms(p.bridge_ms, p)
+    for first, end in regions[1:]:
+        gap = first - last
+        caller_done = caller_end_frame is not None and (last < caller_end_frame <= first or last >= caller_end_frame - bridge)
+        # A pause while the caller still speaks can be the agent carrying on over it; once
+        # the caller has stopped, speech after a pause is an answer of its own.
+        if gap > pause or (caller_done and gap > bridge):
+            following = first
+            break
+        last = end
+    limit = following if following is not None else len(a.level) - 1
+    if _quiet(track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p):
+        sample = _quiet_edge(track, bg, a.sample_of(last, p) + p.frame // 2, a.sample_of(limit, p), +1, p)
+    elif bg.kind == FLUCTUATING:
+        sample = a.sample_of(_ceiling_walk(a, last, limit, +1, p), p) + p.onset_lag
+    else:
+        sample = a.sample_of(_change_point(a, bg, last, limit, +1, p), p) + p.onset_lag
+    return Edge(sample, True, "")

@@ -1,0 +1,106 @@
+"""Every number the timing analysis uses, in one place, each with why it is what it is."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TimingParams:
+    # --- how the track is looked at ----------------------------------------------------------
+    # Band powers of short Hann frames, one per millisecond: 8 ms is the shortest frame that
+    # still resolves speech's bands (125 Hz bins), and a 1 ms hop places an edge to 1 ms.
+    frame: int = 128  # samples (8 ms)
+    hop: int = 16  # samples (1 ms)
+    # Band edges (Hz), about a critical band wide where 125 Hz bins allow. The DC bin is
+    # left out, so a constant offset moves nothing.
+    bands_hz: tuple[int, ...] = (125, 250, 375, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8001)
+    # Power floor (dB re full scale, per band): digital silence reads as this, not -inf.
+    floor_db: float = -110.0
+    # A causal high-pass before looking at single samples: removes DC and most of mains hum
+    # (50/60 Hz and its third harmonic), and little of speech, whose onsets carry energy above.
+    highpass_hz: float = 200.0
+
+    # --- the background --------------------------------------------------------------------
+    # Each answer's background is the agent's track in the stretch before the caller stopped
+    # (the agent listens then), up to this long, and never reaching back into the agent's
+    # previous answer.
+    background_s: float = 1.5
+    background_min_s: float = 0.25  # with less, the turn is not measurable
+    background_guard_s: float = 0.1  # left out after the agent's previous answer ended
+    # The loudest the background got, per band, is what an answer must stand above: a quantile
+    # rather than the maximum, so one click in the background does not blind a band.
+    ceiling_quantile: float = 0.995
+    # To stand out from the background a frame must pass the background's own ceiling of that
+    # statistic by this much: quantiles of 1500 frames are coarse, and a periodic background
+    # (hum) repeats values exactly, so merely passing one is no evidence.
+    unlike_margin_db: float = 3.0
+    # A background whose band powers, averaged over modulation_ms, spread this much (dB, in
+    # the median band) moves at the pace of syllables: voices, music, a café. Steady noise of
+    # any colour spreads about 1 dB so averaged; a few voices talking, 4 to 7 dB.
+    fluctuating_db: float = 3.0
+    modulation_ms: int = 30
+
+    # --- finding an answer ---------------------------------------------------------------------
+    # Sure speech: some band this far above the background's ceiling, in most frames of a
+    # stretch this long (a click or a swell is shorter).
+    sure_margin_db: float = 6.0
+    sure_ms: int = 30
+    sure_fraction: float = 0.7
+    # …and within this of the answer's loudest moment (a synthesiser's hiss or a codec's
+    # pre-echo stands over digital silence too).
+    sure_range_db: float = 30.0
+    # …and audible at all: no agent speaks 50 dB under ordinary speech (about −20 dBFS); a
+    # codec's comfort noise between words can stand over digital silence at −100.
+    sure_min_dbfs: float = -70.0
+    # The edge: walking back from sure speech while some band stays above the lenient level,
+    # the larger of the background's median plus this and its ceiling.
+    lenient_db: float = 6.0
+    # Gaps this short inside a rising answer are crossed: a lost 20 ms packet, zeroed.
+    bridge_ms: int = 25
+    # After an answer's last sure speech, a stop consonant's closure (up to ~120 ms of near
+    # silence) can stand before its release, the true end: crossed on a quiet background.
+    stop_bridge_ms: int = 150
+    # In noise, the edge is a change point of the evidence of sound: per frame, the sum over
+    # bands of how far each stands above evidence_z of its background's spreads. Background
+    # frames give it a mean and a spread; walking from sure speech, each frame adds its
+    # evidence less the background's mean and evidence_drift spreads, and the edge is where
+    # the sum peaks. The walk gives up once it has fallen evidence_give_up spreads per
+    # frame of sure_ms below that peak.
+    evidence_z: float = 1.0
+    evidence_drift: float = 1.0
+    evidence_give_up: float = 3.0
+    evidence_snr: float = 0.5  # the rise in power (linear) the change-point statistic is set for
+    evidence_cap: float = 30.0  # a band's power ratio counts at most this much (one loud band)
+    evidence_regions_hz: tuple[tuple[int, int], ...] = ((0, 1000), (1000, 3000), (3000, 8001))
+    # A frame's window shows the change a little after the sound enters it: the onset is
+    # taken this many samples before the end of the edge frame's window.
+    onset_lag: int = 32
+    # The time-domain edge (quiet backgrounds): the envelope (1 ms RMS, high-passed) must stay
+    # this many times above the loudest of the background's and the floor just before.
+    sample_margin: float = 2.0
+    quiet_margin_db: float = 40.0  # a steady background this far under speech (high-passed): single samples are looked at
+    follow_local_floor: bool = False
+    spread_floor_db: float = 1.0  # a band's spread is never taken below this (digital silence)
+
+    # No sound of an answer lies this far under its loudest moment in its first 300 ms: the
+    # weakest phonemes are about 30 dB under a word's vowels, and 20 dB more allow for the
+    # first ramp of an onset. What is quieter still before an answer (a codec's pre-echo, a
+    # synthesiser's hiss, low comfort noise) is not the answer.
+    answer_range_db: float = 50.0
+    answer_reference_ms: int = 300
+
+    # Weak consonants (h, f, th) lie this far under an answer's loudest moment, in the bands
+    # from hidden_from_hz up. Steady noise that loud there can hide one.
+    hidden_range_db: float = 30.0
+    hidden_from_hz: int = 2000
+
+    # --- measurability -------------------------------------------------------------------------
+    # An answer whose first 20 ms stand less than this far above the background's ceiling in
+    # its best band may have begun unheard under it: not measurable.
+    strength_ms: int = 20
+    min_strength_db: float = -1000.0
+    # Over a fluctuating background, the answer must stand this far above its ceiling.
+    min_strength_fluctuating_db: float = 15.0
+
+
+PARAMS = TimingParams()

@@ -1,0 +1,70 @@
+"""How a stretch of track is looked at: band powers of short frames, and a causal high-pass."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .params import PARAMS, TimingParams
+
+SAMPLE_RATE = 16000
+
+
+@lru_cache(maxsize=4)
+def _window(frame: int) -> np.ndarray:
+    return np.hanning(frame + 2)[1:-1]
+
+
+@lru_cache(maxsize=4)
+def _band_bins(frame: int, bands_hz: tuple[int, ...]) -> list[np.ndarray]:
+    freqs = np.fft.rfftfreq(frame, 1 / SAMPLE_RATE)
+    return [np.flatnonzero((freqs >= lo) & (freqs < hi)) for lo, hi in zip(bands_hz[:-1], bands_hz[1:], strict=True)]
+
+
+def band_db(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
+    """Frames × bands, in dB re full scale (mean square; a full-scale sine reads −3). Frame t covers
+    samples [t·hop, t·hop + frame) of `x`."""
+    x = np.asarray(x, dtype=np.float64) / 32768.0
+    if len(x) < p.frame:
+        return np.full((0, len(p.bands_hz) - 1), p.floor_db)
+    count = 1 + (len(x) - p.frame) // p.hop
+    idx = np.arange(p.frame)[None, :] + p.hop * np.arange(count)[:, None]
+    w = _window(p.frame)
+    frames = x[idx]
+    # Each frame's own mean is taken out first: a constant offset would otherwise leak
+    # through the window into the lowest bands.
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(frames * w, axis=1)
+    # One-sided power per bin, normalised so that the bins sum to the frame's mean square
+    # (re full scale): a band's level reads in dBFS.
+    power = (spectrum.real**2 + spectrum.imag**2) * (2.0 / (p.frame * np.sum(w * w)))
+    bands = np.stack([power[:, b].sum(axis=1) for b in _band_bins(p.frame, p.bands_hz)], axis=1)
+    return np.maximum(10 * np.log10(np.maximum(bands, 1e-30)), p.floor_db)
+
+
+@lru_cache(maxsize=4)
+def _highpass(cutoff: float) -> np.ndarray:
+    from scipy.signal import butter
+
+    return butter(4, cutoff, btype="highpass", fs=SAMPLE_RATE, output="sos")
+
+
+def highpass(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
+    """Causal 4th-order Butterworth high-pass (float64): it never moves an edge earlier."""
+    from scipy.signal import sosfilt
+
+    x = np.asarray(x, dtype=np.float64)
+    if not len(x):
+        return x
+    # Start from the first sample's level, so a constant offset does not ring at the start.
+    return sosfilt(_highpass(p.highpass_hz), x - x[0])
+
+
+def frame_end(t: int, p: TimingParams = PARAMS) -> int:
+    """The sample one past frame t's last one."""
+    return t * p.hop + p.frame
+
+
+def broadband_db(bands: np.ndarray) -> np.ndarray:
+    """Per frame, the power of all bands together (dB re full scale)."""
+    return 10 * np.log10(np.maximum((10 ** (bands / 10)).sum(axis=1), 1e-30)) if len(bands) else np.zeros(0)

@@ -1,0 +1,154 @@
+"""The timing analysis through its public entry point, on a stored recording whose edges are
+known to the sample (tests/evaluators/clips, made by bench/make_timing_clips.py): an espeak-ng
+voice the analysis was not tuned on, three answers, two of them interrupted. The conditions
+are made from it here, seeded. Accuracy targets live in bench/timing_bench.py; these check
+behaviour on this one call."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agora_runner.audio import read_wav, stereo_wav
+from evaluators import RecordingError, read_recording, score_recording
+from evaluators.__main__ import main
+
+CLIPS = Path(__file__).parent / "clips"
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def clip() -> dict[str, Any]:
+    rate, stereo = read_wav((CLIPS / "call.wav").read_bytes())
+    truth = json.loads((CLIPS / "call.json").read_text())
+    assert rate == SR
+    return {"caller": stereo[:, 0].copy(), "agent": stereo[:, 1].copy(), **truth}
+
+
+def score(clip: dict[str, Any], agent: np.ndarray, turns: Any = "given") -> dict[str, Any]:
+    wav = stereo_wav(clip["caller"], agent)
+    return score_recording(read_recording(wav), clip["caller_turns"] if turns == "given" else turns)
+
+
+def latency_errors(clip: dict[str, Any], result: dict[str, Any]) -> list[float | None]:
+    """Per answer, measured − true onset (ms); None when declared not measurable."""
+    out = []
+    for answer, turn in zip(clip["answers"], result["latency_turns"], strict=True):
+        assert abs(turn["caller_end_s"] * SR - answer["caller_end"]) <= 1
+        assert turn["agent_start_s"] is not None or not turn["measurable"], f"an answer was missed: {turn}"
+        out.append(None if not turn["measurable"] else turn["agent_start_s"] * 1000 - answer["onset"] * 1000 / SR)
+    return out
+
+
+def speech_rms(track: np.ndarray) -> float:
+    x = track.astype(np.float64)
+    n = len(x) // 160
+    frames = np.sqrt(np.mean(x[: n * 160].reshape(n, 160) ** 2, axis=1))
+    loud = frames[frames >= frames.max() * 10 ** (-30 / 20)]
+    return float(np.sqrt(np.mean(loud**2)))
+
+
+def test_onsets_and_stops_on_a_clean_call_are_exact(clip: dict[str, Any]) -> None:
+    result = score(clip, clip["agent"])
+    errors = latency_errors(clip, result)
+    assert all(e is not None and abs(e) <= 2.0 for e in errors), errors
+    truth_stops = [a for a in clip["answers"] if "stop" in a]
+    assert [round(s["barge_in_s"] * SR) for s in result["stops"]] == [a["barge_in"] for a in truth_stops]
+    assert all(abs(s["stop_s"] * SR - a["stop"]) <= 5 * SR / 1000 for s, a in zip(result["stops"], truth_stops, strict=True)), result["stops"]
+    metrics = {m["name"]: m for m in result["metrics"]}
+    assert metrics["AI Interrupting User"]["score"] == 0.0 and metrics["User Interrupting AI"]["score"] == 2.0
+    assert metrics["Latency"]["extra"]["unmeasurable_turns"] == 0
+    latencies = sorted(t["latency_ms"] for t in result["latency_turns"])
+    assert metrics["Latency"]["score"] == pytest.approx(latencies[1], abs=0.1)
+
+
+def test_dc_offset_and_mains_hum_change_nothing(clip: dict[str, Any]) -> None:
+    t = np.arange(len(clip["agent"])) / SR
+    hum = sum(np.sin(2 * np.pi * 50 * k * t) / k for k in (1, 3, 5, 7))
+    hum *= speech_rms(clip["agent"]) * 10 ** (-40 / 20) / np.sqrt(np.mean(hum**2))
+    agent = np.clip(clip["agent"] + 700 + hum, -32768, 32767).astype(np.int16)
+    errors = latency_errors(clip, score(clip, agent))
+    assert all(e is not None and abs(e) <= 2.0 for e in errors), errors
+
+
+def test_through_opus_with_lost_packets_the_onsets_hold(clip: dict[str, Any]) -> None:
+    from agora_runner.channel.codec import OpusLink
+
+    link = OpusLink(bitrate=24000)
+    rng = np.random.default_rng(3)
+    x = np.concatenate([clip["agent"], np.zeros((-len(clip["agent"])) % 320, dtype=np.int16)])
+    agent = np.concatenate([link.carry(x[i : i + 320], lost=bool(rng.random() < 0.05)) for i in range(0, len(x), 320)])[: len(clip["agent"])]
+    errors = latency_errors(clip, score(clip, agent))
+    # Opus delays everything by its look-ahead.
+    assert all(e is not None and abs(e - link.delay * 1000 / SR) <= 10.0 for e in errors), errors
+
+
+def test_in_white_noise_a_turn_is_measured_closely_or_said_to_be_unmeasurable(clip: dict[str, Any]) -> None:
+    rng = np.random.default_rng(7)
+    for snr in (20, 10):
+        noise = rng.standard_normal(len(clip["agent"])) * speech_rms(clip["agent"]) / 10 ** (snr / 20)
+        agent = np.clip(clip["agent"] + noise, -32768, 32767).astype(np.int16)
+        result = score(clip, agent)
+        for error, turn in zip(latency_errors(clip, result), result["latency_turns"], strict=True):
+            if error is None:
+                assert turn["latency_ms"] is None and turn["reason"], turn
+            else:
+                assert abs(error) <= 25.0, (snr, error)
+        metrics = {m["name"]: m for m in result["metrics"]}
+        assert metrics["AI Interrupting User"]["score"] == 0.0
+
+
+def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(clip: dict[str, Any]) -> None:
+    # The caller's own voice, shifted, talking under the agent: a background of speech.
+    voices = np.roll(clip["caller"].astype(np.float64), SR // 3) + np.roll(clip["caller"].astype(np.float64)[::-1], SR)
+    for snr in (30, 10):
+        scaled = voices * speech_rms(clip["agent"]) / speech_rms(voices.astype(np.int16)) / 10 ** (snr / 20)
+        agent = np.clip(clip["agent"] + scaled, -32768, 32767).astype(np.int16)
+        result = score(clip, agent)
+        metrics = {m["name"]: m for m in result["metrics"]}
+        assert metrics["AI Interrupting User"]["score"] == 0.0, snr
+        for error in latency_errors(clip, result):
+            assert error is None or abs(error) <= 50.0, (snr, error)
+
+
+def test_without_turns_the_callers_lines_are_found_on_its_track(clip: dict[str, Any]) -> None:
+    result = score(clip, clip["agent"], turns=None)
+    found = result["caller_turns"]["turns"]
+    assert result["caller_turns"]["source"] == "found on the caller's track" and len(found) == len(clip["caller_turns"])
+    for got, want in zip(found, clip["caller_turns"], strict=True):
+        assert abs(got["start_s"] - want["start_s"]) <= 0.03 and abs(got["end_s"] - want["end_s"]) <= 0.03, (got, want)
+
+
+def test_the_command_line_prints_the_apis_shape(clip: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+    turns = tmp_path / "turns.json"
+    turns.write_text(json.dumps(clip["caller_turns"]))
+    assert main(["score", "--recording", str(CLIPS / "call.wav"), "--caller-turns", str(turns), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["metrics"]) == 16 and {"id", "name", "eval_type", "explanation", "extra"} <= set(out["metrics"][1])
+    assert set(out["latency_turns"][0]) == {"caller_end_s", "agent_start_s", "latency_ms", "measurable", "reason"}
+    assert main(["score", "--recording", str(CLIPS / "call.wav")]) == 0
+    assert "Latency" in capsys.readouterr().out
+
+
+def test_what_cannot_be_scored_says_why(clip: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+    import io
+    import wave
+
+    mono = io.BytesIO()
+    with wave.open(mono, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(SR), w.writeframes(b"\0\0" * SR)
+    with pytest.raises(RecordingError, match="must be stereo"):
+        read_recording(mono.getvalue())
+    with pytest.raises(RecordingError, match="not a WAV file"):
+        read_recording(b"RIFF nonsense")
+    with pytest.raises(RecordingError, match="caller turn 0 .* must lie within the recording"):
+        score(clip, clip["agent"], turns=[{"start_s": 5, "end_s": 99}])
+    with pytest.raises(RecordingError, match="caller turn 1 must be an object"):
+        score(clip, clip["agent"], turns=[{"start_s": 0.5, "end_s": 1.0}, {"start_s": "x"}])
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"nope")
+    assert main(["score", "--recording", str(bad)]) == 2
+    assert "not a WAV file" in capsys.readouterr().err
