@@ -65,7 +65,7 @@ def score_current(caller: np.ndarray, agent: np.ndarray, call: Call, params: Any
     for t in timing.turns:
         key = round(t.caller_end_s * SAMPLE_RATE)
         onsets[key] = (None if t.agent_start_s is None else round(t.agent_start_s * SAMPLE_RATE), t.measurable, t.reason)
-    stops = {round(s.barge_in_s * SAMPLE_RATE): (None if s.stop_s is None else round(s.stop_s * SAMPLE_RATE)) for s in timing.stops}
+    stops = {round(s.barge_in_s * SAMPLE_RATE): (None if s.stop_s is None or not s.measurable else round(s.stop_s * SAMPLE_RATE)) for s in timing.stops}
     return Scored(onsets, stops, len(timing.ai_interruptions), time.process_time() - started)
 
 
@@ -181,7 +181,7 @@ def main() -> None:
     parts = ["tuning", "heldout"] if args.part == "both" else [args.part]
     report: dict[str, Any] = {}
     print(f"{'part':<8} {'condition':<20} {'answers':>7} {'not meas.':>9} {'p95 ms':>7} {'worst':>7} {'missed':>6} "
-          f"{'stops':>5} {'stop p95':>8} {'invented':>8} {'target':>8}")
+          f"{'stops':>5} {'not meas.':>9} {'stop p95':>8} {'invented':>8} {'target':>8}")
     for part in parts:
         calls = calls_of(part, args.calls)
         for name in names:
@@ -190,7 +190,7 @@ def main() -> None:
             stop_p95 = p95(total.stop_errors)
             print(f"{part:<8} {name:<20} {total.answers:>7} {total.unmeasurable:>9} {fmt(p95(total.errors)):>7} "
                   f"{fmt(max((abs(e) for e in total.errors), default=None)):>7} {total.missed:>6} {total.stops:>5} "
-                  f"{fmt(stop_p95):>8} {total.invented:>8} {verdict(cls, total):>8}")
+                  f"{total.stops_unmeasured:>9} {fmt(stop_p95):>8} {total.invented:>8} {verdict(cls, total):>8}")
             if args.by_engine:
                 for engine in ("piper", "espeak"):
                     sub = Tally()
@@ -206,7 +206,8 @@ def main() -> None:
                 "answers": total.answers, "unmeasurable": total.unmeasurable, "missed": total.missed,
                 "p95_ms": p95(total.errors), "worst_ms": max((abs(e) for e in total.errors), default=None),
                 "errors_ms": [round(e, 2) for e in total.errors], "stops": total.stops, "stop_p95_ms": stop_p95,
-                "stop_errors_ms": [round(e, 2) for e in total.stop_errors], "invented": total.invented,
+                "stop_errors_ms": [round(e, 2) for e in total.stop_errors], "stops_unmeasurable": total.stops_unmeasured,
+                "invented": total.invented,
                 "cpu_s_per_min": total.cpu_s / (total.seconds / 60) if total.seconds else None, "target": verdict(cls, total),
             }
         cpu = sum(r["cpu_s_per_min"] or 0 for r in report[part].values()) / max(len(report[part]), 1)

@@ -18,7 +18,7 @@ from ..base import CallData
 from .background import measure_background
 from .edges import find_onset, find_stop
 from .params import PARAMS, TimingParams
-from .signal import SAMPLE_RATE
+from .signal import SAMPLE_RATE, Track
 
 __all__ = ["PARAMS", "StopTiming", "Timing", "TimingParams", "TurnTiming", "score_timing"]
 
@@ -97,7 +97,7 @@ def _caller_lines(call: CallData) -> list[tuple[int, int]]:
 def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
     """Answer onsets, stops and interruptions of one call (see the module's docstring)."""
     sr = call.sample_rate
-    agent = call.agent
+    agent = Track(call.agent, p)
     lines = _caller_lines(call)
     timing = Timing()
     guard = int(p.background_guard_s * sr)
@@ -204,6 +204,7 @@ def find_turns(track: np.ndarray, p: TimingParams = PARAMS, merge_gap_s: float =
     from .edges import analyse
 
     sr = SAMPLE_RATE
+    track = Track(track, p)
     n = len(track) // 160
     if n < 60:
         return []

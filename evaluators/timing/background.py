@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .params import PARAMS, TimingParams
-from .signal import SAMPLE_RATE, band_db, highpass
+from .signal import SAMPLE_RATE, bands_of, broadband_db, highpass
 
 SILENCE = "silence"  # digital silence or close to it
 STEADY = "steady"  # noise whose level holds (a fan, a line, comfort noise, hum)
@@ -30,6 +30,7 @@ class Background:
     evidence_spread: np.ndarray
     power: np.ndarray  # per band, mean power (linear), the loudest 2 % of frames left out
     high_band_db: float  # its power in the bands of weak consonants (hidden_from_hz and up)
+    level_ceiling_dbfs: float  # the loudest its frames got, broadband (the ceiling_quantile)
 
     def unlike(self, bands: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
         """Per frame: does it stand out from this background, in one band or across many?"""
@@ -60,16 +61,16 @@ def measure_background(
     if end - start < p.frame or (end - start) + extra < p.background_min_s * SAMPLE_RATE:
         return None
     x = track[start:end]
-    bands = band_db(x, p)
+    _, bands = bands_of(track, start, end, p)
     if also is not None and extra >= p.frame:
-        bands = np.concatenate([band_db(track[also[0] : also[1]], p), bands])
+        bands = np.concatenate([bands_of(track, also[0], also[1], p)[1], bands])
     median = np.median(bands, axis=0)
     ceiling = np.quantile(bands, p.ceiling_quantile, axis=0)
     spread = np.maximum(1.4826 * np.median(np.abs(bands - median[None, :]), axis=0), p.spread_floor_db)
     linear = 10 ** (bands / 10)
     keep = linear <= np.quantile(linear, 0.98, axis=0)[None, :]
     power = np.maximum((linear * keep).sum(axis=0) / np.maximum(keep.sum(axis=0), 1), 1e-30)
-    partial = Background(start, end, median, ceiling, 0.0, 0.0, 0.0, 0.0, STEADY, spread, np.zeros(1), np.ones(1), power, 0.0)
+    partial = Background(start, end, median, ceiling, 0.0, 0.0, 0.0, 0.0, STEADY, spread, np.zeros(1), np.ones(1), power, 0.0, 0.0)
     excess_ceiling = float(np.quantile(excess_max(bands, partial), p.ceiling_quantile))
     sum_ceiling = float(np.quantile(excess_sum(bands, partial, p), p.ceiling_quantile))
     from .edges import region_evidence
@@ -90,7 +91,8 @@ def measure_background(
         kind = STEADY
     return Background(start, end, median, ceiling, excess_ceiling, sum_ceiling, level, envelope_peak, kind,
                       spread, np.mean(evidence, axis=0), np.maximum(np.std(evidence, axis=0), 1e-6), power,
-                      float(10 * np.log10(max(power[np.asarray(p.bands_hz[:-1]) >= p.hidden_from_hz].sum(), 1e-30))))
+                      float(10 * np.log10(max(power[np.asarray(p.bands_hz[:-1]) >= p.hidden_from_hz].sum(), 1e-30))),
+                      float(np.quantile(broadband_db(bands), p.ceiling_quantile)))
 
 
 def _envelope(x: np.ndarray) -> np.ndarray:

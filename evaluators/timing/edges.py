@@ -17,7 +17,7 @@ import numpy as np
 
 from .background import FLUCTUATING, SILENCE, STEADY, Background
 from .params import PARAMS, TimingParams
-from .signal import SAMPLE_RATE, band_db, broadband_db, highpass
+from .signal import SAMPLE_RATE, Track, bands_of, broadband_db, highpass
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,8 @@ class Analysis:
         return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
 
 
-def analyse(track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS) -> Analysis:
-    origin = max(0, lo - p.frame)
-    bands = band_db(track[origin:hi], p)
+def analyse(track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS) -> Analysis:
+    origin, bands = bands_of(track, max(0, lo - p.frame), hi, p)
     if not len(bands):
         empty = np.zeros(0)
         return Analysis(origin, empty, empty, empty, empty, np.zeros(0, dtype=bool))
@@ -268,9 +267,12 @@ def find_onset(track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingPar
         edge = _ceiling_walk(a, first, limit, -1, p)
         sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
         strength = _strength(a, edge, p)
-        if strength < p.min_strength_fluctuating_db:
-            return Edge(sample, False, f"the background moves like voices or music and the answer stood only {strength:.0f} dB above it "
-                        f"(needs {p.min_strength_fluctuating_db:.0f})", strength)
+        reach = _ms(p.answer_reference_ms, p)
+        headroom = float(a.level[edge : edge + reach].max()) - bg.level_ceiling_dbfs if edge < len(a.level) else 0.0
+        if strength < p.min_strength_fluctuating_db or headroom < p.fluctuating_headroom_db:
+            return Edge(sample, False, f"the background moves like voices or music, and the answer stood only {strength:.0f} dB above it "
+                        f"as it began and {headroom:.0f} dB at its loudest (needs {p.min_strength_fluctuating_db:.0f} and "
+                        f"{p.fluctuating_headroom_db:.0f})", strength)
         return Edge(sample, True, "", strength)
     edge = _change_point(a, bg, first, limit, -1, p)
     sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
@@ -316,7 +318,13 @@ def find_stop(
     if _quiet(track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p):
         sample = _quiet_edge(track, bg, a.sample_of(last, p) + p.frame // 2, a.sample_of(limit, p), +1, p)
     elif bg.kind == FLUCTUATING:
-        sample = a.sample_of(_ceiling_walk(a, last, limit, +1, p), p) + p.onset_lag
+        edge = _ceiling_walk(a, last, limit, +1, p)
+        sample = a.sample_of(edge, p) + p.onset_lag
+        n = _ms(p.strength_ms, p)
+        tail = float(np.mean(np.maximum(a.over[max(0, edge - n) : edge + 1], -30.0)))
+        if tail < p.min_strength_fluctuating_db:
+            return Edge(sample, False, f"the background moves like voices or music, and the agent's last sound stood only {tail:.0f} dB "
+                        f"above it (needs {p.min_strength_fluctuating_db:.0f}): its end may be hidden in it", tail)
     else:
         sample = a.sample_of(_change_point(a, bg, last, limit, +1, p), p) + p.onset_lag
     return Edge(sample, True, "")

@@ -100,7 +100,10 @@ class TimingParams:
     strength_ms: int = 20
     min_strength_db: float = -1000.0
     # Over a fluctuating background, the answer must stand this far above its ceiling.
-    min_strength_fluctuating_db: float = 15.0
+    min_strength_fluctuating_db: float = 10.0
+    # …and at its loudest (in its first 300 ms) this far over the loudest the background got,
+    # broadband: where voices come closer, what stands out of them may be one of them.
+    fluctuating_headroom_db: float = 20.0
 
 
 PARAMS = TimingParams()

@@ -68,3 +68,56 @@ def frame_end(t: int, p: TimingParams = PARAMS) -> int:
 def broadband_db(bands: np.ndarray) -> np.ndarray:
     """Per frame, the power of all bands together (dB re full scale)."""
     return 10 * np.log10(np.maximum((10 ** (bands / 10)).sum(axis=1), 1e-30)) if len(bands) else np.zeros(0)
+
+
+class Track:
+    """A whole track whose band powers are computed once, on one grid of frames (every hop
+    samples from sample 0), in blocks as they are first asked for: the analysis looks at the
+    same stretches many times (an answer, its end, the next background). Slicing gives
+    samples."""
+
+    BLOCK = 4096  # frames (about 4 s)
+
+    def __init__(self, samples: np.ndarray, p: TimingParams = PARAMS) -> None:
+        self.samples = np.asarray(samples)
+        self.p = p
+        self._blocks: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: object) -> np.ndarray:
+        return self.samples[index]  # type: ignore[index]
+
+    def _block(self, b: int) -> np.ndarray:
+        if b not in self._blocks:
+            p = self.p
+            start = b * self.BLOCK * p.hop
+            self._blocks[b] = band_db(self.samples[start : start + self.BLOCK * p.hop + p.frame - p.hop], p)
+        return self._blocks[b]
+
+    def bands(self, start: int, end: int) -> np.ndarray:
+        """Band powers of the frames that start at or after `start` (a multiple of hop) and end by
+        `end`: what band_db(self[start:end]) gives."""
+        p = self.p
+        first = -(-max(start, 0) // p.hop)
+        last = (min(end, len(self.samples)) - p.frame) // p.hop  # inclusive
+        if last < first:
+            return np.full((0, len(p.bands_hz) - 1), p.floor_db)
+        parts = []
+        for b in range(first // self.BLOCK, last // self.BLOCK + 1):
+            block = self._block(b)
+            lo = max(first - b * self.BLOCK, 0)
+            hi = min(last - b * self.BLOCK + 1, len(block))
+            parts.append(block[lo:hi])
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def bands_of(track: np.ndarray | Track, start: int, end: int, p: TimingParams = PARAMS) -> tuple[int, np.ndarray]:
+    """(the first frame's first sample, band powers) of the stretch [start, end): from a Track's
+    grid (start moved up to it), else computed afresh."""
+    if isinstance(track, Track):
+        origin = -(-max(start, 0) // p.hop) * p.hop
+        return origin, track.bands(origin, end)
+    start = max(start, 0)
+    return start, band_db(track[start:end], p)
