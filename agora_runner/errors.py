@@ -1,7 +1,7 @@
 """Errors of the runner. Messages are for users: they never carry a secret, token or key."""
 from __future__ import annotations
 
-from .types import CALL_NOT_CONNECTED, PIPELINE_ERROR
+from .types import CALL_NOT_CONNECTED, PIPELINE_ERROR, RUN_CANCELLED
 
 
 class RunnerError(Exception):
@@ -31,3 +31,10 @@ class TransportUnavailable(RunnerError):
     """The transport a run needs is not installed or cannot load."""
 
     ended_reason = PIPELINE_ERROR
+
+
+class RunCancelled(RunnerError):
+    """Someone cancelled the run before its call began (while the endpoint was called or the
+    caller's lines were synthesised)."""
+
+    ended_reason = RUN_CANCELLED

@@ -1,20 +1,21 @@
 """The runner's front door: CallSpec in, CallOutcome (or a RunnerError) out."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import ssl
 import sys
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from . import host, loop
 from .call import SimulatedCall, lowered, run_call_async
-from .errors import RunnerError
+from .errors import RunCancelled, RunnerError, SessionEndpointError
 from .policy import (
     CallerPolicy,
     Condition,
@@ -23,7 +24,7 @@ from .policy import (
     conditions_from_instructions,
     lines_from_instructions,
 )
-from .session import fetch_join_details
+from .session import fetch_join_details_async
 from .speech import Synthesizer, Transcriber
 from .transports import select_transport
 from .types import CallerScript, CallOutcome, CallSpec, JoinDetails
@@ -40,23 +41,49 @@ def tls_context() -> ssl.SSLContext:
 
 
 def fetch_with_retries(
-    spec: CallSpec, *, attempts: int = SESSION_ATTEMPTS, sleep: Callable[[float], None] = time.sleep
+    spec: CallSpec, *, attempts: int = SESSION_ATTEMPTS, sleep: Callable[[float], Awaitable[None]] | None = None,
+    stop: threading.Event | None = None,
 ) -> JoinDetails:
     """Transient endpoint failures (time-outs, 5xx, refused connections) are retried with
-    backoff; a permanent one (4xx, bad answer) fails at once."""
-    with httpx.Client(follow_redirects=False, verify=tls_context()) as client:
-        for attempt in range(1, attempts + 1):
-            try:
-                return fetch_join_details(spec.endpoint, join_uid=spec.join_uid, client=client)
-            except RunnerError as exc:
-                if exc.permanent or attempt == attempts:
-                    if attempt > 1:
-                        exc.message = f"{exc.message} (after {attempt} attempts)"
-                        exc.args = (exc.message,)
-                    raise
-                log.info("session endpoint attempt %d failed (%s); retrying", attempt, exc.message)
-                sleep(float(2 ** (attempt - 1)))
-    raise AssertionError("unreachable")
+    backoff; a permanent one (4xx, bad answer) fails at once. Each attempt has its own
+    deadline and all of them together `total_seconds`; setting `stop` ends the wait within a
+    fraction of a second (RunCancelled)."""
+    return asyncio.run(_fetch_with_retries(spec, attempts, sleep or asyncio.sleep, stop))
+
+
+async def _fetch_with_retries(
+    spec: CallSpec, attempts: int, sleep: Callable[[float], Awaitable[None]], stop: threading.Event | None
+) -> JoinDetails:
+    config = spec.endpoint
+    async with httpx.AsyncClient(follow_redirects=False, verify=tls_context()) as client:
+        async def attempts_made() -> JoinDetails:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return await fetch_join_details_async(config, join_uid=spec.join_uid, client=client)
+                except RunnerError as exc:
+                    if exc.permanent or attempt == attempts:
+                        if attempt > 1:
+                            exc.message = f"{exc.message} (after {attempt} attempts)"
+                            exc.args = (exc.message,)
+                        raise
+                    log.info("session endpoint attempt %d failed (%s); retrying", attempt, exc.message)
+                    await sleep(float(2 ** (attempt - 1)))
+            raise AssertionError("unreachable")
+
+        work = asyncio.ensure_future(asyncio.wait_for(attempts_made(), config.total_seconds))
+        while not work.done():
+            await asyncio.wait([work], timeout=0.2)
+            if stop is not None and stop.is_set() and not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work  # the request is dropped, its connection closed
+                raise RunCancelled("the run was cancelled while its session endpoint was called")
+        try:
+            return work.result()
+        except TimeoutError:
+            raise SessionEndpointError(
+                f"session endpoint gave no usable answer within {config.total_seconds:g} s, retries included", permanent=False
+            ) from None
 
 
 def build_policy(script: CallerScript, *, goodbye: str, llm: object = None, seed: int = 0) -> CallerPolicy:
@@ -95,7 +122,7 @@ def execute_call(
         for text in known_lines(spec.caller, spec.goodbye_line):
             pool.submit(lowered, tts.synthesize, text, spec.persona.speed).result()
     policy = build_policy(spec.caller, goodbye=spec.goodbye_line, llm=spec.llm, seed=spec.seed)
-    join = fetch_with_retries(spec)
+    join = fetch_with_retries(spec, stop=stop)
     transport = select_transport(
         join,
         local_app_ids=spec.local_channel_app_ids,

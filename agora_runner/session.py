@@ -7,6 +7,7 @@ wrong and never contain the secret, the token or a key.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -94,15 +95,33 @@ def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:
 
 
 def fetch_join_details(
-    config: SessionEndpointConfig, *, join_uid: int, client: httpx.Client | None = None
+    config: SessionEndpointConfig, *, join_uid: int, client: httpx.AsyncClient | None = None
 ) -> JoinDetails:
-    """Call the session endpoint once and return checked join details."""
+    """Call the session endpoint once, within `config.deadline_seconds` in all (connecting,
+    sending, and the whole answer: an endpoint that drips one byte a second is cut off), and
+    return checked join details."""
+    return asyncio.run(fetch_join_details_async(config, join_uid=join_uid, client=client))
+
+
+async def fetch_join_details_async(
+    config: SessionEndpointConfig, *, join_uid: int, client: httpx.AsyncClient | None = None
+) -> JoinDetails:
+    try:
+        return await asyncio.wait_for(_fetch(config, join_uid, client), config.deadline_seconds)
+    except TimeoutError:
+        raise SessionEndpointError(
+            f"session endpoint did not answer within {config.deadline_seconds:g} s", permanent=False
+        ) from None
+
+
+async def _fetch(config: SessionEndpointConfig, join_uid: int, client: httpx.AsyncClient | None) -> JoinDetails:
     method = config.method.upper()
     if method not in ("POST", "GET"):
         raise SessionEndpointError(f"request method must be POST or GET, not {config.method!r}")
     url, extensions, headers = config.url, {}, {config.header_name: config.secret, "Accept": "application/json"}
     if config.allow_hosts is not None:
-        ip = check_destination(config.url, config.allow_hosts)
+        # A DNS lookup blocks: off the loop, still within the deadline.
+        ip = await asyncio.to_thread(check_destination, config.url, config.allow_hosts)
         if ip is not None:
             # Connect to the address that was checked, not to a fresh lookup; the Host header
             # and TLS (SNI, certificate) still name the host.
@@ -113,7 +132,7 @@ def fetch_join_details(
                 extensions["sni_hostname"] = parts.hostname
     timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))
     own_client = client is None
-    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    http = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
     try:
         if method == "POST":
             payload: dict[str, Any] = {"client_id": config.client_id}
@@ -125,16 +144,16 @@ def fetch_join_details(
             if config.agent_variables:
                 params["agent_variables"] = json.dumps(config.agent_variables, separators=(",", ":"))
             request = http.build_request("GET", url, params=params, headers=headers, timeout=timeout, extensions=extensions)
-        response = http.send(request, stream=True)
+        response = await http.send(request, stream=True)
         try:
             chunks, size = [], 0
-            for chunk in response.iter_bytes():
+            async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
                     raise SessionEndpointError(f"session endpoint answer is larger than {MAX_RESPONSE_BYTES // 1024} KiB")
                 chunks.append(chunk)
         finally:
-            response.close()
+            await response.aclose()
     except httpx.TimeoutException as exc:
         raise SessionEndpointError(
             f"session endpoint did not answer within {config.timeout_seconds:g} s", permanent=False
@@ -149,7 +168,7 @@ def fetch_join_details(
         ) from exc
     finally:
         if own_client:
-            http.close()
+            await http.aclose()
     if 300 <= response.status_code < 400:
         raise SessionEndpointError(
             f"session endpoint answered a redirect (HTTP {response.status_code}); redirects are not followed"

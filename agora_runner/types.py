@@ -21,7 +21,9 @@ class SessionEndpointConfig:
     secret: str = field(repr=False)
     header_name: str = "X-Cekura-Secret"
     method: str = "POST"
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 10.0  # per read
+    deadline_seconds: float = 15.0  # per attempt, the whole exchange
+    total_seconds: float = 40.0  # every attempt and the waits between them
     # When set (the server does), the URL's host must resolve to public addresses unless this
     # allow-list names it ("host", "host:port", or "*"); None: no check (the command line).
     allow_hosts: tuple[str, ...] | None = None

@@ -195,7 +195,11 @@ RUN_TASK_OVERHEAD_SECONDS = env.int("CEKURA_RUN_TASK_OVERHEAD_SECONDS", default=
 
 # --- calls ---------------------------------------------------------------------------------
 DEFAULT_MAX_DURATION_SECONDS = env.int("CEKURA_DEFAULT_MAX_DURATION", default=300)
+# Per read; each attempt has a whole-exchange deadline, and all attempts (retries and the
+# waits between them) a total one: an endpoint that drips its answer is cut off.
 SESSION_ENDPOINT_TIMEOUT_SECONDS = env.float("CEKURA_SESSION_ENDPOINT_TIMEOUT", default=10.0)
+SESSION_ENDPOINT_DEADLINE_SECONDS = env.float("CEKURA_SESSION_ENDPOINT_DEADLINE", default=15.0)
+SESSION_ENDPOINT_TOTAL_SECONDS = env.float("CEKURA_SESSION_ENDPOINT_TOTAL", default=40.0)
 # Session endpoints that may resolve to loopback or private addresses ("host", "host:port",
 # or "*"). Production names none; the embedded default and the tests name this machine, where
 # the demo endpoint lives.

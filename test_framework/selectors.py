@@ -153,6 +153,8 @@ def agent_endpoint_config(agent: AIAgent) -> tuple[SessionEndpointConfig, int]:
         header_name=str(data.get("auth_header_name") or DEFAULT_SECRET_HEADER),
         method=str(data.get("request_method") or "POST").upper(),
         timeout_seconds=settings.SESSION_ENDPOINT_TIMEOUT_SECONDS,
+        deadline_seconds=settings.SESSION_ENDPOINT_DEADLINE_SECONDS,
+        total_seconds=settings.SESSION_ENDPOINT_TOTAL_SECONDS,
         allow_hosts=tuple(settings.SESSION_ENDPOINT_ALLOW),
     )
     return config, int(data.get("join_uid") or 1)

@@ -20,7 +20,7 @@ from django.db import connection
 
 from agora_runner.audio import stereo_wav
 from agora_runner.cpu import machine_id
-from agora_runner.errors import RunnerError
+from agora_runner.errors import RunCancelled, RunnerError
 from agora_runner.host import CallTimeLimit
 from agora_runner.runner import execute_call
 from agora_runner.speech import get_asr, get_hearing, get_tts
@@ -113,6 +113,8 @@ def _run_execute(run_id: int) -> None:
             _execute(run_id, watchdog.stop)
     except (SoftTimeLimitExceeded, CallTimeLimit):
         _fail(run_id, "the run exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT)
+    except RunCancelled as exc:
+        _fail(run_id, exc.message, RUN_CANCELLED, infrastructure=False, status=Status.CANCELLED)
     except RunnerError as exc:
         infra = exc.ended_reason == PIPELINE_ERROR
         _fail(run_id, exc.message, exc.ended_reason, infrastructure=infra)

@@ -73,9 +73,9 @@ def test_the_checked_address_is_the_one_connected_to(monkeypatch: pytest.MonkeyP
         return httpx.Response(200, json={"app_id": "a" * 32, "channel": "c", "token": "", "uid": 1})
 
     config = SessionEndpointConfig(url="https://agent.example.com:8443/session?x=1", client_id="c", secret="s", allow_hosts=())
-    with httpx.Client(transport=httpx.MockTransport(endpoint)) as client:
-        with contextlib.suppress(SessionEndpointError):  # what the answer holds does not matter here
-            fetch_join_details(config, join_uid=1, client=client)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
+    with contextlib.suppress(SessionEndpointError):  # what the answer holds does not matter here
+        fetch_join_details(config, join_uid=1, client=client)
     assert lookups == ["agent.example.com"]  # resolved once, by the guard
     (request,) = seen
     assert request.url.host == "8.8.4.4" and request.url.port == 8443 and request.url.path == "/session"

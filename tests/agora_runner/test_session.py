@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -111,8 +112,12 @@ def test_timeout_is_transient_and_retried_a_bounded_number_of_times() -> None:
     route = respx.post(URL).mock(side_effect=httpx.ReadTimeout("slow"))
     spec = CallSpec(endpoint=config(timeout_seconds=0.5), join_uid=1, caller=CallerScript())
     sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
     with pytest.raises(SessionEndpointError, match=r"did not answer within 0.5 s \(after 3 attempts\)"):
-        fetch_with_retries(spec, sleep=sleeps.append)
+        fetch_with_retries(spec, sleep=sleep)
     assert route.call_count == 3 and sleeps == [1.0, 2.0]
 
 
@@ -121,7 +126,7 @@ def test_permanent_failure_is_not_retried() -> None:
     route = respx.post(URL).mock(return_value=httpx.Response(403))
     spec = CallSpec(endpoint=config(), join_uid=1, caller=CallerScript())
     with pytest.raises(SessionEndpointError):
-        fetch_with_retries(spec, sleep=lambda s: None)
+        fetch_with_retries(spec, sleep=asyncio.sleep)
     assert route.call_count == 1
 
 

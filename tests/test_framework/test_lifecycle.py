@@ -274,3 +274,45 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(db: Any, settin
     assert tasks.yield_to_calls() < 0.3  # its worker went silent: not a live call
     settings.POST_YIELD_TO_CALLS_SECONDS = 0
     assert tasks.yield_to_calls() == 0.0 and elsewhere.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_cancelled_while_its_endpoint_stalls_ends_cancelled_and_refunded(settings: Any) -> None:
+    """An endpoint that accepts the connection and never answers holds the run only until
+    someone cancels it: the worker's thread is freed, the run ends `cancelled`, its credit back."""
+    import socket
+
+    settings.SESSION_ENDPOINT_TIMEOUT_SECONDS = 60.0
+    settings.SESSION_ENDPOINT_DEADLINE_SECONDS = 60.0
+    settings.SESSION_ENDPOINT_TOTAL_SECONDS = 120.0
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    agent = AgentFactory(agora_data={"session_endpoint_url": f"http://127.0.0.1:{server.getsockname()[1]}/session", "client_id": "c"}, agora_api_key="s")
+    run = queued_run(agent, first_message="Hello.")
+    credits_before = agent.organization.credits
+
+    def hold() -> None:
+        try:
+            run_execute(run.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=hold, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not accepted and time.monotonic() < deadline:  # the endpoint has been reached
+        time.sleep(0.05)
+    assert accepted
+    run.refresh_from_db()
+    assert run.status == Status.RUNNING
+    services.run_request_cancel(run=run)
+    worker.join(30)
+    assert not worker.is_alive()
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and run.success is False
+    assert run.metadata["ended_reason"] == "run-cancelled-by-user"
+    assert "cancelled while its session endpoint was called" in run.error_message
+    agent.organization.refresh_from_db()
+    assert agent.organization.credits == credits_before + settings.CREDITS_PER_RUN  # refunded (this fixture charged nothing)
+    server.close()
