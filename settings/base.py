@@ -195,6 +195,9 @@ RUN_TASK_OVERHEAD_SECONDS = env.int("CEKURA_RUN_TASK_OVERHEAD_SECONDS", default=
 
 # --- calls ---------------------------------------------------------------------------------
 DEFAULT_MAX_DURATION_SECONDS = env.int("CEKURA_DEFAULT_MAX_DURATION", default=300)
+# Seconds a run may spend synthesising the caller's known lines before it joins (each line is
+# at most 1,000 characters); lines left over are synthesised when they are said.
+SYNTHESIS_BUDGET_SECONDS = env.float("CEKURA_SYNTHESIS_BUDGET", default=30.0)
 # Per read; each attempt has a whole-exchange deadline, and all attempts (retries and the
 # waits between them) a total one: an endpoint that drips its answer is cut off.
 SESSION_ENDPOINT_TIMEOUT_SECONDS = env.float("CEKURA_SESSION_ENDPOINT_TIMEOUT", default=10.0)

@@ -189,6 +189,9 @@ class Run(models.Model):
     seed = models.PositiveBigIntegerField(default=new_seed)
     timestamp = models.DateTimeField(auto_now_add=True)
     executed_at = models.DateTimeField(null=True, blank=True)
+    # When the call began to join the channel, after the caller's lines and the session
+    # endpoint: until then the run is not a live call for post-processing to wait for.
+    call_started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The worker holding the run touches this every few seconds; the reaper ends runs whose
     # worker went silent.

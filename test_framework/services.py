@@ -264,10 +264,16 @@ def run_claim(*, run_id: int, machine: str = "") -> bool:
 
 
 
+def run_mark_joining(*, run_id: int) -> None:
+    """The run's call is joining the channel: from now on it is a live call on its machine."""
+    Run.objects.filter(pk=run_id, status=Status.RUNNING).update(call_started_at=timezone.now())
+
+
 def calls_live_on(*, machine: str, fresh_seconds: float) -> int:
-    """Calls in progress on this machine whose worker is alive (a beat within fresh_seconds)."""
+    """Calls in progress on this machine whose worker is alive (a beat within fresh_seconds).
+    A run still synthesising its lines or calling its session endpoint is not one."""
     cutoff = timezone.now() - timedelta(seconds=fresh_seconds)
-    return Run.objects.filter(status=Status.RUNNING, machine=machine).filter(
+    return Run.objects.filter(status=Status.RUNNING, machine=machine, call_started_at__isnull=False).filter(
         Q(heartbeat_at__gte=cutoff) | Q(heartbeat_at__isnull=True, executed_at__gte=cutoff)
     ).count()
 

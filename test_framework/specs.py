@@ -21,6 +21,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from cekura.accounts.models import Organization
 from cekura.errors import InvalidFields
 
+from . import limits
 from .choices import ScenarioType
 from .models import AIAgent, Metric, Personality, Scenario
 
@@ -276,9 +277,9 @@ def _conditional_actions(value: Any, path: str, problems: _Problems) -> dict[str
     _keys_known(data, path, CONDITIONAL_KEYS, problems)
     ok = set(data) <= set(CONDITIONAL_KEYS)
     role = data.get("role", "")
-    if _string(role, _at(path, "role"), problems, 200) is None:
+    if _string(role, _at(path, "role"), problems, limits.ROLE) is None:
         ok = False
-    conditions = _list(data.get("conditions", []), _at(path, "conditions"), problems, 100)
+    conditions = _list(data.get("conditions", []), _at(path, "conditions"), problems, limits.CONDITIONS)
     clean: list[dict[str, Any]] = []
     for i, raw in enumerate(conditions or []):
         where = _at(_at(path, "conditions"), i)
@@ -289,8 +290,8 @@ def _conditional_actions(value: Any, path: str, problems: _Problems) -> dict[str
         _keys_known(cond, where, CONDITION_KEYS, problems)
         item = {
             "id": _integer(cond.get("id", i + 1), _at(where, "id"), problems, 0),
-            "condition": _string(cond.get("condition", ""), _at(where, "condition"), problems, 2000),
-            "action": _string(cond.get("action"), _at(where, "action"), problems, 2000, blank=False) if "action" in cond else None,
+            "condition": _string(cond.get("condition", ""), _at(where, "condition"), problems, limits.CONDITION),
+            "action": _string(cond.get("action"), _at(where, "action"), problems, limits.LINE, blank=False) if "action" in cond else None,
             "type": _string(cond.get("type", "standard"), _at(where, "type"), problems, 32),
             "fixed_message": _boolean(cond.get("fixed_message", False), _at(where, "fixed_message"), problems),
         }
@@ -324,7 +325,7 @@ def _personality(value: Any, path: str, problems: _Problems) -> int | dict[str, 
     readers: dict[str, Any] = {
         "base": lambda v, p: _integer(v, p, problems, 1),
         "name": lambda v, p: _string(v, p, problems, Personality._meta.get_field("name").max_length, blank=False),
-        "prompt": lambda v, p: _string(v, p, problems, 20000, blank=False),
+        "prompt": lambda v, p: _string(v, p, problems, limits.TEXT, blank=False),
         "language": lambda v, p: _language(v, p, problems),
         "gender": lambda v, p: _string(v, p, problems, Personality._meta.get_field("gender").max_length),
         "speed": lambda v, p: _number(v, p, problems, speed_low, speed_high),
@@ -425,11 +426,11 @@ def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | Non
         problems.add(_at(path, "type"), f'"{str(kind)[:40]}" is not a valid choice (instruction or conditional_actions).')
     for key in ("instructions", "expected_outcome"):
         if key in data:
-            text = _string(data[key], _at(path, key), problems, 20000)
+            text = _string(data[key], _at(path, key), problems, limits.TEXT)
             if text is not None:
                 read[key] = text
     if "first_message" in data:
-        text = _string(data["first_message"], _at(path, "first_message"), problems, 1000, blank=False)
+        text = _string(data["first_message"], _at(path, "first_message"), problems, limits.LINE, blank=False)
         if text is not None:
             read["first_message"] = text
     if "conditional_actions" in data:

@@ -116,8 +116,7 @@ def _run_execute(run_id: int) -> None:
     except RunCancelled as exc:
         _fail(run_id, exc.message, RUN_CANCELLED, infrastructure=False, status=Status.CANCELLED)
     except RunnerError as exc:
-        infra = exc.ended_reason == PIPELINE_ERROR
-        _fail(run_id, exc.message, exc.ended_reason, infrastructure=infra)
+        _fail(run_id, exc.message, exc.ended_reason, infrastructure=exc.infrastructure)
     except Exception as exc:
         # The message names the exception class only: a repr could carry join details.
         log.exception("run %s: internal error", run_id)
@@ -164,7 +163,9 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     # On the shared loop (Celery's threads pool) no task time limit applies: the call gets the
     # limit a prefork task gets.
     time_limit = services.call_time_limit(spec.max_duration_seconds)
-    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP, time_limit=time_limit)
+    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP, time_limit=time_limit,
+                           synthesis_budget=settings.SYNTHESIS_BUDGET_SECONDS, on_joining=lambda: with_db_retry(
+                               lambda: services.run_mark_joining(run_id=run_id), what=f"run {run_id}: joining"))
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)

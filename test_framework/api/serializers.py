@@ -14,6 +14,7 @@ from agora_runner.transcribe import mmss
 from evaluators.custom import parse_rule
 from evaluators.overall import failed_reasons, overall_evaluation
 
+from .. import limits
 from ..choices import TERMINAL, EvalType, MetricType, ScenarioType, Status
 from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
 from ..selectors import run_personality
@@ -72,7 +73,7 @@ class AIAgentSerializer(serializers.ModelSerializer):
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        extra_kwargs = {"description": {"required": True, "allow_blank": True}, "inbound": {"required": True}}
+        extra_kwargs = {"description": {"required": True, "allow_blank": True, "max_length": limits.DESCRIPTION}, "inbound": {"required": True}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         secret = attrs.get("agora_api_key")
@@ -90,18 +91,20 @@ class AIAgentSerializer(serializers.ModelSerializer):
 
 
 class ConditionSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False)
-    condition = serializers.CharField(allow_blank=True)
-    action = serializers.CharField(allow_blank=True)
+    id = serializers.IntegerField(required=False, min_value=-(2**31), max_value=2**31 - 1)
+    condition = serializers.CharField(allow_blank=True, max_length=limits.CONDITION)
+    action = serializers.CharField(allow_blank=True, max_length=limits.LINE)
     type = serializers.CharField(required=False, default="standard")
     fixed_message = serializers.BooleanField(required=False, default=False)
 
 
 class ConditionalActionsSerializer(serializers.Serializer):
-    role = serializers.CharField(required=False, allow_blank=True, default="")
+    role = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.ROLE)
     conditions = ConditionSerializer(many=True, required=False, default=list)
 
     def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > limits.CONDITIONS:
+            raise serializers.ValidationError(f"Ensure this field has no more than {limits.CONDITIONS} elements.")
         for i, cond in enumerate(value, start=1):
             cond.setdefault("id", i)
         return value
@@ -122,6 +125,11 @@ class ScenarioSerializer(serializers.ModelSerializer):
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "first_message": {"max_length": limits.LINE},
+            "instructions": {"max_length": limits.TEXT},
+            "expected_outcome_prompt": {"max_length": limits.TEXT},
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs.get("scenario_type", self.instance.scenario_type if self.instance else ScenarioType.INSTRUCTION)
@@ -139,6 +147,7 @@ class PersonalitySerializer(serializers.ModelSerializer):
             "background_noise_snr_db", "backchannels", "voice", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"prompt": {"max_length": limits.TEXT}}
 
     def validate_voice(self, value: str) -> str:
         from agora_runner.speech import PiperTTS
@@ -160,6 +169,7 @@ class MetricSerializer(serializers.ModelSerializer):
         model = Metric
         fields = ["id", "name", "slug", "description", "eval_type", "enum_values", "type", "prompt", "configuration", "agents", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"prompt": {"max_length": limits.TEXT}, "description": {"max_length": limits.DESCRIPTION}}
 
     def validate_slug(self, value: str) -> str:
         organization = self.context["request"].user.organization

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from .. import limits
 from ..choices import ScenarioType
 
 
@@ -49,13 +50,13 @@ class ScenarioForm(forms.Form):
     name = forms.CharField(max_length=80)
     agent = forms.TypedChoiceField(coerce=int)
     scenario_type = forms.ChoiceField(choices=ScenarioType.choices, initial=ScenarioType.INSTRUCTION)
-    first_message = forms.CharField(initial="Hello", max_length=2000)
-    instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="For instruction scenarios: what the caller wants, in plain words.")
+    first_message = forms.CharField(initial="Hello", max_length=limits.LINE)
+    instructions = forms.CharField(required=False, max_length=limits.TEXT, widget=forms.Textarea(attrs={"rows": 4}), help_text="For instruction scenarios: what the caller wants, in plain words.")
     actions = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}),
         help_text="For conditional-actions scenarios: one line per step, 'when the agent … => say …'; a line without '=>' is said as it is.",
     )
-    expected_outcome_prompt = forms.CharField(label="Expected outcome", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    expected_outcome_prompt = forms.CharField(label="Expected outcome", required=False, max_length=limits.TEXT, widget=forms.Textarea(attrs={"rows": 2}))
     max_duration = forms.IntegerField(label="Max duration (s)", required=False, min_value=10, max_value=3600)
 
     def __init__(self, *args: Any, agents: list[tuple[int, str]], **kwargs: Any) -> None:

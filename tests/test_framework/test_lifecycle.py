@@ -254,10 +254,15 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(db: Any, settin
     settings.POST_YIELD_TO_CALLS_SECONDS = 0.6
     queued = queued_run(AgentFactory())
     elsewhere = Run.objects.create(organization=queued.organization, result=queued.result, scenario=queued.scenario, agent=queued.agent,
-                                   status=Status.RUNNING, machine="another-machine", executed_at=timezone.now(), heartbeat_at=timezone.now())
+                                   status=Status.RUNNING, machine="another-machine", executed_at=timezone.now(), heartbeat_at=timezone.now(),
+                                   call_started_at=timezone.now())
     assert tasks.yield_to_calls() < 0.3  # only another machine's call: no wait
     assert services.run_claim(run_id=queued.pk, machine=machine_id())
     assert Run.objects.get(pk=queued.pk).machine == machine_id()
+    # Claimed here but still synthesising or calling its endpoint (which may take its time, or
+    # be made to): not a live call yet.
+    assert tasks.yield_to_calls() < 0.3
+    services.run_mark_joining(run_id=queued.pk)
     silent = Run.objects.create(organization=queued.organization, result=queued.result, scenario=queued.scenario, agent=queued.agent,
                                 status=Status.RUNNING, machine="another-machine", executed_at=timezone.now() - timedelta(seconds=120),
                                 heartbeat_at=timezone.now() - timedelta(seconds=120))

@@ -34,6 +34,7 @@ def test_join_uid_from_the_agent_is_used_end_to_end(db: Any, wired: Any) -> None
     run.refresh_from_db()
     assert run.status == Status.COMPLETED, run.error_message
     assert run.metadata["timeline"][0]["data"]["uid"] == 4242
+    assert run.call_started_at is not None and run.call_started_at >= run.executed_at
 
 
 def test_run_completes_with_transcript_metrics_and_recording(db: Any, wired: Any, caplog: Any) -> None:

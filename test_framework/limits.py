@@ -1,0 +1,13 @@
+"""Documented limits on what the API, the dashboard and spec files accept (docs/limits.md).
+Each bounds the work one request can make for the workers: a line the caller says is
+synthesised, a scenario's text is read by the caller's model and the judge."""
+from __future__ import annotations
+
+from agora_runner.types import MAX_LINE_CHARS
+
+LINE = MAX_LINE_CHARS  # a line of speech: first_message, a condition's action
+TEXT = 20_000  # a scenario's instructions, an expected outcome, a personality's or metric's prompt
+CONDITION = 2_000  # what a condition waits for
+ROLE = 2_000  # a conditional-actions scenario's role
+CONDITIONS = 100  # conditions in one scenario
+DESCRIPTION = 5_000  # an agent's description, a metric's description
