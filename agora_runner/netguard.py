@@ -1,7 +1,11 @@
 """The session endpoint is a request our server makes to a URL a user typed: it must not reach
-our own network. Destinations are resolved first; loopback, private, link-local (cloud
-metadata at 169.254.169.254 among them), reserved, multicast and unspecified addresses are
-refused unless an allow-list names the host."""
+our own network, or anyone's. Destinations are resolved first, and every address that is not
+globally routable is refused unless an allow-list names the host: the IANA special-purpose
+registries' entries that are not globally reachable (loopback, private, carrier-grade NAT,
+link-local with cloud metadata at 169.254.169.254, documentation, benchmarking, 6to4, Teredo,
+unique-local, …), multicast and broadcast, IPv6 outside global unicast (2000::/3), and whatever
+Python's own `is_global` refuses. An address that carries an IPv4 address (IPv4-mapped,
+NAT64's 64:ff9b::/96, 6to4, IPv4-compatible) is judged by the address it carries as well."""
 from __future__ import annotations
 
 import ipaddress
@@ -12,16 +16,84 @@ from .errors import SessionEndpointError
 
 ALLOW_ALL = "*"
 
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for name, flag in (
-        ("loopback", ip.is_loopback), ("unspecified", ip.is_unspecified), ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast), ("private", ip.is_private), ("reserved", ip.is_reserved),
-    ):
-        if flag:
+# Not globally reachable, from the IANA IPv4 and IPv6 Special-Purpose Address Registries
+# (entries marked False or N/A), the multicast blocks and the broadcast address. Entries marked
+# True inside a refused block (e.g. 192.0.0.9, an anycast address) are refused with it: no
+# session endpoint lives there.
+NOT_GLOBAL: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/32", "unspecified"),
+    ("0.0.0.0/8", "this-network"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "carrier-grade NAT (shared)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignment"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "6to4 relay anycast"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("255.255.255.255/32", "broadcast"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::/96", "IPv4-compatible (deprecated)"),
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation"),
+    ("100::/64", "discard-only"),
+    ("100:0:0:1::/64", "dummy"),
+    ("2001::/23", "IETF protocol assignment"),
+    ("2001::/32", "Teredo"),
+    ("2001:db8::/32", "documentation"),
+    ("2002::/16", "6to4"),
+    ("3fff::/20", "documentation"),
+    ("5f00::/16", "segment routing (SRv6)"),
+    ("fc00::/7", "unique-local (private)"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local (deprecated)"),
+    ("ff00::/8", "multicast"),
+)
+_NETWORKS = sorted(
+    ((ipaddress.ip_network(net), name) for net, name in NOT_GLOBAL), key=lambda item: -item[0].prefixlen
+)  # the most specific entry names an address
+GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def carried(ip: IP) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries: IPv4-mapped, NAT64 (64:ff9b::/96), 6to4,
+    IPv4-compatible."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64 or (int(ip) >> 32 == 0 and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def kind(ip: IP) -> str | None:
+    """Why our server must not call `ip`, or None for a globally routable address."""
+    inner = carried(ip)
+    if inner is not None:
+        inner_kind = kind(inner)
+        if inner_kind is not None:
+            return inner_kind
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return None  # the connection goes to the IPv4 address itself
+    for network, name in _NETWORKS:
+        if ip.version == network.version and ip in network:
             return name
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in GLOBAL_UNICAST_V6 and ip not in NAT64:
+        return "reserved"
+    if not ip.is_global:
+        return "not globally routable"
     return None
 
 
@@ -51,10 +123,10 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
     checked = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        kind = _kind(ip)
-        if kind is not None:
+        why = kind(ip)
+        if why is not None:
             raise SessionEndpointError(
-                f"the session endpoint's host {host!r} resolves to {ip} ({kind} address); this server does not "
+                f"the session endpoint's host {host!r} resolves to {ip} ({why} address); this server does not "
                 "call such addresses (an administrator can allow the host with CEKURA_SESSION_ENDPOINT_ALLOW)"
             )
         checked.append(ip)
