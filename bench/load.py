@@ -174,7 +174,7 @@ def main() -> None:
     run_ids: list[int] = []
     with stack:
         sampler = Sampler({"calls worker": stack.named["worker"].pid, "post worker": stack.named["worker-post"].pid,
-                           "demo stack": stack.procs[0].pid, "web": stack.named["web"].pid})
+                           "demo stack": stack.named["demo-stack"].pid, "web": stack.named["web"].pid})
         # Workers load their models as they start (as in a deployment that is up before work
         # arrives): wait until both are ready and idle, so the load measured is the calls'.
         warm_started = time.monotonic()

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import signal
 import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from cekura.embedded import EmbeddedStack
 
@@ -18,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # SIGTERM (a service manager, `kill`) stops the children as Ctrl-C does, instead of
+        # leaving them running.
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
         stack = EmbeddedStack(
             env={"CEKURA_WEB_PORT": str(options["port"])},
@@ -36,6 +40,10 @@ class Command(BaseCommand):
             try:
                 while stack.alive():
                     time.sleep(1)
-                self.stderr.write("a child process exited; stopping (see the logs)")
             except KeyboardInterrupt:
-                pass
+                return
+        raise CommandError(f"{stack.gave_up} kept crashing; the stack stopped (see {settings.VAR_DIR / 'logs'})")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
