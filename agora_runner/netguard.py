@@ -106,8 +106,11 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
     """Raise SessionEndpointError if `url` leads somewhere our server must not call. Returns
     the address that was checked (to connect to that one and no other: a second lookup could
     answer differently, a DNS rebinding), or None for an allowed host or an address literal."""
-    parts = urlsplit(url)
-    host = parts.hostname
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. "http://[::1/"
+        raise SessionEndpointError("session endpoint URL is not a valid http(s) URL") from None
     if not host or parts.scheme not in ("http", "https"):
         raise SessionEndpointError("session endpoint URL is not a valid http(s) URL")
     try:

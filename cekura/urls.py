@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from cekura import converters  # noqa: F401 - registers <id:…>
 from cekura.health import healthz
 from cekura.prometheus import metrics_view
 from cekura.views import api_not_found
@@ -22,7 +23,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("share/<str:token>/", share.share_page, name="share"),
-    path("share/<str:token>/runs/<int:run_id>/recording.wav", share.share_recording, name="share-recording"),
+    path("share/<str:token>/runs/<id:run_id>/recording.wav", share.share_recording, name="share-recording"),
     path("", include("test_framework.dashboard.urls")),
 ]
 

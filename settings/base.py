@@ -19,6 +19,8 @@ env = environ.Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+# Error reports (the debug page, mail to ADMINS) hide anything named like a secret.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "cekura.reporting.SecretsFilter"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 VAR_DIR = Path(env.str("CEKURA_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -101,6 +103,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cekura.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["cekura.throttling.ApiKeyThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "cekura.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser",
+    ],
 }
 # Requests per API key: every endpoint, and launches (run_scenarios_agora) on their own.
 # A rate is "N/s", "N/min", "N/hour" or "N/day"; "off" lifts the limit.

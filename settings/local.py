@@ -1,12 +1,28 @@
 """The embedded default: SQLite, a broker that needs no server, the local channel."""
 from __future__ import annotations
 
+import secrets as _secrets
+
+from cryptography.fernet import Fernet
+
 from .base import *  # noqa: F403
 from .base import VAR_DIR, derive_fernet_key, env
+from .kept import kept_secret
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = SECRET_KEY or "embedded-default-not-for-production"  # noqa: F405
-FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [derive_fernet_key(SECRET_KEY)]  # noqa: F405
+# Off, as in production: an error page never shows a request's locals (DJANGO_DEBUG=1 turns
+# it on for development).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Random on first start and kept in var/keys/ (mode 0600), unless the environment names them:
+# the SQLite file alone does not open the agents' secrets.
+SECRET_KEY = SECRET_KEY or kept_secret(VAR_DIR / "keys" / "django-secret-key", lambda: _secrets.token_urlsafe(50))  # noqa: F405
+# Before, the embedded default derived its field key from a public default secret: that key
+# still opens secrets stored then (never used to encrypt); serve_embedded and demo re-encrypt
+# them with the kept key at start.
+LEGACY_FIELD_ENCRYPTION_KEY = derive_fernet_key("embedded-default-not-for-production")
+FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [  # noqa: F405
+    kept_secret(VAR_DIR / "keys" / "field-encryption-key", lambda: Fernet.generate_key().decode()),
+    LEGACY_FIELD_ENCRYPTION_KEY,
+]
 
 # kombu's filesystem transport: the web process and the worker share a folder, no server.
 _broker_dir = VAR_DIR / "broker"

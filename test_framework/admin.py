@@ -4,6 +4,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import AIAgent, Metric, Personality, Result, Run, Scenario
 
@@ -57,27 +60,34 @@ class MetricAdmin(admin.ModelAdmin):
     list_display = ("name", "eval_type", "type", "organization")
 
 
-class RunInline(admin.TabularInline):
-    model = Run
-    fields = ("id", "scenario", "status", "success", "duration_seconds", "error_message")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-
 @admin.register(Result)
 class ResultAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "agent", "status", "success_rate", "created_at")
     list_filter = ("status", "organization")
-    inlines = [RunInline]
+    list_select_related = ("agent",)
+    raw_id_fields = ("organization", "agent")
+    # A result's runs are listed on the runs page, paginated (a result may hold a thousand):
+    # here, their counts and a link.
+    readonly_fields = ("runs_listed",)
+
+    @admin.display(description="Runs")
+    def runs_listed(self, obj: Result) -> str:
+        if obj.pk is None:
+            return "-"
+        counts = dict(obj.runs.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
+        url = reverse("admin:test_framework_run_changelist") + f"?result__id__exact={obj.pk}"
+        return format_html('{} — <a href="{}">list them</a>', summary, url)
 
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = ("id", "result", "scenario", "status", "success", "duration_seconds", "executed_at")
     list_filter = ("status", "organization")
+    list_select_related = ("result", "scenario")
+    raw_id_fields = ("organization", "result", "scenario", "agent", "personality")
     readonly_fields = ("evaluation", "expected_outcome", "transcript_object", "metadata")
+    show_full_result_count = False  # no COUNT(*) over every run on each page
 
     def has_add_permission(self, request: Any) -> bool:
         return False

@@ -18,6 +18,7 @@ from cekura.accounts.models import Organization
 from cekura.accounts.services import credits_debit, credits_refund
 from cekura.errors import InsufficientBalance, InvalidInput
 
+from . import limits
 from .choices import IN_CALL, TERMINAL, Status
 from .models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
 from .selectors import share_token_digest
@@ -133,6 +134,9 @@ def result_launch(
     if frequency < 1:
         raise InvalidInput("Ensure this value is greater than or equal to 1.", field="frequency")
     per_scenario: list[Personality | None] = list(personalities) if personalities else [None]
+    count = len(scenarios) * len(per_scenario) * frequency
+    if count > limits.RUNS_PER_LAUNCH:  # before building them
+        raise InvalidInput(limits.too_many_runs(count), field="frequency")
     runs = [
         Run(scenario=scenario, personality=personality, expected_outcome_prompt=scenario.expected_outcome_prompt)
         for _ in range(frequency)
@@ -173,6 +177,8 @@ def _result_create(
     runs are enqueued once it commits."""
     if concurrency_limit is not None and concurrency_limit < 1:
         raise InvalidInput("Ensure this value is greater than or equal to 1.", field="concurrency_limit")
+    if len(runs) > limits.RUNS_PER_LAUNCH:
+        raise InvalidInput(limits.too_many_runs(len(runs)), field="frequency")
     with transaction.atomic():
         credits_debit(organization_id=organization.pk, amount=len(runs) * settings.CREDITS_PER_RUN)
         result = Result.objects.create(

@@ -20,6 +20,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from cekura.accounts.models import Organization
 from cekura.errors import InvalidFields
+from cekura.parsers import loads as bounded_json
 
 from . import limits
 from .choices import ScenarioType
@@ -366,9 +367,9 @@ def _common_field(key: str, value: Any, path: str, problems: _Problems) -> Any:
     """A field that defaults and cases share; None when it is not valid."""
     where = _at(path, key)
     if key == "frequency":
-        return _integer(value, where, problems, 1)
+        return _integer(value, where, problems, 1, limits.FREQUENCY)
     if key == "concurrency_limit":
-        return _integer(value, where, problems, 1)
+        return _integer(value, where, problems, 1, limits.CONCURRENCY)
     if key == "language":
         return _language(value, where, problems)
     if key == "max_duration":
@@ -533,7 +534,7 @@ def spec_from_text(text: str | bytes, *, field: str) -> dict[str, Any]:
     if len(text) > MAX_SPEC_BYTES:
         raise InvalidFields({field: [f"The spec is larger than {MAX_SPEC_BYTES // 1_000_000} MB."]})
     try:
-        spec = json.loads(text)
+        spec = bounded_json(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidFields({field: [f"Not valid JSON: {exc}"[:300]]}) from None
     if not isinstance(spec, dict):
@@ -589,6 +590,9 @@ def spec_plan(
     planned = _resolve(organization=organization, agent=agent, defaults=defaults, cases=cases, frequency=frequency, problems=problems, suite_name=suite_name)
     if problems.errors:
         raise InvalidFields({path: problems.errors[path] for path in sorted(problems.errors, key=_in_file_order)})
+    total = sum(case.frequency for case in planned)
+    if total > limits.RUNS_PER_LAUNCH:
+        raise InvalidFields({"frequency": [limits.too_many_runs(total)]})
     limit = concurrency_limit if concurrency_limit is not None else defaults.get("concurrency_limit")
     return Plan(agent=agent, channel=channel, suite_name=suite_name, cases=planned, concurrency_limit=limit)
 

@@ -41,10 +41,10 @@ def test_a_killed_child_is_started_again_each_time(stack: EmbeddedStack) -> None
     log = stack.log_dir / "worker.log"  # type: ignore[operator]
     for n in range(1, 4):
         first = stack.children["worker"].proc.pid
-        assert until(lambda: log.read_text().count("up\n") == n)  # this start's output is in the log
+        assert until(lambda n=n: log.read_text().count("up\n") == n)  # this start's output is in the log
         stack.crash("worker")
         assert stack.alive()  # a child being started again counts as up: no race with the main loop
-        assert until(lambda: stack.running("worker") and stack.children["worker"].proc.pid != first)
+        assert until(lambda first=first: stack.running("worker") and stack.children["worker"].proc.pid != first)
         assert stack.restarts["worker"] == n
     assert stack.alive() and stack.gave_up is None
     assert until(lambda: log.read_text().count("up\n") == 4)
@@ -73,7 +73,7 @@ def test_a_child_that_stays_up_has_recovered(stack: EmbeddedStack) -> None:
         assert until(lambda: time.monotonic() - stack.children["web"].started > 0.5)
         assert until(lambda: stack.children["web"].crashes == 0)
         stack.crash("web")
-        assert until(lambda: stack.running("web") and stack.children["web"].proc.pid != first)
+        assert until(lambda first=first: stack.running("web") and stack.children["web"].proc.pid != first)
     assert stack.alive()
 
 

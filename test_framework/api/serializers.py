@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlparse
 
@@ -11,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agora_runner.transcribe import mmss
+from cekura.parsers import loads as bounded_json
 from evaluators.custom import parse_rule
 from evaluators.overall import failed_reasons, overall_evaluation
 
@@ -54,8 +54,12 @@ class AgoraDataSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate_session_endpoint_url(self, value: str) -> str:
-        parsed = urlparse(value.strip())
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        try:
+            parsed = urlparse(value.strip())
+            parsed.port  # noqa: B018 - raises on a port that is not a number or out of range
+        except ValueError:
+            raise serializers.ValidationError("Enter a valid http:// or https:// URL.") from None
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise serializers.ValidationError("Enter a valid http:// or https:// URL.")
         return value.strip()
 
@@ -214,9 +218,9 @@ class RunScenariosAgoraSerializer(serializers.Serializer):
 
     scenarios = serializers.JSONField()
     agent_id = LenientIdField(required=False, allow_null=True)
-    frequency = serializers.IntegerField(min_value=1, required=False, default=1)
+    frequency = serializers.IntegerField(min_value=1, max_value=limits.FREQUENCY, required=False, default=1)
     name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
-    concurrency_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    concurrency_limit = serializers.IntegerField(min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True, default=None)
     personality_ids = serializers.ListField(child=LenientIdField(), required=False, allow_null=True, allow_empty=True, default=None)
 
     def validate_scenarios(self, value: Any) -> dict[str, Any]:
@@ -254,8 +258,8 @@ class SpecLaunchSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, allow_empty_file=True, help_text="The spec as a .json file (multipart/form-data).")
     channel = serializers.CharField(required=False, default="voice", max_length=40)
     name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
-    frequency = serializers.IntegerField(min_value=1, required=False, default=1, help_text="Multiplies every case's frequency.")
-    concurrency_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    frequency = serializers.IntegerField(min_value=1, max_value=limits.FREQUENCY, required=False, default=1, help_text="Multiplies every case's frequency.")
+    concurrency_limit = serializers.IntegerField(min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True, default=None)
 
     def validate_channel(self, value: str) -> str:
         if value.strip().lower() in SPEC_CHANNELS:
@@ -322,7 +326,7 @@ class RecordingScoreSerializer(serializers.Serializer):
     def validate_caller_turns(self, value: Any) -> Any:
         if isinstance(value, str):  # a multipart form field holds JSON text
             try:
-                return json.loads(value)
+                return bounded_json(value)
             except ValueError:
                 raise serializers.ValidationError('Not valid JSON: give [{"start_s": …, "end_s": …}, …].') from None
         return value

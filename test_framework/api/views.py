@@ -47,15 +47,24 @@ from .serializers import (
     SpecLaunchSerializer,
 )
 
+MAX_BULK_IDS = 1000  # runs/bulk/: ids in one request
+
 
 class OrgScopedViewSet(viewsets.GenericViewSet):
     """Every query is scoped to the API key's organization; other ids answer 404."""
 
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = r"[0-9]+"
     model: type[Any]
 
     def get_queryset(self) -> Any:
         return self.model.objects.filter(organization=self.request.user.organization)
+
+    def get_object(self) -> Any:
+        try:
+            coerce_id(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        except ValueError:
+            raise Http404 from None  # past any id the database can hold
+        return super().get_object()
 
 
 class CrudViewSet(
@@ -92,9 +101,9 @@ class ScenarioViewSet(CrudViewSet):
 
     def get_queryset(self) -> Any:
         qs = selectors.scenario_list(organization=self.request.user.organization)
-        agent = self.request.query_params.get("agent_id") or self.request.query_params.get("agent")
-        if agent and agent.isdigit():
-            qs = qs.filter(agent_id=int(agent))
+        for name in ("agent_id", "agent"):
+            if self.request.query_params.get(name):
+                return qs.filter(agent_id=_id_param(self.request.query_params[name], name))
         return qs
 
     @extend_schema(request=RunScenariosAgoraSerializer, responses={200: ResultLaunchSerializer})
@@ -214,9 +223,13 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         """List Runs with IDs: a bare array of the runs named by `run_ids`."""
         raw = request.query_params.get("run_ids", "")
         parts = [p.strip() for p in raw.split(",") if p.strip()]
-        if not parts or not all(p.isdigit() for p in parts):
-            raise InvalidInput("run_ids must be a comma-separated list of run ids, e.g. 1,2,3.", field="run_ids")
-        runs = self.get_queryset().filter(pk__in=[int(p) for p in parts]).order_by("id")
+        try:
+            ids = [coerce_id(p) for p in parts]
+        except ValueError:
+            ids = []
+        if not ids or len(ids) > MAX_BULK_IDS:
+            raise InvalidInput(f"run_ids must be a comma-separated list of at most {MAX_BULK_IDS} run ids, e.g. 1,2,3.", field="run_ids")
+        runs = self.get_queryset().filter(pk__in=ids).order_by("id")
         return Response(RunSerializer(runs, many=True, context={"request": request}).data)
 
     @extend_schema(request=None, responses={200: RunSerializer})

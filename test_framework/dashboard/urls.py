@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from cekura import converters  # noqa: F401 - registers <id:…>
+
 from . import views
 
 app_name = "dashboard"
@@ -14,21 +16,21 @@ urlpatterns = [
     path("agents/", views.agents, name="agents"),
     path("agents/new/", views.agent_new, name="agent_new"),
     path("agents/new/agora/", views.agent_edit, name="agent_new_agora"),
-    path("agents/<int:pk>/", views.agent_edit, name="agent"),
-    path("agents/<int:pk>/test/", views.agent_test, name="agent_test"),
+    path("agents/<id:pk>/", views.agent_edit, name="agent"),
+    path("agents/<id:pk>/test/", views.agent_test, name="agent_test"),
     path("keys/", views.keys, name="keys"),
-    path("keys/<int:pk>/revoke/", views.key_revoke, name="key_revoke"),
+    path("keys/<id:pk>/revoke/", views.key_revoke, name="key_revoke"),
     path("scenarios/", views.scenarios, name="scenarios"),
     path("scenarios/new/", views.scenario_edit, name="scenario_new"),
-    path("scenarios/<int:pk>/", views.scenario_edit, name="scenario"),
+    path("scenarios/<id:pk>/", views.scenario_edit, name="scenario"),
     path("scenarios/run/", views.scenarios_run, name="scenarios_run"),
     path("results/", views.results, name="results"),
     path("results/progress.json", views.results_progress, name="results_progress"),
-    path("results/<int:pk>/", views.result_detail, name="result"),
-    path("results/<int:pk>/end/", views.result_end, name="result_end"),
-    path("runs/<int:pk>/", views.run_detail, name="run"),
-    path("runs/<int:pk>/end/", views.run_end, name="run_end"),
-    path("runs/<int:pk>/status.json", views.run_status, name="run_status"),
-    path("runs/<int:pk>/recording.wav", views.run_recording, name="run_recording"),
-    path("runs/<int:pk>/waveform.json", views.run_waveform, name="run_waveform"),
+    path("results/<id:pk>/", views.result_detail, name="result"),
+    path("results/<id:pk>/end/", views.result_end, name="result_end"),
+    path("runs/<id:pk>/", views.run_detail, name="run"),
+    path("runs/<id:pk>/end/", views.run_end, name="run_end"),
+    path("runs/<id:pk>/status.json", views.run_status, name="run_status"),
+    path("runs/<id:pk>/recording.wav", views.run_recording, name="run_recording"),
+    path("runs/<id:pk>/waveform.json", views.run_waveform, name="run_waveform"),
 ]

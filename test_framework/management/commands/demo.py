@@ -6,13 +6,13 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
 from cekura.accounts.services import api_key_create, credits_add, organization_get_or_create
 from cekura.embedded import EmbeddedStack
 from test_framework.choices import TERMINAL
+from test_framework.management.embedded import prepare_database
 
 SCENARIOS = [
     {
@@ -45,7 +45,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.say("==> Preparing the database (SQLite, embedded default)")
-        call_command("migrate", interactive=False, verbosity=0)
+        prepare_database()
         org = organization_get_or_create(name="Demo organization")
         if org.credits < 100:
             credits_add(organization=org, amount=100)

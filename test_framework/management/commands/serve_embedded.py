@@ -5,10 +5,10 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from cekura.embedded import EmbeddedStack
+from test_framework.management.embedded import prepare_database
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         # SIGTERM (a service manager, `kill`) stops the children as Ctrl-C does, instead of
         # leaving them running.
         signal.signal(signal.SIGTERM, _interrupt)
-        call_command("migrate", interactive=False, verbosity=0)
+        prepare_database()
         stack = EmbeddedStack(
             env={"CEKURA_WEB_PORT": str(options["port"])},
             worker_concurrency=options["workers"],
