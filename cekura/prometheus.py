@@ -80,11 +80,20 @@ class BrokerCollector:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text. With CEKURA_METRICS_TOKEN set, a scrape needs it as a bearer token; in
+    production without one, only a signed-in staff user may read (unless opened with
+    CEKURA_METRICS_PUBLIC)."""
     token = settings.METRICS_TOKEN
-    if token:
+    staff = bool(getattr(request.user, "is_staff", False))
+    if token and not staff:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             return HttpResponse("metrics need Authorization: Bearer <CEKURA_METRICS_TOKEN>\n", status=401, content_type="text/plain")
+    elif not token and not staff and not settings.METRICS_PUBLIC:
+        return HttpResponse(
+            "metrics need a staff user's session, or set CEKURA_METRICS_TOKEN and scrape with Authorization: Bearer <token>\n",
+            status=401, content_type="text/plain",
+        )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector())  # type: ignore[arg-type]
     registry.register(BrokerCollector())  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Rate limits per API key (429 with Retry-After). The rates are read from settings on each
+"""Rate limits per API key and per organization (429 with Retry-After). The rates are read from settings on each
 request, so they can be changed without a restart of the test process; the counts live in the
 default cache (Redis in production, so every web process shares them)."""
 from __future__ import annotations
@@ -39,3 +39,22 @@ class LaunchThrottle(ApiKeyThrottle):
     """Launches (each one places calls and spends credits) have a tighter limit of their own."""
 
     scope = "launch"
+
+
+class OrganizationThrottle(ApiKeyThrottle):
+    """Every request of one organization, whichever of its keys made it: more keys do not buy
+    more requests."""
+
+    scope = "api_org"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        organization = getattr(request.user, "organization", None)
+        return None if organization is None else f"throttle:{self.scope}:org{organization.pk}"
+
+
+class OrganizationLaunchThrottle(OrganizationThrottle):
+    scope = "launch_org"
+
+
+# What a launch (or anything else that places calls or mints links) is held to.
+LAUNCH_THROTTLES = [ApiKeyThrottle, OrganizationThrottle, LaunchThrottle, OrganizationLaunchThrottle]

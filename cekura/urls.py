@@ -3,12 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cekura import converters  # noqa: F401 - registers <id:…>
 from cekura.health import healthz
 from cekura.prometheus import metrics_view
-from cekura.views import api_not_found
+from cekura.views import DocsView, SchemaView, api_not_found
 from test_framework.dashboard import share
 
 urlpatterns = [
@@ -17,8 +16,8 @@ urlpatterns = [
     # Any other path under the API answers a short JSON 404, never an HTML page (CI clients
     # paste error bodies into their summaries), whatever DEBUG says.
     re_path(r"^test_framework/", api_not_found),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),

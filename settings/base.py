@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 from cekura.logcontext import logging_config
 
@@ -34,12 +36,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "cekura.accounts",
     "test_framework",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cekura.middleware.reject_null_characters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +51,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cekura.urls"
@@ -102,7 +109,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cekura.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": ["cekura.throttling.ApiKeyThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["cekura.throttling.ApiKeyThrottle", "cekura.throttling.OrganizationThrottle"],
     "DEFAULT_PARSER_CLASSES": [
         "cekura.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser",
     ],
@@ -114,8 +121,14 @@ API_RATE_LIMITS = {
     for scope, rate in (
         ("api", env.str("CEKURA_RATE_LIMIT", default="600/min")),
         ("launch", env.str("CEKURA_LAUNCH_RATE_LIMIT", default="60/min")),
+        # The same two, per organization, over all of its keys and users: minting more keys
+        # does not buy more requests.
+        ("api_org", env.str("CEKURA_ORG_RATE_LIMIT", default="1200/min")),
+        ("launch_org", env.str("CEKURA_ORG_LAUNCH_RATE_LIMIT", default="120/min")),
     )
 }
+# Live (unrevoked) API keys one organization may hold at once.
+MAX_API_KEYS_PER_ORGANIZATION = env.int("CEKURA_MAX_API_KEYS", default=25)
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("CEKURA_CACHE_URL")}
@@ -134,6 +147,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "cekura.schema.document_errors"],
 }
 
 # --- field encryption -------------------------------------------------------------------
@@ -261,6 +275,35 @@ METRICS_TOKEN = env.str("CEKURA_METRICS_TOKEN", default="")
 # object per line (production's default).
 LOG_FORMAT = env.str("CEKURA_LOG_FORMAT", default="plain")
 LOGGING = logging_config(env.str("CEKURA_LOG_LEVEL", default="INFO"), LOG_FORMAT)
+
+# Content Security Policy on every page (django-csp): scripts, styles and media from this
+# server only; no plugins, no framing. The API docs page is the one exception (cekura.urls).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Sign-in (dashboard and admin) through django-axes: after LOGIN_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES
+# (answered 429); a right password before then starts the count again.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("CEKURA_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("CEKURA_LOGIN_LOCKOUT_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "dashboard/locked_out.html"
+
+# /metrics and the API schema and docs: in production they need credentials (the metrics
+# token, or an API key or a signed-in user) unless opened here; elsewhere they are open.
+METRICS_PUBLIC = env.bool("CEKURA_METRICS_PUBLIC", default=True)
+API_DOCS_PUBLIC = env.bool("CEKURA_API_DOCS_PUBLIC", default=True)
 
 # The dashboard signs users in with Django's auth.
 LOGIN_URL = "dashboard:login"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -30,11 +31,19 @@ def organization_get_or_create(*, name: str) -> Organization:
 
 
 def api_key_create(*, organization: Organization, name: str = "") -> tuple[ApiKey, str]:
-    """Create a key; the raw key is returned once and never stored."""
+    """Create a key; the raw key is returned once and never stored. An organization holds at
+    most settings.MAX_API_KEYS_PER_ORGANIZATION live keys (InvalidInput past it)."""
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        organization=organization, name=name, prefix=raw[:10], digest=api_key_digest(raw)
-    )
+    limit = settings.MAX_API_KEYS_PER_ORGANIZATION
+    with transaction.atomic():
+        # The organization's row is the lock: two creations at once cannot both pass the count.
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
+        live = ApiKey.objects.filter(organization=organization, revoked_at__isnull=True).count()
+        if live >= limit:
+            raise InvalidInput(f"This organization already has {live} live API keys (at most {limit}); revoke one first.", field="key")
+        key = ApiKey.objects.create(
+            organization=organization, name=name, prefix=raw[:10], digest=api_key_digest(raw)
+        )
     return key, raw
 
 

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from cekura.errors import InvalidInput
 from cekura.ranged import stored_file_response
-from cekura.throttling import ApiKeyThrottle, LaunchThrottle
+from cekura.throttling import LAUNCH_THROTTLES
 from evaluators import PREDEFINED, RecordingError, read_recording, score_recording
 
 from .. import selectors, services
@@ -107,13 +107,13 @@ class ScenarioViewSet(CrudViewSet):
         return qs
 
     @extend_schema(request=RunScenariosAgoraSerializer, responses={200: ResultLaunchSerializer})
-    @action(detail=False, methods=["post"], url_path="run_scenarios_agora", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    @action(detail=False, methods=["post"], url_path="run_scenarios_agora", throttle_classes=LAUNCH_THROTTLES)
     def run_scenarios_agora(self, request: Request) -> Response:
         """Start one Agora run per scenario × frequency; answers the new result."""
         return self._launch(request, any_agents_scenarios=False)
 
     @extend_schema(request=RunScenariosAgoraSerializer, responses={200: ResultLaunchSerializer})
-    @action(detail=False, methods=["post"], url_path="run_scenarios", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    @action(detail=False, methods=["post"], url_path="run_scenarios", throttle_classes=LAUNCH_THROTTLES)
     def run_scenarios(self, request: Request) -> Response:
         """The hosted product's launch path, which its CI clients call: for an agent with Agora
         configured, exactly run_scenarios_agora, except that the scenarios may belong to
@@ -144,7 +144,7 @@ class ScenarioViewSet(CrudViewSet):
         parameters=[OpenApiParameter("dry_run", bool, description="Check and price the spec (balance included) without creating anything.")],
         responses={200: ResultLaunchSerializer, 402: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="run_scenarios_json", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    @action(detail=False, methods=["post"], url_path="run_scenarios_json", throttle_classes=LAUNCH_THROTTLES)
     def run_scenarios_json(self, request: Request) -> Response:
         """Tests as Code: run a spec file's cases (format version "1") against `agent_id`'s
         Agora channel. Every problem in the spec is a 400 keyed by its place in the file, and
@@ -218,7 +218,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         parameters=[OpenApiParameter("run_ids", str, required=True, description="Comma-separated run ids, e.g. 1,2,3")],
         responses={200: RunSerializer(many=True)},
     )
-    @action(detail=False, methods=["get"], url_path="bulk")
+    @action(detail=False, methods=["get"], url_path="bulk", pagination_class=None)
     def bulk(self, request: Request) -> Response:
         """List Runs with IDs: a bare array of the runs named by `run_ids`."""
         raw = request.query_params.get("run_ids", "")
@@ -272,7 +272,7 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 
 
     @extend_schema(request=ShareLinkCreateSerializer, responses={200: inline_serializer("ShareableLink", {"shareable_link": drf_fields.URLField()})})
-    @action(detail=True, methods=["post"], url_path="create_shareable_link_token", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    @action(detail=True, methods=["post"], url_path="create_shareable_link_token", throttle_classes=LAUNCH_THROTTLES)
     def create_shareable_link_token(self, request: Request, pk: str | None = None) -> Response:
         """A link anyone can open, without a key, to read this result (runs, transcripts,
         metrics, recordings) until `expire_at` (default: in 7 days). The link is shown once."""
@@ -286,7 +286,7 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
     @extend_schema(request=ReportShareSerializer, responses={200: inline_serializer("SharedReport", {
         "id": drf_fields.IntegerField(), "share_url": drf_fields.URLField(), "expire_at": drf_fields.DateTimeField(allow_null=True),
     })})
-    @action(detail=False, methods=["post"], url_path="reports/share", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    @action(detail=False, methods=["post"], url_path="reports/share", throttle_classes=LAUNCH_THROTTLES)
     def share_report(self, request: Request) -> Response:
         """One link to a report of several results, readable without a key until `expire_at`
         (null: until revoked through share-links/). The link is shown once."""
@@ -356,7 +356,7 @@ class RecordingViewSet(viewsets.ViewSet):
         request={"multipart/form-data": RecordingScoreSerializer},
         responses={200: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="score", throttle_classes=[ApiKeyThrottle, LaunchThrottle])
+    @action(detail=False, methods=["post"], url_path="score", throttle_classes=LAUNCH_THROTTLES)
     def score(self, request: Request) -> Response:
         """A stereo 16-bit 16 kHz WAV (caller left, agent right, up to 15 minutes), and
         optionally the caller's authored speech as `caller_turns` (JSON

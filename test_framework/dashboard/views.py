@@ -137,7 +137,10 @@ def agent_test(request: HttpRequest, pk: int) -> HttpResponse:
 def keys(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST":
-        _, new_key = api_key_create(organization=request.organization, name=request.POST.get("name", "").strip()[:200])  # type: ignore[attr-defined]
+        try:
+            _, new_key = api_key_create(organization=request.organization, name=request.POST.get("name", "").strip()[:200])  # type: ignore[attr-defined]
+        except DomainError as exc:
+            messages.error(request, exc.message)
     rows = ApiKey.objects.filter(organization=request.organization).order_by("-created_at")  # type: ignore[attr-defined]
     return render(request, "dashboard/keys.html", {"keys": rows, "new_key": new_key})
 

@@ -12,7 +12,7 @@ from tests.factories import AgentFactory, ScenarioFactory
 def test_admin_never_shows_the_secret_and_keeps_it_when_left_empty(db: Any) -> None:
     User.objects.create_superuser("admin", "a@example.com", "pw")
     c = Client()
-    c.login(username="admin", password="pw")
+    c.force_login(User.objects.get(username="admin"))
     agent = AgentFactory(agora_api_key="very-secret-value")
     ScenarioFactory(agent=agent)
     listing = c.get("/admin/test_framework/aiagent/")
@@ -39,7 +39,7 @@ def test_a_large_result_is_not_listed_whole_in_the_admin(db: Any, django_assert_
 
     User.objects.create_superuser("admin", "a@example.com", "pw")
     c = Client()
-    c.login(username="admin", password="pw")
+    c.force_login(User.objects.get(username="admin"))
     scenario = ScenarioFactory()
     result = Result.objects.create(organization=scenario.organization, agent=scenario.agent)
     Run.objects.bulk_create([Run(organization=scenario.organization, result=result, scenario=scenario, agent=scenario.agent,

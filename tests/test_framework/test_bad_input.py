@@ -94,6 +94,30 @@ def test_json_nested_thousands_deep_is_a_400(client: APIClient, agent: AIAgent, 
     assert r.status_code == 400 and "nested deeper" in json.dumps(r.json())
 
 
+@pytest.mark.parametrize("path", [
+    "/test_framework/v1/runs/?scenario_key=a%00b",
+    "/test_framework/v2/runs/?status=%00",
+    "/test_framework/v1/results/?x%00=1",
+])
+def test_a_null_character_in_a_query_parameter_is_a_400(client: APIClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 400 and r.json() == {"detail": "Null characters are not allowed."}
+
+
+def test_a_null_character_in_a_dashboard_query_is_a_400(db: Any) -> None:
+    assert Client().get("/results/?q=%00").status_code == 400
+
+
+def test_a_null_character_anywhere_in_a_json_body_is_a_400(client: APIClient, agent: AIAgent, nothing_created: Any) -> None:
+    r = client.post("/test_framework/v1/scenarios/", data='{"name": "S", "metadata": {"k": ["a\\u0000"]}}', content_type="application/json")
+    assert r.status_code == 400 and r.json() == {"detail": "JSON parse error - null characters are not allowed"}
+    r = client.post("/test_framework/v1/scenarios/", data='{"name": "S", "metadata": {"k\\u0000": 1}}', content_type="application/json")
+    assert r.status_code == 400
+    spec = '{"version": "1", "scenarios": [{"name": "a\\u0000", "instructions": "Ask."}]}'
+    r = client.post("/test_framework/v1/scenarios/validate_scenarios_json/", {"agent_id": agent.pk, "file": _file(spec)}, format="multipart")
+    assert r.status_code == 400 and "null characters are not allowed" in json.dumps(r.json())
+
+
 def _file(text: str) -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -113,7 +137,7 @@ def test_dashboard_and_share_paths_past_the_range_are_404(db: Any, path: str) ->
 
     User.objects.create_user("ada", password="pw")
     c = Client()
-    c.login(username="ada", password="pw")
+    c.force_login(User.objects.get(username="ada"))
     assert c.get(path).status_code == 404
 
 

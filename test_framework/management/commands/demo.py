@@ -7,8 +7,10 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
+from cekura.accounts.models import ApiKey
 from cekura.accounts.services import api_key_create, credits_add, organization_get_or_create
 from cekura.embedded import EmbeddedStack
 from test_framework.choices import TERMINAL
@@ -49,6 +51,9 @@ class Command(BaseCommand):
         org = organization_get_or_create(name="Demo organization")
         if org.credits < 100:
             credits_add(organization=org, amount=100)
+        # Each demo mints a fresh key; the ones earlier demos minted are revoked, so repeated
+        # demos never reach the organization's cap on live keys.
+        ApiKey.objects.filter(organization=org, name="make demo", revoked_at__isnull=True).update(revoked_at=timezone.now())
         _, api_key = api_key_create(organization=org, name="make demo")
         self.say(f"==> Organization {org.name!r}, new API key {api_key[:10]}… (100 credits)")
         self.say("==> Starting local channel, demo agent + session endpoint, worker and web server")
