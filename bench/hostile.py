@@ -1,8 +1,8 @@
 """Fairness under hostile input: one organization's worst runs must not stall another's.
 
 The production stack of bench/load.py (Postgres, Redis, web, the calls and post workers, the
-demo stack) on this machine. Organization B (a good tenant) runs one demo call alone, to learn
-its normal start (launch → joining the channel). Then organization A launches its worst:
+demo stack) on this machine. Organization B (a good tenant) runs one demo call alone (after a
+warm-up call), to learn its normal start (launch → joining the channel). Then organization A launches its worst:
 20 runs against a session endpoint that accepts the connection and never answers, one against
 an endpoint that drips its answer a byte a second, and one whose stored scenario holds a 1 MB
 line (written to the database directly, as if stored before the API's limits). Two seconds
@@ -158,9 +158,11 @@ def main() -> None:
 
         good_agent = agent("tenant", stack.endpoint_url)
         good = scenario("tenant", good_agent, "Good tenant")
-        # Warm-up and the normal start: the same call, alone.
+        # A warm-up (models load, the caller's lines are synthesised and cached), then the
+        # normal start: the same call, alone.
+        wait_ended(launch("tenant", good_agent, good), 300)
         alone = wait_ended(launch("tenant", good_agent, good), 300)
-        print("B alone:", *(f"{v['status']}, call started {v['started']:.1f} s after launch" for v in alone.values()), flush=True)
+        print("B alone:", *(f"{v['status']}, call started {v['started']:.2f} s after launch" for v in alone.values()), flush=True)
 
         silent_agent = agent("attacker", f"http://127.0.0.1:{silent.port}/session")
         drip_agent = agent("attacker", f"http://127.0.0.1:{drip.port}/session")
@@ -179,8 +181,8 @@ def main() -> None:
     b = next(iter(under.values()))
     print(f"\n== calls worker: {args.calls} threads; {os.cpu_count()} cores")
     started = None if b["started"] is None else float(b["started"])
-    late = "n/a" if started is None else f"{started - float(alone_start or 0):+.1f} s"
-    print(f"B's call start: alone {alone_start:.1f} s after launch, under attack {started if started is None else round(started, 1)} s ({late}); B ended {b['status']}")
+    late = "n/a" if started is None else f"{started - float(alone_start or 0):+.2f} s"
+    print(f"B's call start: alone {alone_start:.2f} s after launch, under attack {started if started is None else round(started, 2)} s ({late}); B ended {b['status']}")
     groups: dict[str, list[float]] = {}
     for v in ended.values():
         key = f"{v['status']}: {v['error']}"

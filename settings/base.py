@@ -227,6 +227,12 @@ SESSION_ENDPOINT_TOTAL_SECONDS = env.float("CEKURA_SESSION_ENDPOINT_TOTAL", defa
 # the demo endpoint lives.
 SESSION_ENDPOINT_ALLOW = env.list("CEKURA_SESSION_ENDPOINT_ALLOW", default=[])
 AGENT_JOIN_TIMEOUT_SECONDS = env.float("CEKURA_AGENT_JOIN_TIMEOUT", default=15.0)
+# Runs of one organization that one calls worker process may have reaching their agent (session
+# endpoint, synthesis) at once; more wait in the queue, so other organizations' runs start
+# (test_framework.fairness). 0: no limit.
+ORG_MAX_CONNECTING = env.int("CEKURA_ORG_MAX_CONNECTING", default=4)
+# How long such a run waits before it is offered to the workers again.
+ORG_DEFER_SECONDS = env.float("CEKURA_ORG_DEFER_SECONDS", default=2.0)
 # Seconds the caller waits for the agent to answer a turn before ending the call.
 SILENCE_LIMIT_SECONDS = env.float("CEKURA_SILENCE_LIMIT", default=15.0)
 END_OF_TURN_SILENCE_MS = env.int("CEKURA_END_OF_TURN_SILENCE_MS", default=800)

@@ -228,9 +228,10 @@ def call_time_limit(max_duration: float) -> float:
     return max_duration + settings.RUN_TASK_OVERHEAD_SECONDS
 
 
-def _enqueue(run_ids: list[int]) -> None:
-    """Hand runs to the broker. A run the broker would not take ends `failed` at once with
-    the reason, rather than waiting in `in_queue` for a task that will never come."""
+def _enqueue(run_ids: list[int], *, countdown: float = 0) -> None:
+    """Hand runs to the broker (after `countdown` seconds). A run the broker would not take
+    ends `failed` at once with the reason, rather than waiting in `in_queue` for a task that
+    will never come."""
     from .selectors import run_scenario
     from .tasks import run_execute
 
@@ -242,7 +243,7 @@ def _enqueue(run_ids: list[int]) -> None:
         try:
             run_execute.apply_async(
                 args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60,
-                retry=True, retry_policy=BROKER_RETRY,
+                retry=True, retry_policy=BROKER_RETRY, countdown=countdown or None,
             )
         except Exception as exc:  # kombu raises many kinds; every one means "not queued"
             log.error("run %s: could not be queued (%s)", run_id, exc.__class__.__name__)
@@ -253,6 +254,17 @@ def _enqueue(run_ids: list[int]) -> None:
                 error_message=f"the run could not be handed to the worker queue ({exc.__class__.__name__}); is the broker running?",
                 metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True},
             )
+
+
+def run_defer(*, run_id: int, seconds: float) -> bool:
+    """Offer a queued run to the workers again in `seconds` (its organization has as many runs
+    connecting on this worker as it may: test_framework.fairness). The run stays `in_queue`;
+    its updated_at is touched so the reaper does not take it for lost meanwhile. False when the
+    run is no longer queued (cancelled, or taken)."""
+    if not Run.objects.filter(pk=run_id, status=Status.IN_QUEUE).update(updated_at=timezone.now()):
+        return False
+    _enqueue([run_id], countdown=seconds)
+    return True
 
 
 def run_claim(*, run_id: int, machine: str = "") -> bool:

@@ -10,6 +10,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -38,6 +39,7 @@ from evaluators.catalogue import score_call
 
 from . import selectors, services
 from .choices import Status
+from .fairness import CONNECTING, Pass
 from .models import Run
 
 log = logging.getLogger(__name__)
@@ -105,12 +107,31 @@ def run_execute(run_id: int) -> None:
 
 
 def _run_execute(run_id: int) -> None:
+    organization_id = with_db_retry(lambda: Run.objects.filter(pk=run_id).values_list("organization_id", flat=True).first(), what=f"run {run_id}: loading")
+    if organization_id is None:
+        log.info("run %s: no such run", run_id)
+        return
+    if not CONNECTING.try_enter(organization_id):
+        # Its organization has as many runs reaching their agents here as it may: the thread
+        # goes to other organizations' runs, and this one comes back shortly.
+        if with_db_retry(lambda: services.run_defer(run_id=run_id, seconds=settings.ORG_DEFER_SECONDS), what=f"run {run_id}: deferring"):
+            log.info("run %s: its organization has %s runs connecting on this worker; offered again in %g s",
+                     run_id, settings.ORG_MAX_CONNECTING, settings.ORG_DEFER_SECONDS)
+        return
+    gate = Pass(CONNECTING, organization_id)
+    try:
+        _run_claimed(run_id, gate)
+    finally:
+        gate.leave()
+
+
+def _run_claimed(run_id: int, gate: Pass) -> None:
     if not with_db_retry(lambda: services.run_claim(run_id=run_id, machine=machine_id()), what=f"run {run_id}: claim"):
         log.info("run %s: not claimable (already taken or ended)", run_id)
         return
     try:
         with Watchdog(run_id) as watchdog:
-            _execute(run_id, watchdog.stop)
+            _execute(run_id, watchdog.stop, on_joining=gate.leave)
     except (SoftTimeLimitExceeded, CallTimeLimit):
         _fail(run_id, "the run exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT)
     except RunCancelled as exc:
@@ -145,7 +166,7 @@ def call_hearing() -> Any:
     return get_hearing(in_process=not settings.HEARING_PROCESS, helpers=helpers)
 
 
-def _execute(run_id: int, stop: threading.Event | None = None) -> None:
+def _execute(run_id: int, stop: threading.Event | None = None, on_joining: Callable[[], None] | None = None) -> None:
     """The call: reach the agent, hold the conversation, keep the recording. Transcription
     and scoring happen on the post-processing queue (`run_postprocess`)."""
     run = Run.objects.select_related("agent", "scenario").get(pk=run_id)
@@ -164,8 +185,7 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     # limit a prefork task gets.
     time_limit = services.call_time_limit(spec.max_duration_seconds)
     outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP, time_limit=time_limit,
-                           synthesis_budget=settings.SYNTHESIS_BUDGET_SECONDS, on_joining=lambda: with_db_retry(
-                               lambda: services.run_mark_joining(run_id=run_id), what=f"run {run_id}: joining"))
+                           synthesis_budget=settings.SYNTHESIS_BUDGET_SECONDS, on_joining=lambda: _joining(run_id, on_joining))
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
         _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
@@ -179,6 +199,12 @@ def _execute(run_id: int, stop: threading.Event | None = None) -> None:
     if stored:
         log.info("run %s: call ended (%s); queued for post-processing", run_id, outcome.ended_reason)
         services.run_enqueue_postprocess(run_id=run_id)
+
+
+def _joining(run_id: int, then: Callable[[], None] | None) -> None:
+    with_db_retry(lambda: services.run_mark_joining(run_id=run_id), what=f"run {run_id}: joining")
+    if then is not None:
+        then()
 
 
 @shared_task(name="test_framework.run_postprocess", acks_late=True, ignore_result=True)
