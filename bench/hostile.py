@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from load import sh  # noqa: E402
+from load import fresh_stack, sh  # noqa: E402
 
 from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET  # noqa: E402
 from cekura.embedded import EmbeddedStack  # noqa: E402
@@ -108,23 +108,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="threads of the calls worker (simultaneous calls)")
     parser.add_argument("--hostile", type=int, default=20, help="runs against the endpoint that never answers")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"CREATE DATABASE {DB}")
     var = ROOT / "var" / "bench-hostile"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "settings.test",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CEKURA_MEDIA_ROOT": str(var / "media"),
-        "CEKURA_LOG_LEVEL": "WARNING",
-        "CEKURA_RATE_LIMIT": "off",
-        "CEKURA_LAUNCH_RATE_LIMIT": "off",
-        "CEKURA_POST_YIELD_TO_CALLS_SECONDS": "600",  # as production: post-processing waits for live calls
-    }
+    # As production: post-processing waits for live calls.
+    env = fresh_stack(DB, REDIS_DB, var, {"CEKURA_POST_YIELD_TO_CALLS_SECONDS": "600"})
     full = {**os.environ, **env}
-    sh("redis-cli", "-n", str(REDIS_DB), "flushdb")
-    sh(sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", env=full)
     keys = {org: sh(sys.executable, "manage.py", "create_api_key", "--organization", org, "--credits", "100", env=full).strip().split()[-1]
             for org in ("attacker", "tenant")}
     silent, drip = Hostile("silent"), Hostile("drip")

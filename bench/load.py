@@ -134,6 +134,27 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def fresh_stack(db: str, redis_db: int, var: Path, extra: dict[str, str]) -> dict[str, str]:
+    """A new Postgres database (migrated) and an empty Redis database for a bench's stack, and
+    the environment that points the stack at them (settings.test: the demo endpoint allowed;
+    no rate limits; quiet logs)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {db}")
+    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"CREATE DATABASE {db}")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "settings.test",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{redis_db}",
+        "CEKURA_MEDIA_ROOT": str(var / "media"),
+        "CEKURA_LOG_LEVEL": "WARNING",
+        **{name: "off" for name in ("CEKURA_RATE_LIMIT", "CEKURA_LAUNCH_RATE_LIMIT", "CEKURA_ORG_RATE_LIMIT", "CEKURA_ORG_LAUNCH_RATE_LIMIT")},
+        **extra,
+    }
+    sh("redis-cli", "-n", str(redis_db), "flushdb")
+    sh(sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", env={**os.environ, **env})
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
@@ -147,26 +168,14 @@ def main() -> None:
     args = parser.parse_args()
     per_result = -(-args.runs // args.results)
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"CREATE DATABASE {DB}")
     var = ROOT / "var" / "bench-load"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "settings.test",  # Postgres + Redis; the demo endpoint allowed
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CEKURA_MEDIA_ROOT": str(var / "media"),
-        "CEKURA_LOG_LEVEL": "WARNING",
-        "CEKURA_RATE_LIMIT": "off",
-        "CEKURA_LAUNCH_RATE_LIMIT": "off",
+    env = fresh_stack(DB, REDIS_DB, var, {
         "CEKURA_AGENT_JOIN_TIMEOUT": "30",
         "CEKURA_RUN_STALE_AFTER_SECONDS": "300",
         "CEKURA_CALLS_SHARED_LOOP": "0" if args.prefork else "1",
         "CEKURA_POST_YIELD_TO_CALLS_SECONDS": str(args.post_yields),
-    }
+    })
     full = {**os.environ, **env}
-    sh("redis-cli", "-n", str(REDIS_DB), "flushdb")
-    sh(sys.executable, "manage.py", "migrate", "--noinput", "-v", "0", env=full)
     key = sh(sys.executable, "manage.py", "create_api_key", "--organization", "bench", "--credits", str(args.runs + 10), env=full).strip().split()[-1]
     stack = EmbeddedStack(env=env, web=True, worker_concurrency=args.calls, post_concurrency=args.post, log_dir=var / "logs")
     bulk_ms: list[float] = []
