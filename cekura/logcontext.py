@@ -60,5 +60,6 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "formatters": {"main": formatter},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "main", "filters": ["ids"]}},
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"httpx": {"level": "WARNING"}, "faster_whisper": {"level": "WARNING"}},
+        # django-axes says "BEGIN" at every start; its lockouts and failed sign-ins are warnings.
+        "loggers": {"httpx": {"level": "WARNING"}, "faster_whisper": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
     }
