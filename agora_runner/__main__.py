@@ -1,4 +1,5 @@
 """`python -m agora_runner demo-stack|channel-server|check-endpoint`."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,10 +19,19 @@ async def _demo_stack(args: argparse.Namespace) -> None:
     from .speech import get_asr, get_tts
 
     tts, asr = get_tts(), get_asr(threads=args.asr_threads)
-    stack = DemoStack(tts=tts, asr=asr, host=args.host, channel_port=args.channel_port, endpoint_port=args.endpoint_port)
+    stack = DemoStack(
+        tts=tts,
+        asr=asr,
+        host=args.host,
+        channel_port=args.channel_port,
+        endpoint_port=args.endpoint_port,
+    )
     await stack.start()
     # The line tests and `make demo` wait for: both addresses, once everything listens.
-    print(f"demo-stack ready channel={stack.channel_address} endpoint={stack.endpoint_url}", flush=True)
+    print(
+        f"demo-stack ready channel={stack.channel_address} endpoint={stack.endpoint_url}",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -50,9 +60,15 @@ def _check_endpoint(args: argparse.Namespace) -> int:
         print(f"error: environment variable {args.secret_env} is empty or unset", file=sys.stderr)
         return 2
     config = SessionEndpointConfig(
-        url=args.url, client_id=args.client_id, secret=secret, header_name=args.header, method=args.method
+        url=args.url,
+        client_id=args.client_id,
+        secret=secret,
+        header_name=args.header,
+        method=args.method,
     )
-    local_ids = tuple(i for i in os.environ.get("CEKURA_LOCAL_CHANNEL_APP_IDS", DEMO_APP_ID).split(",") if i)
+    local_ids = tuple(
+        i for i in os.environ.get("CEKURA_LOCAL_CHANNEL_APP_IDS", DEMO_APP_ID).split(",") if i
+    )
     report = check_endpoint(
         config,
         join_uid=args.uid,
@@ -62,7 +78,11 @@ def _check_endpoint(args: argparse.Namespace) -> int:
     )
     for finding in report.findings:
         print(finding.line())
-    print("RESULT: the endpoint is ready for runs" if report.ok else "RESULT: fix the FAIL lines above before running")
+    print(
+        "RESULT: the endpoint is ready for runs"
+        if report.ok
+        else "RESULT: fix the FAIL lines above before running"
+    )
     return 0 if report.ok else 1
 
 
@@ -77,20 +97,35 @@ def main(argv: list[str] | None = None) -> int:
     chan = sub.add_parser("channel-server", help="the local channel alone (demo app id)")
     chan.add_argument("--host", default="127.0.0.1")
     chan.add_argument("--channel-port", type=int, default=7788)
-    hear = sub.add_parser("hear-server", help="a call's hearing helper (speaks a pipe protocol; see agora_runner.hearing)")
+    hear = sub.add_parser(
+        "hear-server",
+        help="a call's hearing helper (speaks a pipe protocol; see agora_runner.hearing)",
+    )
     hear.add_argument("--threads", type=int, default=1)
     hear.add_argument("--nice", type=int, default=10)
     hear.add_argument("--cpu-policy", choices=["normal", "batch", "idle"], default="normal")
     check = sub.add_parser("check-endpoint", help="call a session endpoint as a run would")
     check.add_argument("--url", required=True)
     check.add_argument("--client-id", required=True)
-    check.add_argument("--secret-env", required=True, help="name of the environment variable holding the secret")
+    check.add_argument(
+        "--secret-env", required=True, help="name of the environment variable holding the secret"
+    )
     check.add_argument("--method", default="POST", choices=["POST", "GET"])
     check.add_argument("--header", default="X-Cekura-Secret")
-    check.add_argument("--uid", type=int, default=1, help="the uid we join as (the agent's join_uid)")
-    check.add_argument("--join", type=float, metavar="SECONDS", help="also join and wait this long for the agent to speak")
+    check.add_argument(
+        "--uid", type=int, default=1, help="the uid we join as (the agent's join_uid)"
+    )
+    check.add_argument(
+        "--join",
+        type=float,
+        metavar="SECONDS",
+        help="also join and wait this long for the agent to speak",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("CEKURA_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("CEKURA_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     if args.command == "demo-stack":
         event_loop.run(_demo_stack(args))
     elif args.command == "channel-server":

@@ -1,4 +1,5 @@
 """16 kHz mono s16le audio: frames, live voice activity, resampling, WAV, clip edges."""
+
 from __future__ import annotations
 
 import io
@@ -60,7 +61,9 @@ class VoiceDetector:
     """Per-frame speech decision: WebRTC VAD, gated by an energy floor and by an adaptive
     estimate of the background level, so steady noise (a fan, a café) is not taken for speech."""
 
-    def __init__(self, aggressiveness: int = 2, floor: float | None = None, margin: float = NOISE_MARGIN) -> None:
+    def __init__(
+        self, aggressiveness: int = 2, floor: float | None = None, margin: float = NOISE_MARGIN
+    ) -> None:
         """`floor`: the background level, when already known (offline, from the whole track);
         then a smaller `margin` can be afforded, as the level is not guessed as it goes."""
         self._vad = webrtcvad.Vad(aggressiveness)
@@ -178,7 +181,9 @@ def trim_to_level(audio: np.ndarray, fraction: float = 0.03) -> np.ndarray:
     return audio[idx[0] : idx[-1] + 1]
 
 
-EDGE_DB = -60.0  # a clean clip's speech starts (ends) at its first (last) sample within this of its peak
+EDGE_DB = (
+    -60.0
+)  # a clean clip's speech starts (ends) at its first (last) sample within this of its peak
 
 
 def speech_edges(clip: np.ndarray) -> tuple[int, int] | None:

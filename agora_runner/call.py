@@ -5,6 +5,7 @@ t0 + k·10 ms (PacedSpeaker) and is sample k·160 of the caller track. Remote fr
 track by arrival time, kept contiguous through jitter (see Recorder.add_remote). Both
 tracks therefore share one clock: the call time of the recording.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -169,11 +170,15 @@ class SimulatedCall:
         self._barge_pending = False
         self.dropped_reason = ""
         self.utterances: list[dict[str, object]] = []
-        self._edges: dict[str, tuple[int, int]] = {}  # text → (first, last + 1) voiced sample of its clean clip
+        self._edges: dict[
+            str, tuple[int, int]
+        ] = {}  # text → (first, last + 1) voiced sample of its clean clip
         background = None
         if self.persona.background_noise != "none":
             reference = self.tts.synthesize(self.policy.opening(), self.persona.speed)
-            background = noise_track(self.persona.background_noise, self.persona.noise_snr_db, reference, self.seed)
+            background = noise_track(
+                self.persona.background_noise, self.persona.noise_snr_db, reference, self.seed
+            )
         self.speaker = PacedSpeaker(
             self.transport.send,
             on_frame=self.recorder.add_caller,
@@ -203,7 +208,12 @@ class SimulatedCall:
 
     def _on_speech_end(self, text: str, start: int, end: int, tag: str) -> None:
         self._event("caller_speech_end", end / SAMPLE_RATE, text=text, utterance=tag)
-        utt: dict[str, object] = {"text": text, "start": start / SAMPLE_RATE, "end": end / SAMPLE_RATE, "kind": tag}
+        utt: dict[str, object] = {
+            "text": text,
+            "start": start / SAMPLE_RATE,
+            "end": end / SAMPLE_RATE,
+            "kind": tag,
+        }
         edges = self._edges.get(text)
         if edges is not None:
             # Where the speech itself starts and ends in the recording, from the clean clip
@@ -251,7 +261,10 @@ class SimulatedCall:
         start = max(0, spans[0][0] - SAMPLE_RATE // 10)
         end = spans[-1][1] if spans[-1][1] else len(track)
         try:
-            text = await asyncio.wait_for(in_background(self.asr.transcribe, track[start : end + SAMPLE_RATE // 10]), HEAR_TIMEOUT)
+            text = await asyncio.wait_for(
+                in_background(self.asr.transcribe, track[start : end + SAMPLE_RATE // 10]),
+                HEAR_TIMEOUT,
+            )
         except TimeoutError:
             # Hearing runs on the CPU time calls leave; on a machine that has none the caller
             # answers what it could not hear rather than stall the call.
@@ -346,7 +359,14 @@ class SimulatedCall:
         finally:
             self._barge_pending = False
 
-    async def _reply_outcome(self, starts0: int, ends0: int, was_speaking: bool, deadline: float, barge_after: float | None) -> str:
+    async def _reply_outcome(
+        self,
+        starts0: int,
+        ends0: int,
+        was_speaking: bool,
+        deadline: float,
+        barge_after: float | None,
+    ) -> str:
         while True:
             self._news.clear()  # before looking, so news that comes while we look wakes the wait
             if self.disconnected.is_set():
@@ -385,7 +405,9 @@ class SimulatedCall:
             try:
                 await asyncio.wait_for(self.agent_present.wait(), self.agent_join_timeout)
             except TimeoutError:
-                self.error = f"the agent did not join the channel within {self.agent_join_timeout:g} s"
+                self.error = (
+                    f"the agent did not join the channel within {self.agent_join_timeout:g} s"
+                )
                 return CALL_NOT_CONNECTED
         self._event("agent_present", uid=self.present[0] if self.present else None)
         if self.agent_gives_first_message:
@@ -404,7 +426,9 @@ class SimulatedCall:
                 return MAIN_AGENT_ENDED
             if tag == "barge_in":
                 self._event("barge_in", self.speaker.frames_sent * FRAME_SAMPLES / SAMPLE_RATE)
-                barged = asyncio.create_task(self._watch_reaction(self.speaker.frames_sent * FRAME_SAMPLES))
+                barged = asyncio.create_task(
+                    self._watch_reaction(self.speaker.frames_sent * FRAME_SAMPLES)
+                )
                 await self._speak(text, tag)
                 await barged
             else:
@@ -416,7 +440,9 @@ class SimulatedCall:
                 self._barges += 1
             elif not hang_up and self.barge_chance and self.rng.random() < self.barge_chance:
                 barge_after = self.rng.uniform(0.4, 1.5)
-            reply = await self._await_reply(GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit, barge_after)
+            reply = await self._await_reply(
+                GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit, barge_after
+            )
             if reply in ("undecryptable", "dropped", "left"):
                 return self._abnormal_end(reply)
             if hang_up:
@@ -428,7 +454,13 @@ class SimulatedCall:
             agent_said = await self._hear()
             # A policy may call an LLM: off the event loop, so frames keep their pace.
             decision = await asyncio.to_thread(self.policy.next_line, agent_said)
-            self._event("caller_decision", text=decision.text, hang_up=decision.hang_up, reason=decision.reason, **decision.meta)
+            self._event(
+                "caller_decision",
+                text=decision.text,
+                hang_up=decision.hang_up,
+                reason=decision.reason,
+                **decision.meta,
+            )
             if decision.text is None:
                 self._event("caller_hangup", reason=decision.reason)
                 return TESTING_AGENT_ENDED
@@ -464,7 +496,9 @@ class SimulatedCall:
             self._note_present(uid)
         sender = asyncio.create_task(self.speaker.run(self.t0))
         receiver = asyncio.create_task(self._receive_loop())
-        helpers = [asyncio.create_task(self._backchannel_loop())] if self.persona.backchannels else []
+        helpers = (
+            [asyncio.create_task(self._backchannel_loop())] if self.persona.backchannels else []
+        )
         conduct = asyncio.create_task(self._conduct())
         stopper = asyncio.create_task(self._stop_requested())
         helpers.append(stopper)
@@ -472,7 +506,9 @@ class SimulatedCall:
             # The sender and receiver run for the whole call; if either dies, the call cannot
             # go on, and waiting for max_duration would only hide the fault.
             done, _ = await asyncio.wait(
-                {conduct, sender, receiver, stopper}, timeout=self.max_duration, return_when=asyncio.FIRST_COMPLETED
+                {conduct, sender, receiver, stopper},
+                timeout=self.max_duration,
+                return_when=asyncio.FIRST_COMPLETED,
             )
             if conduct in done:
                 ended = conduct.result()
@@ -485,9 +521,13 @@ class SimulatedCall:
                 broken = next(iter(done))
                 if broken.exception() is not None:
                     log.error("caller task failed", exc_info=broken.exception())
-                    raise RunnerError(f"the testing agent's audio loop failed ({broken.exception().__class__.__name__})")
+                    raise RunnerError(
+                        f"the testing agent's audio loop failed ({broken.exception().__class__.__name__})"
+                    )
                 # the receiver returns when the channel disconnects us; let the conduct see it
-                ended = await asyncio.wait_for(conduct, max(0.1, self.max_duration - (time.monotonic() - self.t0)))
+                ended = await asyncio.wait_for(
+                    conduct, max(0.1, self.max_duration - (time.monotonic() - self.t0))
+                )
         except TimeoutError:
             ended = EXCEEDED_MAX_DURATION
         finally:

@@ -4,6 +4,7 @@ Without the app certificate a token's signature cannot be checked here, but ever
 it can: its format, app id, channel, uid, expiry and privileges. With `join_seconds` the check
 also joins the channel and reports whether an agent appeared and spoke.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,17 +58,30 @@ def check_token(join: JoinDetails, report: Report, *, now: float | None = None) 
     if tok.expire and now_ts > tok.expires_at:
         report.add("fail", f"agora_token expired {int(now_ts - tok.expires_at)} s ago")
     elif tok.expire and tok.expires_at - now_ts < TYPICAL_CALL_SECONDS:
-        report.add("warn", f"agora_token expires in {int(tok.expires_at - now_ts)} s, less than a typical call")
+        report.add(
+            "warn",
+            f"agora_token expires in {int(tok.expires_at - now_ts)} s, less than a typical call",
+        )
     if tok.rtc is None:
         report.add("fail", "agora_token carries no RTC privileges")
         return
     if tok.rtc.channel != join.channel:
-        report.add("fail", f"agora_token is for channel {tok.rtc.channel!r}, not agora_channel {join.channel!r}")
+        report.add(
+            "fail",
+            f"agora_token is for channel {tok.rtc.channel!r}, not agora_channel {join.channel!r}",
+        )
     if tok.rtc.uid not in ("", str(join.uid)):
-        report.add("fail", f"agora_token is for uid {tok.rtc.uid}, not uid {join.uid} (the uid we join as)")
+        report.add(
+            "fail", f"agora_token is for uid {tok.rtc.uid}, not uid {join.uid} (the uid we join as)"
+        )
     else:
-        report.add("ok", f"agora_token admits uid {join.uid}" + (" (any uid)" if tok.rtc.uid == "" else ""))
-    for priv, name, level in ((PRIV_JOIN_CHANNEL, "join channel", "fail"), (PRIV_PUBLISH_AUDIO, "publish audio", "warn")):
+        report.add(
+            "ok", f"agora_token admits uid {join.uid}" + (" (any uid)" if tok.rtc.uid == "" else "")
+        )
+    for priv, name, level in (
+        (PRIV_JOIN_CHANNEL, "join channel", "fail"),
+        (PRIV_PUBLISH_AUDIO, "publish audio", "warn"),
+    ):
         seconds = tok.rtc.privileges.get(priv)
         if seconds is None:
             report.add(level, f"agora_token lacks the {name} privilege")
@@ -75,7 +89,13 @@ def check_token(join: JoinDetails, report: Report, *, now: float | None = None) 
             report.add(level, f"agora_token's {name} privilege has expired")
 
 
-async def _join(join: JoinDetails, seconds: float, local_app_ids: tuple[str, ...], local_address: str, report: Report) -> None:
+async def _join(
+    join: JoinDetails,
+    seconds: float,
+    local_app_ids: tuple[str, ...],
+    local_address: str,
+    report: Report,
+) -> None:
     transport = select_transport(join, local_app_ids=local_app_ids, local_address=local_address)
     try:
         present = await transport.connect(join)
@@ -83,7 +103,10 @@ async def _join(join: JoinDetails, seconds: float, local_app_ids: tuple[str, ...
         report.add("fail", f"join: {exc.message}")
         return
     start = time.monotonic()
-    report.add("ok", f"joined channel {join.channel!r} as uid {join.uid} over the {transport.name} transport")
+    report.add(
+        "ok",
+        f"joined channel {join.channel!r} as uid {join.uid} over the {transport.name} transport",
+    )
     detector = VoiceDetector()
     joined_at = 0.0 if present else None
     agent: int | None = present[0] if present else None
@@ -93,7 +116,9 @@ async def _join(join: JoinDetails, seconds: float, local_app_ids: tuple[str, ...
     try:
         while time.monotonic() < deadline and spoke_at is None:
             try:
-                ev = await asyncio.wait_for(transport.events.get(), max(0.01, deadline - time.monotonic()))
+                ev = await asyncio.wait_for(
+                    transport.events.get(), max(0.01, deadline - time.monotonic())
+                )
             except TimeoutError:
                 break
             if isinstance(ev, UserJoined) and joined_at is None:
@@ -112,11 +137,16 @@ async def _join(join: JoinDetails, seconds: float, local_app_ids: tuple[str, ...
     if agent is None:
         report.add("fail", f"no agent joined the channel within {seconds:g} s")
     else:
-        report.add("ok", f"agent uid {agent} was in the channel after {max(0.0, joined_at or 0.0):.1f} s")
+        report.add(
+            "ok", f"agent uid {agent} was in the channel after {max(0.0, joined_at or 0.0):.1f} s"
+        )
         if spoke_at is not None:
             report.add("ok", f"agent spoke after {spoke_at:.1f} s")
         elif failures:
-            report.add("fail", "the agent's audio could not be decrypted: encryption mode, key or salt differ")
+            report.add(
+                "fail",
+                "the agent's audio could not be decrypted: encryption mode, key or salt differ",
+            )
         else:
             report.add("fail", f"the agent did not speak within {seconds:g} s")
 
@@ -136,8 +166,13 @@ def check_endpoint(
     except RunnerError as exc:
         report.add("fail", exc.message)
         return report
-    report.add("ok", f"session endpoint answered the contract: app id {join.app_id}, channel {join.channel!r}")
-    report.add("ok", f"encryption: {join.encryption.mode_name}" if join.encryption else "encryption: none")
+    report.add(
+        "ok",
+        f"session endpoint answered the contract: app id {join.app_id}, channel {join.channel!r}",
+    )
+    report.add(
+        "ok", f"encryption: {join.encryption.mode_name}" if join.encryption else "encryption: none"
+    )
     check_token(join, report, now=now)
     if join_seconds and report.ok:
         loop.run(_join(join, join_seconds, local_app_ids, local_address, report))

@@ -4,6 +4,7 @@ A live call paces a frame every 10 ms; everything else on the machine (hearing t
 post-call transcription) should take only the CPU time the calls leave. Nice levels are not
 enough for that: a niced process still gets its slices while a call waits for its turn.
 """
+
 from __future__ import annotations
 
 import functools

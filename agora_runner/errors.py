@@ -1,4 +1,5 @@
 """Errors of the runner. Messages are for users: they never carry a secret, token or key."""
+
 from __future__ import annotations
 
 from .types import CALL_NOT_CONNECTED, PIPELINE_ERROR, RUN_CANCELLED

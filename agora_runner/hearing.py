@@ -9,6 +9,7 @@ the CPU from a call's pacing, see agora_runner.cpu), which loads the model once
 and answers one line of JSON per request. Protocol on stdin/stdout: a 4-byte little-endian
 length, then that many bytes of s16le 16 kHz mono; the answer is `{"text": …}` on one line.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,21 @@ class HearingProcess:
     def _start(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         return subprocess.Popen(
-            [sys.executable, "-m", "agora_runner", "hear-server", "--threads", str(self.threads), "--nice", str(self.nice),
-             "--cpu-policy", self.cpu_policy],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            [
+                sys.executable,
+                "-m",
+                "agora_runner",
+                "hear-server",
+                "--threads",
+                str(self.threads),
+                "--nice",
+                str(self.nice),
+                "--cpu-policy",
+                self.cpu_policy,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
         )
 
     def transcribe(self, audio: np.ndarray) -> str:
@@ -63,7 +76,11 @@ class HearingProcess:
                         raise OSError("the hearing process exited")
                     return str(json.loads(line)["text"])
                 except (OSError, ValueError, KeyError) as exc:
-                    log.warning("hearing process failed (%s); %s", exc.__class__.__name__, "restarting it" if attempt == 1 else "giving up on this turn")
+                    log.warning(
+                        "hearing process failed (%s); %s",
+                        exc.__class__.__name__,
+                        "restarting it" if attempt == 1 else "giving up on this turn",
+                    )
                     self.close()
             return ""  # the turn goes unheard; post-processing still transcribes the call
 

@@ -5,6 +5,7 @@ them all on one loop in a thread of its own, as bench/frame_pacing.py does, inst
 per call in a process per call: the machine then wakes one thread per frame tick for all its
 calls, not one process per call. The thread that asked for a call waits for its outcome.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,7 +37,9 @@ class SharedLoop:
         with self._lock:
             if self._loop is None or not self._thread.is_alive():
                 loop = new_event_loop()
-                loop.set_default_executor(ThreadPoolExecutor(EXECUTOR_THREADS, thread_name_prefix="call-helper"))
+                loop.set_default_executor(
+                    ThreadPoolExecutor(EXECUTOR_THREADS, thread_name_prefix="call-helper")
+                )
                 ready = threading.Event()
 
                 def main() -> None:

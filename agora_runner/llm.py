@@ -3,6 +3,7 @@
 Transient failures (time-outs, connection errors, 429 and 5xx) are retried with backoff, a
 bounded number of times; anything else fails at once. Errors never carry the API key.
 """
+
 from __future__ import annotations
 
 import time

@@ -5,6 +5,7 @@ that costs about a third less CPU (measured on one demo call: the caller's loop 
 from 1.8 to 1.2 CPU-seconds), which is what lets more calls share a machine. Set
 AGORA_RUNNER_LOOP=asyncio to use asyncio's loop anyway.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 First normalised exact phrases, then keyword recall with fuzzy word similarity (rapidfuzz) over
 a small synonym table. No model, no torch: the default install stays light.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,18 @@ from rapidfuzz import fuzz
 # canonical word ← words that mean the same to a caller
 _SYNONYMS = {
     "appointment": ("booking", "book", "slot", "visit", "reservation", "schedule"),
-    "date": ("day", "when", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow"),
+    "date": (
+        "day",
+        "when",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "tomorrow",
+    ),
     "time": ("hour", "oclock", "morning", "afternoon", "evening"),
     "open": ("opening", "hours", "close", "closing"),
     "name": ("called",),

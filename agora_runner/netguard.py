@@ -6,6 +6,7 @@ link-local with cloud metadata at 169.254.169.254, documentation, benchmarking, 
 unique-local, …), multicast and broadcast, IPv6 outside global unicast (2000::/3), and whatever
 Python's own `is_global` refuses. An address that carries an IPv4 address (IPv4-mapped,
 NAT64's 64:ff9b::/96, 6to4, IPv4-compatible) is judged by the address it carries as well."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -58,7 +59,8 @@ NOT_GLOBAL: tuple[tuple[str, str], ...] = (
     ("ff00::/8", "multicast"),
 )
 _NETWORKS = sorted(
-    ((ipaddress.ip_network(net), name) for net, name in NOT_GLOBAL), key=lambda item: -item[0].prefixlen
+    ((ipaddress.ip_network(net), name) for net, name in NOT_GLOBAL),
+    key=lambda item: -item[0].prefixlen,
 )  # the most specific entry names an address
 GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -122,7 +124,9 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
-        raise SessionEndpointError(f"the session endpoint's host {host!r} does not resolve", permanent=False) from None
+        raise SessionEndpointError(
+            f"the session endpoint's host {host!r} does not resolve", permanent=False
+        ) from None
     checked = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
@@ -134,7 +138,9 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
             )
         checked.append(ip)
     if not checked:
-        raise SessionEndpointError(f"the session endpoint's host {host!r} does not resolve", permanent=False)
+        raise SessionEndpointError(
+            f"the session endpoint's host {host!r} does not resolve", permanent=False
+        )
     try:
         ipaddress.ip_address(host.strip("[]"))
         return None  # an address literal: the request goes there anyway

@@ -1,4 +1,5 @@
 """Background noise generated offline from a seed, mixed at a chosen signal-to-noise ratio."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +33,11 @@ def make_noise(kind: str, seconds: float, seed: int) -> np.ndarray:
         brown = np.cumsum(white)
         x = brown - np.convolve(brown, np.ones(801) / 801, mode="same")  # keep it centred
     else:
-        envelope = np.interp(np.arange(n), np.linspace(0, n, max(2, int(seconds * 4))), rng.uniform(0.3, 1.0, max(2, int(seconds * 4))))
+        envelope = np.interp(
+            np.arange(n),
+            np.linspace(0, n, max(2, int(seconds * 4))),
+            rng.uniform(0.3, 1.0, max(2, int(seconds * 4))),
+        )
         x = _pink(white) * envelope
     x = x - x.mean()
     return (x / (np.sqrt(np.mean(x * x)) or 1.0)).astype(np.float32)
@@ -45,7 +50,11 @@ def speech_rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(voiced * voiced))) if len(voiced) else 3000.0
 
 
-def noise_track(kind: str, snr_db: float, reference: np.ndarray, seed: int, seconds: float = 20.0) -> np.ndarray:
+def noise_track(
+    kind: str, snr_db: float, reference: np.ndarray, seed: int, seconds: float = 20.0
+) -> np.ndarray:
     """int16 noise to add under speech whose level is `reference`'s, at `snr_db`."""
     level = speech_rms(reference) / (10 ** (snr_db / 20))
-    return np.clip(np.round(make_noise(kind, seconds, seed) * level), -32768, 32767).astype(np.int16)
+    return np.clip(np.round(make_noise(kind, seconds, seed) * level), -32768, 32767).astype(
+        np.int16
+    )

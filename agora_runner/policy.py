@@ -1,5 +1,6 @@
 """What the caller says next. A policy sees what the agent said (transcribed as each agent turn
 ends) and answers the next line, or hangs up with a reason."""
+
 from __future__ import annotations
 
 import re
@@ -103,7 +104,9 @@ class ConditionalPolicy:
         else:
             fixed = [c for c in open_ if c.fixed_message]
             if not fixed:
-                return Decision(self.goodbye, hang_up=True, reason="no condition matched what the agent said")
+                return Decision(
+                    self.goodbye, hang_up=True, reason="no condition matched what the agent said"
+                )
             chosen, how = fixed[0], {"matched": False}
         self.used.add(chosen.id)
         text = chosen.action
@@ -115,11 +118,23 @@ class ConditionalPolicy:
     def _rephrase(self, action: str, agent_said: str) -> str:
         assert self.llm is not None
         messages = [
-            {"role": "system", "content": "You are a caller on a phone call. Say what you are told to, naturally, in one or two short spoken sentences. Answer with the words only."},
-            {"role": "user", "content": f"The agent just said: {agent_said!r}\nWhat you should do now: {action}"},
+            {
+                "role": "system",
+                "content": "You are a caller on a phone call. Say what you are told to, naturally, in one or two short spoken sentences. Answer with the words only.",
+            },
+            {
+                "role": "user",
+                "content": f"The agent just said: {agent_said!r}\nWhat you should do now: {action}",
+            },
         ]
         try:
-            return chat(self.llm, messages, temperature=0.7, seed=self.seed).replace(END_TOKEN, "").strip().strip('"') or action
+            return (
+                chat(self.llm, messages, temperature=0.7, seed=self.seed)
+                .replace(END_TOKEN, "")
+                .strip()
+                .strip('"')
+                or action
+            )
         except LLMError as exc:
             raise RunnerError(f"the LLM caller failed: {exc.message}") from None
 
@@ -127,7 +142,16 @@ class ConditionalPolicy:
 class LLMPolicy:
     """An LLM plays the caller from the scenario's instructions and personality."""
 
-    def __init__(self, config: LLMConfig, *, instructions: str, first_message: str, personality: str = "", seed: int | None = None, max_turns: int = 20) -> None:
+    def __init__(
+        self,
+        config: LLMConfig,
+        *,
+        instructions: str,
+        first_message: str,
+        personality: str = "",
+        seed: int | None = None,
+        max_turns: int = 20,
+    ) -> None:
         self.config = config
         self.first = first_message
         self.seed = seed
@@ -152,18 +176,24 @@ class LLMPolicy:
     def next_line(self, agent_said: str) -> Decision:
         self.messages.append({"role": "user", "content": agent_said or "(the agent said nothing)"})
         if sum(1 for m in self.messages if m["role"] == "assistant") >= self.max_turns:
-            return Decision(GOODBYE, hang_up=True, reason=f"the caller reached {self.max_turns} turns")
+            return Decision(
+                GOODBYE, hang_up=True, reason=f"the caller reached {self.max_turns} turns"
+            )
         try:
             reply = chat(self.config, self.messages, temperature=0.7, seed=self.seed).strip()
         except LLMError as exc:
             # RunnerError's ended reason is the pipeline error: our side of the call failed.
             raise RunnerError(f"the LLM caller failed: {exc.message}") from None
         hang_up = END_TOKEN in reply
-        text = clip_line(reply.replace(END_TOKEN, "").strip().strip('"')) or (GOODBYE if hang_up else "")
+        text = clip_line(reply.replace(END_TOKEN, "").strip().strip('"')) or (
+            GOODBYE if hang_up else ""
+        )
         self.messages.append({"role": "assistant", "content": text})
         if not text:
             return Decision(GOODBYE, hang_up=True, reason="the LLM caller had nothing to say")
-        return Decision(text, hang_up=hang_up, reason="the caller reached its goal" if hang_up else "")
+        return Decision(
+            text, hang_up=hang_up, reason="the caller reached its goal" if hang_up else ""
+        )
 
 
 _QUOTE = re.compile(r"\"([^\"]{2,})\"|“([^”]{2,})”")
@@ -191,7 +221,14 @@ def conditions_from_instructions(instructions: str) -> list[Condition]:
     last_end = 0
     for i, m in enumerate(_QUOTE.finditer(instructions or ""), start=1):
         lead = re.split(r"[.!?\n]", instructions[last_end : m.start()])[-1]
-        lead = re.sub(r"\b(say|says|ask|answer|reply|respond|tell them|with)\b[\s:,]*$", "", lead.strip(), flags=re.I).strip(" ,:")
-        conditions.append(Condition(i, lead, next(g for g in m.groups() if g).strip(), fixed_message=True))
+        lead = re.sub(
+            r"\b(say|says|ask|answer|reply|respond|tell them|with)\b[\s:,]*$",
+            "",
+            lead.strip(),
+            flags=re.I,
+        ).strip(" ,:")
+        conditions.append(
+            Condition(i, lead, next(g for g in m.groups() if g).strip(), fixed_message=True)
+        )
         last_end = m.end()
     return conditions

@@ -1,4 +1,5 @@
 """The runner's front door: CallSpec in, CallOutcome (or a RunnerError) out."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,7 +45,10 @@ def tls_context() -> ssl.SSLContext:
 
 
 def fetch_with_retries(
-    spec: CallSpec, *, attempts: int = SESSION_ATTEMPTS, sleep: Callable[[float], Awaitable[None]] | None = None,
+    spec: CallSpec,
+    *,
+    attempts: int = SESSION_ATTEMPTS,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     stop: threading.Event | None = None,
 ) -> JoinDetails:
     """Transient endpoint failures (time-outs, 5xx, refused connections) are retried with
@@ -55,21 +59,29 @@ def fetch_with_retries(
 
 
 async def _fetch_with_retries(
-    spec: CallSpec, attempts: int, sleep: Callable[[float], Awaitable[None]], stop: threading.Event | None
+    spec: CallSpec,
+    attempts: int,
+    sleep: Callable[[float], Awaitable[None]],
+    stop: threading.Event | None,
 ) -> JoinDetails:
     config = spec.endpoint
     async with httpx.AsyncClient(follow_redirects=False, verify=tls_context()) as client:
+
         async def attempts_made() -> JoinDetails:
             for attempt in range(1, attempts + 1):
                 try:
-                    return await fetch_join_details_async(config, join_uid=spec.join_uid, client=client)
+                    return await fetch_join_details_async(
+                        config, join_uid=spec.join_uid, client=client
+                    )
                 except RunnerError as exc:
                     if exc.permanent or attempt == attempts:
                         if attempt > 1:
                             exc.message = f"{exc.message} (after {attempt} attempts)"
                             exc.args = (exc.message,)
                         raise
-                    log.info("session endpoint attempt %d failed (%s); retrying", attempt, exc.message)
+                    log.info(
+                        "session endpoint attempt %d failed (%s); retrying", attempt, exc.message
+                    )
                     await sleep(float(2 ** (attempt - 1)))
             raise AssertionError("unreachable")
 
@@ -85,24 +97,42 @@ async def _fetch_with_retries(
             return work.result()
         except TimeoutError:
             raise SessionEndpointError(
-                f"session endpoint gave no usable answer within {config.total_seconds:g} s, retries included", permanent=False
+                f"session endpoint gave no usable answer within {config.total_seconds:g} s, retries included",
+                permanent=False,
             ) from None
 
 
-def build_policy(script: CallerScript, *, goodbye: str, llm: object = None, seed: int = 0) -> CallerPolicy:
+def build_policy(
+    script: CallerScript, *, goodbye: str, llm: object = None, seed: int = 0
+) -> CallerPolicy:
     """Conditional actions → the matcher (an LLM, when set, words the non-fixed actions);
     instructions with an LLM → the LLM caller; instructions without one → the matcher over
     the quoted lines of the instructions."""
     if script.conditions:
         conditions = [
-            Condition(int(c.get("id") or i), str(c.get("condition") or ""), str(c["action"]), bool(c.get("fixed_message")))
+            Condition(
+                int(c.get("id") or i),
+                str(c.get("condition") or ""),
+                str(c["action"]),
+                bool(c.get("fixed_message")),
+            )
             for i, c in enumerate(script.conditions, start=1)
             if str(c.get("action") or "").strip()
         ]
-        return ConditionalPolicy(script.first_message, conditions, goodbye=goodbye, llm=llm, seed=seed)  # type: ignore[arg-type]
+        return ConditionalPolicy(
+            script.first_message, conditions, goodbye=goodbye, llm=llm, seed=seed
+        )  # type: ignore[arg-type]
     if llm is not None:
-        return LLMPolicy(llm, instructions=script.instructions, first_message=script.first_message, personality=script.personality, seed=seed)  # type: ignore[arg-type]
-    return ConditionalPolicy(script.first_message, conditions_from_instructions(script.instructions), goodbye=goodbye)
+        return LLMPolicy(
+            llm,
+            instructions=script.instructions,
+            first_message=script.first_message,
+            personality=script.personality,
+            seed=seed,
+        )  # type: ignore[arg-type]
+    return ConditionalPolicy(
+        script.first_message, conditions_from_instructions(script.instructions), goodbye=goodbye
+    )
 
 
 def known_lines(script: CallerScript, goodbye: str) -> list[str]:
@@ -111,7 +141,12 @@ def known_lines(script: CallerScript, goodbye: str) -> list[str]:
 
 
 def presynthesize(
-    tts: Synthesizer, lines: list[str], speed: float, *, budget: float, stop: threading.Event | None = None
+    tts: Synthesizer,
+    lines: list[str],
+    speed: float,
+    *,
+    budget: float,
+    stop: threading.Event | None = None,
 ) -> int:
     """Synthesise the caller's known lines into the TTS cache before joining, so no CPU-heavy
     work competes with frame pacing during the call, in a helper thread at a lower priority
@@ -124,12 +159,18 @@ def presynthesize(
     try:
         for text in dict.fromkeys(lines):  # each line once, in order
             if time.monotonic() - started > budget:
-                log.info("%d caller lines left to synthesise during the call (budget %g s)", len(set(lines)) - done, budget)
+                log.info(
+                    "%d caller lines left to synthesise during the call (budget %g s)",
+                    len(set(lines)) - done,
+                    budget,
+                )
                 break
             line = pool.submit(lowered, tts.synthesize, text, speed)
             while True:
                 if stop is not None and stop.is_set():
-                    raise RunCancelled("the run was cancelled while the caller's lines were synthesised")
+                    raise RunCancelled(
+                        "the run was cancelled while the caller's lines were synthesised"
+                    )
                 try:
                     line.result(timeout=0.2)
                     break
@@ -150,8 +191,14 @@ def check_lines(lines: list[str]) -> None:
 
 
 def execute_call(
-    spec: CallSpec, *, tts: Synthesizer, asr: Transcriber | None = None, stop: threading.Event | None = None,
-    shared_loop: bool = False, time_limit: float | None = None, synthesis_budget: float = 30.0,
+    spec: CallSpec,
+    *,
+    tts: Synthesizer,
+    asr: Transcriber | None = None,
+    stop: threading.Event | None = None,
+    shared_loop: bool = False,
+    time_limit: float | None = None,
+    synthesis_budget: float = 30.0,
     on_joining: Callable[[], None] | None = None,
 ) -> CallOutcome:
     """Synthesise the caller's known lines, fetch join details, hold the call. Setting `stop`

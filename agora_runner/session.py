@@ -5,6 +5,7 @@ in the configured header (our extension: a spec case's `agent_variables` beside 
 optionally encryption_mode / encryption_key / encryption_salt. Error messages say what was
 wrong and never contain the secret, the token or a key.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +51,9 @@ def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:
     if not isinstance(body, dict):
         raise SessionEndpointError("session endpoint answer must be a JSON object")
     problems = []
-    missing = [f for f in REQUIRED_FIELDS if not isinstance(body.get(f), str) or not body.get(f).strip()]
+    missing = [
+        f for f in REQUIRED_FIELDS if not isinstance(body.get(f), str) or not body.get(f).strip()
+    ]
     if missing:
         problems.append("missing or empty " + ", ".join(missing))
     encryption = None
@@ -80,7 +83,9 @@ def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:
         if mode in GCM2_MODES and salt_text in (None, ""):
             problems.append(f"encryption_salt is required for {mode_name}")
         if not problems and mode is not None:
-            encryption = EncryptionConfig(mode_name=str(mode_name).lower(), mode=mode, key=str(key), salt=salt)
+            encryption = EncryptionConfig(
+                mode_name=str(mode_name).lower(), mode=mode, key=str(key), salt=salt
+            )
     elif body.get("encryption_key") or body.get("encryption_salt"):
         problems.append("encryption_key/encryption_salt given without encryption_mode")
     if problems:
@@ -114,11 +119,17 @@ async def fetch_join_details_async(
         ) from None
 
 
-async def _fetch(config: SessionEndpointConfig, join_uid: int, client: httpx.AsyncClient | None) -> JoinDetails:
+async def _fetch(
+    config: SessionEndpointConfig, join_uid: int, client: httpx.AsyncClient | None
+) -> JoinDetails:
     method = config.method.upper()
     if method not in ("POST", "GET"):
         raise SessionEndpointError(f"request method must be POST or GET, not {config.method!r}")
-    url, extensions, headers = config.url, {}, {config.header_name: config.secret, "Accept": "application/json"}
+    url, extensions, headers = (
+        config.url,
+        {},
+        {config.header_name: config.secret, "Accept": "application/json"},
+    )
     if config.allow_hosts is not None:
         # A DNS lookup blocks: off the loop, still within the deadline.
         ip = await asyncio.to_thread(check_destination, config.url, config.allow_hosts)
@@ -138,19 +149,27 @@ async def _fetch(config: SessionEndpointConfig, join_uid: int, client: httpx.Asy
             payload: dict[str, Any] = {"client_id": config.client_id}
             if config.agent_variables:
                 payload["agent_variables"] = config.agent_variables
-            request = http.build_request("POST", url, json=payload, headers=headers, timeout=timeout, extensions=extensions)
+            request = http.build_request(
+                "POST", url, json=payload, headers=headers, timeout=timeout, extensions=extensions
+            )
         else:
             params = {"client_id": config.client_id}
             if config.agent_variables:
-                params["agent_variables"] = json.dumps(config.agent_variables, separators=(",", ":"))
-            request = http.build_request("GET", url, params=params, headers=headers, timeout=timeout, extensions=extensions)
+                params["agent_variables"] = json.dumps(
+                    config.agent_variables, separators=(",", ":")
+                )
+            request = http.build_request(
+                "GET", url, params=params, headers=headers, timeout=timeout, extensions=extensions
+            )
         response = await http.send(request, stream=True)
         try:
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
-                    raise SessionEndpointError(f"session endpoint answer is larger than {MAX_RESPONSE_BYTES // 1024} KiB")
+                    raise SessionEndpointError(
+                        f"session endpoint answer is larger than {MAX_RESPONSE_BYTES // 1024} KiB"
+                    )
                 chunks.append(chunk)
         finally:
             await response.aclose()
@@ -161,7 +180,9 @@ async def _fetch(config: SessionEndpointConfig, join_uid: int, client: httpx.Asy
     except httpx.InvalidURL as exc:
         raise SessionEndpointError("session endpoint URL is not a valid http(s) URL") from exc
     except httpx.UnsupportedProtocol as exc:
-        raise SessionEndpointError("session endpoint URL must start with http:// or https://") from exc
+        raise SessionEndpointError(
+            "session endpoint URL must start with http:// or https://"
+        ) from exc
     except httpx.TransportError as exc:
         raise SessionEndpointError(
             f"could not connect to the session endpoint ({exc.__class__.__name__})", permanent=False
@@ -174,7 +195,9 @@ async def _fetch(config: SessionEndpointConfig, join_uid: int, client: httpx.Asy
             f"session endpoint answered a redirect (HTTP {response.status_code}); redirects are not followed"
         )
     if response.status_code != 200:
-        raise SessionEndpointError(_describe_status(response.status_code), permanent=response.status_code < 500)
+        raise SessionEndpointError(
+            _describe_status(response.status_code), permanent=response.status_code < 500
+        )
     try:
         body = json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError) as exc:

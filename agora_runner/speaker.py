@@ -1,4 +1,5 @@
 """A paced speaker: one 10 ms frame per tick of the monotonic clock, speech or silence."""
+
 from __future__ import annotations
 
 import asyncio

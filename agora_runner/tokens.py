@@ -5,6 +5,7 @@ Layout (all integers little-endian), from spec/agora-facts.md:
     signing_info = string(app_id) + u32 issue_ts + u32 expire + u32 salt + u16 n + services
     rtc service  = u16 type=1 + map{privilege: seconds} + string(channel) + string(uid)
 """
+
 from __future__ import annotations
 
 import base64
@@ -138,8 +139,12 @@ def verify_rtc_join(
 ) -> AccessToken2:
     """Check that `token` lets `uid` join `channel` of `app_id` now; raise TokenError why not."""
     tok = parse(token)
-    if not hmac.compare_digest(tok.signature, _signature(app_certificate, tok.issue_ts, tok.salt, tok.signing_info)):
-        raise TokenError("token signature is invalid (not signed with this app's certificate, or altered)")
+    if not hmac.compare_digest(
+        tok.signature, _signature(app_certificate, tok.issue_ts, tok.salt, tok.signing_info)
+    ):
+        raise TokenError(
+            "token signature is invalid (not signed with this app's certificate, or altered)"
+        )
     if tok.app_id != app_id:
         raise TokenError("token was issued for another app id")
     now_ts = int(time.time() if now is None else now)

@@ -1,4 +1,5 @@
 """Turn a recording into a transcript: ASR per speaker turn, times in call time."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Dataclasses passed between the Django seam and the runner."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -71,9 +72,12 @@ class CallerScript:
     def scripted(cls, lines: list[str]) -> CallerScript:
         """Say lines[0], then each next line after the agent answers (fixed messages)."""
         conditions = tuple(
-            {"id": i, "condition": "", "action": line, "fixed_message": True} for i, line in enumerate(lines[1:], start=1)
+            {"id": i, "condition": "", "action": line, "fixed_message": True}
+            for i, line in enumerate(lines[1:], start=1)
         )
-        return cls(first_message=lines[0], scenario_type="conditional_actions", conditions=conditions)
+        return cls(
+            first_message=lines[0], scenario_type="conditional_actions", conditions=conditions
+        )
 
 
 @dataclass(frozen=True)

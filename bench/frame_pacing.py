@@ -7,6 +7,7 @@ lateness (the send-time jitter) and the count of frames more than 20 ms late.
 
     .venv/bin/python bench/frame_pacing.py [--calls 20] [--seconds 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,14 @@ from agora_runner.types import JoinDetails  # noqa: E402
 
 
 def join(channel: str, uid: int) -> JoinDetails:
-    return JoinDetails(DEMO_APP_ID, channel, mint_rtc_token(app_id=DEMO_APP_ID, app_certificate=DEMO_APP_CERTIFICATE, channel=channel, uid=uid), uid)
+    return JoinDetails(
+        DEMO_APP_ID,
+        channel,
+        mint_rtc_token(
+            app_id=DEMO_APP_ID, app_certificate=DEMO_APP_CERTIFICATE, channel=channel, uid=uid
+        ),
+        uid,
+    )
 
 
 def speech(seconds: float) -> np.ndarray:
@@ -43,7 +51,9 @@ def speech(seconds: float) -> np.ndarray:
 _SPEECH: dict[float, np.ndarray] = {}
 
 
-async def member(address: str, channel: str, uid: int, seconds: float, lateness: list[float] | None) -> int:
+async def member(
+    address: str, channel: str, uid: int, seconds: float, lateness: list[float] | None
+) -> int:
     # Audio is made before joining, as a real run synthesises its lines before it joins.
     audio = _SPEECH.setdefault(seconds, speech(seconds + 1))
     transport = LocalChannelTransport(address)
@@ -78,14 +88,18 @@ async def member(address: str, channel: str, uid: int, seconds: float, lateness:
 
 def agents_process(address: str, calls: int, seconds: float) -> None:
     async def main() -> None:
-        await asyncio.gather(*(member(address, f"bench-{i}", 1000, seconds + 2, None) for i in range(calls)))
+        await asyncio.gather(
+            *(member(address, f"bench-{i}", 1000, seconds + 2, None) for i in range(calls))
+        )
 
     asyncio.run(main())
 
 
 async def callers(address: str, calls: int, seconds: float) -> tuple[list[float], list[int]]:
     lateness: list[float] = []
-    received = await asyncio.gather(*(member(address, f"bench-{i}", 1, seconds, lateness) for i in range(calls)))
+    received = await asyncio.gather(
+        *(member(address, f"bench-{i}", 1, seconds, lateness) for i in range(calls))
+    )
     return lateness, list(received)
 
 
@@ -94,7 +108,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "agora_runner", "channel-server", "--channel-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "agora_runner", "channel-server", "--channel-port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         match = None
@@ -118,11 +137,18 @@ def main() -> None:
     late = int((ms > 20).sum())
     print(f"calls: {args.calls} simultaneous, {args.seconds:g} s each, {os.cpu_count()} cores")
     print(f"caller frames sent: {len(ms)} (expected {int(args.calls * args.seconds * 100)})")
-    print(f"send-time jitter: p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, max {ms.max():.2f} ms")
+    print(
+        f"send-time jitter: p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, max {ms.max():.2f} ms"
+    )
     print(f"late frames (> 20 ms): {late}")
     print(f"agent frames received per call: min {min(received)}, median {int(np.median(received))}")
-    print(f"callers' process CPU: {(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system):.1f} s over {args.seconds:g} s")
-    print("target: jitter p99 <= 5 ms, no late frames:", "MET" if np.percentile(ms, 99) <= 5 and late == 0 else "NOT MET")
+    print(
+        f"callers' process CPU: {(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system):.1f} s over {args.seconds:g} s"
+    )
+    print(
+        "target: jitter p99 <= 5 ms, no late frames:",
+        "MET" if np.percentile(ms, 99) <= 5 and late == 0 else "NOT MET",
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ of each, on one thread.
 
     .venv/bin/python bench/hearing.py [--turns 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,15 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=8, help="turns per length and condition")
     args = parser.parse_args()
     tts = get_tts()
-    models = {"full window": FasterWhisperASR(threads=1), "short context": FasterWhisperASR(threads=1, short_context=True)}
+    models = {
+        "full window": FasterWhisperASR(threads=1),
+        "short context": FasterWhisperASR(threads=1, short_context=True),
+    }
     rng = np.random.default_rng(0)
-    print(f"{'sentences':>9} {'seconds':>7} {'noise':>6} | " + " | ".join(f"{name:>13} WER  CPU-s" for name in models))
+    print(
+        f"{'sentences':>9} {'seconds':>7} {'noise':>6} | "
+        + " | ".join(f"{name:>13} WER  CPU-s" for name in models)
+    )
     totals = {name: [0.0, 0] for name in models}
     for sentences in (1, 2, 4, 8):
         for noisy in (False, True):
@@ -60,7 +67,9 @@ def main() -> None:
                 clip = tts.synthesize(text)
                 if noisy:
                     level = speech_rms(clip) / (10 ** (10 / 20))
-                    clip = np.clip(clip + rng.normal(0, level, len(clip)), -32768, 32767).astype(np.int16)
+                    clip = np.clip(clip + rng.normal(0, level, len(clip)), -32768, 32767).astype(
+                        np.int16
+                    )
                 refs.append(text)
                 seconds += len(clip) / 16000
                 for name, model in models.items():
@@ -69,12 +78,19 @@ def main() -> None:
                     cpu[name] += time.process_time() - started
             cells = []
             for name in models:
-                cells.append(f"{word_error_rate(' '.join(refs), ' '.join(heard[name])):17.3f} {cpu[name] / args.turns:6.3f}")
+                cells.append(
+                    f"{word_error_rate(' '.join(refs), ' '.join(heard[name])):17.3f} {cpu[name] / args.turns:6.3f}"
+                )
                 totals[name][0] += cpu[name]
                 totals[name][1] += args.turns
-            print(f"{sentences:9d} {seconds / args.turns:7.1f} {'10 dB' if noisy else 'clean':>6} | " + " | ".join(cells))
+            print(
+                f"{sentences:9d} {seconds / args.turns:7.1f} {'10 dB' if noisy else 'clean':>6} | "
+                + " | ".join(cells)
+            )
     full, short = (totals[n][0] / totals[n][1] for n in models)
-    print(f"mean CPU-seconds per turn: full window {full:.3f}, short context {short:.3f} ({full / short:.1f}x less)")
+    print(
+        f"mean CPU-seconds per turn: full window {full:.3f}, short context {short:.3f} ({full / short:.1f}x less)"
+    )
 
 
 if __name__ == "__main__":

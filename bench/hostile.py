@@ -15,6 +15,7 @@ Every endpoint here is on loopback (the tests' settings allow 127.0.0.1 for sess
 Prints: B's start delay alone and under attack, whether B's calls completed, and for each of A's
 runs its status, reason, and how long it took to end against its deadline.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,11 @@ from cekura.embedded import EmbeddedStack  # noqa: E402
 
 DB = "cekura_hostile"
 REDIS_DB = 13
-LINES = ["Hi, I would like to book an appointment.", "Is Thursday morning free?", "Great, thank you."]
+LINES = [
+    "Hi, I would like to book an appointment.",
+    "Is Thursday morning free?",
+    "Great, thank you.",
+]
 TERMINAL = ("completed", "failed", "timeout", "cancelled")
 
 
@@ -65,7 +70,10 @@ class Hostile(threading.Thread):
 
     def _drip(self, conn: socket.socket) -> None:
         body = b'{"agora_app_id": "' + b"a" * 4000 + b'"}'
-        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body)
+        )
         try:
             for byte in head + body:
                 conn.sendall(bytes([byte]))
@@ -89,8 +97,13 @@ def timings(run_ids: list[int]) -> dict[int, dict[str, float | str | None]]:
     )
     out: dict[int, dict[str, float | str | None]] = {}
     for pk, status, claimed, started, ended, error in rows:
-        out[int(pk)] = {"status": status, "claimed": float(claimed) if claimed else None,
-                        "started": float(started) if started else None, "ended": float(ended) if ended else None, "error": error}
+        out[int(pk)] = {
+            "status": status,
+            "claimed": float(claimed) if claimed else None,
+            "started": float(started) if started else None,
+            "ended": float(ended) if ended else None,
+            "error": error,
+        }
     return out
 
 
@@ -105,41 +118,85 @@ def wait_ended(run_ids: list[int], timeout: float) -> dict[int, dict[str, float 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=20, help="threads of the calls worker (simultaneous calls)")
-    parser.add_argument("--hostile", type=int, default=20, help="runs against the endpoint that never answers")
+    parser.add_argument(
+        "--calls", type=int, default=20, help="threads of the calls worker (simultaneous calls)"
+    )
+    parser.add_argument(
+        "--hostile", type=int, default=20, help="runs against the endpoint that never answers"
+    )
     args = parser.parse_args()
     var = ROOT / "var" / "bench-hostile"
     # As production: post-processing waits for live calls.
     env = fresh_stack(DB, REDIS_DB, var, {"CEKURA_POST_YIELD_TO_CALLS_SECONDS": "600"})
     full = {**os.environ, **env}
-    keys = {org: sh(sys.executable, "manage.py", "create_api_key", "--organization", org, "--credits", "100", env=full).strip().split()[-1]
-            for org in ("attacker", "tenant")}
+    keys = {
+        org: sh(
+            sys.executable,
+            "manage.py",
+            "create_api_key",
+            "--organization",
+            org,
+            "--credits",
+            "100",
+            env=full,
+        )
+        .strip()
+        .split()[-1]
+        for org in ("attacker", "tenant")
+    }
     silent, drip = Hostile("silent"), Hostile("drip")
     silent.start()
     drip.start()
 
-    with EmbeddedStack(env=env, web=True, worker_concurrency=args.calls, post_concurrency=1, log_dir=var / "logs") as stack:
-        apis = {org: httpx.Client(base_url=stack.web_url, headers={"X-CEKURA-API-KEY": key}, timeout=60) for org, key in keys.items()}
+    with EmbeddedStack(
+        env=env, web=True, worker_concurrency=args.calls, post_concurrency=1, log_dir=var / "logs"
+    ) as stack:
+        apis = {
+            org: httpx.Client(base_url=stack.web_url, headers={"X-CEKURA-API-KEY": key}, timeout=60)
+            for org, key in keys.items()
+        }
 
-        def agent(org: str, url: str, client_id: str = DEMO_CLIENT_ID, secret: str = DEMO_SECRET) -> int:
-            r = apis[org].post("/test_framework/v1/aiagents/", json={
-                "agent_name": url.rsplit(":", 1)[-1], "description": "", "inbound": True,
-                "agora_data": {"session_endpoint_url": url, "client_id": client_id}, "agora_api_key": secret,
-            })
+        def agent(
+            org: str, url: str, client_id: str = DEMO_CLIENT_ID, secret: str = DEMO_SECRET
+        ) -> int:
+            r = apis[org].post(
+                "/test_framework/v1/aiagents/",
+                json={
+                    "agent_name": url.rsplit(":", 1)[-1],
+                    "description": "",
+                    "inbound": True,
+                    "agora_data": {"session_endpoint_url": url, "client_id": client_id},
+                    "agora_api_key": secret,
+                },
+            )
             assert r.status_code == 201, r.text
             return int(r.json()["id"])
 
         def scenario(org: str, agent_id: int, name: str) -> int:
-            r = apis[org].post("/test_framework/v1/scenarios/", json={
-                "name": name, "agent": agent_id, "scenario_type": "conditional_actions", "first_message": LINES[0],
-                "conditional_actions": {"conditions": [{"condition": "", "action": line, "fixed_message": True} for line in LINES[1:]]},
-                "max_duration": 120,
-            })
+            r = apis[org].post(
+                "/test_framework/v1/scenarios/",
+                json={
+                    "name": name,
+                    "agent": agent_id,
+                    "scenario_type": "conditional_actions",
+                    "first_message": LINES[0],
+                    "conditional_actions": {
+                        "conditions": [
+                            {"condition": "", "action": line, "fixed_message": True}
+                            for line in LINES[1:]
+                        ]
+                    },
+                    "max_duration": 120,
+                },
+            )
             assert r.status_code == 201, r.text
             return int(r.json()["id"])
 
         def launch(org: str, agent_id: int, scenario_id: int, frequency: int = 1) -> list[int]:
-            r = apis[org].post("/test_framework/v1/scenarios/run_scenarios_agora/", json={"agent_id": agent_id, "scenarios": [scenario_id], "frequency": frequency})
+            r = apis[org].post(
+                "/test_framework/v1/scenarios/run_scenarios_agora/",
+                json={"agent_id": agent_id, "scenarios": [scenario_id], "frequency": frequency},
+            )
             assert r.status_code == 200, r.text
             return [run["id"] for run in r.json()["runs"]]
 
@@ -149,14 +206,28 @@ def main() -> None:
         # normal start: the same call, alone.
         wait_ended(launch("tenant", good_agent, good), 300)
         alone = wait_ended(launch("tenant", good_agent, good), 300)
-        print("B alone:", *(f"{v['status']}, call started {v['started']:.2f} s after launch" for v in alone.values()), flush=True)
+        print(
+            "B alone:",
+            *(
+                f"{v['status']}, call started {v['started']:.2f} s after launch"
+                for v in alone.values()
+            ),
+            flush=True,
+        )
 
         silent_agent = agent("attacker", f"http://127.0.0.1:{silent.port}/session")
         drip_agent = agent("attacker", f"http://127.0.0.1:{drip.port}/session")
         big_agent = agent("attacker", stack.endpoint_url)
         big = scenario("attacker", big_agent, "A 1 MB line")
-        psql(f"UPDATE test_framework_scenario SET first_message = repeat('Hello there. ', 85000) WHERE id = {big}")
-        hostile = launch("attacker", silent_agent, scenario("attacker", silent_agent, "Never answers"), args.hostile)
+        psql(
+            f"UPDATE test_framework_scenario SET first_message = repeat('Hello there. ', 85000) WHERE id = {big}"
+        )
+        hostile = launch(
+            "attacker",
+            silent_agent,
+            scenario("attacker", silent_agent, "Never answers"),
+            args.hostile,
+        )
         hostile += launch("attacker", drip_agent, scenario("attacker", drip_agent, "Drips"))
         hostile += launch("attacker", big_agent, big)
         time.sleep(2)
@@ -169,17 +240,29 @@ def main() -> None:
     print(f"\n== calls worker: {args.calls} threads; {os.cpu_count()} cores")
     started = None if b["started"] is None else float(b["started"])
     late = "n/a" if started is None else f"{started - float(alone_start or 0):+.2f} s"
-    print(f"B's call start: alone {alone_start:.2f} s after launch, under attack {started if started is None else round(started, 2)} s ({late}); B ended {b['status']}")
+    print(
+        f"B's call start: alone {alone_start:.2f} s after launch, under attack {started if started is None else round(started, 2)} s ({late}); B ended {b['status']}"
+    )
     groups: dict[str, list[float]] = {}
     for v in ended.values():
         key = f"{v['status']}: {v['error']}"
         groups.setdefault(key, []).append(float(v["ended"] or float("nan")))
     print(f"A's {len(ended)} hostile runs:")
     for key, times in groups.items():
-        print(f"  {len(times):3d} × {key[:140]}\n        ended {min(times):.1f}–{max(times):.1f} s after launch")
+        print(
+            f"  {len(times):3d} × {key[:140]}\n        ended {min(times):.1f}–{max(times):.1f} s after launch"
+        )
     stuck = [pk for pk, v in ended.items() if v["status"] not in TERMINAL]
-    met = b["status"] == "completed" and started is not None and started - float(alone_start or 0) <= 5 and not stuck
-    print("targets (B starts within 5 s of its normal start and completes; every hostile run ends):", "MET" if met else "NOT MET")
+    met = (
+        b["status"] == "completed"
+        and started is not None
+        and started - float(alone_start or 0) <= 5
+        and not stuck
+    )
+    print(
+        "targets (B starts within 5 s of its normal start and completes; every hostile run ends):",
+        "MET" if met else "NOT MET",
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ simultaneous calls held with every call's jitter p99 ≤ 5 ms, API latency p50/p
 run_scenarios_agora and runs/bulk/, CPU-seconds and peak memory per call, and whether
 anything was lost (every run must end, and end completed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,13 +43,20 @@ sys.path.insert(0, str(ROOT))
 from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET  # noqa: E402
 from cekura.embedded import EmbeddedStack  # noqa: E402
 
-LINES = ["Hi, I would like to book an appointment.", "Is Thursday morning free?", "Great, thank you.", "Do you take walk ins?"]
+LINES = [
+    "Hi, I would like to book an appointment.",
+    "Is Thursday morning free?",
+    "Great, thank you.",
+    "Do you take walk ins?",
+]
 DB = "cekura_bench"
 REDIS_DB = 12
 
 
 def sh(*argv: str, env: dict[str, str] | None = None) -> str:
-    return subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300).stdout
+    return subprocess.run(
+        argv, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300
+    ).stdout
 
 
 def tree(pid: int) -> list[int]:
@@ -139,15 +147,43 @@ def fresh_stack(db: str, redis_db: int, var: Path, extra: dict[str, str]) -> dic
     the environment that points the stack at them (settings.test: the demo endpoint allowed;
     no rate limits; quiet logs)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"DROP DATABASE IF EXISTS {db}")
-    sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", f"CREATE DATABASE {db}")
+    sh(
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-qc",
+        f"DROP DATABASE IF EXISTS {db}",
+    )
+    sh(
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-qc",
+        f"CREATE DATABASE {db}",
+    )
     env = {
         "DJANGO_SETTINGS_MODULE": "settings.test",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
         "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "CEKURA_MEDIA_ROOT": str(var / "media"),
         "CEKURA_LOG_LEVEL": "WARNING",
-        **{name: "off" for name in ("CEKURA_RATE_LIMIT", "CEKURA_LAUNCH_RATE_LIMIT", "CEKURA_ORG_RATE_LIMIT", "CEKURA_ORG_LAUNCH_RATE_LIMIT")},
+        **{
+            name: "off"
+            for name in (
+                "CEKURA_RATE_LIMIT",
+                "CEKURA_LAUNCH_RATE_LIMIT",
+                "CEKURA_ORG_RATE_LIMIT",
+                "CEKURA_ORG_LAUNCH_RATE_LIMIT",
+            )
+        },
         **extra,
     }
     sh("redis-cli", "-n", str(redis_db), "flushdb")
@@ -158,39 +194,93 @@ def fresh_stack(db: str, redis_db: int, var: Path, extra: dict[str, str]) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--results", type=int, default=8, help="the runs are spread over this many launches")
-    parser.add_argument("--calls", type=int, default=20, help="child processes of the calls worker: simultaneous calls")
-    parser.add_argument("--post", type=int, default=1, help="child processes of the post-processing worker")
-    parser.add_argument("--prefork", action="store_true", help="one process per call (CEKURA_CALLS_SHARED_LOOP=0) instead of every call on one shared loop")
-    parser.add_argument("--post-yields", type=float, default=600, help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live (0: never)")
-    parser.add_argument("--lines", type=int, default=3, help="caller lines per call (before goodbye)")
+    parser.add_argument(
+        "--results", type=int, default=8, help="the runs are spread over this many launches"
+    )
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=20,
+        help="child processes of the calls worker: simultaneous calls",
+    )
+    parser.add_argument(
+        "--post", type=int, default=1, help="child processes of the post-processing worker"
+    )
+    parser.add_argument(
+        "--prefork",
+        action="store_true",
+        help="one process per call (CEKURA_CALLS_SHARED_LOOP=0) instead of every call on one shared loop",
+    )
+    parser.add_argument(
+        "--post-yields",
+        type=float,
+        default=600,
+        help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live (0: never)",
+    )
+    parser.add_argument(
+        "--lines", type=int, default=3, help="caller lines per call (before goodbye)"
+    )
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
     per_result = -(-args.runs // args.results)
 
     var = ROOT / "var" / "bench-load"
-    env = fresh_stack(DB, REDIS_DB, var, {
-        "CEKURA_AGENT_JOIN_TIMEOUT": "30",
-        "CEKURA_RUN_STALE_AFTER_SECONDS": "300",
-        "CEKURA_CALLS_SHARED_LOOP": "0" if args.prefork else "1",
-        "CEKURA_POST_YIELD_TO_CALLS_SECONDS": str(args.post_yields),
-    })
+    env = fresh_stack(
+        DB,
+        REDIS_DB,
+        var,
+        {
+            "CEKURA_AGENT_JOIN_TIMEOUT": "30",
+            "CEKURA_RUN_STALE_AFTER_SECONDS": "300",
+            "CEKURA_CALLS_SHARED_LOOP": "0" if args.prefork else "1",
+            "CEKURA_POST_YIELD_TO_CALLS_SECONDS": str(args.post_yields),
+        },
+    )
     full = {**os.environ, **env}
-    key = sh(sys.executable, "manage.py", "create_api_key", "--organization", "bench", "--credits", str(args.runs + 10), env=full).strip().split()[-1]
-    stack = EmbeddedStack(env=env, web=True, worker_concurrency=args.calls, post_concurrency=args.post, log_dir=var / "logs")
+    key = (
+        sh(
+            sys.executable,
+            "manage.py",
+            "create_api_key",
+            "--organization",
+            "bench",
+            "--credits",
+            str(args.runs + 10),
+            env=full,
+        )
+        .strip()
+        .split()[-1]
+    )
+    stack = EmbeddedStack(
+        env=env,
+        web=True,
+        worker_concurrency=args.calls,
+        post_concurrency=args.post,
+        log_dir=var / "logs",
+    )
     bulk_ms: list[float] = []
     launch_ms: list[float] = []
     run_ids: list[int] = []
     with stack:
-        sampler = Sampler({"calls worker": stack.named["worker"].pid, "post worker": stack.named["worker-post"].pid,
-                           "demo stack": stack.named["demo-stack"].pid, "web": stack.named["web"].pid})
+        sampler = Sampler(
+            {
+                "calls worker": stack.named["worker"].pid,
+                "post worker": stack.named["worker-post"].pid,
+                "demo stack": stack.named["demo-stack"].pid,
+                "web": stack.named["web"].pid,
+            }
+        )
         # Workers load their models as they start (as in a deployment that is up before work
         # arrives): wait until both are ready and idle, so the load measured is the calls'.
         warm_started = time.monotonic()
         while time.monotonic() - warm_started < 300:
-            before = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(tree(stack.named["worker-post"].pid))
+            before = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(
+                tree(stack.named["worker-post"].pid)
+            )
             time.sleep(3)
-            after = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(tree(stack.named["worker-post"].pid))
+            after = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(
+                tree(stack.named["worker-post"].pid)
+            )
             if after - before < 0.3 and "ready" in (var / "logs" / "worker.log").read_text():
                 break
         print(f"workers ready and idle after {time.monotonic() - warm_started:.0f} s", flush=True)
@@ -199,17 +289,36 @@ def main() -> None:
         idle_mb = dict(sampler.tree_mb)
         sampler.start()
         api = httpx.Client(base_url=stack.web_url, headers={"X-CEKURA-API-KEY": key}, timeout=30)
-        agent = api.post("/test_framework/v1/aiagents/", json={
-            "agent_name": "Demo (calibration)", "description": "", "inbound": True,
-            # Fixed clips 300/600/900 ms after the caller stops: the agents cost little.
-            "agora_data": {"session_endpoint_url": stack.endpoint_url + "?calibrate=300,600,900", "client_id": DEMO_CLIENT_ID},
-            "agora_api_key": DEMO_SECRET,
-        }).json()
-        scenario = api.post("/test_framework/v1/scenarios/", json={
-            "name": "Load", "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": LINES[0],
-            "conditional_actions": {"conditions": [{"condition": "", "action": line, "fixed_message": True} for line in LINES[1 : args.lines]]},
-            "max_duration": 120,
-        }).json()
+        agent = api.post(
+            "/test_framework/v1/aiagents/",
+            json={
+                "agent_name": "Demo (calibration)",
+                "description": "",
+                "inbound": True,
+                # Fixed clips 300/600/900 ms after the caller stops: the agents cost little.
+                "agora_data": {
+                    "session_endpoint_url": stack.endpoint_url + "?calibrate=300,600,900",
+                    "client_id": DEMO_CLIENT_ID,
+                },
+                "agora_api_key": DEMO_SECRET,
+            },
+        ).json()
+        scenario = api.post(
+            "/test_framework/v1/scenarios/",
+            json={
+                "name": "Load",
+                "agent": agent["id"],
+                "scenario_type": "conditional_actions",
+                "first_message": LINES[0],
+                "conditional_actions": {
+                    "conditions": [
+                        {"condition": "", "action": line, "fixed_message": True}
+                        for line in LINES[1 : args.lines]
+                    ]
+                },
+                "max_duration": 120,
+            },
+        ).json()
         started = time.monotonic()
         stop_polling = threading.Event()
 
@@ -217,7 +326,12 @@ def main() -> None:
             while not stop_polling.is_set():
                 ids = list(run_ids[-50:])
                 if ids:
-                    timed(bulk_ms, api.get, "/test_framework/v1/runs/bulk/", params={"run_ids": ",".join(map(str, ids))})
+                    timed(
+                        bulk_ms,
+                        api.get,
+                        "/test_framework/v1/runs/bulk/",
+                        params={"run_ids": ",".join(map(str, ids))},
+                    )
                 stop_polling.wait(0.5)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -225,21 +339,41 @@ def main() -> None:
         launched = 0
         while launched < args.runs:
             n = min(per_result, args.runs - launched)
-            r = timed(launch_ms, api.post, "/test_framework/v1/scenarios-external/run_scenarios_agora/",
-                      json={"agent_id": agent["id"], "scenarios": [scenario["id"]], "frequency": n, "name": f"load {launched // per_result + 1}"})
+            r = timed(
+                launch_ms,
+                api.post,
+                "/test_framework/v1/scenarios-external/run_scenarios_agora/",
+                json={
+                    "agent_id": agent["id"],
+                    "scenarios": [scenario["id"]],
+                    "frequency": n,
+                    "name": f"load {launched // per_result + 1}",
+                },
+            )
             assert r.status_code == 200, r.text
             run_ids += [run["id"] for run in r.json()["runs"]]
             launched += n
-            print(f"launched {launched}/{args.runs} at {time.monotonic() - started:.0f} s", flush=True)
+            print(
+                f"launched {launched}/{args.runs} at {time.monotonic() - started:.0f} s", flush=True
+            )
             time.sleep(5)  # launches spread over the first part of the load
         runs: list[dict[str, Any]] = []
         while time.monotonic() - started < args.timeout:
             runs = []
             for i in range(0, len(run_ids), 100):
-                runs += api.get("/test_framework/v1/runs/bulk/", params={"run_ids": ",".join(map(str, run_ids[i : i + 100]))}).json()
+                runs += api.get(
+                    "/test_framework/v1/runs/bulk/",
+                    params={"run_ids": ",".join(map(str, run_ids[i : i + 100]))},
+                ).json()
             done = sum(r["status"] in ("completed", "failed", "timeout", "cancelled") for r in runs)
-            calls_over = sum(r["status"] != "in_queue" and r["status"] != "running" and r["status"] != "pending" for r in runs)
-            print(f"{time.monotonic() - started:5.0f} s: calls over {calls_over}/{len(runs)}, ended {done}", flush=True)
+            calls_over = sum(
+                r["status"] != "in_queue" and r["status"] != "running" and r["status"] != "pending"
+                for r in runs
+            )
+            print(
+                f"{time.monotonic() - started:5.0f} s: calls over {calls_over}/{len(runs)}, ended {done}",
+                flush=True,
+            )
             if done == len(run_ids):
                 break
             time.sleep(10)
@@ -256,14 +390,25 @@ def main() -> None:
     for r in runs:
         meta = r.get("metadata") or {}
         if r.get("executed_at") and meta.get("call_ended_at"):
-            spans.append((datetime.fromisoformat(r["executed_at"]).timestamp(), datetime.fromisoformat(meta["call_ended_at"]).timestamp(), meta.get("pacing") or {}))
+            spans.append(
+                (
+                    datetime.fromisoformat(r["executed_at"]).timestamp(),
+                    datetime.fromisoformat(meta["call_ended_at"]).timestamp(),
+                    meta.get("pacing") or {},
+                )
+            )
     first = min(s for s, _, _ in spans)
     last_call_end = max(e for _, e, _ in spans)
     # The most calls at once during each call, and that call's jitter.
     peaks = []
     for s, e, pacing in spans:
         points = [s] + [x for x, _, _ in spans if s < x < e]
-        peaks.append((max(sum(1 for a, b, _ in spans if a <= t < b) for t in points), pacing.get("p99_ms", float("nan"))))
+        peaks.append(
+            (
+                max(sum(1 for a, b, _ in spans if a <= t < b) for t in points),
+                pacing.get("p99_ms", float("nan")),
+            )
+        )
     levels = sorted({p for p, _ in peaks})
     held = 0
     for level in levels:
@@ -271,32 +416,53 @@ def main() -> None:
             held = level
     cpu = {k: sampler.cpu.get(k, 0.0) - cpu_before.get(k, 0.0) for k in sampler.cpu}
 
-    print(f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} {'processes' if args.prefork else 'threads on one shared loop'}, post worker with {args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores")
-    print(f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: {len(run_ids) - len(ended)}")
+    print(
+        f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} {'processes' if args.prefork else 'threads on one shared loop'}, post worker with {args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores"
+    )
+    print(
+        f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: {len(run_ids) - len(ended)}"
+    )
     failures: dict[str, int] = {}
     for r in ended:
         if r["status"] != "completed":
-            failures[f"{r['status']}: {r['error_message'][:80]}"] = failures.get(f"{r['status']}: {r['error_message'][:80]}", 0) + 1
+            failures[f"{r['status']}: {r['error_message'][:80]}"] = (
+                failures.get(f"{r['status']}: {r['error_message'][:80]}", 0) + 1
+            )
     for reason, n in failures.items():
         print(f"  {n} × {reason}")
-    print(f"calls per minute: {len(spans) / ((last_call_end - first) / 60):.1f} (calls alone); all done in {elapsed:.0f} s, {len(ended) / (elapsed / 60):.1f} runs/min end to end")
+    print(
+        f"calls per minute: {len(spans) / ((last_call_end - first) / 60):.1f} (calls alone); all done in {elapsed:.0f} s, {len(ended) / (elapsed / 60):.1f} runs/min end to end"
+    )
     print("simultaneous calls (the most during each call) → that call's send-time jitter p99:")
     for level in levels:
         js = [j for p, j in peaks if p == level]
-        print(f"  {level:3d}: {len(js):3d} calls, jitter p99 median {np.median(js):.2f} ms, worst {max(js):.2f} ms")
+        print(
+            f"  {level:3d}: {len(js):3d} calls, jitter p99 median {np.median(js):.2f} ms, worst {max(js):.2f} ms"
+        )
     print(f"most simultaneous calls held with every call's jitter p99 <= 5 ms: {held}")
-    print(f"API latency under load: run_scenarios_agora p50 {pct(launch_ms, 50):.0f} ms, p99 {pct(launch_ms, 99):.0f} ms (n={len(launch_ms)}); "
-          f"runs/bulk/ (50 ids) p50 {pct(bulk_ms, 50):.0f} ms, p99 {pct(bulk_ms, 99):.0f} ms (n={len(bulk_ms)})")
+    print(
+        f"API latency under load: run_scenarios_agora p50 {pct(launch_ms, 50):.0f} ms, p99 {pct(launch_ms, 99):.0f} ms (n={len(launch_ms)}); "
+        f"runs/bulk/ (50 ids) p50 {pct(bulk_ms, 50):.0f} ms, p99 {pct(bulk_ms, 99):.0f} ms (n={len(bulk_ms)})"
+    )
     n = max(len(spans), 1)
-    print(f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.2f}, post-processing {cpu.get('post worker', 0) / n:.2f}; "
-          f"outside the testing side: demo agents and channel {cpu.get('demo stack', 0) / n:.2f}, web {cpu.get('web', 0) / n:.2f}")
-    print(f"peak memory of one worker process: calls {sampler.peak_child_mb.get('calls worker', 0):.0f} MB (the largest process of its tree), post {sampler.peak_child_mb.get('post worker', 0):.0f} MB")
+    print(
+        f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.2f}, post-processing {cpu.get('post worker', 0) / n:.2f}; "
+        f"outside the testing side: demo agents and channel {cpu.get('demo stack', 0) / n:.2f}, web {cpu.get('web', 0) / n:.2f}"
+    )
+    print(
+        f"peak memory of one worker process: calls {sampler.peak_child_mb.get('calls worker', 0):.0f} MB (the largest process of its tree), post {sampler.peak_child_mb.get('post worker', 0):.0f} MB"
+    )
     most = max((p for p, _ in peaks), default=1)
     grown = sampler.peak_tree_mb.get("calls worker", 0.0) - idle_mb.get("calls worker", 0.0)
-    print(f"memory per call: {grown / most:.0f} MB (the calls worker's whole tree, resident: {idle_mb.get('calls worker', 0):.0f} MB idle, "
-          f"{sampler.peak_tree_mb.get('calls worker', 0):.0f} MB at most, over {most} simultaneous calls)")
+    print(
+        f"memory per call: {grown / most:.0f} MB (the calls worker's whole tree, resident: {idle_mb.get('calls worker', 0):.0f} MB idle, "
+        f"{sampler.peak_tree_mb.get('calls worker', 0):.0f} MB at most, over {most} simultaneous calls)"
+    )
     target = held >= 20 and len(completed) == len(run_ids)
-    print("targets (>= 20 simultaneous calls with jitter p99 <= 5 ms; nothing lost):", "MET" if target else "NOT MET")
+    print(
+        "targets (>= 20 simultaneous calls with jitter p99 <= 5 ms; nothing lost):",
+        "MET" if target else "NOT MET",
+    )
 
 
 if __name__ == "__main__":

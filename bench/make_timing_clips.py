@@ -3,6 +3,7 @@ call (bench/timing_material.py) with three answers, one of them interrupted, and
 
     .venv/bin/python bench/make_timing_clips.py
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,16 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "call.wav").write_bytes(stereo_wav(call.caller, call.agent))
     truth = {
-        "voice": voice.name, "seed": seed, "sample_rate": SAMPLE_RATE,
-        "caller_turns": [{"start_s": u["speech_start"], "end_s": u["speech_end"]} for u in call.utterances],
-        "answers": [{k: a[k] for k in ("caller_end", "onset", "end", "barge_in", "stop", "text") if k in a} for a in call.answers],
+        "voice": voice.name,
+        "seed": seed,
+        "sample_rate": SAMPLE_RATE,
+        "caller_turns": [
+            {"start_s": u["speech_start"], "end_s": u["speech_end"]} for u in call.utterances
+        ],
+        "answers": [
+            {k: a[k] for k in ("caller_end", "onset", "end", "barge_in", "stop", "text") if k in a}
+            for a in call.answers
+        ],
     }
     (OUT / "call.json").write_text(json.dumps(truth, indent=1) + "\n")
     print(f"wrote {OUT / 'call.wav'} ({call.seconds:.1f} s, seed {seed})")

@@ -10,6 +10,7 @@ interruptions the agent never made ("invented"). And the CPU time per minute of 
     .venv/bin/python bench/timing_bench.py [--part tuning|heldout|both] [--calls 2]
         [--conditions clean,opus,...] [--json out.json] [--detail]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,9 @@ TARGETS: dict[str, dict[str, Any]] = {
 class Scored:
     """What a scorer found on one call, keyed by the truth it is compared with."""
 
-    onsets: dict[int, tuple[int | None, bool, str]]  # caller_end → (agent onset, measurable, reason)
+    onsets: dict[
+        int, tuple[int | None, bool, str]
+    ]  # caller_end → (agent onset, measurable, reason)
     stops: dict[int, int | None]  # barge-in onset → the agent's stop
     ai_interruptions: int
     cpu_s: float
@@ -64,8 +67,17 @@ def score_current(caller: np.ndarray, agent: np.ndarray, call: Call, params: Any
     onsets: dict[int, tuple[int | None, bool, str]] = {}
     for t in timing.turns:
         key = round(t.caller_end_s * SAMPLE_RATE)
-        onsets[key] = (None if t.agent_start_s is None else round(t.agent_start_s * SAMPLE_RATE), t.measurable, t.reason)
-    stops = {round(s.barge_in_s * SAMPLE_RATE): (None if s.stop_s is None or not s.measurable else round(s.stop_s * SAMPLE_RATE)) for s in timing.stops}
+        onsets[key] = (
+            None if t.agent_start_s is None else round(t.agent_start_s * SAMPLE_RATE),
+            t.measurable,
+            t.reason,
+        )
+    stops = {
+        round(s.barge_in_s * SAMPLE_RATE): (
+            None if s.stop_s is None or not s.measurable else round(s.stop_s * SAMPLE_RATE)
+        )
+        for s in timing.stops
+    }
     return Scored(onsets, stops, len(timing.ai_interruptions), time.process_time() - started)
 
 
@@ -101,7 +113,12 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
         found = scored.onsets.get(a["caller_end"])
         if found is None or (found[0] is None and found[1]):
             tally.missed += 1
-            tally.worst.append((float("inf"), f"{label} missed answer at {a['onset'] / SAMPLE_RATE:.2f}s {a['text']!r}"))
+            tally.worst.append(
+                (
+                    float("inf"),
+                    f"{label} missed answer at {a['onset'] / SAMPLE_RATE:.2f}s {a['text']!r}",
+                )
+            )
             continue
         onset, measurable, reason = found
         if not measurable:
@@ -109,7 +126,12 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
             continue
         error = (onset - (a["onset"] + shift)) * 1000 / SAMPLE_RATE
         tally.errors.append(error)
-        tally.worst.append((abs(error), f"{label} onset {error:+.1f} ms at {a['onset'] / SAMPLE_RATE:.2f}s {a['text']!r}"))
+        tally.worst.append(
+            (
+                abs(error),
+                f"{label} onset {error:+.1f} ms at {a['onset'] / SAMPLE_RATE:.2f}s {a['text']!r}",
+            )
+        )
         if "stop" in a:
             tally.stops += 1
             stop = scored.stops.get(a["barge_in"])
@@ -118,7 +140,12 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
                 continue
             s_err = (stop - (a["stop"] + shift)) * 1000 / SAMPLE_RATE
             tally.stop_errors.append(s_err)
-            tally.worst.append((abs(s_err), f"{label} stop {s_err:+.1f} ms at {a['stop'] / SAMPLE_RATE:.2f}s {a['text']!r}"))
+            tally.worst.append(
+                (
+                    abs(s_err),
+                    f"{label} stop {s_err:+.1f} ms at {a['stop'] / SAMPLE_RATE:.2f}s {a['text']!r}",
+                )
+            )
     return tally
 
 
@@ -141,7 +168,11 @@ def measure(calls: list[Call], name: str, params: Any = None) -> tuple[Tally, di
 
 
 def calls_of(part: str, per_voice: int) -> list[Call]:
-    return [compose_call(v, part, seed=1000 * k + i) for i, v in enumerate(VOICES[part]) for k in range(per_voice)]
+    return [
+        compose_call(v, part, seed=1000 * k + i)
+        for i, v in enumerate(VOICES[part])
+        for k in range(per_voice)
+    ]
 
 
 def p95(values: list[float]) -> float | None:
@@ -167,50 +198,71 @@ def fmt(v: float | None, unit: str = "") -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--part", choices=["tuning", "heldout", "both"], default="both")
     ap.add_argument("--calls", type=int, default=2, help="calls per voice (12 answers each)")
     ap.add_argument("--conditions", default="", help="comma-separated; default all")
     ap.add_argument("--json", default="")
     ap.add_argument("--detail", action="store_true", help="print the worst errors per condition")
-    ap.add_argument("--by-engine", action="store_true", help="figures per speech engine too (Piper, espeak-ng)")
+    ap.add_argument(
+        "--by-engine", action="store_true", help="figures per speech engine too (Piper, espeak-ng)"
+    )
     args = ap.parse_args()
     if not espeak_available():
-        raise SystemExit("espeak-ng is missing (its voices are most of the material): apt-get install espeak-ng")
+        raise SystemExit(
+            "espeak-ng is missing (its voices are most of the material): apt-get install espeak-ng"
+        )
     names = [c.strip() for c in args.conditions.split(",") if c.strip()] or list(CONDITIONS)
     parts = ["tuning", "heldout"] if args.part == "both" else [args.part]
     report: dict[str, Any] = {}
-    print(f"{'part':<8} {'condition':<20} {'answers':>7} {'not meas.':>9} {'p95 ms':>7} {'worst':>7} {'missed':>6} "
-          f"{'stops':>5} {'not meas.':>9} {'stop p95':>8} {'invented':>8} {'target':>8}")
+    print(
+        f"{'part':<8} {'condition':<20} {'answers':>7} {'not meas.':>9} {'p95 ms':>7} {'worst':>7} {'missed':>6} "
+        f"{'stops':>5} {'not meas.':>9} {'stop p95':>8} {'invented':>8} {'target':>8}"
+    )
     for part in parts:
         calls = calls_of(part, args.calls)
         for name in names:
             total, per_call = measure(calls, name)
             cls = CLASS[name]
             stop_p95 = p95(total.stop_errors)
-            print(f"{part:<8} {name:<20} {total.answers:>7} {total.unmeasurable:>9} {fmt(p95(total.errors)):>7} "
-                  f"{fmt(max((abs(e) for e in total.errors), default=None)):>7} {total.missed:>6} {total.stops:>5} "
-                  f"{total.stops_unmeasured:>9} {fmt(stop_p95):>8} {total.invented:>8} {verdict(cls, total):>8}")
+            print(
+                f"{part:<8} {name:<20} {total.answers:>7} {total.unmeasurable:>9} {fmt(p95(total.errors)):>7} "
+                f"{fmt(max((abs(e) for e in total.errors), default=None)):>7} {total.missed:>6} {total.stops:>5} "
+                f"{total.stops_unmeasured:>9} {fmt(stop_p95):>8} {total.invented:>8} {verdict(cls, total):>8}"
+            )
             if args.by_engine:
                 for engine in ("piper", "espeak"):
                     sub = Tally()
                     for call in calls:
                         if call.voice.engine == engine:
                             sub.add(per_call[id(call)])
-                    print(f"{'':<8} {'  ' + engine:<20} {sub.answers:>7} {sub.unmeasurable:>9} {fmt(p95(sub.errors)):>7} "
-                          f"{fmt(max((abs(e) for e in sub.errors), default=None)):>7} {sub.missed:>6} {sub.stops:>5} {fmt(p95(sub.stop_errors)):>8}")
+                    print(
+                        f"{'':<8} {'  ' + engine:<20} {sub.answers:>7} {sub.unmeasurable:>9} {fmt(p95(sub.errors)):>7} "
+                        f"{fmt(max((abs(e) for e in sub.errors), default=None)):>7} {sub.missed:>6} {sub.stops:>5} {fmt(p95(sub.stop_errors)):>8}"
+                    )
             if args.detail:
                 for _err, what in sorted(total.worst, reverse=True)[:6]:
                     print(f"         {what}")
             report.setdefault(part, {})[name] = {
-                "answers": total.answers, "unmeasurable": total.unmeasurable, "missed": total.missed,
-                "p95_ms": p95(total.errors), "worst_ms": max((abs(e) for e in total.errors), default=None),
-                "errors_ms": [round(e, 2) for e in total.errors], "stops": total.stops, "stop_p95_ms": stop_p95,
-                "stop_errors_ms": [round(e, 2) for e in total.stop_errors], "stops_unmeasurable": total.stops_unmeasured,
+                "answers": total.answers,
+                "unmeasurable": total.unmeasurable,
+                "missed": total.missed,
+                "p95_ms": p95(total.errors),
+                "worst_ms": max((abs(e) for e in total.errors), default=None),
+                "errors_ms": [round(e, 2) for e in total.errors],
+                "stops": total.stops,
+                "stop_p95_ms": stop_p95,
+                "stop_errors_ms": [round(e, 2) for e in total.stop_errors],
+                "stops_unmeasurable": total.stops_unmeasured,
                 "invented": total.invented,
-                "cpu_s_per_min": total.cpu_s / (total.seconds / 60) if total.seconds else None, "target": verdict(cls, total),
+                "cpu_s_per_min": total.cpu_s / (total.seconds / 60) if total.seconds else None,
+                "target": verdict(cls, total),
             }
-        cpu = sum(r["cpu_s_per_min"] or 0 for r in report[part].values()) / max(len(report[part]), 1)
+        cpu = sum(r["cpu_s_per_min"] or 0 for r in report[part].values()) / max(
+            len(report[part]), 1
+        )
         print(f"{part:<8} CPU per minute of recording: {cpu:.2f} s (target ≤ 0.5)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))

@@ -19,6 +19,7 @@ clip's last such sample before the cut.
 Voices: Piper's `en_US-joe-medium` (the project's), and espeak-ng voices and variants
 (`apt-get install espeak-ng`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,10 +70,30 @@ VOICES: dict[str, list[Voice]] = {
 }
 # Voices of the background babble (never an agent's voice in the same part).
 BABBLE_VOICES: dict[str, list[Voice]] = {
-    "tuning": [Voice(f"babble-t{i}", "espeak", v, s) for i, (v, s) in enumerate(
-        [("en-us+m1", 160), ("en-gb+f2", 170), ("en-us+f5", 180), ("en-gb-x-gbclan+m2", 150), ("en-us+m4", 190)])],
-    "heldout": [Voice(f"babble-h{i}", "espeak", v, s) for i, (v, s) in enumerate(
-        [("en-gb-x-gbcwmd+m5", 165), ("en-us+f1", 175), ("en-029+f2", 155), ("en-gb-scotland+m6", 185), ("en-us+m2", 200)])],
+    "tuning": [
+        Voice(f"babble-t{i}", "espeak", v, s)
+        for i, (v, s) in enumerate(
+            [
+                ("en-us+m1", 160),
+                ("en-gb+f2", 170),
+                ("en-us+f5", 180),
+                ("en-gb-x-gbclan+m2", 150),
+                ("en-us+m4", 190),
+            ]
+        )
+    ],
+    "heldout": [
+        Voice(f"babble-h{i}", "espeak", v, s)
+        for i, (v, s) in enumerate(
+            [
+                ("en-gb-x-gbcwmd+m5", 165),
+                ("en-us+f1", 175),
+                ("en-029+f2", 155),
+                ("en-gb-scotland+m6", 185),
+                ("en-us+m2", 200),
+            ]
+        )
+    ],
 }
 # Answers open on weak consonants (h, th, f, s, hm) and on vowels; 1 to ~25 words.
 ANSWERS: dict[str, list[str]] = {
@@ -110,9 +131,18 @@ ANSWERS: dict[str, list[str]] = {
     ],
 }
 CALLER_LINES = [
-    "Hello, I have a question.", "Can you check my order?", "When are you open?", "Is Tuesday possible?",
-    "How much is it?", "What do you need from me?", "Okay.", "And after that?", "Could you repeat that?",
-    "Is there anything else?", "Can I come in the morning?", "Do you take walk ins?",
+    "Hello, I have a question.",
+    "Can you check my order?",
+    "When are you open?",
+    "Is Tuesday possible?",
+    "How much is it?",
+    "What do you need from me?",
+    "Okay.",
+    "And after that?",
+    "Could you repeat that?",
+    "Is there anything else?",
+    "Can I come in the morning?",
+    "Do you take walk ins?",
 ]
 BABBLE_TEXT = (
     "The meeting moved to the third floor and nobody told the visitors where to go. "
@@ -154,7 +184,11 @@ def synthesize(voice: Voice, text: str) -> np.ndarray:
             raise SystemExit("espeak-ng is missing: apt-get install espeak-ng")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "clip.wav"
-            subprocess.run(["espeak-ng", "-v", voice.voice, "-s", str(int(voice.speed)), "-w", str(out), text], check=True, capture_output=True)
+            subprocess.run(
+                ["espeak-ng", "-v", voice.voice, "-s", str(int(voice.speed)), "-w", str(out), text],
+                check=True,
+                capture_output=True,
+            )
             rate, audio = read_wav(out.read_bytes())
         mono = audio[:, 0] if audio.ndim == 2 else audio
         # espeak speaks at up to full scale; bring it to Piper's level so conditions mean the same.
@@ -191,7 +225,9 @@ class Call:
         return len(self.agent) / SAMPLE_RATE
 
 
-def compose_call(voice: Voice, part: str, seed: int, turns: int = 12, piper_caller: Voice | None = None) -> Call:
+def compose_call(
+    voice: Voice, part: str, seed: int, turns: int = 12, piper_caller: Voice | None = None
+) -> Call:
     """One call of `turns` caller lines, each answered; about a third of the longer answers
     are interrupted (the caller's next line starts into the answer and the agent stops 150 to
     450 ms later)."""
@@ -211,10 +247,15 @@ def compose_call(voice: Voice, part: str, seed: int, turns: int = 12, piper_call
         c_first, c_last = edges(cclip)
         start = (pending_start - c_first) if pending_start is not None else t
         pieces_caller.append((start, cclip))
-        utterances.append({
-            "text": line, "start": start / SAMPLE_RATE, "end": (start + len(cclip)) / SAMPLE_RATE,
-            "speech_start": (start + c_first) / SAMPLE_RATE, "speech_end": (start + c_last + 1) / SAMPLE_RATE,
-        })
+        utterances.append(
+            {
+                "text": line,
+                "start": start / SAMPLE_RATE,
+                "end": (start + len(cclip)) / SAMPLE_RATE,
+                "speech_start": (start + c_first) / SAMPLE_RATE,
+                "speech_end": (start + c_last + 1) / SAMPLE_RATE,
+            }
+        )
         caller_end = start + c_last + 1
         text = texts[order[i % len(order)]]
         aclip = synthesize(voice, text)
@@ -227,14 +268,18 @@ def compose_call(voice: Voice, part: str, seed: int, turns: int = 12, piper_call
         pending_start = None
         if i + 1 < turns and length > 1.0 * SAMPLE_RATE and rng.random() < 0.45:
             barge = int(rng.uniform(0.4, min(1.5, length / SAMPLE_RATE - 0.4)) * SAMPLE_RATE)
-            react = int(rng.uniform(0.25, 0.5) * SAMPLE_RATE)  # overlaps under 200 ms are not interruptions
+            react = int(
+                rng.uniform(0.25, 0.5) * SAMPLE_RATE
+            )  # overlaps under 200 ms are not interruptions
             cut = a_first + barge + react  # in the clip
             fade = int(0.001 * SAMPLE_RATE)
             aclip = aclip[:cut].astype(np.float64)
             aclip[-fade:] *= np.linspace(1.0, 0.0, fade)
             aclip = np.round(aclip).astype(np.int16)
             stop_in_clip = edges_before(aclip, len(aclip))
-            answer.update(barge_in=onset + barge, stop=place + stop_in_clip, end=place + stop_in_clip + 1)
+            answer.update(
+                barge_in=onset + barge, stop=place + stop_in_clip, end=place + stop_in_clip + 1
+            )
             pending_start = onset + barge
         else:
             answer["end"] = place + a_last + 1
@@ -248,7 +293,16 @@ def compose_call(voice: Voice, part: str, seed: int, turns: int = 12, piper_call
         caller[s : s + len(c)] = c
     for s, c in pieces_agent:
         agent[s : s + len(c)] = c
-    return Call(voice, part, caller, agent, utterances, answers, seed, [(a["onset"], a["end"]) for a in answers])
+    return Call(
+        voice,
+        part,
+        caller,
+        agent,
+        utterances,
+        answers,
+        seed,
+        [(a["onset"], a["end"]) for a in answers],
+    )
 
 
 def edges_before(clip: np.ndarray, end: int) -> int:
@@ -293,7 +347,9 @@ def coloured_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def with_noise(call: Call, kind: str, snr_db: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    noise = coloured_noise(kind, len(call.agent), rng) * active_rms(call.agent) / 10 ** (snr_db / 20)
+    noise = (
+        coloured_noise(kind, len(call.agent), rng) * active_rms(call.agent) / 10 ** (snr_db / 20)
+    )
     return _to_int16(call.agent.astype(np.float64) + noise)
 
 
@@ -318,7 +374,9 @@ def babble(call: Call, snr_db: float, seed: int, voices: int = 5) -> np.ndarray:
 
 
 def with_dc(call: Call, seed: int) -> np.ndarray:
-    offset = np.random.default_rng(seed).choice([-1, 1]) * np.random.default_rng(seed + 1).uniform(200, 1200)
+    offset = np.random.default_rng(seed).choice([-1, 1]) * np.random.default_rng(seed + 1).uniform(
+        200, 1200
+    )
     return _to_int16(call.agent.astype(np.float64) + offset)
 
 
@@ -327,7 +385,9 @@ def with_hum(call: Call, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     base = rng.choice([50.0, 60.0])
     t = np.arange(len(call.agent)) / SAMPLE_RATE
-    hum = sum(np.sin(2 * np.pi * base * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 3, 5, 7))
+    hum = sum(
+        np.sin(2 * np.pi * base * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 3, 5, 7)
+    )
     hum *= active_rms(call.agent) * 10 ** (-rng.uniform(35, 45) / 20) / np.sqrt(np.mean(hum * hum))
     return _to_int16(call.agent.astype(np.float64) + hum)
 
@@ -365,7 +425,9 @@ def packet_loss_zeros(call: Call, seed: int, loss: float = 0.05, frame_ms: int =
     return x
 
 
-def opus_round_trip(call: Call, seed: int, *, loss: float = 0.0, dtx: bool = False, bitrate: int = 24000) -> np.ndarray:
+def opus_round_trip(
+    call: Call, seed: int, *, loss: float = 0.0, dtx: bool = False, bitrate: int = 24000
+) -> np.ndarray:
     """Opus at 16 kHz (20 ms packets), as the agent's uplink carries it; lost packets are
     concealed by the decoder (its PLC); with `dtx`, silence is sent as comfort noise."""
     from agora_runner.channel.codec import OpusLink
@@ -401,7 +463,20 @@ CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
 }
 # Which target each condition is held to (docs/metrics.md, issue 19).
 CLASS = {
-    **{k: "exact" for k in ("clean", "mulaw", "opus", "opus dtx", "opus loss 5% (plc)", "loss 5% (zeros)", "dc offset", "hum", "comfort noise")},
+    **{
+        k: "exact"
+        for k in (
+            "clean",
+            "mulaw",
+            "opus",
+            "opus dtx",
+            "opus loss 5% (plc)",
+            "loss 5% (zeros)",
+            "dc offset",
+            "hum",
+            "comfort noise",
+        )
+    },
     **{k: "noise 20" for k in ("white 20 dB", "pink 20 dB", "brown 20 dB")},
     **{k: "noise 10" for k in ("white 10 dB", "pink 10 dB", "brown 10 dB")},
     "voices 30 dB": "voices 30",

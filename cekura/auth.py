@@ -1,4 +1,5 @@
 """`X-CEKURA-API-KEY` authentication: every request acts for the key's organization."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

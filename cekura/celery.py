@@ -46,7 +46,6 @@ def _prepare_worker_process(**_: object) -> None:
         get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
 
 
-
 @worker_ready.connect
 def _prepare_threads_worker(**_: object) -> None:
     """A calls worker on the threads pool (CEKURA_CALLS_SHARED_LOOP) has no child processes to

@@ -1,5 +1,6 @@
 """A path converter for row ids: ASCII digits within the database's 64-bit range. Anything
 else does not match the URL (404), rather than reaching the database as an overflow (500)."""
+
 from __future__ import annotations
 
 from django.urls import register_converter

@@ -1,5 +1,6 @@
 """Database writes that outlast a restart: a worker that finished a call must not lose it
 because Postgres was restarting at that moment."""
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def with_db_retry(fn: Callable[[], T], *, what: str, for_seconds: float = 60.0, pause: float = 0.5) -> T:
+def with_db_retry(
+    fn: Callable[[], T], *, what: str, for_seconds: float = 60.0, pause: float = 0.5
+) -> T:
     """Run `fn`; while the database is unreachable, drop the broken connection and try again,
     for up to `for_seconds`. `fn` must be safe to run again (every status move here is a
     compare-and-set). Other errors pass through at once."""

@@ -1,6 +1,7 @@
 """Starts the embedded stack as child processes: the demo stack (local channel, demo
 session endpoint, demo agent), a Celery worker and the web server. Used by
 `manage.py serve_embedded`, `manage.py demo` and the end-to-end tests."""
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,11 @@ def calls_shared_loop(env: dict[str, str]) -> bool:
     import environ
 
     value = env.get("CEKURA_CALLS_SHARED_LOOP")
-    return True if value is None or value == "" else value.strip().lower() in environ.Env.BOOLEAN_TRUE_STRINGS
+    return (
+        True
+        if value is None or value == ""
+        else value.strip().lower() in environ.Env.BOOLEAN_TRUE_STRINGS
+    )
 
 
 def free_port() -> int:
@@ -42,7 +47,9 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[str] | None 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with code {proc.returncode} before listening on {port}")
+            raise RuntimeError(
+                f"process exited with code {proc.returncode} before listening on {port}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -114,7 +121,10 @@ class EmbeddedStack:
         if name not in self._logs:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             handler = logging.handlers.RotatingFileHandler(
-                self.log_dir / f"{name}.log", maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+                self.log_dir / f"{name}.log",
+                maxBytes=LOG_MAX_BYTES,
+                backupCount=LOG_BACKUPS,
+                encoding="utf-8",
             )
             handler.setFormatter(logging.Formatter("%(message)s"))
             logger = logging.getLogger(f"cekura.embedded.child.{name}.{id(self)}")
@@ -124,21 +134,37 @@ class EmbeddedStack:
             self._logs[name] = logger
         return self._logs[name]
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str], *, drain: bool = True) -> subprocess.Popen[str]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str], *, drain: bool = True
+    ) -> subprocess.Popen[str]:
         sink = self._log_for(name)
         if sink is not None:
-            sink.info("--- embedded: %s starting at %s ---", name, time.strftime("%Y-%m-%d %H:%M:%S %z"))
+            sink.info(
+                "--- embedded: %s starting at %s ---", name, time.strftime("%Y-%m-%d %H:%M:%S %z")
+            )
         # Each child leads its own process group, so it can be killed with everything it forked.
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
         previous = self.children.get(name)
-        self.children[name] = Child(name, args, env, proc, time.monotonic(), crashes=previous.crashes if previous else 0)
+        self.children[name] = Child(
+            name, args, env, proc, time.monotonic(), crashes=previous.crashes if previous else 0
+        )
         if drain:
             self._drain_in_background(proc, name)
         return proc
 
     def _drain_in_background(self, proc: subprocess.Popen[str], name: str) -> None:
-        thread = threading.Thread(target=self._drain, args=(proc, name), name=f"embedded-log-{name}", daemon=True)
+        thread = threading.Thread(
+            target=self._drain, args=(proc, name), name=f"embedded-log-{name}", daemon=True
+        )
         thread.start()
         self._drains.append(thread)
 
@@ -178,7 +204,16 @@ class EmbeddedStack:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         # Demo stack first: its ready line tells where the channel and endpoint listen (and so
         # which ports it keeps when it is started again).
-        demo_args = [sys.executable, "-m", "agora_runner", "demo-stack", "--channel-port", "0", "--endpoint-port", "0"]
+        demo_args = [
+            sys.executable,
+            "-m",
+            "agora_runner",
+            "demo-stack",
+            "--channel-port",
+            "0",
+            "--endpoint-port",
+            "0",
+        ]
         demo = self._spawn("demo-stack", demo_args, env, drain=False)
         sink = self._log_for("demo-stack")
         deadline = time.monotonic() + 120
@@ -200,25 +235,80 @@ class EmbeddedStack:
         self._drain_in_background(demo, "demo-stack")
         channel_port = self.channel_address.rsplit(":", 1)[1]
         endpoint_port = str(urlsplit(self.endpoint_url).port)
-        self.children["demo-stack"].args = [*demo_args[:-4], "--channel-port", channel_port, "--endpoint-port", endpoint_port]
+        self.children["demo-stack"].args = [
+            *demo_args[:-4],
+            "--channel-port",
+            channel_port,
+            "--endpoint-port",
+            endpoint_port,
+        ]
         env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
         self.env["CEKURA_LOCAL_CHANNEL"] = self.channel_address
         beat_file = (self.log_dir or Path(tempfile.gettempdir())) / f"celerybeat-{os.getpid()}"
-        common = [sys.executable, "-m", "celery", "-A", "cekura", "worker", "-l", "INFO",
-                  "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        common = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cekura",
+            "worker",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         # All calls on one shared event loop in one process (threads pool; the default), or one
         # process per call (prefork, CEKURA_CALLS_SHARED_LOOP=0). Read as settings read it.
         calls_pool = "threads" if calls_shared_loop(env) else "prefork"
         # Calls on one worker, post-processing (ASR, metrics) on another, on idle CPU only; the post
         # worker also runs beat (the reaper's and the retention schedule).
-        self._spawn("worker", [*common, "--pool", calls_pool, "-Q", env.get("CEKURA_CALLS_QUEUE", "calls"), "-c", str(self.worker_concurrency),
-                               "-n", f"calls-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_PRELOAD": env.get("CEKURA_WORKER_PRELOAD", "tts,hearing")})
-        self._spawn("worker-post", [*common, "--pool", "prefork", "-Q", env.get("CEKURA_POST_QUEUE", "post"), "-c", str(self.post_concurrency), "--beat", "-s", str(beat_file),
-                                    "-n", f"post-{os.getpid()}@%h"], {**env, "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10"), "CEKURA_ASR_THREADS": env.get("CEKURA_ASR_THREADS", "1"),
-                                     "CEKURA_WORKER_CPU_POLICY": env.get("CEKURA_WORKER_CPU_POLICY", "idle"), "CEKURA_WORKER_PRELOAD": "asr"})
+        self._spawn(
+            "worker",
+            [
+                *common,
+                "--pool",
+                calls_pool,
+                "-Q",
+                env.get("CEKURA_CALLS_QUEUE", "calls"),
+                "-c",
+                str(self.worker_concurrency),
+                "-n",
+                f"calls-{os.getpid()}@%h",
+            ],
+            {**env, "CEKURA_WORKER_PRELOAD": env.get("CEKURA_WORKER_PRELOAD", "tts,hearing")},
+        )
+        self._spawn(
+            "worker-post",
+            [
+                *common,
+                "--pool",
+                "prefork",
+                "-Q",
+                env.get("CEKURA_POST_QUEUE", "post"),
+                "-c",
+                str(self.post_concurrency),
+                "--beat",
+                "-s",
+                str(beat_file),
+                "-n",
+                f"post-{os.getpid()}@%h",
+            ],
+            {
+                **env,
+                "CEKURA_WORKER_NICE": env.get("CEKURA_WORKER_NICE", "10"),
+                "CEKURA_ASR_THREADS": env.get("CEKURA_ASR_THREADS", "1"),
+                "CEKURA_WORKER_CPU_POLICY": env.get("CEKURA_WORKER_CPU_POLICY", "idle"),
+                "CEKURA_WORKER_PRELOAD": "asr",
+            },
+        )
         if self.web:
             port = int(env.get("CEKURA_WEB_PORT") or free_port())
-            web = self._spawn("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env)
+            web = self._spawn(
+                "web",
+                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+                env,
+            )
             wait_for_port(port, 60, web)
             self.web_url = f"http://127.0.0.1:{port}"
         self.supervise()
@@ -250,20 +340,26 @@ class EmbeddedStack:
             child.crashes = child.crashes + 1 if now - child.started < self.stable_seconds else 1
             if child.crashes > self.give_up_after:
                 self.gave_up = child.name
-                self.log(f"embedded: {child.name} crashed {child.crashes} times in a row (last exit code "
-                         f"{child.proc.returncode}); giving up. See {self._log_path(child.name)}")
+                self.log(
+                    f"embedded: {child.name} crashed {child.crashes} times in a row (last exit code "
+                    f"{child.proc.returncode}); giving up. See {self._log_path(child.name)}"
+                )
                 return
             pause = self.backoff[min(child.crashes, len(self.backoff)) - 1]
             child.restart_at = now + pause
-            self.log(f"embedded: {child.name} exited with code {child.proc.returncode}; starting it again in {pause:g} s "
-                     f"(crash {child.crashes} in a row)")
+            self.log(
+                f"embedded: {child.name} exited with code {child.proc.returncode}; starting it again in {pause:g} s "
+                f"(crash {child.crashes} in a row)"
+            )
             return
         if now >= child.restart_at:
             self.restarts[child.name] = self.restarts.get(child.name, 0) + 1
             self._spawn(child.name, child.args, child.env)
 
     def _log_path(self, name: str) -> str:
-        return str(self.log_dir / f"{name}.log") if self.log_dir is not None else "(no log directory)"
+        return (
+            str(self.log_dir / f"{name}.log") if self.log_dir is not None else "(no log directory)"
+        )
 
     def alive(self) -> bool:
         """The stack is up: not stopped, and no child has crashed past giving up (a child

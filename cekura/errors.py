@@ -1,4 +1,5 @@
 """Domain errors raised by services; one DRF exception handler turns them into answers."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """A text field stored encrypted with Fernet (MultiFernet: the first key encrypts, all decrypt)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -34,7 +35,7 @@ def decrypt(stored: str) -> str:
     if not stored.startswith(_PREFIX):
         raise ValueError("stored secret is not in the encrypted format")
     try:
-        return fernet().decrypt(stored[len(_PREFIX):].encode()).decode()
+        return fernet().decrypt(stored[len(_PREFIX) :].encode()).decode()
     except InvalidToken as exc:
         raise ValueError("stored secret cannot be decrypted with the configured keys") from exc
 
@@ -45,7 +46,7 @@ def reencrypt(stored: str) -> str:
     if not stored.startswith(_PREFIX):
         raise ValueError("stored secret is not in the encrypted format")
     try:
-        return _PREFIX + fernet().rotate(stored[len(_PREFIX):].encode()).decode()
+        return _PREFIX + fernet().rotate(stored[len(_PREFIX) :].encode()).decode()
     except InvalidToken as exc:
         raise ValueError("stored secret cannot be decrypted with the configured keys") from exc
 

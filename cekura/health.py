@@ -1,4 +1,5 @@
 """`/healthz`: the database and the broker answer (for load balancers and orchestrators)."""
+
 from __future__ import annotations
 
 import time
@@ -28,4 +29,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["broker"] = {"ok": False, "error": exc.__class__.__name__}
     checks["broker"]["ms"] = round((time.perf_counter() - started) * 1000, 1)
     ok = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )

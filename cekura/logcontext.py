@@ -4,6 +4,7 @@ puts them on every record, as `run_id`, `result_id` and a ready-made `ids` (" ru
 or "" outside a run) for the plain format. With CEKURA_LOG_FORMAT=json each line is one JSON
 object (python-json-logger) with those fields. Secrets are never logged: nothing here adds
 anything but ids."""
+
 from __future__ import annotations
 
 import contextvars
@@ -37,7 +38,10 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.run_id = _run_id.get()
         record.result_id = _result_id.get()
-        parts = [f"run={record.run_id}" if record.run_id is not None else "", f"result={record.result_id}" if record.result_id is not None else ""]
+        parts = [
+            f"run={record.run_id}" if record.run_id is not None else "",
+            f"result={record.result_id}" if record.result_id is not None else "",
+        ]
         record.ids = "".join(f" {p}" for p in parts if p)
         record.thread_name = threading.current_thread().name
         return True
@@ -49,7 +53,11 @@ JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(run_id)s %(resul
 
 def logging_config(level: str, fmt: str) -> dict[str, Any]:
     formatter: dict[str, Any] = (
-        {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": JSON_FORMAT, "rename_fields": {"levelname": "level", "asctime": "time", "name": "logger"}}
+        {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": JSON_FORMAT,
+            "rename_fields": {"levelname": "level", "asctime": "time", "name": "logger"},
+        }
         if fmt == "json"
         else {"format": PLAIN_FORMAT}
     )
@@ -58,8 +66,14 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"ids": {"()": "cekura.logcontext.ContextFilter"}},
         "formatters": {"main": formatter},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "main", "filters": ["ids"]}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "main", "filters": ["ids"]}
+        },
         "root": {"handlers": ["console"], "level": level},
         # django-axes says "BEGIN" at every start; its lockouts and failed sign-ins are warnings.
-        "loggers": {"httpx": {"level": "WARNING"}, "faster_whisper": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+        "loggers": {
+            "httpx": {"level": "WARNING"},
+            "faster_whisper": {"level": "WARNING"},
+            "axes": {"level": "WARNING"},
+        },
     }

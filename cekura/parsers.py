@@ -1,6 +1,7 @@
 """Request bodies as JSON, with a bound on nesting: a body nested thousands deep is a 400, not
 a RecursionError in the parser (500) or in whatever later walks it. A NUL character anywhere in
 the body is a 400 too: PostgreSQL holds none in text or jsonb."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def problem(value: Any, limit: int = MAX_DEPTH) -> str | None:
             continue
         if depth > limit:
             return f"nested deeper than {limit} levels"
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | str))
+        stack.extend(
+            (child, depth + 1) for child in children if isinstance(child, dict | list | str)
+        )
     return None
 
 

@@ -12,6 +12,7 @@ time, so it is the same whichever web process answers and whatever worker did th
 
 Set CEKURA_METRICS_TOKEN to require `Authorization: Bearer <token>`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -30,7 +31,9 @@ DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1800)
 RTF_BUCKETS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
-def _histogram(name: str, doc: str, values: list[float], buckets: tuple[float, ...]) -> HistogramMetricFamily:
+def _histogram(
+    name: str, doc: str, values: list[float], buckets: tuple[float, ...]
+) -> HistogramMetricFamily:
     counts = [(str(float(b)), sum(1 for v in values if v <= b)) for b in buckets]
     counts.append(("+Inf", len(values)))
     return HistogramMetricFamily(name, doc, buckets=counts, sum_value=float(sum(values)))
@@ -57,13 +60,33 @@ class DatabaseCollector:
             total=Count("id"),
             seconds=Sum("duration_seconds"),
         )
-        buckets = [(str(float(b)), agg[f"le{b}"]) for b in DURATION_BUCKETS] + [("+Inf", agg["total"])]
-        yield HistogramMetricFamily("cekura_call_duration_seconds", "Duration of calls that happened.", buckets=buckets, sum_value=float(agg["seconds"] or 0.0))
-        recent = Run.objects.filter(metadata__has_key="asr_real_time_factor").order_by("-id").values_list("metadata__asr_real_time_factor", flat=True)[:1000]
-        yield _histogram("cekura_asr_real_time_factor", "ASR time / call time, last 1000 post-processed runs.", [float(v) for v in recent if v is not None], RTF_BUCKETS)
+        buckets = [(str(float(b)), agg[f"le{b}"]) for b in DURATION_BUCKETS] + [
+            ("+Inf", agg["total"])
+        ]
+        yield HistogramMetricFamily(
+            "cekura_call_duration_seconds",
+            "Duration of calls that happened.",
+            buckets=buckets,
+            sum_value=float(agg["seconds"] or 0.0),
+        )
+        recent = (
+            Run.objects.filter(metadata__has_key="asr_real_time_factor")
+            .order_by("-id")
+            .values_list("metadata__asr_real_time_factor", flat=True)[:1000]
+        )
+        yield _histogram(
+            "cekura_asr_real_time_factor",
+            "ASR time / call time, last 1000 post-processed runs.",
+            [float(v) for v in recent if v is not None],
+            RTF_BUCKETS,
+        )
         cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
-        stale = Run.objects.filter(status__in=[Status.RUNNING, Status.EVALUATING], heartbeat_at__lt=cutoff).count()
-        g = GaugeMetricFamily("cekura_runs_stale", "Runs whose worker has not reported within the reaper's limit.")
+        stale = Run.objects.filter(
+            status__in=[Status.RUNNING, Status.EVALUATING], heartbeat_at__lt=cutoff
+        ).count()
+        g = GaugeMetricFamily(
+            "cekura_runs_stale", "Runs whose worker has not reported within the reaper's limit."
+        )
         g.add_metric([], stale)
         yield g
 
@@ -72,7 +95,11 @@ class BrokerCollector:
     def collect(self) -> Iterator[Metric]:
         from cekura.queues import queue_depth
 
-        g = GaugeMetricFamily("cekura_queue_depth", "Messages waiting in a queue (-1: the broker did not answer).", labels=["queue"])
+        g = GaugeMetricFamily(
+            "cekura_queue_depth",
+            "Messages waiting in a queue (-1: the broker did not answer).",
+            labels=["queue"],
+        )
         for name in (settings.CELERY_CALLS_QUEUE, settings.CELERY_POST_QUEUE):
             depth = queue_depth(name)
             g.add_metric([name], -1 if depth is None else depth)
@@ -88,11 +115,16 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if token and not staff:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return HttpResponse("metrics need Authorization: Bearer <CEKURA_METRICS_TOKEN>\n", status=401, content_type="text/plain")
+            return HttpResponse(
+                "metrics need Authorization: Bearer <CEKURA_METRICS_TOKEN>\n",
+                status=401,
+                content_type="text/plain",
+            )
     elif not token and not staff and not settings.METRICS_PUBLIC:
         return HttpResponse(
             "metrics need a staff user's session, or set CEKURA_METRICS_TOKEN and scrape with Authorization: Bearer <token>\n",
-            status=401, content_type="text/plain",
+            status=401,
+            content_type="text/plain",
         )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector())  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
 """What the broker holds: the depth of a queue (for the reaper and the metrics)."""
+
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,9 @@ def queue_depth(name: str) -> int | None:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             try:
-                return int(conn.default_channel.queue_declare(queue=name, passive=True).message_count)
+                return int(
+                    conn.default_channel.queue_declare(queue=name, passive=True).message_count
+                )
             except ChannelError:
                 return 0  # never declared: nothing was ever sent to it
     except Exception as exc:  # kombu and redis raise many kinds; all mean "could not ask"

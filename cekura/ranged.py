@@ -1,5 +1,6 @@
 """File responses that honour a single HTTP byte range, so a browser can seek in a recording
 before it has downloaded all of it."""
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,9 @@ def _chunks(handle: IO[bytes], start: int, length: int):  # type: ignore[no-unty
         handle.close()
 
 
-def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, content_type: str, filename: str) -> HttpResponse:
+def ranged_file_response(
+    request: HttpRequest, handle: IO[bytes], size: int, content_type: str, filename: str
+) -> HttpResponse:
     """200 with the whole file, or 206 with the asked range (416 when it lies outside)."""
     header = request.headers.get("Range", "")
     match = _RANGE.match(header.strip())
@@ -45,7 +48,9 @@ def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, con
         response = HttpResponse(status=416)
         response["Content-Range"] = f"bytes */{size}"
         return response
-    response = StreamingHttpResponse(_chunks(handle, start, end - start + 1), status=206, content_type=content_type)
+    response = StreamingHttpResponse(
+        _chunks(handle, start, end - start + 1), status=206, content_type=content_type
+    )
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
@@ -53,7 +58,9 @@ def ranged_file_response(request: HttpRequest, handle: IO[bytes], size: int, con
     return response
 
 
-def stored_file_response(request: HttpRequest, stored: FieldFile, content_type: str, filename: str) -> HttpResponse:
+def stored_file_response(
+    request: HttpRequest, stored: FieldFile, content_type: str, filename: str
+) -> HttpResponse:
     """A stored file (a recording), whole or by range; 404 when storage has lost it."""
     try:
         handle = stored.open("rb")

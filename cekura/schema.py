@@ -3,6 +3,7 @@
 drf-spectacular documents what a view returns on success; the answers every view shares (bad
 input, no key, not found, rate limited) and the launches' short balance are added here, so that
 every status code the API can answer is in the schema."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,7 +18,10 @@ ERRORS = {
     "400": ("Bad input: the field errors, or a detail.", "FieldErrors"),
     "401": ("No API key, or not a valid one.", "ErrorDetail"),
     "404": ("No such row in this organization (or no such page).", "ErrorDetail"),
-    "429": ("Too many requests for this key or organization; Retry-After says when.", "ErrorDetail"),
+    "429": (
+        "Too many requests for this key or organization; Retry-After says when.",
+        "ErrorDetail",
+    ),
 }
 LAUNCH_ERRORS = {"402": ("Insufficient balance for this operation.", "ErrorDetail")}
 RANGED = {"416": ("The Range header asks for bytes the file does not have.", "ErrorDetail")}
@@ -32,7 +36,9 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "header", "name": "X-CEKURA-API-KEY"}
 
 
-def document_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+def document_errors(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     """A drf-spectacular post-processing hook: the shared error answers on every operation."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ErrorDetail", DETAIL)
@@ -48,8 +54,15 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
                 extra.update(RANGED)
             responses = operation.setdefault("responses", {})
             for code, (description, schema) in extra.items():
-                responses.setdefault(code, {
-                    "description": description,
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-                })
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": f"#/components/schemas/{schema}"}
+                            }
+                        },
+                    },
+                )
     return result

@@ -1,6 +1,7 @@
 """Rate limits per API key and per organization (429 with Retry-After). The rates are read from settings on each
 request, so they can be changed without a restart of the test process; the counts live in the
 default cache (Redis in production, so every web process shares them)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -57,4 +58,9 @@ class OrganizationLaunchThrottle(OrganizationThrottle):
 
 
 # What a launch (or anything else that places calls or mints links) is held to.
-LAUNCH_THROTTLES = [ApiKeyThrottle, OrganizationThrottle, LaunchThrottle, OrganizationLaunchThrottle]
+LAUNCH_THROTTLES = [
+    ApiKeyThrottle,
+    OrganizationThrottle,
+    LaunchThrottle,
+    OrganizationLaunchThrottle,
+]

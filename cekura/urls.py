@@ -22,7 +22,11 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("share/<str:token>/", share.share_page, name="share"),
-    path("share/<str:token>/runs/<id:run_id>/recording.wav", share.share_recording, name="share-recording"),
+    path(
+        "share/<str:token>/runs/<id:run_id>/recording.wav",
+        share.share_recording,
+        name="share-recording",
+    ),
     path("", include("test_framework.dashboard.urls")),
 ]
 

@@ -1,4 +1,5 @@
 """Views of the project as a whole (not of one app)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,5 +38,8 @@ class DocsView(_DocsAccess, SpectacularSwaggerView):
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().get(request, *args, **kwargs)
         # Swagger UI's page starts itself with an inline script and style.
-        response._csp_update = {"script-src": ["'self'", "'unsafe-inline'"], "style-src": ["'self'", "'unsafe-inline'"]}
+        response._csp_update = {
+            "script-src": ["'self'", "'unsafe-inline'"],
+            "style-src": ["'self'", "'unsafe-inline'"],
+        }
         return response

@@ -1,5 +1,6 @@
 """`python -m evaluators score --recording CALL.wav [--caller-turns TURNS.json] [--json]`:
 score a stereo 16 kHz recording (caller left, agent right) with the predefined catalogue."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evaluators", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     score = sub.add_parser("score", help="score a recording")
-    score.add_argument("--recording", required=True, help="stereo 16-bit 16 kHz WAV: caller left, agent right")
-    score.add_argument("--caller-turns", help='JSON file: [{"start_s": …, "end_s": …}, …], the caller\'s authored speech')
+    score.add_argument(
+        "--recording", required=True, help="stereo 16-bit 16 kHz WAV: caller left, agent right"
+    )
+    score.add_argument(
+        "--caller-turns",
+        help='JSON file: [{"start_s": …, "end_s": …}, …], the caller\'s authored speech',
+    )
     score.add_argument("--json", action="store_true", help="print the whole result as JSON")
     args = ap.parse_args(argv)
     try:
@@ -28,9 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    print(f"{result['duration_s']:.1f} s, caller turns {result['caller_turns']['source']}: {len(result['caller_turns']['turns'])}")
+    print(
+        f"{result['duration_s']:.1f} s, caller turns {result['caller_turns']['source']}: {len(result['caller_turns']['turns'])}"
+    )
     for t in result["latency_turns"]:
-        shown = f"{t['latency_ms']:.0f} ms" if t["latency_ms"] is not None else ("not measurable: " + t["reason"] if not t["measurable"] else t["reason"] or "-")
+        shown = (
+            f"{t['latency_ms']:.0f} ms"
+            if t["latency_ms"] is not None
+            else ("not measurable: " + t["reason"] if not t["measurable"] else t["reason"] or "-")
+        )
         print(f"  caller ended {t['caller_end_s']:8.3f} s → {shown}")
     for m in result["metrics"]:
         value = m.get("score", m.get("passed", m.get("enum")))

@@ -1,5 +1,6 @@
 """Who is speaking when, at 10 ms resolution: the agent's turns as the timing analysis found
 them (evaluators.timing), the caller's from the clips it spoke."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ def caller_activity(utterances: list[dict], frames: int) -> np.ndarray:
     """The caller's activity: from the speech edges of the clips it spoke (exact, unaffected by
     noise), or, for runs recorded before those were kept, from when each line was sent."""
     spans = [
-        (float(u["speech_start"] if u.get("speech_start") is not None else u["start"]),
-         float(u["speech_end"] if u.get("speech_end") is not None else u["end"]))
+        (
+            float(u["speech_start"] if u.get("speech_start") is not None else u["start"]),
+            float(u["speech_end"] if u.get("speech_end") is not None else u["end"]),
+        )
         for u in utterances
     ]
     return spans_activity(spans, frames)

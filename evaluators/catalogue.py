@@ -1,4 +1,5 @@
 """The predefined metrics and the one entry point that scores a call."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -34,22 +35,111 @@ class PredefinedMetric:
 
 
 PREDEFINED = [
-    PredefinedMetric(1, expected_outcome.NAME, "Whether the call reached the scenario's expected outcome: an LLM judge when configured; offline, every quoted phrase of the expected outcome must occur in the agent's speech. Score is the percentage of outcome parts met.", "numeric", "%"),
-    PredefinedMetric(2, latency.NAME, "Per turn, the time from the caller's last voiced sample to the agent's first voiced sample, measured on the recording. Score is the median; P50/P90/P95/P99 in extra.percentiles; the greeting apart.", "numeric", "ms"),
-    PredefinedMetric(3, "AI Interrupting User", "Times the agent started speaking while the caller was speaking (overlap of at least 200 ms on the two tracks).", "numeric", "count"),
-    PredefinedMetric(4, "User Interrupting AI", "Times the caller started speaking while the agent was speaking (overlap of at least 200 ms; backchannels not counted).", "numeric", "count"),
-    PredefinedMetric(5, "Stop Time After User Interruption", "Median time from the caller's interrupting onset to the agent's last voiced frame.", "numeric", "ms"),
-    PredefinedMetric(6, "Detect Silence in Conversation", "Fails when neither side speaks for silence_duration seconds (default 10) between the first and last speech.", "binary"),
-    PredefinedMetric(7, "Infrastructure Issues", "Fails on a join failure, no audio from the agent, or one-way audio.", "binary"),
-    PredefinedMetric(8, "Appropriate Termination by Main Agent", "When the agent ended the call: passes if it closed the conversation (a goodbye) before leaving.", "binary"),
-    PredefinedMetric(9, "Appropriate Termination by Testing Agent", "When the caller ended the call: passes if it said goodbye; fails if the call hit its maximum duration.", "binary"),
-    PredefinedMetric(10, "Talk Ratio", "The agent's share of all speaking time on the two tracks (0–1).", "numeric", "ratio"),
-    PredefinedMetric(11, "Words Per Minute", "Words in the agent's transcript over its speaking time (the caller's in extra).", "numeric", "wpm"),
-    PredefinedMetric(12, "Unnecessary Repetition Count", "Agent turns that repeat an earlier agent turn (token similarity of 90 % or more).", "numeric", "count"),
-    PredefinedMetric(13, "Transcription Accuracy", "Our ASR on the caller's own track against the text the caller was made to say: 100 × (1 − WER).", "numeric", "%"),
-    PredefinedMetric(14, "Sentiment", "The caller's sentiment from the VADER lexicon: positive, neutral or negative.", "enum"),
-    PredefinedMetric(15, "CSAT", "How satisfied the caller would be, 1–5, by an LLM judge (needs one configured).", "numeric"),
-    PredefinedMetric(16, "Hallucination", "Whether the agent made things up, by an LLM judge (needs one configured).", "binary"),
+    PredefinedMetric(
+        1,
+        expected_outcome.NAME,
+        "Whether the call reached the scenario's expected outcome: an LLM judge when configured; offline, every quoted phrase of the expected outcome must occur in the agent's speech. Score is the percentage of outcome parts met.",
+        "numeric",
+        "%",
+    ),
+    PredefinedMetric(
+        2,
+        latency.NAME,
+        "Per turn, the time from the caller's last voiced sample to the agent's first voiced sample, measured on the recording. Score is the median; P50/P90/P95/P99 in extra.percentiles; the greeting apart.",
+        "numeric",
+        "ms",
+    ),
+    PredefinedMetric(
+        3,
+        "AI Interrupting User",
+        "Times the agent started speaking while the caller was speaking (overlap of at least 200 ms on the two tracks).",
+        "numeric",
+        "count",
+    ),
+    PredefinedMetric(
+        4,
+        "User Interrupting AI",
+        "Times the caller started speaking while the agent was speaking (overlap of at least 200 ms; backchannels not counted).",
+        "numeric",
+        "count",
+    ),
+    PredefinedMetric(
+        5,
+        "Stop Time After User Interruption",
+        "Median time from the caller's interrupting onset to the agent's last voiced frame.",
+        "numeric",
+        "ms",
+    ),
+    PredefinedMetric(
+        6,
+        "Detect Silence in Conversation",
+        "Fails when neither side speaks for silence_duration seconds (default 10) between the first and last speech.",
+        "binary",
+    ),
+    PredefinedMetric(
+        7,
+        "Infrastructure Issues",
+        "Fails on a join failure, no audio from the agent, or one-way audio.",
+        "binary",
+    ),
+    PredefinedMetric(
+        8,
+        "Appropriate Termination by Main Agent",
+        "When the agent ended the call: passes if it closed the conversation (a goodbye) before leaving.",
+        "binary",
+    ),
+    PredefinedMetric(
+        9,
+        "Appropriate Termination by Testing Agent",
+        "When the caller ended the call: passes if it said goodbye; fails if the call hit its maximum duration.",
+        "binary",
+    ),
+    PredefinedMetric(
+        10,
+        "Talk Ratio",
+        "The agent's share of all speaking time on the two tracks (0–1).",
+        "numeric",
+        "ratio",
+    ),
+    PredefinedMetric(
+        11,
+        "Words Per Minute",
+        "Words in the agent's transcript over its speaking time (the caller's in extra).",
+        "numeric",
+        "wpm",
+    ),
+    PredefinedMetric(
+        12,
+        "Unnecessary Repetition Count",
+        "Agent turns that repeat an earlier agent turn (token similarity of 90 % or more).",
+        "numeric",
+        "count",
+    ),
+    PredefinedMetric(
+        13,
+        "Transcription Accuracy",
+        "Our ASR on the caller's own track against the text the caller was made to say: 100 × (1 − WER).",
+        "numeric",
+        "%",
+    ),
+    PredefinedMetric(
+        14,
+        "Sentiment",
+        "The caller's sentiment from the VADER lexicon: positive, neutral or negative.",
+        "enum",
+    ),
+    PredefinedMetric(
+        15,
+        "CSAT",
+        "How satisfied the caller would be, 1–5, by an LLM judge (needs one configured).",
+        "numeric",
+    ),
+    PredefinedMetric(
+        16,
+        "Hallucination",
+        "Whether the agent made things up, by an LLM judge (needs one configured).",
+        "binary",
+    ),
 ]
 
 
@@ -81,7 +171,9 @@ def evaluate_call(
 
 def call_success(outcome: MetricResult, metrics: list[MetricResult]) -> bool:
     """True only when the expected outcome and every binary metric pass (None: not judged)."""
-    return outcome.passed is not False and all(m.passed is not False for m in metrics if m.eval_type == "binary")
+    return outcome.passed is not False and all(
+        m.passed is not False for m in metrics if m.eval_type == "binary"
+    )
 
 
 def score_call(

@@ -14,6 +14,7 @@ count ≥ threshold; `absent` passes when count < threshold. A binary metric rep
 numeric one reports the count as its score. Regexes run on RE2 (linear time, no
 backreferences), so a pattern cannot hang a worker.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,7 +53,9 @@ def _compile(pattern: str, match: str, case_sensitive: bool) -> Any:
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = case_sensitive
-    if match == "keyword":  # whole words: a word boundary wherever the keyword starts or ends on a letter
+    if (
+        match == "keyword"
+    ):  # whole words: a word boundary wherever the keyword starts or ends on a letter
         lead = r"\b" if re.match(r"\w", pattern) else ""
         tail = r"\b" if re.search(r"\w$", pattern) else ""
         pattern = f"{lead}{re.escape(pattern)}{tail}"
@@ -77,25 +80,39 @@ def parse_rule(configuration: Any, eval_type: str) -> Rule:
     if not isinstance(configuration, dict):
         raise ValueError("configuration must be an object.")
     if "code" in configuration:
-        raise ValueError("Custom code is never run here; describe the check as configuration.rule (a keyword or regex rule).")
+        raise ValueError(
+            "Custom code is never run here; describe the check as configuration.rule (a keyword or regex rule)."
+        )
     raw = configuration.get("rule")
     if not isinstance(raw, dict):
-        raise ValueError('A custom_code metric needs configuration.rule, e.g. {"match": "keyword", "patterns": ["refund"], "speaker": "Main Agent", "expect": "present"}.')
+        raise ValueError(
+            'A custom_code metric needs configuration.rule, e.g. {"match": "keyword", "patterns": ["refund"], "speaker": "Main Agent", "expect": "present"}.'
+        )
     unknown = sorted(set(raw) - _RULE_KEYS)
     if unknown:
-        raise ValueError(f"Unknown rule field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_RULE_KEYS))}.")
+        raise ValueError(
+            f"Unknown rule field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_RULE_KEYS))}."
+        )
     if eval_type not in RULE_EVAL_TYPES:
-        raise ValueError("A rule metric is binary or numeric; use type llm_judge for enum and continuous_qualitative metrics.")
+        raise ValueError(
+            "A rule metric is binary or numeric; use type llm_judge for enum and continuous_qualitative metrics."
+        )
     match = raw.get("match")
     if match not in ("keyword", "regex"):
         raise ValueError('rule.match must be "keyword" or "regex".')
     patterns = raw.get("patterns")
     if isinstance(patterns, str):
         patterns = [patterns]
-    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
+    if (
+        not isinstance(patterns, list)
+        or not patterns
+        or not all(isinstance(p, str) and p.strip() for p in patterns)
+    ):
         raise ValueError("rule.patterns must be a non-empty list of non-empty strings.")
     if len(patterns) > MAX_PATTERNS or any(len(p) > MAX_PATTERN_CHARS for p in patterns):
-        raise ValueError(f"rule.patterns takes at most {MAX_PATTERNS} patterns of at most {MAX_PATTERN_CHARS} characters.")
+        raise ValueError(
+            f"rule.patterns takes at most {MAX_PATTERNS} patterns of at most {MAX_PATTERN_CHARS} characters."
+        )
     speaker = raw.get("speaker", "Main Agent")
     if speaker not in SPEAKERS:
         raise ValueError(f"rule.speaker must be one of: {', '.join(SPEAKERS)}.")
@@ -112,8 +129,12 @@ def parse_rule(configuration: Any, eval_type: str) -> Rule:
         try:
             _compile(pattern, match, case_sensitive)
         except re2.error as exc:
-            detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-            raise ValueError(f"rule.patterns: {pattern!r} is not a valid regex ({detail}); lookarounds and backreferences are not supported.") from None
+            detail = (
+                exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            )
+            raise ValueError(
+                f"rule.patterns: {pattern!r} is not a valid regex ({detail}); lookarounds and backreferences are not supported."
+            ) from None
     return Rule(match, tuple(patterns), speaker, expect, threshold, case_sensitive)
 
 
@@ -121,7 +142,9 @@ def evaluate_rule(call: CallData, metric: CustomMetric) -> MetricResult:
     try:
         rule = parse_rule(metric.configuration, metric.eval_type)
     except ValueError as exc:
-        return MetricResult(metric.id, metric.name, metric.eval_type, explanation=[f"Not judged: {exc}"])
+        return MetricResult(
+            metric.id, metric.name, metric.eval_type, explanation=[f"Not judged: {exc}"]
+        )
     compiled = rule.compiled()
     count, hits = 0, []
     for turn in call.transcript:
@@ -131,22 +154,38 @@ def evaluate_rule(call: CallData, metric: CustomMetric) -> MetricResult:
             found = len(pattern.findall(turn["content"]))
             if found:
                 count += found
-                hits.append(f"{turn['role']} at {turn.get('time', '')}: \"{source}\" ×{found} in \"{turn['content']}\"")
+                hits.append(
+                    f'{turn["role"]} at {turn.get("time", "")}: "{source}" ×{found} in "{turn["content"]}"'
+                )
     passed = count >= rule.threshold if rule.expect == "present" else count < rule.threshold
     who = "either side" if rule.speaker == "both" else f"the {rule.speaker}"
-    want = f"at least {rule.threshold}" if rule.expect == "present" else f"fewer than {rule.threshold}"
+    want = (
+        f"at least {rule.threshold}" if rule.expect == "present" else f"fewer than {rule.threshold}"
+    )
     lines = [f"{'✅' if passed else '❌'} {count} match(es) from {who}; wanted {want}."] + hits[:20]
     extra = {"count": count, "method": "rule"}
     if metric.eval_type == "numeric":
-        return MetricResult(metric.id, metric.name, "numeric", score=float(count), passed=passed, explanation=lines, extra=extra)
-    return MetricResult(metric.id, metric.name, "binary", passed=passed, explanation=lines, extra=extra)
+        return MetricResult(
+            metric.id,
+            metric.name,
+            "numeric",
+            score=float(count),
+            passed=passed,
+            explanation=lines,
+            extra=extra,
+        )
+    return MetricResult(
+        metric.id, metric.name, "binary", passed=passed, explanation=lines, extra=extra
+    )
 
 
 def _judge_question(metric: CustomMetric) -> str:
     shape = {
         "binary": '{"passed": true or false, "why": "..."}',
         "numeric": '{"score": a number, "why": "..."}',
-        "enum": '{"enum": one of ' + ", ".join(f'"{v}"' for v in metric.enum_values) + ', "why": "..."}',
+        "enum": '{"enum": one of '
+        + ", ".join(f'"{v}"' for v in metric.enum_values)
+        + ', "why": "..."}',
         "continuous_qualitative": f'{{"score": a number from {CONTINUOUS_SCALE[0]} to {CONTINUOUS_SCALE[1]}, "why": "..."}}',
     }[metric.eval_type]
     return (
@@ -158,7 +197,9 @@ def _judge_question(metric: CustomMetric) -> str:
 def evaluate_llm(call: CallData, metric: CustomMetric, llm: LLMConfig | None) -> MetricResult:
     result = MetricResult(metric.id, metric.name, metric.eval_type, extra={"method": "llm-judge"})
     if llm is None:
-        result.explanation = ["Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."]
+        result.explanation = [
+            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."
+        ]
         return result
     try:
         out = ask(llm, _judge_question(metric), transcript_text(call))
@@ -174,11 +215,22 @@ def evaluate_llm(call: CallData, metric: CustomMetric, llm: LLMConfig | None) ->
             result.enum = out["enum"]
         else:
             result.score = float(out["score"])
-            if metric.eval_type == "continuous_qualitative" and not CONTINUOUS_SCALE[0] <= result.score <= CONTINUOUS_SCALE[1]:
-                raise ValueError(f"score {result.score:g} is outside {CONTINUOUS_SCALE[0]}–{CONTINUOUS_SCALE[1]}")
+            if (
+                metric.eval_type == "continuous_qualitative"
+                and not CONTINUOUS_SCALE[0] <= result.score <= CONTINUOUS_SCALE[1]
+            ):
+                raise ValueError(
+                    f"score {result.score:g} is outside {CONTINUOUS_SCALE[0]}–{CONTINUOUS_SCALE[1]}"
+                )
     except (LLMError, KeyError, TypeError, ValueError) as exc:
         reason = exc.message if isinstance(exc, LLMError) else str(exc)
-        return MetricResult(metric.id, metric.name, metric.eval_type, explanation=[f"The LLM judge failed: {reason}."], extra={"method": "llm-judge"})
+        return MetricResult(
+            metric.id,
+            metric.name,
+            metric.eval_type,
+            explanation=[f"The LLM judge failed: {reason}."],
+            extra={"method": "llm-judge"},
+        )
     result.explanation = [why] if why else []
     return result
 

@@ -1,5 +1,6 @@
 """Expected Outcome: an LLM judge when one is configured; offline, the quoted-phrase rule:
 every phrase in quotes in `expected_outcome_prompt` must occur in what the agent said."""
+
 from __future__ import annotations
 
 import re
@@ -28,42 +29,80 @@ def quoted_phrases(prompt: str) -> list[str]:
 def offline(call: CallData, metric_id: int | None = None) -> MetricResult:
     phrases = quoted_phrases(call.expected_outcome_prompt)
     if not phrases:
-        return MetricResult(metric_id, NAME, "numeric", None, None, explanation=[
-            "Not judged: no LLM judge is configured and the expected outcome quotes no phrase to look for."
-        ])
+        return MetricResult(
+            metric_id,
+            NAME,
+            "numeric",
+            None,
+            None,
+            explanation=[
+                "Not judged: no LLM judge is configured and the expected outcome quotes no phrase to look for."
+            ],
+        )
     said = f" {_normalise(call.agent_text())} "
     lines, found = [], 0
     for phrase in phrases:
         if f" {_normalise(phrase)} " in said:
             found += 1
-            lines.append(f"✅ The agent said \"{phrase}\".")
+            lines.append(f'✅ The agent said "{phrase}".')
         else:
-            lines.append(f"❌ The agent never said \"{phrase}\".")
+            lines.append(f'❌ The agent never said "{phrase}".')
     score = round(100.0 * found / len(phrases), 1)
-    return MetricResult(metric_id, NAME, "numeric", score, found == len(phrases), explanation=lines, extra={"method": "quoted-phrases"})
+    return MetricResult(
+        metric_id,
+        NAME,
+        "numeric",
+        score,
+        found == len(phrases),
+        explanation=lines,
+        extra={"method": "quoted-phrases"},
+    )
 
 
-def llm_judge(call: CallData, config: LLMConfig, metric_id: int | None = None, client: httpx.Client | None = None) -> MetricResult:
+def llm_judge(
+    call: CallData,
+    config: LLMConfig,
+    metric_id: int | None = None,
+    client: httpx.Client | None = None,
+) -> MetricResult:
     system = (
         "You judge a phone call between a Testing Agent (the caller) and a Main Agent. "
         "Split the expected outcome into its parts and check each against the transcript. "
         'Answer JSON only: {"parts": [{"part": str, "met": bool, "why": str}]}'
     )
-    user = f"Expected outcome:\n{call.expected_outcome_prompt}\n\nTranscript:\n{transcript_text(call)}"
+    user = (
+        f"Expected outcome:\n{call.expected_outcome_prompt}\n\nTranscript:\n{transcript_text(call)}"
+    )
     try:
         parts = ask(config, system, user, client=client)["parts"]
         if not parts:
             raise ValueError("judge returned no parts")
     except (LLMError, KeyError, IndexError, TypeError, ValueError) as exc:
         result = offline(call, metric_id)
-        result.explanation.insert(0, f"The LLM judge failed ({exc.__class__.__name__}); fell back to the quoted-phrase rule.")
+        result.explanation.insert(
+            0,
+            f"The LLM judge failed ({exc.__class__.__name__}); fell back to the quoted-phrase rule.",
+        )
         return result
     met = sum(1 for p in parts if p.get("met"))
-    lines = [f"{'✅' if p.get('met') else '❌'} {p.get('part', '')}: {p.get('why', '')}".strip() for p in parts]
-    return MetricResult(metric_id, NAME, "numeric", round(100.0 * met / len(parts), 1), met == len(parts), explanation=lines, extra={"method": "llm-judge"})
+    lines = [
+        f"{'✅' if p.get('met') else '❌'} {p.get('part', '')}: {p.get('why', '')}".strip()
+        for p in parts
+    ]
+    return MetricResult(
+        metric_id,
+        NAME,
+        "numeric",
+        round(100.0 * met / len(parts), 1),
+        met == len(parts),
+        explanation=lines,
+        extra={"method": "llm-judge"},
+    )
 
 
-def evaluate(call: CallData, llm: LLMConfig | None = None, metric_id: int | None = None) -> MetricResult:
+def evaluate(
+    call: CallData, llm: LLMConfig | None = None, metric_id: int | None = None
+) -> MetricResult:
     if llm is not None and call.expected_outcome_prompt.strip():
         return llm_judge(call, llm, metric_id)
     return offline(call, metric_id)

@@ -1,4 +1,5 @@
 """One way to ask an LLM judge about a call and read its JSON answer."""
+
 from __future__ import annotations
 
 import json
@@ -28,11 +29,21 @@ def parse_object(content: str) -> dict[str, Any]:
     return out
 
 
-def ask(llm: LLMConfig, system: str, user: str, *, client: httpx.Client | None = None) -> dict[str, Any]:
+def ask(
+    llm: LLMConfig, system: str, user: str, *, client: httpx.Client | None = None
+) -> dict[str, Any]:
     """Raises LLMError (the endpoint failed) or ValueError (the answer is not JSON)."""
-    return parse_object(chat(llm, [{"role": "system", "content": system}, {"role": "user", "content": user}], client=client))
+    return parse_object(
+        chat(
+            llm,
+            [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            client=client,
+        )
+    )
 
 
-def ask_about_call(llm: LLMConfig, question: str, call: CallData, *, client: httpx.Client | None = None) -> dict[str, Any]:
+def ask_about_call(
+    llm: LLMConfig, question: str, call: CallData, *, client: httpx.Client | None = None
+) -> dict[str, Any]:
     system = f"You review a phone call between a Testing Agent (caller) and a Main Agent. {question} Answer JSON only."
     return ask(llm, system, transcript_text(call), client=client)

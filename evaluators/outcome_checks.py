@@ -1,5 +1,6 @@
 """Metrics about how the call went: infrastructure, termination, our own transcription,
 sentiment, and the LLM-only judgements (CSAT, hallucination)."""
+
 from __future__ import annotations
 
 from agora_runner.llm import LLMConfig, LLMError
@@ -20,8 +21,13 @@ def infrastructure_issues(call: CallData, metric_id: int | None = None) -> Metri
         problems.append("no audio from the agent")
     elif not caller_s:
         problems.append("one-way audio: the caller's audio never went out")
-    return MetricResult(metric_id, "Infrastructure Issues", "binary", passed=not problems,
-                        explanation=[f"❌ {p}" for p in problems] or ["✅ Both sides were heard."])
+    return MetricResult(
+        metric_id,
+        "Infrastructure Issues",
+        "binary",
+        passed=not problems,
+        explanation=[f"❌ {p}" for p in problems] or ["✅ Both sides were heard."],
+    )
 
 
 def _last_turn(call: CallData, role: str) -> str:
@@ -32,39 +38,95 @@ def _last_turn(call: CallData, role: str) -> str:
 def termination_by_main_agent(call: CallData, metric_id: int | None = None) -> MetricResult:
     name = "Appropriate Termination by Main Agent"
     if call.ended_reason != "Main agent-ended-call":
-        return MetricResult(metric_id, name, "binary", passed=None, explanation=["Not applicable: the agent did not end the call."])
+        return MetricResult(
+            metric_id,
+            name,
+            "binary",
+            passed=None,
+            explanation=["Not applicable: the agent did not end the call."],
+        )
     said_bye = says_goodbye(_last_turn(call, "Main Agent"))
-    return MetricResult(metric_id, name, "binary", passed=said_bye,
-                        explanation=["✅ The agent closed the call politely before leaving." if said_bye else "❌ The agent left without closing the conversation."])
+    return MetricResult(
+        metric_id,
+        name,
+        "binary",
+        passed=said_bye,
+        explanation=[
+            "✅ The agent closed the call politely before leaving."
+            if said_bye
+            else "❌ The agent left without closing the conversation."
+        ],
+    )
 
 
 def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -> MetricResult:
     name = "Appropriate Termination by Testing Agent"
     if call.ended_reason == "exceeded-max-duration":
-        return MetricResult(metric_id, name, "binary", passed=False, explanation=["❌ The call ran until the maximum duration."])
+        return MetricResult(
+            metric_id,
+            name,
+            "binary",
+            passed=False,
+            explanation=["❌ The call ran until the maximum duration."],
+        )
     if call.ended_reason != "Testing agent-ended-call":
-        return MetricResult(metric_id, name, "binary", passed=None, explanation=["Not applicable: the caller did not end the call."])
+        return MetricResult(
+            metric_id,
+            name,
+            "binary",
+            passed=None,
+            explanation=["Not applicable: the caller did not end the call."],
+        )
     hangups = [e for e in call.timeline if e.get("kind") == "caller_hangup"]
     reason = hangups[-1]["data"].get("reason", "") if hangups else ""
     said_bye = says_goodbye(_last_turn(call, "Testing Agent"))
-    return MetricResult(metric_id, name, "binary", passed=said_bye,
-                        explanation=[("✅ The caller said goodbye and hung up" if said_bye else "❌ The caller hung up without a goodbye") + (f" ({reason})." if reason else ".")])
+    return MetricResult(
+        metric_id,
+        name,
+        "binary",
+        passed=said_bye,
+        explanation=[
+            (
+                "✅ The caller said goodbye and hung up"
+                if said_bye
+                else "❌ The caller hung up without a goodbye"
+            )
+            + (f" ({reason})." if reason else ".")
+        ],
+    )
 
 
 def transcription_accuracy(call: CallData, metric_id: int | None = None) -> MetricResult:
     """Our ASR's word error rate on the caller's own track, against what it was made to say."""
     pairs = []
     for utt in call.caller_utterances:
-        heard = [t["content"] for t in call.transcript if t["role"] == "Testing Agent" and abs(t["start_time"] - utt["start"]) < 0.05]
+        heard = [
+            t["content"]
+            for t in call.transcript
+            if t["role"] == "Testing Agent" and abs(t["start_time"] - utt["start"]) < 0.05
+        ]
         if heard:
             pairs.append((str(utt["text"]), heard[0]))
     if not pairs:
-        return MetricResult(metric_id, "Transcription Accuracy", "numeric", None, explanation=["No caller speech to check."])
+        return MetricResult(
+            metric_id,
+            "Transcription Accuracy",
+            "numeric",
+            None,
+            explanation=["No caller speech to check."],
+        )
     said, heard = " ".join(p[0] for p in pairs), " ".join(p[1] for p in pairs)
     wer = word_error_rate(said, heard)
-    return MetricResult(metric_id, "Transcription Accuracy", "numeric", round(100 * (1 - min(wer, 1.0)), 1),
-                        explanation=[f"Our ASR heard the caller's {len(pairs)} line(s) with a word error rate of {wer:.1%}."],
-                        extra={"wer": round(wer, 4)})
+    return MetricResult(
+        metric_id,
+        "Transcription Accuracy",
+        "numeric",
+        round(100 * (1 - min(wer, 1.0)), 1),
+        explanation=[
+            f"Our ASR heard the caller's {len(pairs)} line(s) with a word error rate of {wer:.1%}."
+        ],
+        extra={"wer": round(wer, 4)},
+    )
 
 
 def sentiment(call: CallData, metric_id: int | None = None) -> MetricResult:
@@ -73,33 +135,73 @@ def sentiment(call: CallData, metric_id: int | None = None) -> MetricResult:
 
     text = " ".join(t["content"] for t in call.transcript if t["role"] == "Testing Agent")
     if not text.strip():
-        return MetricResult(metric_id, "Sentiment", "enum", enum=None, explanation=["The caller said nothing."])
+        return MetricResult(
+            metric_id, "Sentiment", "enum", enum=None, explanation=["The caller said nothing."]
+        )
     compound = SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
     label = "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
-    return MetricResult(metric_id, "Sentiment", "enum", enum=label, explanation=[f"Caller sentiment {label} (VADER compound {compound:+.2f})."], extra={"compound": compound})
+    return MetricResult(
+        metric_id,
+        "Sentiment",
+        "enum",
+        enum=label,
+        explanation=[f"Caller sentiment {label} (VADER compound {compound:+.2f})."],
+        extra={"compound": compound},
+    )
 
 
 def _needs_llm(name: str, eval_type: str, metric_id: int | None) -> MetricResult:
-    return MetricResult(metric_id, name, eval_type, explanation=["Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."])
+    return MetricResult(
+        metric_id,
+        name,
+        eval_type,
+        explanation=[
+            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."
+        ],
+    )
 
 
 def csat(call: CallData, llm: LLMConfig | None, metric_id: int | None = None) -> MetricResult:
     if llm is None:
         return _needs_llm("CSAT", "numeric", metric_id)
     try:
-        out = ask_about_call(llm, 'How satisfied would the caller be, 1 to 5? {"score": int, "why": str}', call)
+        out = ask_about_call(
+            llm, 'How satisfied would the caller be, 1 to 5? {"score": int, "why": str}', call
+        )
         score = float(out["score"])
     except (LLMError, KeyError, TypeError, ValueError) as exc:
-        return MetricResult(metric_id, "CSAT", "numeric", explanation=[f"The LLM judge failed ({exc.__class__.__name__})."])
+        return MetricResult(
+            metric_id,
+            "CSAT",
+            "numeric",
+            explanation=[f"The LLM judge failed ({exc.__class__.__name__})."],
+        )
     return MetricResult(metric_id, "CSAT", "numeric", score, explanation=[str(out.get("why", ""))])
 
 
-def hallucination(call: CallData, llm: LLMConfig | None, metric_id: int | None = None) -> MetricResult:
+def hallucination(
+    call: CallData, llm: LLMConfig | None, metric_id: int | None = None
+) -> MetricResult:
     if llm is None:
         return _needs_llm("Hallucination", "binary", metric_id)
     try:
-        out = ask_about_call(llm, 'Did the Main Agent state anything made up or contradicting itself? {"hallucinated": bool, "why": str}', call)
+        out = ask_about_call(
+            llm,
+            'Did the Main Agent state anything made up or contradicting itself? {"hallucinated": bool, "why": str}',
+            call,
+        )
         passed = not bool(out["hallucinated"])
     except (LLMError, KeyError, TypeError, ValueError) as exc:
-        return MetricResult(metric_id, "Hallucination", "binary", explanation=[f"The LLM judge failed ({exc.__class__.__name__})."])
-    return MetricResult(metric_id, "Hallucination", "binary", passed=passed, explanation=[("✅ " if passed else "❌ ") + str(out.get("why", ""))])
+        return MetricResult(
+            metric_id,
+            "Hallucination",
+            "binary",
+            explanation=[f"The LLM judge failed ({exc.__class__.__name__})."],
+        )
+    return MetricResult(
+        metric_id,
+        "Hallucination",
+        "binary",
+        passed=passed,
+        explanation=[("✅ " if passed else "❌ ") + str(out.get("why", ""))],
+    )

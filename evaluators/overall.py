@@ -1,4 +1,5 @@
 """A result's view over its runs: each metric summarised across runs, and why runs failed."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -22,7 +23,13 @@ def overall_evaluation(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for run in runs:
         expected = run.get("expected_outcome") or {}
         if expected:
-            by_name.setdefault("Expected Outcome", []).append({"eval_type": "numeric", "score": expected.get("score"), "passed": expected.get("passed")})
+            by_name.setdefault("Expected Outcome", []).append(
+                {
+                    "eval_type": "numeric",
+                    "score": expected.get("score"),
+                    "passed": expected.get("passed"),
+                }
+            )
         for m in (run.get("evaluation") or {}).get("metrics", []):
             by_name.setdefault(m.get("name", ""), []).append(m)
     out: dict[str, Any] = {}
@@ -42,7 +49,11 @@ def overall_evaluation(runs: list[dict[str, Any]]) -> dict[str, Any]:
             scores = [float(m["score"]) for m in items if m.get("score") is not None]
             summary["judged"] = len(scores)
             if scores:
-                summary.update(mean=round(sum(scores) / len(scores), 2), min=round(min(scores), 2), max=round(max(scores), 2))
+                summary.update(
+                    mean=round(sum(scores) / len(scores), 2),
+                    min=round(min(scores), 2),
+                    max=round(max(scores), 2),
+                )
             passes = [m["passed"] for m in items if m.get("passed") is not None]
             if name == "Expected Outcome" and passes:
                 summary["pass_rate"] = round(100.0 * sum(passes) / len(passes), 1)
@@ -50,19 +61,33 @@ def overall_evaluation(runs: list[dict[str, Any]]) -> dict[str, Any]:
             turns = _turn_latencies(items)
             summary["turns"] = len(turns)
             if turns:
-                summary["percentiles"] = {f"p{q}": round(percentile(turns, q), 1) for q in PERCENTILES}
+                summary["percentiles"] = {
+                    f"p{q}": round(percentile(turns, q), 1) for q in PERCENTILES
+                }
         out[name] = summary
     return out
 
 
 def _turn_latencies(latency_metrics: list[dict[str, Any]]) -> list[float]:
-    return [float(t["latency_ms"]) for m in latency_metrics for t in (m.get("extra") or {}).get("turns", []) if t.get("latency_ms") is not None]
+    return [
+        float(t["latency_ms"])
+        for m in latency_metrics
+        for t in (m.get("extra") or {}).get("turns", [])
+        if t.get("latency_ms") is not None
+    ]
 
 
 def turn_latencies(runs: list[dict[str, Any]]) -> list[float]:
     """Every turn's latency (ms) over the runs, pooled: what the percentiles above are taken
     from, for a distribution plot."""
-    return _turn_latencies([m for run in runs for m in (run.get("evaluation") or {}).get("metrics", []) if m.get("name") == LATENCY])
+    return _turn_latencies(
+        [
+            m
+            for run in runs
+            for m in (run.get("evaluation") or {}).get("metrics", [])
+            if m.get("name") == LATENCY
+        ]
+    )
 
 
 def failed_reasons(runs: list[dict[str, Any]]) -> dict[str, int]:
@@ -77,8 +102,18 @@ def failed_reasons(runs: list[dict[str, Any]]) -> dict[str, int]:
         if run.get("status") == "completed":
             if (run.get("expected_outcome") or {}).get("passed") is False:
                 names.append("Expected Outcome")
-            names += [m["name"] for m in (run.get("evaluation") or {}).get("metrics", []) if m.get("eval_type") == "binary" and m.get("passed") is False]
+            names += [
+                m["name"]
+                for m in (run.get("evaluation") or {}).get("metrics", [])
+                if m.get("eval_type") == "binary" and m.get("passed") is False
+            ]
         if not names:
-            names = [str((run.get("metadata") or {}).get("ended_reason") or run.get("status") or "unknown")]
+            names = [
+                str(
+                    (run.get("metadata") or {}).get("ended_reason")
+                    or run.get("status")
+                    or "unknown"
+                )
+            ]
         reasons.update(names)
     return dict(reasons.most_common())

@@ -1,5 +1,6 @@
 """Score any stereo 16 kHz recording (caller left, agent right) with the predefined catalogue:
 the public entry point behind `python -m evaluators score` and `recordings/score/`."""
+
 from __future__ import annotations
 
 import io
@@ -34,15 +35,24 @@ def read_recording(data: bytes, max_seconds: float = MAX_SECONDS) -> Recording:
     """A stereo 16-bit 16 kHz WAV as the two tracks (RecordingError saying what is wrong)."""
     try:
         with wave.open(io.BytesIO(data), "rb") as w:
-            channels, width, rate, frames = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            channels, width, rate, frames = (
+                w.getnchannels(),
+                w.getsampwidth(),
+                w.getframerate(),
+                w.getnframes(),
+            )
             if width != 2:
                 raise RecordingError(f"the recording must be 16-bit PCM, not {8 * width}-bit")
             if channels != 2:
-                raise RecordingError(f"the recording must be stereo (caller left, agent right), not {channels} channel(s)")
+                raise RecordingError(
+                    f"the recording must be stereo (caller left, agent right), not {channels} channel(s)"
+                )
             if rate != SAMPLE_RATE:
                 raise RecordingError(f"the recording must be sampled at 16000 Hz, not {rate}")
             if frames > max_seconds * SAMPLE_RATE:
-                raise RecordingError(f"the recording is {frames / SAMPLE_RATE:.0f} s long; at most {max_seconds:.0f} s can be scored")
+                raise RecordingError(
+                    f"the recording is {frames / SAMPLE_RATE:.0f} s long; at most {max_seconds:.0f} s can be scored"
+                )
             pcm = np.frombuffer(w.readframes(frames), dtype=np.int16).reshape(-1, 2)
     except (wave.Error, EOFError) as exc:
         raise RecordingError(f"not a WAV file ({exc})") from None
@@ -55,19 +65,36 @@ def caller_utterances(turns: Any, seconds: float) -> list[dict[str, Any]]:
     """`[{"start_s", "end_s"}, …]` (the caller's authored speech) as the utterances the
     metrics read; RecordingError naming the first bad entry."""
     if not isinstance(turns, list):
-        raise RecordingError("caller turns must be a JSON list of {\"start_s\": …, \"end_s\": …}")
+        raise RecordingError('caller turns must be a JSON list of {"start_s": …, "end_s": …}')
     out = []
     for i, t in enumerate(turns):
-        if not isinstance(t, dict) or not all(isinstance(t.get(k), int | float) and not isinstance(t.get(k), bool) for k in ("start_s", "end_s")):
-            raise RecordingError(f"caller turn {i} must be an object with numbers start_s and end_s")
+        if not isinstance(t, dict) or not all(
+            isinstance(t.get(k), int | float) and not isinstance(t.get(k), bool)
+            for k in ("start_s", "end_s")
+        ):
+            raise RecordingError(
+                f"caller turn {i} must be an object with numbers start_s and end_s"
+            )
         start, end = float(t["start_s"]), float(t["end_s"])
         if not 0 <= start < end <= seconds + 0.05:
-            raise RecordingError(f"caller turn {i} ({start:g}–{end:g} s) must lie within the recording (0–{seconds:.2f} s) and end after it starts")
-        out.append({"text": str(t.get("text", "")), "start": start, "end": end, "speech_start": start, "speech_end": end})
+            raise RecordingError(
+                f"caller turn {i} ({start:g}–{end:g} s) must lie within the recording (0–{seconds:.2f} s) and end after it starts"
+            )
+        out.append(
+            {
+                "text": str(t.get("text", "")),
+                "start": start,
+                "end": end,
+                "speech_start": start,
+                "speech_end": end,
+            }
+        )
     return sorted(out, key=lambda u: u["start"])
 
 
-def score_recording(recording: Recording, turns: Any = None, transcript: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def score_recording(
+    recording: Recording, turns: Any = None, transcript: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The predefined metrics of one recording, in the API's shape, with its timing (every
     latency turn as {caller_end_s, agent_start_s, latency_ms, measurable, reason}). Without
     `turns`, the caller's lines are found on its track. Metrics that read a transcript say
@@ -76,17 +103,26 @@ def score_recording(recording: Recording, turns: Any = None, transcript: list[di
 
     if turns is None:
         found = find_turns(recording.caller)
-        utterances = [{"text": "", "start": a, "end": b, "speech_start": a, "speech_end": b} for a, b in found]
+        utterances = [
+            {"text": "", "start": a, "end": b, "speech_start": a, "speech_end": b} for a, b in found
+        ]
         source = "found on the caller's track"
     else:
         utterances = caller_utterances(turns, recording.seconds)
         source = "given"
-    call = CallData(SAMPLE_RATE, recording.caller, recording.agent, transcript or [], utterances, [])
+    call = CallData(
+        SAMPLE_RATE, recording.caller, recording.agent, transcript or [], utterances, []
+    )
     outcome, metrics = evaluate_call(call)
     timing = call.timing
     return {
         "duration_s": round(recording.seconds, 3),
-        "caller_turns": {"source": source, "turns": [{"start_s": round(u["start"], 4), "end_s": round(u["end"], 4)} for u in utterances]},
+        "caller_turns": {
+            "source": source,
+            "turns": [
+                {"start_s": round(u["start"], 4), "end_s": round(u["end"], 4)} for u in utterances
+            ],
+        },
         "latency_turns": [t.as_dict() for t in timing.turns],
         "stops": [s.as_dict() for s in timing.stops],
         "metrics": [outcome.as_dict()] + [m.as_dict() for m in metrics],

@@ -3,6 +3,7 @@
 `local.py`, `test.py` and `production.py` only change defaults; they never read the
 environment on their own.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,7 +24,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 # Error reports (the debug page, mail to ADMINS) hide anything named like a secret.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "cekura.reporting.SecretsFilter"
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
 VAR_DIR = Path(env.str("CEKURA_VAR_DIR", default=str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
@@ -109,9 +112,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cekura.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": ["cekura.throttling.ApiKeyThrottle", "cekura.throttling.OrganizationThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "cekura.throttling.ApiKeyThrottle",
+        "cekura.throttling.OrganizationThrottle",
+    ],
     "DEFAULT_PARSER_CLASSES": [
-        "cekura.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser",
+        "cekura.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
 }
 # Requests per API key: every endpoint, and launches (run_scenarios_agora) on their own.
@@ -131,7 +139,10 @@ API_RATE_LIMITS = {
 MAX_API_KEYS_PER_ORGANIZATION = env.int("CEKURA_MAX_API_KEYS", default=25)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("CEKURA_CACHE_URL")}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("CEKURA_CACHE_URL"),
+        }
         if env.str("CEKURA_CACHE_URL", default="")
         # One web process (the embedded default, the tests): its own memory is enough.
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -147,7 +158,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "cekura.schema.document_errors"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cekura.schema.document_errors",
+    ],
 }
 
 # --- field encryption -------------------------------------------------------------------
@@ -158,7 +172,9 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 def derive_fernet_key(secret: str) -> str:
     """A Fernet key derived from another secret (the embedded default's convenience)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(b"cekura-field-key:" + secret.encode()).digest()).decode()
+    return base64.urlsafe_b64encode(
+        hashlib.sha256(b"cekura-field-key:" + secret.encode()).digest()
+    ).decode()
 
 
 # --- credits ------------------------------------------------------------------------------
@@ -183,8 +199,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below (run and result ids on every line, JSON in production).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 WORKER_NICE = env.int("CEKURA_WORKER_NICE", default=0)
-WORKER_CPU_POLICY = env.str("CEKURA_WORKER_CPU_POLICY", default="normal")  # normal | batch | idle (Linux)
-WORKER_PRELOAD = env.list("CEKURA_WORKER_PRELOAD", default=[])  # "tts", "asr": loaded as each process starts
+WORKER_CPU_POLICY = env.str(
+    "CEKURA_WORKER_CPU_POLICY", default="normal"
+)  # normal | batch | idle (Linux)
+WORKER_PRELOAD = env.list(
+    "CEKURA_WORKER_PRELOAD", default=[]
+)  # "tts", "asr": loaded as each process starts
 # The worker holding a run beats every RUN_HEARTBEAT_SECONDS (and sees cancellations then);
 # a run silent for RUN_STALE_AFTER_SECONDS is ended by the reaper, which Celery beat runs
 # every RUN_REAP_EVERY_SECONDS.
@@ -201,7 +221,10 @@ CELERY_TASK_ROUTES = {
     "test_framework.delete_old_recordings": {"queue": CELERY_POST_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-runs": {"task": "test_framework.reap_stale_runs", "schedule": RUN_REAP_EVERY_SECONDS},
+    "reap-stale-runs": {
+        "task": "test_framework.reap_stale_runs",
+        "schedule": RUN_REAP_EVERY_SECONDS,
+    },
     "delete-old-recordings": {"task": "test_framework.delete_old_recordings", "schedule": 3600.0},
 }
 # Post-processing (ASR and metrics of one stored call) is ended after this long.
@@ -299,7 +322,10 @@ CONTENT_SECURITY_POLICY = {
 # Sign-in (dashboard and admin) through django-axes: after LOGIN_FAILURE_LIMIT wrong passwords
 # for one username from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES
 # (answered 429); a right password before then starts the count again.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = env.int("CEKURA_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("CEKURA_LOGIN_LOCKOUT_MINUTES", default=15.0))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -317,7 +343,10 @@ LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "dashboard:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

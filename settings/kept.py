@@ -1,6 +1,7 @@
 """Secrets the embedded default makes for itself: random on first start, then kept in a file of
 their own under var/ (mode 0600). Several processes starting at once agree on one value: each
 writes a file of its own and links it into place, and the first link wins."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The embedded default: SQLite, a broker that needs no server, the local channel."""
+
 from __future__ import annotations
 
 import secrets as _secrets
@@ -14,7 +15,9 @@ from .kept import kept_secret
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Random on first start and kept in var/keys/ (mode 0600), unless the environment names them:
 # the SQLite file alone does not open the agents' secrets.
-SECRET_KEY = SECRET_KEY or kept_secret(VAR_DIR / "keys" / "django-secret-key", lambda: _secrets.token_urlsafe(50))  # noqa: F405
+SECRET_KEY = SECRET_KEY or kept_secret(  # noqa: F405
+    VAR_DIR / "keys" / "django-secret-key", lambda: _secrets.token_urlsafe(50)
+)
 # Before, the embedded default derived its field key from a public default secret: that key
 # still opens secrets stored then (never used to encrypt); serve_embedded and demo re-encrypt
 # them with the kept key at start.

@@ -1,4 +1,5 @@
 """Production: Postgres and Redis; secrets have no defaults and must be set."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
@@ -32,5 +33,12 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 METRICS_PUBLIC = env.bool("CEKURA_METRICS_PUBLIC", default=False)
 API_DOCS_PUBLIC = env.bool("CEKURA_API_DOCS_PUBLIC", default=False)
 # Rate-limit counts are shared by every web process: Redis (the broker's, unless set apart).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.str("CEKURA_CACHE_URL", default=CELERY_BROKER_URL)}}
-LOGGING = logging_config(env.str("CEKURA_LOG_LEVEL", default="INFO"), env.str("CEKURA_LOG_FORMAT", default="json"))
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CEKURA_CACHE_URL", default=CELERY_BROKER_URL),
+    }
+}
+LOGGING = logging_config(
+    env.str("CEKURA_LOG_LEVEL", default="INFO"), env.str("CEKURA_LOG_FORMAT", default="json")
+)

@@ -1,4 +1,5 @@
 """Tests: the production stack (Postgres, Redis) that the development and CI machines run."""
+
 from __future__ import annotations
 
 from .base import *  # noqa: F403

@@ -34,7 +34,13 @@ class AIAgentAdminForm(forms.ModelForm):
 @admin.register(AIAgent)
 class AIAgentAdmin(admin.ModelAdmin):
     form = AIAgentAdminForm
-    list_display = ("agent_name", "organization", "assistant_provider", "secret_status", "created_at")
+    list_display = (
+        "agent_name",
+        "organization",
+        "assistant_provider",
+        "secret_status",
+        "created_at",
+    )
     list_filter = ("organization", "assistant_provider")
     search_fields = ("agent_name",)
 
@@ -52,7 +58,14 @@ class ScenarioAdmin(admin.ModelAdmin):
 
 @admin.register(Personality)
 class PersonalityAdmin(admin.ModelAdmin):
-    list_display = ("name", "organization", "speed", "interruption_level", "background_noise", "backchannels")
+    list_display = (
+        "name",
+        "organization",
+        "speed",
+        "interruption_level",
+        "background_noise",
+        "backchannels",
+    )
 
 
 @admin.register(Metric)
@@ -74,7 +87,9 @@ class ResultAdmin(admin.ModelAdmin):
     def runs_listed(self, obj: Result) -> str:
         if obj.pk is None:
             return "-"
-        counts = dict(obj.runs.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        counts = dict(
+            obj.runs.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        )
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
         url = reverse("admin:test_framework_run_changelist") + f"?result__id__exact={obj.pk}"
         return format_html('{} — <a href="{}">list them</a>', summary, url)
@@ -82,7 +97,15 @@ class ResultAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ("id", "result", "scenario", "status", "success", "duration_seconds", "executed_at")
+    list_display = (
+        "id",
+        "result",
+        "scenario",
+        "status",
+        "success",
+        "duration_seconds",
+        "executed_at",
+    )
     list_filter = ("status", "organization")
     list_select_related = ("result", "scenario")
     raw_id_fields = ("organization", "result", "scenario", "agent", "personality")

@@ -11,6 +11,7 @@ phase when its call begins to join the channel, or when it ends.
 The count is per process: it holds on the shared-loop calls worker (the default, every call of
 a worker in one process), not across the processes of a prefork worker.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,6 +1,7 @@
 """Documented limits on what the API, the dashboard and spec files accept (docs/limits.md).
 Each bounds the work one request can make for the workers: a line the caller says is
 synthesised, a scenario's text is read by the caller's model and the judge."""
+
 from __future__ import annotations
 
 from agora_runner.types import MAX_LINE_CHARS

@@ -58,15 +58,23 @@ class Personality(models.Model):
         STREET = "street"
         CAFE = "cafe"
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="personalities")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="personalities"
+    )
     name = models.CharField(max_length=100)
     prompt = models.TextField(blank=True, default="")
     language = models.CharField(max_length=16, default="en")
     gender = models.CharField(max_length=16, blank=True, default="")
-    speed = models.FloatField(default=1.0, validators=[MinValueValidator(0.5), MaxValueValidator(2.0)])
-    interruption_level = models.CharField(max_length=8, choices=Interruption.choices, default=Interruption.NONE)
+    speed = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.5), MaxValueValidator(2.0)]
+    )
+    interruption_level = models.CharField(
+        max_length=8, choices=Interruption.choices, default=Interruption.NONE
+    )
     background_noise = models.CharField(max_length=8, choices=Noise.choices, default=Noise.NONE)
-    background_noise_snr_db = models.FloatField(default=20.0, validators=[MinValueValidator(0.0), MaxValueValidator(60.0)])
+    background_noise_snr_db = models.FloatField(
+        default=20.0, validators=[MinValueValidator(0.0), MaxValueValidator(60.0)]
+    )
     backchannels = models.BooleanField(default=False)
     voice = models.CharField(max_length=64, default="en_US-joe-medium")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -100,7 +108,9 @@ class Metric(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "slug"], condition=~models.Q(slug=""), name="metric_slug_unique_in_organization"
+                fields=["organization", "slug"],
+                condition=~models.Q(slug=""),
+                name="metric_slug_unique_in_organization",
             )
         ]
 
@@ -109,10 +119,14 @@ class Metric(models.Model):
 
 
 class Scenario(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scenarios")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="scenarios"
+    )
     agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="scenarios")
     name = models.CharField(max_length=80)
-    scenario_type = models.CharField(max_length=32, choices=ScenarioType.choices, default=ScenarioType.INSTRUCTION)
+    scenario_type = models.CharField(
+        max_length=32, choices=ScenarioType.choices, default=ScenarioType.INSTRUCTION
+    )
     instructions = models.TextField(blank=True, default="")
     conditional_actions = models.JSONField(null=True, blank=True)
     first_message = models.TextField(default="Hello")
@@ -163,15 +177,21 @@ class Run(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="runs")
     result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="runs")
-    scenario = models.ForeignKey(Scenario, on_delete=models.SET_NULL, null=True, related_name="runs")
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.SET_NULL, null=True, related_name="runs"
+    )
     # A run of a spec file's case (Tests as Code) has no stored scenario: it keeps a snapshot
     # of its case (test_framework.specs.case_snapshot) and the case's stable key, by which its
     # history is found across results.
     case = models.JSONField(null=True, blank=True)
     scenario_key = models.CharField(max_length=128, blank=True, default="", db_index=True)
     agent = models.ForeignKey(AIAgent, on_delete=models.SET_NULL, null=True, related_name="runs")
-    personality = models.ForeignKey(Personality, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    personality = models.ForeignKey(
+        Personality, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     success = models.BooleanField(null=True)
     evaluation = models.JSONField(default=dict, blank=True)
     expected_outcome = models.JSONField(null=True, blank=True)
@@ -219,7 +239,9 @@ class ShareLink(models.Model):
     """A read-only page of some results that anyone with its link can open until it expires
     or is revoked. Only the token's SHA-256 digest is stored; the link is shown once."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="share_links")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="share_links"
+    )
     name = models.CharField(max_length=200, blank=True, default="")
     digest = models.CharField(max_length=64, unique=True)
     results = models.ManyToManyField(Result, related_name="share_links")

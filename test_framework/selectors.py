@@ -1,4 +1,5 @@
 """Queries. Selectors read; they never change a row."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,11 +36,18 @@ def result_list(*, organization: Organization) -> QuerySet[Result]:
 
 
 def run_list(*, organization: Organization) -> QuerySet[Run]:
-    return Run.objects.filter(organization=organization).select_related("scenario", "agent", "result")
+    return Run.objects.filter(organization=organization).select_related(
+        "scenario", "agent", "result"
+    )
 
 
 def scenarios_for_launch(
-    *, organization: Organization, agent: AIAgent | None, ids: list[int] | None, first_n: int | None, of_agent_only: bool = True
+    *,
+    organization: Organization,
+    agent: AIAgent | None,
+    ids: list[int] | None,
+    first_n: int | None,
+    of_agent_only: bool = True,
 ) -> list[Scenario]:
     """Scenarios to run, in the order asked; [] when any id is unknown to this organization
     (or, with `of_agent_only`, is not one of the agent's)."""
@@ -56,7 +64,9 @@ def scenarios_for_launch(
     return list(qs[:first_n] if first_n is not None else qs)
 
 
-def personalities_for_launch(*, organization: Organization, ids: list[int]) -> list[Personality] | None:
+def personalities_for_launch(
+    *, organization: Organization, ids: list[int]
+) -> list[Personality] | None:
     """The personalities named, in order; None when any id is unknown to this organization."""
     found = {p.pk: p for p in Personality.objects.filter(organization=organization, pk__in=ids)}
     if len(found) != len(set(ids)):
@@ -81,24 +91,38 @@ def run_personality(run: Run) -> Personality | None:
         return run.personality
     scenario = run.scenario
     if scenario is not None and scenario.personality:
-        return Personality.objects.filter(organization_id=run.organization_id, pk=scenario.personality).first()
+        return Personality.objects.filter(
+            organization_id=run.organization_id, pk=scenario.personality
+        ).first()
     return None
 
 
-def scenario_caller_script(scenario: Scenario, personality: Personality | None = None) -> CallerScript:
+def scenario_caller_script(
+    scenario: Scenario, personality: Personality | None = None
+) -> CallerScript:
     """The scenario as plain data: its opening line (a FIRST_MESSAGE condition wins over
     first_message) and its other conditions in id order."""
     first = (scenario.first_message or "").strip() or "Hello"
     conditions: list[dict[str, Any]] = []
     data = scenario.conditional_actions if isinstance(scenario.conditional_actions, dict) else {}
-    for cond in sorted((c for c in data.get("conditions", []) if isinstance(c, dict)), key=lambda c: c.get("id") or 0):
+    for cond in sorted(
+        (c for c in data.get("conditions", []) if isinstance(c, dict)),
+        key=lambda c: c.get("id") or 0,
+    ):
         action = str(cond.get("action") or "").strip()
         if not action:
             continue
         if str(cond.get("condition", "")).strip().upper() == "FIRST_MESSAGE":
             first = action
         else:
-            conditions.append({"id": cond.get("id"), "condition": str(cond.get("condition") or ""), "action": action, "fixed_message": bool(cond.get("fixed_message"))})
+            conditions.append(
+                {
+                    "id": cond.get("id"),
+                    "condition": str(cond.get("condition") or ""),
+                    "action": action,
+                    "fixed_message": bool(cond.get("fixed_message")),
+                }
+            )
     return CallerScript(
         first_message=first,
         scenario_type=scenario.scenario_type,
@@ -131,7 +155,15 @@ def run_custom_metrics(run: Run) -> list[CustomMetric]:
     if run.agent_id:
         q = q | Metric.objects.filter(agents=run.agent_id)
     return [
-        CustomMetric(m.pk, m.name, m.eval_type, m.type, m.prompt, dict(m.configuration or {}), tuple(m.enum_values or ()))
+        CustomMetric(
+            m.pk,
+            m.name,
+            m.eval_type,
+            m.type,
+            m.prompt,
+            dict(m.configuration or {}),
+            tuple(m.enum_values or ()),
+        )
         for m in q.filter(organization_id=run.organization_id).distinct().order_by("id")
     ]
 
@@ -139,7 +171,12 @@ def run_custom_metrics(run: Run) -> list[CustomMetric]:
 def llm_config() -> LLMConfig | None:
     if not (settings.LLM_BASE_URL and settings.LLM_MODEL):
         return None
-    return LLMConfig(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT_SECONDS)
+    return LLMConfig(
+        settings.LLM_BASE_URL,
+        settings.LLM_MODEL,
+        settings.LLM_API_KEY,
+        settings.LLM_TIMEOUT_SECONDS,
+    )
 
 
 def agent_endpoint_config(agent: AIAgent) -> tuple[SessionEndpointConfig, int]:
@@ -189,7 +226,9 @@ def run_call_spec(*, run: Run) -> CallSpec:
     )
 
 
-def run_call_data(run: Run, *, transcript: list[dict[str, Any]], expected_outcome_prompt: str) -> CallData:
+def run_call_data(
+    run: Run, *, transcript: list[dict[str, Any]], expected_outcome_prompt: str
+) -> CallData:
     """A stored call as the evaluators read it: the run's stereo recording (caller left, agent
     right) and the timeline kept in its metadata. Raises OSError or ValueError when the
     recording cannot be read."""
@@ -214,14 +253,18 @@ def share_link_open(*, token: str) -> ShareLink | None:
 
     if not token or len(token) > 200:
         return None
-    link = ShareLink.objects.filter(digest=share_token_digest(token), revoked_at__isnull=True).first()
+    link = ShareLink.objects.filter(
+        digest=share_token_digest(token), revoked_at__isnull=True
+    ).first()
     if link is None or (link.expire_at is not None and link.expire_at <= timezone.now()):
         return None
     return link
 
 
 def share_link_runs(*, link: ShareLink) -> QuerySet[Run]:
-    return Run.objects.filter(result__in=link.results.all(), organization=link.organization_id).select_related("scenario", "result", "agent", "personality")
+    return Run.objects.filter(
+        result__in=link.results.all(), organization=link.organization_id
+    ).select_related("scenario", "result", "agent", "personality")
 
 
 def share_token_digest(token: str) -> str:

@@ -1,4 +1,5 @@
 """Use cases. Services write; selectors read. Every status move checks the current status."""
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,9 @@ BROKER_RETRY = {"max_retries": 8, "interval_start": 0.2, "interval_step": 0.5, "
 
 POST_ATTEMPTS = 3  # post-processing is handed out at most this many times
 
-MSG_NO_AGORA = "Agent must have Agora credentials configured (agora_data with session_endpoint_url)."
+MSG_NO_AGORA = (
+    "Agent must have Agora credentials configured (agora_data with session_endpoint_url)."
+)
 MSG_NO_URL = "Agent agora_data must include session_endpoint_url."
 MSG_BAD_SCENARIOS = "Invalid scenario IDs or scenarios not found"
 
@@ -57,7 +60,10 @@ def agent_test_endpoint(*, agent: AIAgent) -> Any:
     agent_check_agora(agent=agent)
     config, join_uid = agent_endpoint_config(agent)
     return check_endpoint(
-        config, join_uid=join_uid, local_app_ids=tuple(settings.LOCAL_CHANNEL_APP_IDS), local_address=settings.LOCAL_CHANNEL_ADDRESS
+        config,
+        join_uid=join_uid,
+        local_app_ids=tuple(settings.LOCAL_CHANNEL_APP_IDS),
+        local_address=settings.LOCAL_CHANNEL_ADDRESS,
     )
 
 
@@ -81,12 +87,18 @@ def result_launch_selected(
     from . import selectors
 
     if scenario_ids is None and agent_id is None:
-        raise InvalidInput('agent_id is required when scenarios is a number or "all".', field="agent_id")
+        raise InvalidInput(
+            'agent_id is required when scenarios is a number or "all".', field="agent_id"
+        )
     agent = None
     if agent_id is not None:
         agent = agent_get(organization=organization, agent_id=agent_id)
     scenarios = selectors.scenarios_for_launch(
-        organization=organization, agent=agent, ids=scenario_ids, first_n=first_n, of_agent_only=not any_agents_scenarios
+        organization=organization,
+        agent=agent,
+        ids=scenario_ids,
+        first_n=first_n,
+        of_agent_only=not any_agents_scenarios,
     )
     if not scenarios:
         raise InvalidInput(MSG_BAD_SCENARIOS, field="scenarios")
@@ -96,12 +108,21 @@ def result_launch_selected(
         agent = scenarios[0].agent
     personalities = None
     if personality_ids:
-        personalities = selectors.personalities_for_launch(organization=organization, ids=personality_ids)
+        personalities = selectors.personalities_for_launch(
+            organization=organization, ids=personality_ids
+        )
         if personalities is None:
-            raise InvalidInput("Invalid personality IDs or personalities not found", field="personality_ids")
+            raise InvalidInput(
+                "Invalid personality IDs or personalities not found", field="personality_ids"
+            )
     return result_launch(
-        organization=organization, agent=agent, scenarios=scenarios, frequency=frequency, name=name,
-        concurrency_limit=concurrency_limit, personalities=personalities,
+        organization=organization,
+        agent=agent,
+        scenarios=scenarios,
+        frequency=frequency,
+        name=name,
+        concurrency_limit=concurrency_limit,
+        personalities=personalities,
     )
 
 
@@ -138,17 +159,28 @@ def result_launch(
     if count > limits.RUNS_PER_LAUNCH:  # before building them
         raise InvalidInput(limits.too_many_runs(count), field="frequency")
     runs = [
-        Run(scenario=scenario, personality=personality, expected_outcome_prompt=scenario.expected_outcome_prompt)
+        Run(
+            scenario=scenario,
+            personality=personality,
+            expected_outcome_prompt=scenario.expected_outcome_prompt,
+        )
         for _ in range(frequency)
         for scenario in scenarios
         for personality in per_scenario
     ]
     return _result_create(
-        organization=organization, agent=agent, runs=runs, name=name, frequency=frequency, concurrency_limit=concurrency_limit
+        organization=organization,
+        agent=agent,
+        runs=runs,
+        name=name,
+        frequency=frequency,
+        concurrency_limit=concurrency_limit,
     )
 
 
-def result_launch_spec(*, organization: Organization, plan: Plan, name: str = "", frequency: int = 1) -> Result:
+def result_launch_spec(
+    *, organization: Organization, plan: Plan, name: str = "", frequency: int = 1
+) -> Result:
     """Launch a spec file's plan (test_framework.specs.spec_plan): each case's runs keep a
     snapshot of the case and its key; nothing becomes a stored scenario or personality.
     Runs are interleaved by repetition, so the first run of every case comes first."""
@@ -165,18 +197,30 @@ def result_launch_spec(*, organization: Organization, plan: Plan, name: str = ""
         if repetition < case.frequency
     ]
     return _result_create(
-        organization=organization, agent=plan.agent, runs=runs, name=name or plan.suite_name, frequency=frequency,
+        organization=organization,
+        agent=plan.agent,
+        runs=runs,
+        name=name or plan.suite_name,
+        frequency=frequency,
         concurrency_limit=plan.concurrency_limit,
     )
 
 
 def _result_create(
-    *, organization: Organization, agent: AIAgent, runs: list[Run], name: str, frequency: int, concurrency_limit: int | None
+    *,
+    organization: Organization,
+    agent: AIAgent,
+    runs: list[Run],
+    name: str,
+    frequency: int,
+    concurrency_limit: int | None,
 ) -> Result:
     """The Result and its (unsaved) runs, stored with the debit in one transaction; the first
     runs are enqueued once it commits."""
     if concurrency_limit is not None and concurrency_limit < 1:
-        raise InvalidInput("Ensure this value is greater than or equal to 1.", field="concurrency_limit")
+        raise InvalidInput(
+            "Ensure this value is greater than or equal to 1.", field="concurrency_limit"
+        )
     if len(runs) > limits.RUNS_PER_LAUNCH:
         raise InvalidInput(limits.too_many_runs(len(runs)), field="frequency")
     with transaction.atomic():
@@ -217,7 +261,9 @@ def result_dispatch(*, result_id: int) -> list[int]:
         ids = list(pending.values_list("id", flat=True))
         if not ids:
             return []
-        Run.objects.filter(id__in=ids, status=Status.PENDING).update(status=Status.IN_QUEUE, updated_at=timezone.now())
+        Run.objects.filter(id__in=ids, status=Status.PENDING).update(
+            status=Status.IN_QUEUE, updated_at=timezone.now()
+        )
         transaction.on_commit(lambda: _enqueue(ids))
     return ids
 
@@ -238,12 +284,19 @@ def _enqueue(run_ids: list[int], *, countdown: float = 0) -> None:
     for run_id in run_ids:
         run = Run.objects.select_related("scenario").filter(pk=run_id).first()
         scenario = run_scenario(run) if run else None
-        max_duration = (scenario.max_duration if scenario else None) or settings.DEFAULT_MAX_DURATION_SECONDS
+        max_duration = (
+            scenario.max_duration if scenario else None
+        ) or settings.DEFAULT_MAX_DURATION_SECONDS
         soft = call_time_limit(max_duration)
         try:
             run_execute.apply_async(
-                args=[run_id], queue=settings.CELERY_CALLS_QUEUE, soft_time_limit=soft, time_limit=soft + 60,
-                retry=True, retry_policy=BROKER_RETRY, countdown=countdown or None,
+                args=[run_id],
+                queue=settings.CELERY_CALLS_QUEUE,
+                soft_time_limit=soft,
+                time_limit=soft + 60,
+                retry=True,
+                retry_policy=BROKER_RETRY,
+                countdown=countdown or None,
             )
         except Exception as exc:  # kombu raises many kinds; every one means "not queued"
             log.error("run %s: could not be queued (%s)", run_id, exc.__class__.__name__)
@@ -280,8 +333,6 @@ def run_claim(*, run_id: int, machine: str = "") -> bool:
     return won == 1
 
 
-
-
 def run_mark_joining(*, run_id: int) -> None:
     """The run's call is joining the channel: from now on it is a live call on its machine."""
     Run.objects.filter(pk=run_id, status=Status.RUNNING).update(call_started_at=timezone.now())
@@ -291,9 +342,11 @@ def calls_live_on(*, machine: str, fresh_seconds: float) -> int:
     """Calls in progress on this machine whose worker is alive (a beat within fresh_seconds).
     A run still synthesising its lines or calling its session endpoint is not one."""
     cutoff = timezone.now() - timedelta(seconds=fresh_seconds)
-    return Run.objects.filter(status=Status.RUNNING, machine=machine, call_started_at__isnull=False).filter(
-        Q(heartbeat_at__gte=cutoff) | Q(heartbeat_at__isnull=True, executed_at__gte=cutoff)
-    ).count()
+    return (
+        Run.objects.filter(status=Status.RUNNING, machine=machine, call_started_at__isnull=False)
+        .filter(Q(heartbeat_at__gte=cutoff) | Q(heartbeat_at__isnull=True, executed_at__gte=cutoff))
+        .count()
+    )
 
 
 def _save_recording(run: Run, wav: bytes) -> str:
@@ -301,7 +354,14 @@ def _save_recording(run: Run, wav: bytes) -> str:
     return run.recording.storage.save(path, ContentFile(wav))
 
 
-def run_store_call(*, run_id: int, recording_wav: bytes, metadata: dict[str, Any], duration_seconds: float, error_message: str = "") -> bool:
+def run_store_call(
+    *,
+    run_id: int,
+    recording_wav: bytes,
+    metadata: dict[str, Any],
+    duration_seconds: float,
+    error_message: str = "",
+) -> bool:
     """The call is over: keep its recording and timeline, and move the run running →
     evaluating for post-processing (its own queue). Its call slot is free from now: the next
     pending run of the result is dispatched. Returns False if the run had already moved on."""
@@ -314,10 +374,18 @@ def run_store_call(*, run_id: int, recording_wav: bytes, metadata: dict[str, Any
     now = timezone.now()
     metadata = {**metadata, "call_ended_at": now.isoformat()}
     with transaction.atomic():
-        moved = Run.objects.filter(pk=run_id, status=Status.RUNNING).update(
-            status=Status.EVALUATING, recording=name, metadata=metadata, duration_seconds=duration_seconds,
-            error_message=error_message[:2000], heartbeat_at=now, updated_at=now,
-        ) == 1
+        moved = (
+            Run.objects.filter(pk=run_id, status=Status.RUNNING).update(
+                status=Status.EVALUATING,
+                recording=name,
+                metadata=metadata,
+                duration_seconds=duration_seconds,
+                error_message=error_message[:2000],
+                heartbeat_at=now,
+                updated_at=now,
+            )
+            == 1
+        )
     if moved:
         result_dispatch(result_id=run.result_id)
     return moved
@@ -331,11 +399,19 @@ def run_enqueue_postprocess(*, run_id: int) -> None:
 
     try:
         run_postprocess.apply_async(
-            args=[run_id], queue=settings.CELERY_POST_QUEUE, retry=True, retry_policy=BROKER_RETRY,
-            soft_time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS, time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS + 60,
+            args=[run_id],
+            queue=settings.CELERY_POST_QUEUE,
+            retry=True,
+            retry_policy=BROKER_RETRY,
+            soft_time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS,
+            time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS + 60,
         )
     except Exception as exc:  # kombu raises many kinds
-        log.error("run %s: could not be queued for post-processing (%s); the reaper will retry", run_id, exc.__class__.__name__)
+        log.error(
+            "run %s: could not be queued for post-processing (%s); the reaper will retry",
+            run_id,
+            exc.__class__.__name__,
+        )
 
 
 def run_finish(
@@ -377,7 +453,10 @@ def run_finish(
     if expected_outcome is not None:
         fields["expected_outcome"] = expected_outcome
     if refund:
-        fields["metadata"] = {**(fields.get("metadata") or run.metadata or {}), "credit_refunded": True}
+        fields["metadata"] = {
+            **(fields.get("metadata") or run.metadata or {}),
+            "credit_refunded": True,
+        }
     with transaction.atomic():
         done = Run.objects.filter(pk=run_id).exclude(status__in=TERMINAL).update(**fields) == 1
         if done and refund:
@@ -400,7 +479,10 @@ def result_counts(result: Result) -> dict[str, Any]:
         success=Count("id", filter=Q(success=True)),
         terminal=Count("id", filter=Q(status__in=TERMINAL)),
         cancelled=Count("id", filter=Q(status=Status.CANCELLED)),
-        infra_failed=Count("id", filter=Q(status__in=[Status.FAILED, Status.TIMEOUT], metadata__infrastructure=True)),
+        infra_failed=Count(
+            "id",
+            filter=Q(status__in=[Status.FAILED, Status.TIMEOUT], metadata__infrastructure=True),
+        ),
         duration=Sum("duration_seconds"),
     )
     # failed_runs_count: every ended run that did not succeed (failed, timed out, cancelled,
@@ -438,13 +520,22 @@ def result_cancel(*, result: Result) -> Result:
         run_request_cancel(run=run)
     now = timezone.now()
     with transaction.atomic():
-        unstarted = list(result.runs.select_for_update().filter(status__in=[Status.PENDING, Status.IN_QUEUE]).values_list("pk", flat=True))
+        unstarted = list(
+            result.runs.select_for_update()
+            .filter(status__in=[Status.PENDING, Status.IN_QUEUE])
+            .values_list("pk", flat=True)
+        )
         if unstarted:
             Run.objects.filter(pk__in=unstarted).update(
-                status=Status.CANCELLED, finished_at=now, updated_at=now,
+                status=Status.CANCELLED,
+                finished_at=now,
+                updated_at=now,
                 metadata={"ended_reason": RUN_CANCELLED, "credit_refunded": True},
             )
-            credits_refund(organization_id=result.organization_id, amount=len(unstarted) * settings.CREDITS_PER_RUN)
+            credits_refund(
+                organization_id=result.organization_id,
+                amount=len(unstarted) * settings.CREDITS_PER_RUN,
+            )
     return result_refresh(result_id=result.pk)
 
 
@@ -452,9 +543,17 @@ def run_request_cancel(*, run: Run) -> Run:
     """End one run: not started → cancelled now; in a call → its worker hangs up; being scored
     → it ends cancelled, unscored, once its transcript is made."""
     if run.status in (Status.PENDING, Status.IN_QUEUE):
-        run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, metadata={"ended_reason": RUN_CANCELLED}, refund=True)
+        run_finish(
+            run_id=run.pk,
+            status=Status.CANCELLED,
+            success=False,
+            metadata={"ended_reason": RUN_CANCELLED},
+            refund=True,
+        )
     elif run.status in (Status.RUNNING, Status.EVALUATING):
-        Run.objects.filter(pk=run.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=timezone.now())
+        Run.objects.filter(pk=run.pk, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=timezone.now()
+        )
     run.refresh_from_db()
     return run
 
@@ -466,7 +565,9 @@ def run_cancel_requested(*, run_id: int) -> bool:
 
 def run_heartbeat(*, run_id: int) -> bool:
     """The worker holding the run is alive. Returns True when a cancellation was asked for."""
-    Run.objects.filter(pk=run_id, status__in=[Status.RUNNING, Status.EVALUATING]).update(heartbeat_at=timezone.now())
+    Run.objects.filter(pk=run_id, status__in=[Status.RUNNING, Status.EVALUATING]).update(
+        heartbeat_at=timezone.now()
+    )
     return run_cancel_requested(run_id=run_id)
 
 
@@ -498,15 +599,22 @@ def runs_reap(*, stale_after_seconds: float) -> list[int]:
 
             post_depth = queue_depth(settings.CELERY_POST_QUEUE)
             if post_depth != 0:
-                log.info("reaper: %s message(s) wait in the post-processing queue; stored calls are left to it", post_depth)
+                log.info(
+                    "reaper: %s message(s) wait in the post-processing queue; stored calls are left to it",
+                    post_depth,
+                )
         if stored and post_depth != 0:
             continue
         if stored and meta.get("post_attempts", 0) + 1 < POST_ATTEMPTS:
             meta["post_attempts"] = meta.get("post_attempts", 0) + 1
-            if Run.objects.filter(pk=run.pk, status=Status.EVALUATING, heartbeat_at=run.heartbeat_at).update(
-                metadata=meta, heartbeat_at=timezone.now(), updated_at=timezone.now()
-            ):
-                log.warning("run %s: post-processing worker vanished; handing it out again (attempt %s)", run.pk, meta["post_attempts"] + 1)
+            if Run.objects.filter(
+                pk=run.pk, status=Status.EVALUATING, heartbeat_at=run.heartbeat_at
+            ).update(metadata=meta, heartbeat_at=timezone.now(), updated_at=timezone.now()):
+                log.warning(
+                    "run %s: post-processing worker vanished; handing it out again (attempt %s)",
+                    run.pk,
+                    meta["post_attempts"] + 1,
+                )
                 run_enqueue_postprocess(run_id=run.pk)
                 touched.append(run.pk)
             continue
@@ -518,7 +626,14 @@ def runs_reap(*, stale_after_seconds: float) -> list[int]:
         meta.update({"infrastructure": True, "reaped": True})
         if refund:
             meta["ended_reason"] = PIPELINE_ERROR
-        if run_finish(run_id=run.pk, status=Status.FAILED, success=False, error_message=message, metadata=meta, refund=refund):
+        if run_finish(
+            run_id=run.pk,
+            status=Status.FAILED,
+            success=False,
+            error_message=message,
+            metadata=meta,
+            refund=refund,
+        ):
             log.warning("run %s: reaped (worker vanished)", run.pk)
             touched.append(run.pk)
     return touched
@@ -533,10 +648,18 @@ def runs_requeue_lost(*, queued_for_seconds: float) -> list[int]:
     if queue_depth(settings.CELERY_CALLS_QUEUE) != 0:
         return []  # still draining (or unknown): their messages may well be there
     cutoff = timezone.now() - timedelta(seconds=queued_for_seconds)
-    ids = list(Run.objects.filter(status=Status.IN_QUEUE, updated_at__lt=cutoff).values_list("pk", flat=True)[:500])
+    ids = list(
+        Run.objects.filter(status=Status.IN_QUEUE, updated_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
     if ids:
         Run.objects.filter(pk__in=ids, status=Status.IN_QUEUE).update(updated_at=timezone.now())
-        log.warning("runs %s: queued for over %g s with an empty queue; handed to the broker again", ids, queued_for_seconds)
+        log.warning(
+            "runs %s: queued for over %g s with an empty queue; handed to the broker again",
+            ids,
+            queued_for_seconds,
+        )
         _enqueue(ids)
     return ids
 
@@ -548,15 +671,23 @@ def recordings_expire(*, days: int, batch: int = 500) -> int:
         return 0
     cutoff = timezone.now() - timedelta(days=days)
     deleted = 0
-    for run in Run.objects.filter(status__in=TERMINAL, finished_at__lt=cutoff).exclude(recording="")[:batch]:
+    for run in Run.objects.filter(status__in=TERMINAL, finished_at__lt=cutoff).exclude(
+        recording=""
+    )[:batch]:
         name = run.recording.name
         try:
             run.recording.storage.delete(name)
         except OSError:
             log.warning("run %s: recording could not be deleted; tried again next time", run.pk)
             continue
-        meta = {**(run.metadata or {}), "recording_deleted_at": timezone.now().isoformat(), "recording_retention_days": days}
-        Run.objects.filter(pk=run.pk, recording=name).update(recording="", metadata=meta, updated_at=timezone.now())
+        meta = {
+            **(run.metadata or {}),
+            "recording_deleted_at": timezone.now().isoformat(),
+            "recording_retention_days": days,
+        }
+        Run.objects.filter(pk=run.pk, recording=name).update(
+            recording="", metadata=meta, updated_at=timezone.now()
+        )
         deleted += 1
     if deleted:
         log.info("retention: deleted %s recording(s) older than %s day(s)", deleted, days)
@@ -583,11 +714,15 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
         scenario = run_scenario(run)
         prompt = scenario.expected_outcome_prompt if scenario else run.expected_outcome_prompt
         try:
-            call = run_call_data(run, transcript=list(run.transcript_object or []), expected_outcome_prompt=prompt)
+            call = run_call_data(
+                run, transcript=list(run.transcript_object or []), expected_outcome_prompt=prompt
+            )
         except (OSError, ValueError):
             log.warning("run %s: recording unreadable, not re-scored", run.pk)
             continue
-        expected, metrics, success = score_call(call, llm=llm, custom_metrics=run_custom_metrics(run))
+        expected, metrics, success = score_call(
+            call, llm=llm, custom_metrics=run_custom_metrics(run)
+        )
         Run.objects.filter(pk=run.pk).update(
             evaluation={"metrics": [m.as_dict() for m in metrics]},
             expected_outcome=expected_outcome_dict(expected),
@@ -599,8 +734,12 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
     return result_refresh(result_id=result.pk), scored
 
 
-def metric_slug_taken(*, organization: Organization, slug: str, exclude_pk: int | None = None) -> bool:
-    return Metric.objects.filter(organization=organization, slug=slug).exclude(pk=exclude_pk).exists()
+def metric_slug_taken(
+    *, organization: Organization, slug: str, exclude_pk: int | None = None
+) -> bool:
+    return (
+        Metric.objects.filter(organization=organization, slug=slug).exclude(pk=exclude_pk).exists()
+    )
 
 
 def metric_slug_new(*, organization: Organization, name: str, exclude_pk: int | None = None) -> str:
@@ -631,10 +770,24 @@ def spec_plan_for(
         spec = spec_from_text(file.read(MAX_SPEC_BYTES + 1), field="file")
     elif isinstance(spec, str):
         spec = spec_from_text(spec, field="spec")
-    return spec_plan(organization=organization, agent=agent, spec=spec, channel=channel, frequency=frequency, concurrency_limit=concurrency_limit)
+    return spec_plan(
+        organization=organization,
+        agent=agent,
+        spec=spec,
+        channel=channel,
+        frequency=frequency,
+        concurrency_limit=concurrency_limit,
+    )
 
 
-def result_launch_spec_checked(*, organization: Organization, plan: Plan, name: str = "", frequency: int = 1, dry_run: bool = False) -> Result | None:
+def result_launch_spec_checked(
+    *,
+    organization: Organization,
+    plan: Plan,
+    name: str = "",
+    frequency: int = 1,
+    dry_run: bool = False,
+) -> Result | None:
     """run_scenarios_json: launch the plan, or with `dry_run` only check that it could be
     launched now (the balance too), creating nothing."""
     if dry_run:
@@ -658,7 +811,12 @@ def share_link_create(
         expire_at = timezone.now() + timedelta(days=SHARE_LINK_DEFAULT_DAYS)
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        link = ShareLink.objects.create(organization=organization, name=name[:200], digest=share_token_digest(token), expire_at=expire_at)
+        link = ShareLink.objects.create(
+            organization=organization,
+            name=name[:200],
+            digest=share_token_digest(token),
+            expire_at=expire_at,
+        )
         link.results.set(results)
     log.info("share link %s created for result(s) %s", link.pk, [r.pk for r in results])
     return link, token

@@ -7,6 +7,7 @@ A launch (`services.result_launch_spec`) turns each planned case into runs that 
 snapshot of the case (`PlannedCase.snapshot`): nothing in a spec becomes a stored scenario,
 personality or test profile.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ MAX_TAG_LENGTH = 64
 MAX_KEY_LENGTH = 128
 MAX_NAME_LENGTH = 80  # a scenario's name
 LANGUAGES = ("en",)  # the caller speaks, and calls are transcribed, in English
-TOOLS = ("end_call",)  # the caller may always hang up; the hosted product's others need a phone line
+TOOLS = (
+    "end_call",
+)  # the caller may always hang up; the hosted product's others need a phone line
 HOSTED_TOOLS = ("call_hold", "dtmf", "end_call_only_on_transfer", "receive_dtmf", "send_sms")
 HOSTED_TYPES = ("real_world_fixed", "real_world_smart")
 SLUG = re.compile(r"^[a-z0-9_]+$")
@@ -43,27 +46,75 @@ PLACEHOLDER = re.compile(r"\{\{\s*test_profile\.([A-Za-z0-9_]+)\s*\}\}")
 
 ENVELOPE_KEYS = ("$schema", "version", "suite", "defaults", "scenarios")
 SUITE_KEYS = ("name", "description")
-DEFAULT_KEYS = ("frequency", "concurrency_limit", "language", "max_duration", "metrics", "personality", "test_profile", "tags")
+DEFAULT_KEYS = (
+    "frequency",
+    "concurrency_limit",
+    "language",
+    "max_duration",
+    "metrics",
+    "personality",
+    "test_profile",
+    "tags",
+)
 CASE_KEYS = (
-    "key", "name", "type", "instructions", "conditional_actions", "expected_outcome", "first_message",
-    "metrics", "personality", "test_profile", "tags", "tools", "language", "frequency", "max_duration",
+    "key",
+    "name",
+    "type",
+    "instructions",
+    "conditional_actions",
+    "expected_outcome",
+    "first_message",
+    "metrics",
+    "personality",
+    "test_profile",
+    "tags",
+    "tools",
+    "language",
+    "frequency",
+    "max_duration",
 )
 TEST_PROFILE_KEYS = ("name", "agent_variables", "caller_variables")
 # What an inline personality may set here: the fields of a stored personality, with the hosted
 # product's names where it has one (voice_id; background_noise "off").
 PERSONALITY_KEYS = (
-    "base", "name", "prompt", "language", "gender", "speed", "interruption_level", "background_noise",
-    "background_noise_snr_db", "backchannels", "voice_id",
+    "base",
+    "name",
+    "prompt",
+    "language",
+    "gender",
+    "speed",
+    "interruption_level",
+    "background_noise",
+    "background_noise_snr_db",
+    "backchannels",
+    "voice_id",
 )
 PERSONALITY_FIELDS = (
-    "name", "prompt", "language", "gender", "speed", "interruption_level", "background_noise",
-    "background_noise_snr_db", "backchannels", "voice",
+    "name",
+    "prompt",
+    "language",
+    "gender",
+    "speed",
+    "interruption_level",
+    "background_noise",
+    "background_noise_snr_db",
+    "backchannels",
+    "voice",
 )
 CONDITION_KEYS = ("id", "condition", "action", "type", "fixed_message")
 CONDITIONAL_KEYS = ("role", "conditions")
 
 MSG_TARGET = "A spec says what to test; the request names the target. Remove {field} from the spec and send agent_id in the request."
-TARGET_FIELDS = ("agent_id", "agent", "channel", "credentials", "agora_data", "agora_api_key", "project_id", "phone_number")
+TARGET_FIELDS = (
+    "agent_id",
+    "agent",
+    "channel",
+    "credentials",
+    "agora_data",
+    "agora_api_key",
+    "project_id",
+    "phone_number",
+)
 MSG_HOSTED_VOICE = "Not available on this server: the caller speaks with its own voices (voice_id {voices}); remove {field}."
 HOSTED_PERSONALITY_FIELDS = {
     "voice_model": MSG_HOSTED_VOICE,
@@ -95,7 +146,11 @@ def _in_file_order(path: str) -> list[Any]:
     """Sort key: the envelope's fields in the file's order, then each case by its index."""
     parts: list[Any] = []
     for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
-        parts.append((1, int(index), "") if index else (0, ENVELOPE_KEYS.index(name) if not parts and name in ENVELOPE_KEYS else 0, name))
+        parts.append(
+            (1, int(index), "")
+            if index
+            else (0, ENVELOPE_KEYS.index(name) if not parts and name in ENVELOPE_KEYS else 0, name)
+        )
     return parts
 
 
@@ -104,10 +159,18 @@ def _is_int(value: Any) -> bool:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(value), type(value).__name__)
+    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
-def _keys_known(obj: dict[str, Any], path: str, allowed: Iterable[str], problems: _Problems, special: dict[str, str] | None = None) -> None:
+def _keys_known(
+    obj: dict[str, Any],
+    path: str,
+    allowed: Iterable[str],
+    problems: _Problems,
+    special: dict[str, str] | None = None,
+) -> None:
     allowed = set(allowed)
     for key in obj:
         if key in allowed:
@@ -117,7 +180,7 @@ def _keys_known(obj: dict[str, Any], path: str, allowed: Iterable[str], problems
         elif special and key in special:
             message = special[key]
         else:
-            message = "Unknown field: a version \"1\" spec does not have it."
+            message = 'Unknown field: a version "1" spec does not have it.'
         problems.add(_at(path, key), message)
 
 
@@ -128,7 +191,9 @@ def _object(value: Any, path: str, problems: _Problems) -> dict[str, Any] | None
     return value
 
 
-def _integer(value: Any, path: str, problems: _Problems, low: int, high: int | None = None) -> int | None:
+def _integer(
+    value: Any, path: str, problems: _Problems, low: int, high: int | None = None
+) -> int | None:
     if not _is_int(value):
         problems.add(path, "A valid integer is required.")
         return None
@@ -151,7 +216,9 @@ def _number(value: Any, path: str, problems: _Problems, low: float, high: float)
     return float(value)
 
 
-def _string(value: Any, path: str, problems: _Problems, max_length: int | None = None, blank: bool = True) -> str | None:
+def _string(
+    value: Any, path: str, problems: _Problems, max_length: int | None = None, blank: bool = True
+) -> str | None:
     if not isinstance(value, str):
         problems.add(path, "Not a valid string.")
         return None
@@ -203,7 +270,10 @@ def _language(value: Any, path: str, problems: _Problems) -> str | None:
     if text is None:
         return None
     if text not in LANGUAGES:
-        problems.add(path, f'"{text[:20]}" is not available: the caller speaks, and calls are transcribed, in English ("en") only.')
+        problems.add(
+            path,
+            f'"{text[:20]}" is not available: the caller speaks, and calls are transcribed, in English ("en") only.',
+        )
         return None
     return text
 
@@ -218,7 +288,10 @@ def _metric_refs(value: Any, path: str, problems: _Problems) -> list[tuple[str, 
         elif isinstance(ref, str) and SLUG.match(ref):
             refs.append((where, ref))
         else:
-            problems.add(where, "A metric is named by its numeric id or by its slug (lowercase letters, digits and _).")
+            problems.add(
+                where,
+                "A metric is named by its numeric id or by its slug (lowercase letters, digits and _).",
+            )
     return refs
 
 
@@ -226,7 +299,11 @@ def _tags(value: Any, path: str, problems: _Problems) -> list[str] | None:
     items = _list(value, path, problems, MAX_TAGS)
     if items is None:
         return None
-    good = [t for i, t in enumerate(items) if _string(t, _at(path, i), problems, MAX_TAG_LENGTH) is not None]
+    good = [
+        t
+        for i, t in enumerate(items)
+        if _string(t, _at(path, i), problems, MAX_TAG_LENGTH) is not None
+    ]
     return good if len(good) == len(items) else None
 
 
@@ -240,7 +317,10 @@ def _tools(value: Any, path: str, problems: _Problems) -> list[str] | None:
         if tool in TOOLS:
             good.append(tool)
         elif tool in HOSTED_TOOLS:
-            problems.add(where, f'"{tool}" is not available for calls in an Agora channel (available: {", ".join(TOOLS)}).')
+            problems.add(
+                where,
+                f'"{tool}" is not available for calls in an Agora channel (available: {", ".join(TOOLS)}).',
+            )
         else:
             problems.add(where, f'"{str(tool)[:40]}" is not a valid choice.')
     return good if len(good) == len(items) else None
@@ -248,7 +328,10 @@ def _tools(value: Any, path: str, problems: _Problems) -> list[str] | None:
 
 def _test_profile(value: Any, path: str, problems: _Problems) -> dict[str, Any] | None:
     if _is_int(value):
-        problems.add(path, 'Test profiles are not stored on this server: give the test data inline, as {"agent_variables": {...}, "caller_variables": {...}}.')
+        problems.add(
+            path,
+            'Test profiles are not stored on this server: give the test data inline, as {"agent_variables": {...}, "caller_variables": {...}}.',
+        )
         return None
     profile = _object(value, path, problems)
     if profile is None:
@@ -266,7 +349,10 @@ def _test_profile(value: Any, path: str, problems: _Problems) -> dict[str, Any] 
             ok = variables is not None and ok
             for key in variables or {}:
                 if not re.fullmatch(r"[A-Za-z0-9_]+", key):
-                    problems.add(_at(_at(path, section), key), "A variable's name is letters, digits and _ only.")
+                    problems.add(
+                        _at(_at(path, section), key),
+                        "A variable's name is letters, digits and _ only.",
+                    )
                     ok = False
     return profile if ok and set(profile) <= set(TEST_PROFILE_KEYS) else None
 
@@ -280,7 +366,9 @@ def _conditional_actions(value: Any, path: str, problems: _Problems) -> dict[str
     role = data.get("role", "")
     if _string(role, _at(path, "role"), problems, limits.ROLE) is None:
         ok = False
-    conditions = _list(data.get("conditions", []), _at(path, "conditions"), problems, limits.CONDITIONS)
+    conditions = _list(
+        data.get("conditions", []), _at(path, "conditions"), problems, limits.CONDITIONS
+    )
     clean: list[dict[str, Any]] = []
     for i, raw in enumerate(conditions or []):
         where = _at(_at(path, "conditions"), i)
@@ -291,10 +379,18 @@ def _conditional_actions(value: Any, path: str, problems: _Problems) -> dict[str
         _keys_known(cond, where, CONDITION_KEYS, problems)
         item = {
             "id": _integer(cond.get("id", i + 1), _at(where, "id"), problems, 0),
-            "condition": _string(cond.get("condition", ""), _at(where, "condition"), problems, limits.CONDITION),
-            "action": _string(cond.get("action"), _at(where, "action"), problems, limits.LINE, blank=False) if "action" in cond else None,
+            "condition": _string(
+                cond.get("condition", ""), _at(where, "condition"), problems, limits.CONDITION
+            ),
+            "action": _string(
+                cond.get("action"), _at(where, "action"), problems, limits.LINE, blank=False
+            )
+            if "action" in cond
+            else None,
             "type": _string(cond.get("type", "standard"), _at(where, "type"), problems, 32),
-            "fixed_message": _boolean(cond.get("fixed_message", False), _at(where, "fixed_message"), problems),
+            "fixed_message": _boolean(
+                cond.get("fixed_message", False), _at(where, "fixed_message"), problems
+            ),
         }
         if "action" not in cond:
             problems.add(_at(where, "action"), "This field is required.")
@@ -302,7 +398,9 @@ def _conditional_actions(value: Any, path: str, problems: _Problems) -> dict[str
             ok = False
         clean.append(item)
     if conditions is not None and not conditions:
-        problems.add(_at(path, "conditions"), "A conditional_actions case needs at least one condition.")
+        problems.add(
+            _at(path, "conditions"), "A conditional_actions case needs at least one condition."
+        )
         ok = False
     if not ok or conditions is None:
         return None
@@ -317,7 +415,9 @@ def _personality(value: Any, path: str, problems: _Problems) -> int | dict[str, 
     if data is None:
         return None
     voices = _voices()
-    special = {k: m.format(voices=", ".join(voices), field=k) for k, m in HOSTED_PERSONALITY_FIELDS.items()}
+    special = {
+        k: m.format(voices=", ".join(voices), field=k) for k, m in HOSTED_PERSONALITY_FIELDS.items()
+    }
     _keys_known(data, path, PERSONALITY_KEYS, problems, special)
     ok = set(data) <= set(PERSONALITY_KEYS)
     fields: dict[str, Any] = {}
@@ -325,13 +425,19 @@ def _personality(value: Any, path: str, problems: _Problems) -> int | dict[str, 
     snr_low, snr_high = _bounds(Personality, "background_noise_snr_db")
     readers: dict[str, Any] = {
         "base": lambda v, p: _integer(v, p, problems, 1),
-        "name": lambda v, p: _string(v, p, problems, Personality._meta.get_field("name").max_length, blank=False),
+        "name": lambda v, p: _string(
+            v, p, problems, Personality._meta.get_field("name").max_length, blank=False
+        ),
         "prompt": lambda v, p: _string(v, p, problems, limits.TEXT, blank=False),
         "language": lambda v, p: _language(v, p, problems),
-        "gender": lambda v, p: _string(v, p, problems, Personality._meta.get_field("gender").max_length),
+        "gender": lambda v, p: _string(
+            v, p, problems, Personality._meta.get_field("gender").max_length
+        ),
         "speed": lambda v, p: _number(v, p, problems, speed_low, speed_high),
         "interruption_level": lambda v, p: _choice(v, p, problems, Personality.Interruption.values),
-        "background_noise": lambda v, p: _choice("none" if v == "off" else v, p, problems, Personality.Noise.values, shown=v),
+        "background_noise": lambda v, p: _choice(
+            "none" if v == "off" else v, p, problems, Personality.Noise.values, shown=v
+        ),
         "background_noise_snr_db": lambda v, p: _number(v, p, problems, snr_low, snr_high),
         "backchannels": lambda v, p: _boolean(v, p, problems),
         "voice_id": lambda v, p: _choice(v, p, problems, voices),
@@ -344,15 +450,23 @@ def _personality(value: Any, path: str, problems: _Problems) -> int | dict[str, 
             else:
                 fields["voice" if key == "voice_id" else key] = read
     if "base" not in data and "prompt" not in data:
-        problems.add(_at(path, "prompt"), "Required when no base personality is given: how the simulated caller behaves.")
+        problems.add(
+            _at(path, "prompt"),
+            "Required when no base personality is given: how the simulated caller behaves.",
+        )
         ok = False
     return fields if ok else None
 
 
-def _choice(value: Any, path: str, problems: _Problems, choices: Iterable[str], shown: Any = None) -> str | None:
+def _choice(
+    value: Any, path: str, problems: _Problems, choices: Iterable[str], shown: Any = None
+) -> str | None:
     choices = list(choices)
     if value not in choices:
-        problems.add(path, f'"{str(value if shown is None else shown)[:40]}" is not a valid choice (one of {", ".join(choices)}).')
+        problems.add(
+            path,
+            f'"{str(value if shown is None else shown)[:40]}" is not a valid choice (one of {", ".join(choices)}).',
+        )
         return None
     return str(value)
 
@@ -422,37 +536,64 @@ def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | Non
     if kind in ScenarioType.values:
         read["type"] = kind
     elif kind in HOSTED_TYPES:
-        problems.add(_at(path, "type"), f'"{kind}" cases are not available on this server (instruction or conditional_actions).')
+        problems.add(
+            _at(path, "type"),
+            f'"{kind}" cases are not available on this server (instruction or conditional_actions).',
+        )
     else:
-        problems.add(_at(path, "type"), f'"{str(kind)[:40]}" is not a valid choice (instruction or conditional_actions).')
+        problems.add(
+            _at(path, "type"),
+            f'"{str(kind)[:40]}" is not a valid choice (instruction or conditional_actions).',
+        )
     for key in ("instructions", "expected_outcome"):
         if key in data:
             text = _string(data[key], _at(path, key), problems, limits.TEXT)
             if text is not None:
                 read[key] = text
     if "first_message" in data:
-        text = _string(data["first_message"], _at(path, "first_message"), problems, limits.LINE, blank=False)
+        text = _string(
+            data["first_message"], _at(path, "first_message"), problems, limits.LINE, blank=False
+        )
         if text is not None:
             read["first_message"] = text
     if "conditional_actions" in data:
-        actions = _conditional_actions(data["conditional_actions"], _at(path, "conditional_actions"), problems)
+        actions = _conditional_actions(
+            data["conditional_actions"], _at(path, "conditional_actions"), problems
+        )
         if actions is not None:
             read["conditional_actions"] = actions
     if "tools" in data:
         tools = _tools(data["tools"], _at(path, "tools"), problems)
         if tools is not None:
             read["tools"] = tools
-    for key in ("metrics", "personality", "test_profile", "tags", "language", "frequency", "max_duration"):
+    for key in (
+        "metrics",
+        "personality",
+        "test_profile",
+        "tags",
+        "language",
+        "frequency",
+        "max_duration",
+    ):
         if key in data:
             value = _common_field(key, data[key], path, problems)
             if value is not None:
                 read[key] = value
     # What the type needs, judged on the case's own fields (defaults carry neither).
-    if read.get("type") == ScenarioType.INSTRUCTION and _at(path, "instructions") not in problems.errors:
+    if (
+        read.get("type") == ScenarioType.INSTRUCTION
+        and _at(path, "instructions") not in problems.errors
+    ):
         if not str(read.get("instructions") or "").strip():
-            problems.add(_at(path, "instructions"), "Instructions are required for an instruction case: what the simulated caller does.")
+            problems.add(
+                _at(path, "instructions"),
+                "Instructions are required for an instruction case: what the simulated caller does.",
+            )
     if read.get("type") == ScenarioType.CONDITIONAL_ACTIONS and "conditional_actions" not in data:
-        problems.add(_at(path, "conditional_actions"), "Required for a conditional_actions case: the caller's scripted lines.")
+        problems.add(
+            _at(path, "conditional_actions"),
+            "Required for a conditional_actions case: the caller's scripted lines.",
+        )
     read["_unreadable"] = {k for k in data if k not in read}
     return read
 
@@ -496,7 +637,10 @@ class PlannedCase:
             "metric_ids": self.metric_ids,
             "tags": self.tags,
             "personality": self.personality.as_plan(),
-            "test_profile": {"mode": "inline" if self.test_profile_sections else "none", "sections": self.test_profile_sections},
+            "test_profile": {
+                "mode": "inline" if self.test_profile_sections else "none",
+                "sections": self.test_profile_sections,
+            },
         }
 
 
@@ -555,13 +699,17 @@ def spec_plan(
     if not isinstance(spec, dict):
         raise InvalidFields({"spec": [f"The spec must be a JSON object, not {_type_name(spec)}."]})
     if len(json.dumps(spec)) > MAX_SPEC_BYTES:
-        raise InvalidFields({"spec": [f"The spec is larger than {MAX_SPEC_BYTES // 1_000_000} MB."]})
+        raise InvalidFields(
+            {"spec": [f"The spec is larger than {MAX_SPEC_BYTES // 1_000_000} MB."]}
+        )
     problems = _Problems()
     _keys_known(spec, "", ENVELOPE_KEYS, problems)
     if "version" not in spec:
         problems.add("version", 'This field is required: "1".')
     elif spec["version"] != SPEC_VERSION:
-        problems.add("version", 'Must be "1" (a string): the only spec format version this server reads.')
+        problems.add(
+            "version", 'Must be "1" (a string): the only spec format version this server reads.'
+        )
     suite_name = ""
     if "suite" in spec:
         suite = _object(spec["suite"], "suite", problems)
@@ -571,7 +719,9 @@ def spec_plan(
                 suite_name = (_string(suite["name"], "suite.name", problems, 255) or "").strip()
             if "description" in suite:
                 _string(suite["description"], "suite.description", problems, 5000)
-    defaults = _read_defaults(spec["defaults"], problems) if "defaults" in spec else {"_unreadable": set()}
+    defaults = (
+        _read_defaults(spec["defaults"], problems) if "defaults" in spec else {"_unreadable": set()}
+    )
     raw_cases = spec.get("scenarios")
     cases: list[tuple[int, dict[str, Any]]] = []
     if "scenarios" not in spec:
@@ -581,20 +731,37 @@ def spec_plan(
     elif not raw_cases:
         problems.add("scenarios", "Give at least 1 test case.")
     elif len(raw_cases) > MAX_CASES:
-        problems.add("scenarios", f"A spec holds at most {MAX_CASES} test cases; this one has {len(raw_cases)}.")
+        problems.add(
+            "scenarios",
+            f"A spec holds at most {MAX_CASES} test cases; this one has {len(raw_cases)}.",
+        )
     else:
         for i, raw in enumerate(raw_cases):
             read = _read_case(raw, f"scenarios[{i}]", problems)
             if read is not None:
                 cases.append((i, read))
-    planned = _resolve(organization=organization, agent=agent, defaults=defaults, cases=cases, frequency=frequency, problems=problems, suite_name=suite_name)
+    planned = _resolve(
+        organization=organization,
+        agent=agent,
+        defaults=defaults,
+        cases=cases,
+        frequency=frequency,
+        problems=problems,
+        suite_name=suite_name,
+    )
     if problems.errors:
-        raise InvalidFields({path: problems.errors[path] for path in sorted(problems.errors, key=_in_file_order)})
+        raise InvalidFields(
+            {path: problems.errors[path] for path in sorted(problems.errors, key=_in_file_order)}
+        )
     total = sum(case.frequency for case in planned)
     if total > limits.RUNS_PER_LAUNCH:
         raise InvalidFields({"frequency": [limits.too_many_runs(total)]})
-    limit = concurrency_limit if concurrency_limit is not None else defaults.get("concurrency_limit")
-    return Plan(agent=agent, channel=channel, suite_name=suite_name, cases=planned, concurrency_limit=limit)
+    limit = (
+        concurrency_limit if concurrency_limit is not None else defaults.get("concurrency_limit")
+    )
+    return Plan(
+        agent=agent, channel=channel, suite_name=suite_name, cases=planned, concurrency_limit=limit
+    )
 
 
 def _resolve(
@@ -608,29 +775,56 @@ def _resolve(
     suite_name: str,
 ) -> list[PlannedCase]:
     """Defaults merged into each case, references looked up, placeholders filled, keys checked."""
-    refs = list(defaults.get("metrics", [])) + [r for _, case in cases for r in case.get("metrics", [])]
+    refs = list(defaults.get("metrics", [])) + [
+        r for _, case in cases for r in case.get("metrics", [])
+    ]
     metrics = _metrics_by_ref(organization=organization, agent=agent, refs=refs, problems=problems)
     personalities: dict[str, PersonalityChoice | None] = {}
     keys: dict[str, int] = {}
     planned = []
     for index, case in cases:
         path = f"scenarios[{index}]"
-        merged = {**{k: v for k, v in defaults.items() if k not in ("metrics", "_unreadable")}, **case}
-        unreadable = case["_unreadable"] | (set() if "test_profile" in case else defaults.get("_unreadable", set()))
-        metric_ids = list(dict.fromkeys(metrics[where] for where, _ in defaults.get("metrics", []) + case.get("metrics", []) if where in metrics))
+        merged = {
+            **{k: v for k, v in defaults.items() if k not in ("metrics", "_unreadable")},
+            **case,
+        }
+        unreadable = case["_unreadable"] | (
+            set() if "test_profile" in case else defaults.get("_unreadable", set())
+        )
+        metric_ids = list(
+            dict.fromkeys(
+                metrics[where]
+                for where, _ in defaults.get("metrics", []) + case.get("metrics", [])
+                if where in metrics
+            )
+        )
         where = _at(path, "personality") if "personality" in case else "defaults.personality"
         if "personality" in merged and where not in personalities:
-            personalities[where] = _resolve_personality(organization, merged["personality"], where, problems)
-        personality = personalities.get(where) if "personality" in merged else PersonalityChoice("default")
+            personalities[where] = _resolve_personality(
+                organization, merged["personality"], where, problems
+            )
+        personality = (
+            personalities.get(where) if "personality" in merged else PersonalityChoice("default")
+        )
         profile = merged.get("test_profile") or {}
         # A test_profile that could not be read is reported already: its placeholders are not.
-        texts = _fill_placeholders(case, path, profile, "test_profile" in merged, problems, check="test_profile" not in unreadable)
+        texts = _fill_placeholders(
+            case,
+            path,
+            profile,
+            "test_profile" in merged,
+            problems,
+            check="test_profile" not in unreadable,
+        )
         name = case.get("name")
         if name is None:
             continue
         key = case.get("key") or slug_of(name, MAX_KEY_LENGTH) or name
         if key in keys:
-            problems.add(_at(path, "key"), f'"{key}" is already the key of scenarios[{keys[key]}]: each case needs its own key (it defaults to the name).')
+            problems.add(
+                _at(path, "key"),
+                f'"{key}" is already the key of scenarios[{keys[key]}]: each case needs its own key (it defaults to the name).',
+            )
         keys.setdefault(key, index)
         if personality is None or texts is None:
             continue
@@ -654,14 +848,29 @@ def _resolve(
             "caller_variables": profile.get("caller_variables"),
             "suite": suite_name,
         }
-        planned.append(PlannedCase(
-            key=key, name=name, type=snapshot["type"], frequency=runs, metric_ids=metric_ids,
-            tags=snapshot["tags"], personality=personality, test_profile_sections=sections, snapshot=snapshot,
-        ))
+        planned.append(
+            PlannedCase(
+                key=key,
+                name=name,
+                type=snapshot["type"],
+                frequency=runs,
+                metric_ids=metric_ids,
+                tags=snapshot["tags"],
+                personality=personality,
+                test_profile_sections=sections,
+                snapshot=snapshot,
+            )
+        )
     return planned
 
 
-def _metrics_by_ref(*, organization: Organization, agent: AIAgent, refs: list[tuple[str, int | str]], problems: _Problems) -> dict[str, int]:
+def _metrics_by_ref(
+    *,
+    organization: Organization,
+    agent: AIAgent,
+    refs: list[tuple[str, int | str]],
+    problems: _Problems,
+) -> dict[str, int]:
     """Each metric reference's path → the metric id; an error for a metric that is unknown or
     not enabled for the agent (the run would pass having checked nothing)."""
     ids = {r for _, r in refs if isinstance(r, int)}
@@ -669,8 +878,12 @@ def _metrics_by_ref(*, organization: Organization, agent: AIAgent, refs: list[tu
     if not refs:
         return {}
     found = list(
-        Metric.objects.filter(organization=organization).filter(pk__in=ids).prefetch_related("agents")
-    ) + list(Metric.objects.filter(organization=organization, slug__in=slugs).prefetch_related("agents"))
+        Metric.objects.filter(organization=organization)
+        .filter(pk__in=ids)
+        .prefetch_related("agents")
+    ) + list(
+        Metric.objects.filter(organization=organization, slug__in=slugs).prefetch_related("agents")
+    )
     by_id = {m.pk: m for m in found}
     by_slug = {m.slug: m for m in found if m.slug}
     resolved: dict[str, int] = {}
@@ -680,7 +893,10 @@ def _metrics_by_ref(*, organization: Organization, agent: AIAgent, refs: list[tu
             if isinstance(ref, int):
                 problems.add(where, f"No metric with id {ref} in this organization.")
             else:
-                problems.add(where, f"No metric with slug '{ref}' in this organization. Check the slug in the dashboard, or reference the metric by its numeric id.")
+                problems.add(
+                    where,
+                    f"No metric with slug '{ref}' in this organization. Check the slug in the dashboard, or reference the metric by its numeric id.",
+                )
             continue
         if agent.pk not in {a.pk for a in metric.agents.all()}:
             problems.add(
@@ -693,30 +909,45 @@ def _metrics_by_ref(*, organization: Organization, agent: AIAgent, refs: list[tu
     return resolved
 
 
-def _resolve_personality(organization: Organization, value: int | dict[str, Any], path: str, problems: _Problems) -> PersonalityChoice | None:
+def _resolve_personality(
+    organization: Organization, value: int | dict[str, Any], path: str, problems: _Problems
+) -> PersonalityChoice | None:
     base_id = value if isinstance(value, int) else value.get("base")
     base = None
     if base_id is not None:
         base = Personality.objects.filter(organization=organization, pk=base_id).first()
         if base is None:
-            problems.add(path if isinstance(value, int) else _at(path, "base"), f"No personality with id {base_id} in this organization.")
+            problems.add(
+                path if isinstance(value, int) else _at(path, "base"),
+                f"No personality with id {base_id} in this organization.",
+            )
             return None
-    fields = {f: getattr(base, f) for f in PERSONALITY_FIELDS} if base else {
-        f: Personality._meta.get_field(f).get_default() for f in PERSONALITY_FIELDS
-    }
+    fields = (
+        {f: getattr(base, f) for f in PERSONALITY_FIELDS}
+        if base
+        else {f: Personality._meta.get_field(f).get_default() for f in PERSONALITY_FIELDS}
+    )
     if isinstance(value, int):
         assert base is not None
         return PersonalityChoice("existing", base.pk, base.name, fields)
     overrides = {k: v for k, v in value.items() if k != "base"}
     fields.update(overrides)
     if base is not None:
-        return PersonalityChoice("override", base.pk, str(overrides.get("name") or base.name), fields)
+        return PersonalityChoice(
+            "override", base.pk, str(overrides.get("name") or base.name), fields
+        )
     fields["name"] = str(overrides.get("name") or "Inline personality")
     return PersonalityChoice("inline", None, fields["name"], fields)
 
 
 def _fill_placeholders(
-    case: dict[str, Any], path: str, profile: dict[str, Any], has_profile: bool, problems: _Problems, *, check: bool = True
+    case: dict[str, Any],
+    path: str,
+    profile: dict[str, Any],
+    has_profile: bool,
+    problems: _Problems,
+    *,
+    check: bool = True,
 ) -> dict[str, Any] | None:
     """The case's texts with `{{test_profile.<key>}}` replaced by the test data's value (caller
     variables over agent variables); None when a placeholder names no variable."""
@@ -736,9 +967,15 @@ def _fill_placeholders(
             if not check:
                 pass
             elif not has_profile:
-                problems.add(where, f"{{{{test_profile.{name}}}}} is not defined: this case has no test_profile.")
+                problems.add(
+                    where,
+                    f"{{{{test_profile.{name}}}}} is not defined: this case has no test_profile.",
+                )
             else:
-                problems.add(where, f"{{{{test_profile.{name}}}}} is not defined: test_profile has no agent_variables or caller_variables key '{name}'.")
+                problems.add(
+                    where,
+                    f"{{{{test_profile.{name}}}}} is not defined: test_profile has no agent_variables or caller_variables key '{name}'.",
+                )
             return match.group(0)
 
         return PLACEHOLDER.sub(one, text)
@@ -752,7 +989,13 @@ def _fill_placeholders(
         conditions = []
         for i, cond in enumerate(actions["conditions"]):
             where = _at(_at(_at(path, "conditional_actions"), "conditions"), i)
-            conditions.append({**cond, "condition": fill(cond["condition"], _at(where, "condition")), "action": fill(cond["action"], _at(where, "action"))})
+            conditions.append(
+                {
+                    **cond,
+                    "condition": fill(cond["condition"], _at(where, "condition")),
+                    "action": fill(cond["action"], _at(where, "action")),
+                }
+            )
         texts["conditional_actions"] = {**actions, "conditions": conditions}
     return texts if ok else None
 

@@ -4,6 +4,7 @@ evaluators with dataclasses, write their results back through services.
 No transaction is held open across the call, the session endpoint, ASR or an LLM: each
 status change is its own short update.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,16 +46,41 @@ from .models import Run
 log = logging.getLogger(__name__)
 
 
-def _fail(run_id: int, message: str, ended_reason: str, *, infrastructure: bool, status: str = Status.FAILED, extra: dict[str, Any] | None = None, refund: bool = True) -> None:
+def _fail(
+    run_id: int,
+    message: str,
+    ended_reason: str,
+    *,
+    infrastructure: bool,
+    status: str = Status.FAILED,
+    extra: dict[str, Any] | None = None,
+    refund: bool = True,
+) -> None:
     """A run that ended without a finished call. Its credit comes back (only calls that
     reached the agent are charged), except when the call happened and its scoring failed."""
+
     def finish() -> None:
         if refund:
-            metadata = {"ended_reason": ended_reason, "infrastructure": infrastructure, **(extra or {})}
+            metadata = {
+                "ended_reason": ended_reason,
+                "infrastructure": infrastructure,
+                **(extra or {}),
+            }
         else:  # keep the call's timeline; say where it failed
             run = Run.objects.filter(pk=run_id).only("metadata").first()
-            metadata = {**((run.metadata if run else None) or {}), "infrastructure": infrastructure, "post_processing_failed": True}
-        services.run_finish(run_id=run_id, status=status, success=False, error_message=message, metadata=metadata, refund=refund)
+            metadata = {
+                **((run.metadata if run else None) or {}),
+                "infrastructure": infrastructure,
+                "post_processing_failed": True,
+            }
+        services.run_finish(
+            run_id=run_id,
+            status=status,
+            success=False,
+            error_message=message,
+            metadata=metadata,
+            refund=refund,
+        )
 
     with_db_retry(finish, what=f"run {run_id}: ending")
 
@@ -67,7 +93,9 @@ class Watchdog:
         self.run_id = run_id
         self.stop = threading.Event()  # handed to the call: set → hang up now
         self._done = threading.Event()
-        self._thread = threading.Thread(target=in_context(self._loop), name=f"run-{run_id}-watchdog", daemon=True)
+        self._thread = threading.Thread(
+            target=in_context(self._loop), name=f"run-{run_id}-watchdog", daemon=True
+        )
 
     def _loop(self) -> None:
         try:
@@ -77,7 +105,9 @@ class Watchdog:
                         log.info("run %s: cancellation asked for; hanging up", self.run_id)
                         self.stop.set()
                 except Exception as exc:  # the database blinked: a fresh session on the next beat
-                    log.warning("run %s: heartbeat failed (%s)", self.run_id, exc.__class__.__name__)
+                    log.warning(
+                        "run %s: heartbeat failed (%s)", self.run_id, exc.__class__.__name__
+                    )
                     connection.close()
                 self._done.wait(settings.RUN_HEARTBEAT_SECONDS)
         finally:
@@ -94,7 +124,10 @@ class Watchdog:
 
 def _ids(run_id: int) -> Any:
     """Every log line of this task names the run and its result."""
-    result_id = with_db_retry(lambda: Run.objects.filter(pk=run_id).values_list("result_id", flat=True).first(), what=f"run {run_id}: loading")
+    result_id = with_db_retry(
+        lambda: Run.objects.filter(pk=run_id).values_list("result_id", flat=True).first(),
+        what=f"run {run_id}: loading",
+    )
     return bound(run_id=run_id, result_id=result_id)
 
 
@@ -107,16 +140,26 @@ def run_execute(run_id: int) -> None:
 
 
 def _run_execute(run_id: int) -> None:
-    organization_id = with_db_retry(lambda: Run.objects.filter(pk=run_id).values_list("organization_id", flat=True).first(), what=f"run {run_id}: loading")
+    organization_id = with_db_retry(
+        lambda: Run.objects.filter(pk=run_id).values_list("organization_id", flat=True).first(),
+        what=f"run {run_id}: loading",
+    )
     if organization_id is None:
         log.info("run %s: no such run", run_id)
         return
     if not CONNECTING.try_enter(organization_id):
         # Its organization has as many runs reaching their agents here as it may: the thread
         # goes to other organizations' runs, and this one comes back shortly.
-        if with_db_retry(lambda: services.run_defer(run_id=run_id, seconds=settings.ORG_DEFER_SECONDS), what=f"run {run_id}: deferring"):
-            log.info("run %s: its organization has %s runs connecting on this worker; offered again in %g s",
-                     run_id, settings.ORG_MAX_CONNECTING, settings.ORG_DEFER_SECONDS)
+        if with_db_retry(
+            lambda: services.run_defer(run_id=run_id, seconds=settings.ORG_DEFER_SECONDS),
+            what=f"run {run_id}: deferring",
+        ):
+            log.info(
+                "run %s: its organization has %s runs connecting on this worker; offered again in %g s",
+                run_id,
+                settings.ORG_MAX_CONNECTING,
+                settings.ORG_DEFER_SECONDS,
+            )
         return
     gate = Pass(CONNECTING, organization_id)
     try:
@@ -126,14 +169,22 @@ def _run_execute(run_id: int) -> None:
 
 
 def _run_claimed(run_id: int, gate: Pass) -> None:
-    if not with_db_retry(lambda: services.run_claim(run_id=run_id, machine=machine_id()), what=f"run {run_id}: claim"):
+    if not with_db_retry(
+        lambda: services.run_claim(run_id=run_id, machine=machine_id()), what=f"run {run_id}: claim"
+    ):
         log.info("run %s: not claimable (already taken or ended)", run_id)
         return
     try:
         with Watchdog(run_id) as watchdog:
             _execute(run_id, watchdog.stop, on_joining=gate.leave)
     except (SoftTimeLimitExceeded, CallTimeLimit):
-        _fail(run_id, "the run exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT)
+        _fail(
+            run_id,
+            "the run exceeded its time limit",
+            PIPELINE_ERROR,
+            infrastructure=True,
+            status=Status.TIMEOUT,
+        )
     except RunCancelled as exc:
         _fail(run_id, exc.message, RUN_CANCELLED, infrastructure=False, status=Status.CANCELLED)
     except RunnerError as exc:
@@ -141,7 +192,12 @@ def _run_claimed(run_id: int, gate: Pass) -> None:
     except Exception as exc:
         # The message names the exception class only: a repr could carry join details.
         log.exception("run %s: internal error", run_id)
-        _fail(run_id, f"internal error in the testing agent ({exc.__class__.__name__})", PIPELINE_ERROR, infrastructure=True)
+        _fail(
+            run_id,
+            f"internal error in the testing agent ({exc.__class__.__name__})",
+            PIPELINE_ERROR,
+            infrastructure=True,
+        )
 
 
 @shared_task(name="test_framework.reap_stale_runs", ignore_result=True)
@@ -166,7 +222,9 @@ def call_hearing() -> Any:
     return get_hearing(in_process=not settings.HEARING_PROCESS, helpers=helpers)
 
 
-def _execute(run_id: int, stop: threading.Event | None = None, on_joining: Callable[[], None] | None = None) -> None:
+def _execute(
+    run_id: int, stop: threading.Event | None = None, on_joining: Callable[[], None] | None = None
+) -> None:
     """The call: reach the agent, hold the conversation, keep the recording. Transcription
     and scoring happen on the post-processing queue (`run_postprocess`)."""
     run = Run.objects.select_related("agent", "scenario").get(pk=run_id)
@@ -184,20 +242,42 @@ def _execute(run_id: int, stop: threading.Event | None = None, on_joining: Calla
     # On the shared loop (Celery's threads pool) no task time limit applies: the call gets the
     # limit a prefork task gets.
     time_limit = services.call_time_limit(spec.max_duration_seconds)
-    outcome = execute_call(spec, tts=get_tts(), asr=hearing, stop=stop, shared_loop=settings.CALLS_SHARED_LOOP, time_limit=time_limit,
-                           synthesis_budget=settings.SYNTHESIS_BUDGET_SECONDS, on_joining=lambda: _joining(run_id, on_joining))
+    outcome = execute_call(
+        spec,
+        tts=get_tts(),
+        asr=hearing,
+        stop=stop,
+        shared_loop=settings.CALLS_SHARED_LOOP,
+        time_limit=time_limit,
+        synthesis_budget=settings.SYNTHESIS_BUDGET_SECONDS,
+        on_joining=lambda: _joining(run_id, on_joining),
+    )
     meta = _metadata(outcome, run.seed)
     if not outcome.connected or outcome.ended_reason == CALL_NOT_CONNECTED:
-        _fail(run_id, outcome.error or "the call did not connect", outcome.ended_reason, infrastructure=False, extra=meta)
+        _fail(
+            run_id,
+            outcome.error or "the call did not connect",
+            outcome.ended_reason,
+            infrastructure=False,
+            extra=meta,
+        )
         return
     assert outcome.recording is not None
     wav = stereo_wav(outcome.recording.caller, outcome.recording.agent)
-    stored = with_db_retry(lambda: services.run_store_call(
-        run_id=run_id, recording_wav=wav, metadata=meta,
-        duration_seconds=round(outcome.recording.duration_seconds, 2), error_message=outcome.error or "",
-    ), what=f"run {run_id}: storing the call")
+    stored = with_db_retry(
+        lambda: services.run_store_call(
+            run_id=run_id,
+            recording_wav=wav,
+            metadata=meta,
+            duration_seconds=round(outcome.recording.duration_seconds, 2),
+            error_message=outcome.error or "",
+        ),
+        what=f"run {run_id}: storing the call",
+    )
     if stored:
-        log.info("run %s: call ended (%s); queued for post-processing", run_id, outcome.ended_reason)
+        log.info(
+            "run %s: call ended (%s); queued for post-processing", run_id, outcome.ended_reason
+        )
         services.run_enqueue_postprocess(run_id=run_id)
 
 
@@ -216,7 +296,14 @@ def run_postprocess(run_id: int) -> None:
 
 
 def _run_postprocess(run_id: int) -> None:
-    run = with_db_retry(lambda: Run.objects.select_related("scenario").filter(pk=run_id, status=Status.EVALUATING).first(), what=f"run {run_id}: loading")
+    run = with_db_retry(
+        lambda: (
+            Run.objects.select_related("scenario")
+            .filter(pk=run_id, status=Status.EVALUATING)
+            .first()
+        ),
+        what=f"run {run_id}: loading",
+    )
     if run is None:
         log.info("run %s: nothing to post-process (not evaluating)", run_id)
         return
@@ -224,10 +311,23 @@ def _run_postprocess(run_id: int) -> None:
         with Watchdog(run_id):
             _postprocess(run)
     except SoftTimeLimitExceeded:
-        _fail(run_id, "post-processing exceeded its time limit", PIPELINE_ERROR, infrastructure=True, status=Status.TIMEOUT, refund=False)
+        _fail(
+            run_id,
+            "post-processing exceeded its time limit",
+            PIPELINE_ERROR,
+            infrastructure=True,
+            status=Status.TIMEOUT,
+            refund=False,
+        )
     except Exception as exc:
         log.exception("run %s: post-processing failed", run_id)
-        _fail(run_id, f"internal error while scoring the call ({exc.__class__.__name__}); the recording is kept", PIPELINE_ERROR, infrastructure=True, refund=False)
+        _fail(
+            run_id,
+            f"internal error while scoring the call ({exc.__class__.__name__}); the recording is kept",
+            PIPELINE_ERROR,
+            infrastructure=True,
+            refund=False,
+        )
 
 
 YIELD_POLL_SECONDS = 1.0
@@ -243,14 +343,19 @@ def yield_to_calls() -> float:
     (every half stale limit): a worker killed meanwhile is not left `running`, nor a queued
     run whose message was lost left waiting, until the wait ends."""
     # The wait counts against the task's time limit: some of it is kept for the work itself.
-    limit = min(settings.POST_YIELD_TO_CALLS_SECONDS, settings.RUN_POST_TIME_LIMIT_SECONDS - POST_WORK_RESERVE_SECONDS)
+    limit = min(
+        settings.POST_YIELD_TO_CALLS_SECONDS,
+        settings.RUN_POST_TIME_LIMIT_SECONDS - POST_WORK_RESERVE_SECONDS,
+    )
     started = time.monotonic()
     if limit <= 0:
         return 0.0
     machine = machine_id()
     reaped_at = -math.inf
     while time.monotonic() - started < limit:
-        if not services.calls_live_on(machine=machine, fresh_seconds=settings.RUN_STALE_AFTER_SECONDS):
+        if not services.calls_live_on(
+            machine=machine, fresh_seconds=settings.RUN_STALE_AFTER_SECONDS
+        ):
             break
         if time.monotonic() - reaped_at >= settings.RUN_STALE_AFTER_SECONDS / 2:
             reaped_at = time.monotonic()
@@ -264,34 +369,63 @@ def _postprocess(run: Run) -> None:
     waited = yield_to_calls()
     if waited:
         meta["post_waited_for_calls_s"] = waited
-    call = selectors.run_call_data(run, transcript=[], expected_outcome_prompt=run.expected_outcome_prompt)
+    call = selectors.run_call_data(
+        run, transcript=[], expected_outcome_prompt=run.expected_outcome_prompt
+    )
     recording = CallRecording(call.sample_rate, call.caller, call.agent)
     asr = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
     started = time.monotonic()
     turns = transcribe_call(recording, call.caller_utterances, asr)
-    meta["asr_real_time_factor"] = round((time.monotonic() - started) / max(recording.duration_seconds, 1e-6), 4)
+    meta["asr_real_time_factor"] = round(
+        (time.monotonic() - started) / max(recording.duration_seconds, 1e-6), 4
+    )
     call.transcript = [t.as_dict() for t in turns]
-    recorded: dict[str, Any] = {"metadata": meta, "transcript": transcript_text(turns), "transcript_object": call.transcript}
+    recorded: dict[str, Any] = {
+        "metadata": meta,
+        "transcript": transcript_text(turns),
+        "transcript_object": call.transcript,
+    }
     # Hung up on request (a cut-short call), or cancelled after the call ended, while it
     # waited or was transcribed (the call's own ended_reason still says how the call ended):
     # either way it ends cancelled, unscored, with its recording and transcript.
     during_call = call.ended_reason == RUN_CANCELLED
-    if during_call or with_db_retry(lambda: services.run_cancel_requested(run_id=run.pk), what=f"run {run.pk}: checking for a cancellation"):
+    if during_call or with_db_retry(
+        lambda: services.run_cancel_requested(run_id=run.pk),
+        what=f"run {run.pk}: checking for a cancellation",
+    ):
         if not during_call:
             meta["cancelled_while"] = "evaluating"
-        with_db_retry(lambda: services.run_finish(run_id=run.pk, status=Status.CANCELLED, success=False, error_message=run.error_message, **recorded), what=f"run {run.pk}: finishing")
-        log.info("run %s: cancelled %s", run.pk, "during the call" if during_call else "while being scored")
+        with_db_retry(
+            lambda: services.run_finish(
+                run_id=run.pk,
+                status=Status.CANCELLED,
+                success=False,
+                error_message=run.error_message,
+                **recorded,
+            ),
+            what=f"run {run.pk}: finishing",
+        )
+        log.info(
+            "run %s: cancelled %s",
+            run.pk,
+            "during the call" if during_call else "while being scored",
+        )
         return
-    expected, metrics, success = score_call(call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run))
-    with_db_retry(lambda: services.run_finish(
-        run_id=run.pk,
-        status=Status.COMPLETED,
-        success=success,
-        error_message=run.error_message,
-        evaluation={"metrics": [m.as_dict() for m in metrics]},
-        expected_outcome=services.expected_outcome_dict(expected),
-        **recorded,
-    ), what=f"run {run.pk}: finishing")
+    expected, metrics, success = score_call(
+        call, llm=selectors.llm_config(), custom_metrics=selectors.run_custom_metrics(run)
+    )
+    with_db_retry(
+        lambda: services.run_finish(
+            run_id=run.pk,
+            status=Status.COMPLETED,
+            success=success,
+            error_message=run.error_message,
+            evaluation={"metrics": [m.as_dict() for m in metrics]},
+            expected_outcome=services.expected_outcome_dict(expected),
+            **recorded,
+        ),
+        what=f"run {run.pk}: finishing",
+    )
     log.info("run %s: completed (%s)", run.pk, meta.get("ended_reason"))
 
 

@@ -22,13 +22,15 @@ class AgentFactory(factory.django.DjangoModelFactory):
     agent_name = factory.Sequence(lambda n: f"agent-{n}")
     description = "an agent"
     inbound = True
-    agora_data = factory.LazyFunction(lambda: {
-        "session_endpoint_url": "https://agent.example.com/session",
-        "client_id": "client-1",
-        "auth_header_name": "X-Cekura-Secret",
-        "request_method": "POST",
-        "join_uid": 1,
-    })
+    agora_data = factory.LazyFunction(
+        lambda: {
+            "session_endpoint_url": "https://agent.example.com/session",
+            "client_id": "client-1",
+            "auth_header_name": "X-Cekura-Secret",
+            "request_method": "POST",
+            "join_uid": 1,
+        }
+    )
     agora_api_key = "s3cr3t-value-never-shown"
 
 

@@ -1,5 +1,6 @@
 """docker-compose.yml cannot be run here (no Docker engine); this keeps it honest by
 checking that every service's command names something the project really has."""
+
 from __future__ import annotations
 
 import importlib
@@ -44,14 +45,22 @@ def check_command(argv: list[str]) -> None:
         sub = argv[argv.index("-A") + 2]
         assert sub in ("worker", "beat"), f"unknown celery subcommand {sub!r}"
         if sub == "worker":
-            assert argv[argv.index("-Q") + 1] in (settings.CELERY_CALLS_QUEUE, settings.CELERY_POST_QUEUE)
+            assert argv[argv.index("-Q") + 1] in (
+                settings.CELERY_CALLS_QUEUE,
+                settings.CELERY_POST_QUEUE,
+            )
         else:  # beat schedules tasks that exist, onto the queue the workers consume
             from cekura.celery import app as celery_app
 
             celery_app.loader.import_default_modules()
             for entry in settings.CELERY_BEAT_SCHEDULE.values():
-                assert entry["task"] in celery_app.tasks, f"beat schedules an unknown task {entry['task']!r}"
-                assert settings.CELERY_TASK_ROUTES[entry["task"]]["queue"] == settings.CELERY_POST_QUEUE
+                assert entry["task"] in celery_app.tasks, (
+                    f"beat schedules an unknown task {entry['task']!r}"
+                )
+                assert (
+                    settings.CELERY_TASK_ROUTES[entry["task"]]["queue"]
+                    == settings.CELERY_POST_QUEUE
+                )
     elif argv[0] == "gunicorn":
         assert "gunicorn" in dependencies()
         module, _, attr = argv[1].partition(":")
@@ -62,22 +71,38 @@ def check_command(argv: list[str]) -> None:
 
 def test_every_compose_command_exists_in_the_project() -> None:
     services = compose()["services"]
-    assert {"postgres", "redis", "web", "worker", "worker-post", "beat", "migrate", "demo"} <= set(services)
-    queues = {shlex.split(services[n]["command"])[shlex.split(services[n]["command"]).index("-Q") + 1] for n in ("worker", "worker-post")}
+    assert {"postgres", "redis", "web", "worker", "worker-post", "beat", "migrate", "demo"} <= set(
+        services
+    )
+    queues = {
+        shlex.split(services[n]["command"])[shlex.split(services[n]["command"]).index("-Q") + 1]
+        for n in ("worker", "worker-post")
+    }
     from django.conf import settings
 
-    assert queues == {settings.CELERY_CALLS_QUEUE, settings.CELERY_POST_QUEUE}  # both queues are consumed
+    assert queues == {
+        settings.CELERY_CALLS_QUEUE,
+        settings.CELERY_POST_QUEUE,
+    }  # both queues are consumed
     # Every task is routed to a queue some worker consumes.
     assert {r["queue"] for r in settings.CELERY_TASK_ROUTES.values()} <= queues
     commands = 0
     for name, svc in services.items():
         if "command" in svc and "image" not in svc:
-            argv = svc["command"] if isinstance(svc["command"], list) else shlex.split(svc["command"])
+            argv = (
+                svc["command"] if isinstance(svc["command"], list) else shlex.split(svc["command"])
+            )
             check_command(argv)
             commands += 1
             assert svc.get("build") == "." and (ROOT / "Dockerfile").exists(), name
     assert commands == 6  # migrate, web, worker, worker-post, beat, demo
-    for name in ("web", "worker", "worker-post", "beat", "demo"):  # long-running: brought back if they exit
+    for name in (
+        "web",
+        "worker",
+        "worker-post",
+        "beat",
+        "demo",
+    ):  # long-running: brought back if they exit
         assert services[name].get("restart") == "unless-stopped", name
     assert services["migrate"]["restart"] == "no"
 
@@ -103,7 +128,9 @@ def test_a_post_processing_worker_can_run_on_idle_cpu_only() -> None:
         "seen = []; t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); t.start(); t.join(); "
         "print(os.sched_getscheduler(0) == os.SCHED_IDLE, seen[0] == os.SCHED_IDLE)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert out.stdout.split() == ["True", "True"]
     with pytest.raises(ValueError, match="must be one of normal, batch, idle"):
         set_cpu_policy("lowest")

@@ -1,6 +1,7 @@
 """The embedded default's secrets at rest: a random Django secret key and field-encryption key
 made on first start, kept in var/keys/ with mode 0600, the same for every process; secrets
 stored under the old public-derived key are re-encrypted at start."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -45,10 +46,18 @@ def test_processes_starting_at_once_agree_on_one_secret(tmp_path: Path) -> None:
 
 
 def embedded_settings(var: Path, *names: str) -> list[str]:
-    code = "import django; django.setup(); from django.conf import settings as s; " + "; ".join(f"print(s.{n})" for n in names)
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL")}
+    code = "import django; django.setup(); from django.conf import settings as s; " + "; ".join(
+        f"print(s.{n})" for n in names
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL")
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "settings.local", "CEKURA_VAR_DIR": str(var)})
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
     return out.stdout.splitlines()
 
 
@@ -63,7 +72,9 @@ def test_the_embedded_default_makes_its_keys_and_keeps_them(tmp_path: Path) -> N
     for name in ("django-secret-key", "field-encryption-key"):
         assert stat.S_IMODE((tmp_path / "keys" / name).stat().st_mode) == 0o600
     other = tmp_path / "elsewhere"
-    assert embedded_settings(other, "FIELD_ENCRYPTION_KEYS[0]") != [field_key]  # each installation its own
+    assert embedded_settings(other, "FIELD_ENCRYPTION_KEYS[0]") != [
+        field_key
+    ]  # each installation its own
 
 
 def test_secrets_under_the_old_public_key_are_re_encrypted_at_start(db: Any, settings: Any) -> None:
@@ -74,7 +85,10 @@ def test_secrets_under_the_old_public_key_are_re_encrypted_at_start(db: Any, set
     from test_framework.models import AIAgent
     from tests.factories import AgentFactory
 
-    legacy, kept = derive_fernet_key("embedded-default-not-for-production"), Fernet.generate_key().decode()
+    legacy, kept = (
+        derive_fernet_key("embedded-default-not-for-production"),
+        Fernet.generate_key().decode(),
+    )
     settings.FIELD_ENCRYPTION_KEYS = [legacy]  # as the embedded default stored them before
     agent = AgentFactory(agora_api_key="old-secret")
     settings.FIELD_ENCRYPTION_KEYS = [kept, legacy]

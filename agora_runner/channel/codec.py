@@ -6,6 +6,7 @@ libopus comes from the operating system (Debian's `libopus0`), through `opuslib-
 ctypes binding; both are imported only when a channel asks for the codec, and a missing
 library is a clear error.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -41,7 +42,14 @@ class OpusLink:
     and returns what the receiver plays for it. The codec delays the audio by `delay`
     samples (its look-ahead, 104 at 16 kHz)."""
 
-    def __init__(self, *, bitrate: int = 24000, dtx: bool = False, fec: bool = False, expected_loss_percent: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        bitrate: int = 24000,
+        dtx: bool = False,
+        fec: bool = False,
+        expected_loss_percent: int = 0,
+    ) -> None:
         opus = _opus()
         api, ctl, k = opus.api, opus.api.ctl, opus.constants
         self._api = api
@@ -50,8 +58,12 @@ class OpusLink:
         state = self._encoder.encoder_state
         api.encoder.encoder_ctl(state, ctl.ctl_set(k.SET_DTX_REQUEST), int(dtx))
         api.encoder.encoder_ctl(state, ctl.ctl_set(k.SET_INBAND_FEC_REQUEST), int(fec))
-        api.encoder.encoder_ctl(state, ctl.ctl_set(k.SET_PACKET_LOSS_PERC_REQUEST), int(expected_loss_percent))
-        self.delay = int(api.encoder.encoder_ctl(state, ctl.get(k.GET_LOOKAHEAD_REQUEST, ctypes.c_int32)))
+        api.encoder.encoder_ctl(
+            state, ctl.ctl_set(k.SET_PACKET_LOSS_PERC_REQUEST), int(expected_loss_percent)
+        )
+        self.delay = int(
+            api.encoder.encoder_ctl(state, ctl.get(k.GET_LOOKAHEAD_REQUEST, ctypes.c_int32))
+        )
         self._decoder = opus.Decoder(SAMPLE_RATE, 1)
 
     def carry(self, frame: np.ndarray, lost: bool = False) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Frame encryption of the local channel: AES-256-GCM keyed from the Agora-style mode, key
 and salt. Members with the same three decrypt each other; anyone else gets nothing usable."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,9 @@ OVERHEAD = NONCE + 16  # nonce + GCM tag
 class FrameCipher:
     def __init__(self, config: EncryptionConfig) -> None:
         info = f"cekura-local-channel:{config.mode}:{config.mode_name}".encode()
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=config.salt or None, info=info).derive(config.key.encode())
+        key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=config.salt or None, info=info
+        ).derive(config.key.encode())
         self._aead = AESGCM(key)
         self._aad = info
 

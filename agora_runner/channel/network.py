@@ -3,6 +3,7 @@
 The same seed gives the same sequence of delays and drops, frame by frame, so a run under
 bad conditions can be replayed exactly.
 """
+
 from __future__ import annotations
 
 import random
@@ -48,8 +49,12 @@ class NetworkConditions:
             return None
         dtx = data.get("dtx", False)
         return cls(
-            float(data.get("latency_ms", 0)), float(data.get("jitter_ms", 0)), float(data.get("loss", 0)), int(data.get("seed", 0)),
-            str(data.get("codec") or "").lower().replace("none", ""), int(data.get("bitrate", 24000)),
+            float(data.get("latency_ms", 0)),
+            float(data.get("jitter_ms", 0)),
+            float(data.get("loss", 0)),
+            int(data.get("seed", 0)),
+            str(data.get("codec") or "").lower().replace("none", ""),
+            int(data.get("bitrate", 24000)),
             dtx if isinstance(dtx, bool) else str(dtx).lower() in ("1", "true", "yes", "on"),
         )
 

@@ -3,6 +3,7 @@
 kind 1: JSON control message. kind 2: audio. Client→server audio is 320 bytes of PCM;
 server→client audio is u32 sender uid + 320 bytes of PCM.
 """
+
 from __future__ import annotations
 
 import asyncio

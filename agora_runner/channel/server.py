@@ -3,6 +3,7 @@
 Tokens are verified like Agora does (spec/agora-facts.md); frames are relayed to every
 other member of the channel; joins and leaves are announced.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,7 +53,9 @@ class Member:
 
 
 class ChannelServer:
-    def __init__(self, certificates: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, certificates: dict[str, str], host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         # app id → app certificate: the apps this server serves
         self.certificates = dict(certificates)
         self.host = host
@@ -114,13 +117,21 @@ class ChannelServer:
                 return
             cert = self.certificates.get(app_id)
             if cert is None:
-                self._refuse(writer, "invalid_app_id", "this channel server does not serve that app id")
+                self._refuse(
+                    writer, "invalid_app_id", "this channel server does not serve that app id"
+                )
                 return
             if not channel:
                 self._refuse(writer, "invalid_channel", "channel name is empty")
                 return
             try:
-                verify_rtc_join(str(msg.get("token", "")), app_id=app_id, app_certificate=cert, channel=channel, uid=uid)
+                verify_rtc_join(
+                    str(msg.get("token", "")),
+                    app_id=app_id,
+                    app_certificate=cert,
+                    channel=channel,
+                    uid=uid,
+                )
             except TokenError as exc:
                 self._refuse(writer, "invalid_token", str(exc))
                 return
@@ -140,7 +151,9 @@ class ChannelServer:
                 # The sender's codec conceals its own lost packets (transports.local): here
                 # its frames are only delayed.
                 conditions = replace(conditions, loss=0.0)
-            if conditions is not None and (conditions.latency_ms or conditions.jitter_ms or conditions.loss):
+            if conditions is not None and (
+                conditions.latency_ms or conditions.jitter_ms or conditions.loss
+            ):
                 member.impairment = Impairment(conditions)
                 member.delayed = asyncio.Queue()
                 delivery = asyncio.create_task(self._deliver_later(member, members))
@@ -178,7 +191,11 @@ class ChannelServer:
                 if members.get(member.uid) is member:
                     del members[member.uid]
                     for other in members.values():
-                        other.send(encode_control({"op": "user_left", "uid": member.uid, "reason": leave_reason}))
+                        other.send(
+                            encode_control(
+                                {"op": "user_left", "uid": member.uid, "reason": leave_reason}
+                            )
+                        )
                 if not members:
                     self.channels.pop(key, None)
             try:

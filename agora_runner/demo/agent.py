@@ -7,6 +7,7 @@ Calibration mode (`calibrate_ms`): every answer is one fixed clip whose first sa
 exactly D ms after the caller's last voiced frame reached the agent, D taken in turn from the
 list. The benchmark of the timing metrics measures them against that.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,9 @@ class AgentKnobs:
     silent: bool = False
     talk_over: bool = False  # starts talking while the caller is still speaking
     end_of_turn_ms: int = 700
-    calibrate_ms: tuple[int, ...] = ()  # calibration: answer the fixed clip after these delays, in turn
+    calibrate_ms: tuple[
+        int, ...
+    ] = ()  # calibration: answer the fixed clip after these delays, in turn
 
 
 class DemoAgent:
@@ -69,7 +72,9 @@ class DemoAgent:
         self._done = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_voiced_at = 0.0  # monotonic time the caller's last voiced frame arrived
-        self.calibration: list[dict[str, Any]] = []  # per answer: the delay asked for, how late, which clip
+        self.calibration: list[
+            dict[str, Any]
+        ] = []  # per answer: the delay asked for, how late, which clip
         self._clips: dict[str, np.ndarray] = {}
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
@@ -132,7 +137,13 @@ class DemoAgent:
         # No suspension between here and the queueing in _utter(): the next frame the speaker
         # builds is frames_sent.
         pad = sample - self.speaker.frames_sent * FRAME_SAMPLES
-        self.calibration.append({"requested_ms": delay_ms, "late_ms": round(max(-pad, 0) * 1000 / SAMPLE_RATE, 2), "clip": text})
+        self.calibration.append(
+            {
+                "requested_ms": delay_ms,
+                "late_ms": round(max(-pad, 0) * 1000 / SAMPLE_RATE, 2),
+                "clip": text,
+            }
+        )
         if pad < 0:
             log.info("demo agent: calibration delay %d ms came too late to keep", delay_ms)
             pad = 0
@@ -148,7 +159,9 @@ class DemoAgent:
 
     async def _listen(self, caller_present: asyncio.Event) -> None:
         calibrating = bool(self.knobs.calibrate_ms)
-        tracker = TurnTracker(CALIBRATION_END_OF_TURN_MS if calibrating else self.knobs.end_of_turn_ms)
+        tracker = TurnTracker(
+            CALIBRATION_END_OF_TURN_MS if calibrating else self.knobs.end_of_turn_ms
+        )
         answers = 0
         history: list[bytes] = []
         turn: list[bytes] | None = None
@@ -179,7 +192,13 @@ class DemoAgent:
                     turn = None
                     delay = self.knobs.calibrate_ms[answers % len(self.knobs.calibrate_ms)]
                     answers += 1
-                    self._spawn(self._answer_after(delay, self._last_voiced_at, CALIBRATION_CLIPS[answers % len(CALIBRATION_CLIPS)]))
+                    self._spawn(
+                        self._answer_after(
+                            delay,
+                            self._last_voiced_at,
+                            CALIBRATION_CLIPS[answers % len(CALIBRATION_CLIPS)],
+                        )
+                    )
                 elif change == "end" and turn is not None:
                     audio = np.frombuffer(b"".join(turn), dtype=np.int16)
                     turn = None
@@ -227,5 +246,3 @@ class DemoAgent:
                 log.info("demo agent: leaving mid-call (fault knob)")
             return
         await self._done.wait()
-
-

@@ -1,4 +1,5 @@
 """What the demo receptionist answers: a handful of intents matched on keywords."""
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,9 @@ CALIBRATION_CLIPS = (
     "Okay. Our clinic opens at nine in the morning and closes at five in the evening on weekdays.",
     "So, the clinic is open from nine in the morning until five in the evening on weekdays.",
 )
-FALLBACK = "Sorry, I can help with appointments, opening hours and prescriptions. What would you like?"
+FALLBACK = (
+    "Sorry, I can help with appointments, opening hours and prescriptions. What would you like?"
+)
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow")
 
 
@@ -29,7 +32,9 @@ def greeting_for(variables: dict[str, Any] | None) -> str:
     the session endpoint, the patient is greeted by name (how a test sees them arrive)."""
     name = (variables or {}).get("patient_name")
     if isinstance(name, str) and re.fullmatch(r"[A-Za-z][A-Za-z .'-]{0,39}", name.strip()):
-        return f"Hello {name.strip()}, thank you for calling Sunny Clinic. How can I help you today?"
+        return (
+            f"Hello {name.strip()}, thank you for calling Sunny Clinic. How can I help you today?"
+        )
     return GREETING
 
 
@@ -45,13 +50,17 @@ def reply_to(heard: str) -> Reply:
     if day and day in ("saturday", "sunday"):
         return Reply("I am sorry, we are closed at the weekend. Would a weekday suit you?")
     if day:
-        return Reply(f"Great, your appointment is on {day.capitalize()} at ten in the morning. Is there anything else?")
+        return Reply(
+            f"Great, your appointment is on {day.capitalize()} at ten in the morning. Is there anything else?"
+        )
     if words & {"cancel", "cancellation"}:
         return Reply("Your appointment has been cancelled. Is there anything else?")
     if words & {"appointment", "book", "booking", "schedule", "see"}:
         return Reply("Of course, I can book an appointment for you. Which day would suit you?")
     if words & {"hours", "open", "opening", "close", "closing"}:
-        return Reply("We are open Monday to Friday, from eight in the morning to six in the evening.")
+        return Reply(
+            "We are open Monday to Friday, from eight in the morning to six in the evening."
+        )
     if words & {"prescription", "refill", "medication", "medicine"}:
         return Reply("I have sent a refill request to your doctor. It will be ready tomorrow.")
     if words & {"where", "address", "located", "location"}:

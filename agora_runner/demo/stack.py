@@ -11,6 +11,7 @@ details. Knobs ride on the endpoint URL's query:
 - `calibrate=200,800,1500`: calibration mode, one fixed answer sent exactly D ms after the
   caller's last voiced frame arrives, D cycling through the list (each 200–2500 ms).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,7 +50,9 @@ def _one(query: dict[str, list[str]], name: str) -> str | None:
     return values[-1] if values else None
 
 
-def channel_from_query(query: dict[str, list[str]]) -> tuple[EncryptionConfig | None, str | None, NetworkConditions | None]:
+def channel_from_query(
+    query: dict[str, list[str]],
+) -> tuple[EncryptionConfig | None, str | None, NetworkConditions | None]:
     """(the channel's encryption, the agent's own key if it differs, the agent's network)."""
     encryption = None
     mode_name = _one(query, "encryption")
@@ -57,7 +60,9 @@ def channel_from_query(query: dict[str, list[str]]) -> tuple[EncryptionConfig | 
         mode = ENCRYPTION_MODES.get(mode_name.lower())
         if mode is None:
             raise KnobError(f"encryption must be one of {', '.join(ENCRYPTION_MODES)}")
-        encryption = EncryptionConfig(mode_name.lower(), mode, secrets.token_hex(16), os.urandom(32))
+        encryption = EncryptionConfig(
+            mode_name.lower(), mode, secrets.token_hex(16), os.urandom(32)
+        )
     try:
         network = NetworkConditions.from_dict({k: _one(query, k) for k in FIELDS if _one(query, k)})
     except ValueError as exc:
@@ -166,7 +171,10 @@ class DemoStack:
             app_id=self.app_id, app_certificate=self.app_certificate, channel=channel, uid=join_uid
         )
         agent_token = mint_rtc_token(
-            app_id=self.app_id, app_certificate=self.app_certificate, channel=channel, uid=DEMO_AGENT_UID
+            app_id=self.app_id,
+            app_certificate=self.app_certificate,
+            channel=channel,
+            uid=DEMO_AGENT_UID,
         )
         agent_encryption = encryption
         if encryption is not None and agent_key:
@@ -183,7 +191,11 @@ class DemoStack:
         self.agents.append(agent)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._spawn, agent)
-        answer = {"agora_app_id": self.app_id, "agora_channel": channel, "agora_token": caller_token}
+        answer = {
+            "agora_app_id": self.app_id,
+            "agora_channel": channel,
+            "agora_token": caller_token,
+        }
         if encryption is not None:
             answer["encryption_mode"] = encryption.mode_name
             answer["encryption_key"] = encryption.key
@@ -215,7 +227,9 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _serve(self, client_id: Any, query: dict[str, list[str]], variables: Any = None) -> None:
+        def _serve(
+            self, client_id: Any, query: dict[str, list[str]], variables: Any = None
+        ) -> None:
             if urlparse(self.path).path.rstrip("/") != "/session":
                 return self._answer(404, {"error": "not found"})
             given = self.headers.get(stack.secret_header, "")
@@ -230,7 +244,9 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
                 return self._answer(400, {"error": str(exc)})
             if variables is not None and not isinstance(variables, dict):
                 return self._answer(400, {"error": "agent_variables must be a JSON object"})
-            self._answer(200, stack.open_session(knobs, join_uid, encryption, agent_key, network, variables))
+            self._answer(
+                200, stack.open_session(knobs, join_uid, encryption, agent_key, network, variables)
+            )
 
         def do_GET(self) -> None:  # noqa: N802
             query = parse_qs(urlparse(self.path).query)

@@ -1,4 +1,5 @@
 """Channel transports. Which one a run uses is decided here, in one place."""
+
 from __future__ import annotations
 
 from ..channel.network import NetworkConditions

@@ -14,6 +14,7 @@ on_connected → publish_audio → push_audio_pcm_data(pcm, 16000, 1) → discon
 Callbacks arrive on the SDK's native threads: they only hand events to the event loop with
 call_soon_threadsafe and never call back into the SDK.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -167,7 +168,13 @@ def _observers(sdk: SimpleNamespace, transport: AgoraTransport) -> tuple[Any, An
 
     class AudioObserver(sdk.IAudioFrameObserver):  # type: ignore[misc, name-defined]
         def on_playback_audio_frame_before_mixing(
-            self, agora_local_user: Any, channelId: Any, uid: Any, frame: Any, vad_result_state: int, vad_result_bytearray: Any
+            self,
+            agora_local_user: Any,
+            channelId: Any,
+            uid: Any,
+            frame: Any,
+            vad_result_state: int,
+            vad_result_bytearray: Any,
         ) -> int:
             # Copy the buffer now: the SDK reuses its memory after the callback returns.
             transport._emit(RemoteAudio(_uid(uid), bytes(frame.buffer), time.monotonic()))
@@ -203,14 +210,18 @@ class AgoraTransport(ChannelTransport):
     def _on_failure(self, reason: int) -> None:
         text = CONNECTION_REASONS.get(reason, f"Agora connection failure (reason {reason})")
         if self._connected is not None and not self._connected.done():
-            self._connected.set_exception(JoinError(f"joining channel refused: {text}", permanent=reason not in (14, 16)))
+            self._connected.set_exception(
+                JoinError(f"joining channel refused: {text}", permanent=reason not in (14, 16))
+            )
         else:
             self.events.put_nowait(Disconnected(text, time.monotonic()))
 
     def _on_disconnected(self, reason: int) -> None:
         text = CONNECTION_REASONS.get(reason, f"disconnected (reason {reason})")
         if self._connected is not None and not self._connected.done():
-            self._connected.set_exception(JoinError(f"joining channel failed: {text}", permanent=False))
+            self._connected.set_exception(
+                JoinError(f"joining channel failed: {text}", permanent=False)
+            )
         else:
             self.events.put_nowait(Disconnected(text, time.monotonic()))
 
@@ -247,7 +258,9 @@ class AgoraTransport(ChannelTransport):
                         encryption_mode=join.encryption.mode,
                         encryption_key=join.encryption.key,
                         # The SDK wants the decoded salt bytes, not the base64 text.
-                        encryption_kdf_salt=bytearray(join.encryption.salt) if join.encryption.salt else None,
+                        encryption_kdf_salt=bytearray(join.encryption.salt)
+                        if join.encryption.salt
+                        else None,
                     ),
                 )
                 if rc != 0:
@@ -260,7 +273,10 @@ class AgoraTransport(ChannelTransport):
             try:
                 await asyncio.wait_for(self._connected, CONNECT_TIMEOUT)
             except TimeoutError:
-                raise JoinError(f"no answer from Agora within {CONNECT_TIMEOUT:g} s while joining", permanent=False) from None
+                raise JoinError(
+                    f"no answer from Agora within {CONNECT_TIMEOUT:g} s while joining",
+                    permanent=False,
+                ) from None
             conn.publish_audio()
         except BaseException:
             await self.disconnect()

@@ -1,4 +1,5 @@
 """The interface every transport offers; it mirrors what the Agora server SDK does."""
+
 from __future__ import annotations
 
 import abc

@@ -1,4 +1,5 @@
 """Transport for our local channel server (agora_runner.channel.server)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -66,7 +67,13 @@ class LocalChannelTransport(ChannelTransport):
                 permanent=False,
             ) from exc
         self._cipher = FrameCipher(join.encryption) if join.encryption else None
-        hello: dict[str, object] = {"op": "join", "app_id": join.app_id, "channel": join.channel, "token": join.token, "uid": join.uid}
+        hello: dict[str, object] = {
+            "op": "join",
+            "app_id": join.app_id,
+            "channel": join.channel,
+            "token": join.token,
+            "uid": join.uid,
+        }
         if self.network is not None and self.network.active:
             hello["network"] = self.network.as_dict()
         self._writer.write(encode_control(hello))
@@ -74,7 +81,9 @@ class LocalChannelTransport(ChannelTransport):
             kind, payload = await asyncio.wait_for(read_message(self._reader), CONNECT_TIMEOUT)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             await self.disconnect()
-            raise JoinError("the local channel closed the connection while joining", permanent=False) from exc
+            raise JoinError(
+                "the local channel closed the connection while joining", permanent=False
+            ) from exc
         msg = decode_control(payload) if kind == KIND_CONTROL else {}
         if msg.get("op") != "joined":
             await self.disconnect()
@@ -104,7 +113,9 @@ class LocalChannelTransport(ChannelTransport):
                     if msg["op"] == "user_joined":
                         self.events.put_nowait(UserJoined(int(msg["uid"]), now))
                     elif msg["op"] == "user_left":
-                        self.events.put_nowait(UserLeft(int(msg["uid"]), str(msg.get("reason", "")), now))
+                        self.events.put_nowait(
+                            UserLeft(int(msg["uid"]), str(msg.get("reason", "")), now)
+                        )
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except asyncio.CancelledError:

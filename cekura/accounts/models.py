@@ -11,7 +11,9 @@ class Organization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(credits__gte=0), name="credits_never_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gte=0), name="credits_never_negative")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -20,7 +22,9 @@ class Organization(models.Model):
 class ApiKey(models.Model):
     """An API key; only its SHA-256 digest is stored, with a short prefix to recognise it."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
     name = models.CharField(max_length=200, blank=True, default="")
     prefix = models.CharField(max_length=16)
     digest = models.CharField(max_length=64, unique=True)
@@ -35,7 +39,9 @@ class ApiKey(models.Model):
 class Membership(models.Model):
     """A dashboard user belongs to one organization and sees only its rows."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="members")
     created_at = models.DateTimeField(auto_now_add=True)
 

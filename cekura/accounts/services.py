@@ -40,7 +40,10 @@ def api_key_create(*, organization: Organization, name: str = "") -> tuple[ApiKe
         Organization.objects.select_for_update().filter(pk=organization.pk).first()
         live = ApiKey.objects.filter(organization=organization, revoked_at__isnull=True).count()
         if live >= limit:
-            raise InvalidInput(f"This organization already has {live} live API keys (at most {limit}); revoke one first.", field="key")
+            raise InvalidInput(
+                f"This organization already has {live} live API keys (at most {limit}); revoke one first.",
+                field="key",
+            )
         key = ApiKey.objects.create(
             organization=organization, name=name, prefix=raw[:10], digest=api_key_digest(raw)
         )
@@ -58,7 +61,9 @@ def api_key_revoke(*, organization: Organization, key_id: int) -> ApiKey:
     return key
 
 
-def user_create(*, username: str, password: str, organization: Organization, email: str = "") -> Membership:
+def user_create(
+    *, username: str, password: str, organization: Organization, email: str = ""
+) -> Membership:
     """A dashboard user in an organization; the password must pass Django's validators."""
     User = get_user_model()
     if not username.strip():
@@ -76,7 +81,11 @@ def user_create(*, username: str, password: str, organization: Organization, ema
 
 def organization_of(user: object) -> Organization | None:
     """The organization a signed-in dashboard user belongs to, if any."""
-    membership = Membership.objects.select_related("organization").filter(user_id=getattr(user, "pk", None)).first()
+    membership = (
+        Membership.objects.select_related("organization")
+        .filter(user_id=getattr(user, "pk", None))
+        .first()
+    )
     return membership.organization if membership else None
 
 

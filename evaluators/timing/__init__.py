@@ -7,6 +7,7 @@ call. Where an edge cannot be placed within the stated accuracy, the turn says s
 (`measurable` false, with a reason) and is left out of the figures: a wrong number is worse
 than none.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,7 +74,9 @@ class Timing:
     ai_interruptions: list[float] = field(default_factory=list)  # seconds the agent broke in
     user_interruptions: list[float] = field(default_factory=list)  # seconds the caller broke in
     greeting_s: float | None = None
-    agent_spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) s of the agent's turns
+    agent_spans: list[tuple[float, float]] = field(
+        default_factory=list
+    )  # (start, end) s of the agent's turns
 
 
 def _caller_lines(call: CallData) -> list[tuple[int, int]]:
@@ -84,7 +87,10 @@ def _caller_lines(call: CallData) -> list[tuple[int, int]]:
 
     sr = call.sample_rate
     out = []
-    for u in sorted((u for u in call.caller_utterances if u.get("kind") != "backchannel"), key=lambda u: u["start"]):
+    for u in sorted(
+        (u for u in call.caller_utterances if u.get("kind") != "backchannel"),
+        key=lambda u: u["start"],
+    ):
         if u.get("speech_start") is not None and u.get("speech_end") is not None:
             out.append((round(float(u["speech_start"]) * sr), round(float(u["speech_end"]) * sr)))
             continue
@@ -109,11 +115,25 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
         greeting = find_onset(agent, first_bg, 0, lines[0][0], p)
         if greeting.sample is not None:
             timing.greeting_s = greeting.sample / sr
-            end_of = find_stop(agent, first_bg, greeting.sample + int(0.03 * sr), min(len(agent), lines[0][1] + sr), TURN_PAUSE_S, lines[0][1], p)
-            timing.agent_spans.append((greeting.sample / sr, (end_of.sample or greeting.sample) / sr))
-    answer_end = timing.agent_spans[-1][1] * sr if timing.agent_spans else 0  # where the agent's previous speech ended (our own finding)
+            end_of = find_stop(
+                agent,
+                first_bg,
+                greeting.sample + int(0.03 * sr),
+                min(len(agent), lines[0][1] + sr),
+                TURN_PAUSE_S,
+                lines[0][1],
+                p,
+            )
+            timing.agent_spans.append(
+                (greeting.sample / sr, (end_of.sample or greeting.sample) / sr)
+            )
+    answer_end = (
+        timing.agent_spans[-1][1] * sr if timing.agent_spans else 0
+    )  # where the agent's previous speech ended (our own finding)
     answer_end = int(answer_end)
-    previous: tuple[int, int] | None = None  # the stretch the previous answer's background came from
+    previous: tuple[int, int] | None = (
+        None  # the stretch the previous answer's background came from
+    )
     for i, (start, end) in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         horizon = nxt[0] if nxt else len(agent)
@@ -121,10 +141,24 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
         # judged against the background before the line (or the previous answer's).
         broke_in: int | None = None
         if answer_end + int(TURN_PAUSE_S * sr) < start:
-            before = measure_background(agent, max(answer_end + guard, start - int(p.background_s * sr), 0), start, p, also=previous)
+            before = measure_background(
+                agent,
+                max(answer_end + guard, start - int(p.background_s * sr), 0),
+                start,
+                p,
+                also=previous,
+            )
             over = find_onset(agent, before, start, end, p) if before is not None else None
             if over is not None and over.sample is not None and over.measurable:
-                stretch = find_stop(agent, before, over.sample + int(0.03 * sr), min(len(agent), end + sr), TURN_PAUSE_S, end, p)
+                stretch = find_stop(
+                    agent,
+                    before,
+                    over.sample + int(0.03 * sr),
+                    min(len(agent), end + sr),
+                    TURN_PAUSE_S,
+                    end,
+                    p,
+                )
                 if stretch.sample is not None:
                     timing.agent_spans.append((over.sample / sr, stretch.sample / sr))
                     broke_in = over.sample
@@ -132,25 +166,55 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
                     if min(stretch.sample, end) - over.sample >= MIN_OVERLAP_S * sr:
                         timing.ai_interruptions.append(round(over.sample / sr, 3))
         bg_start = max(answer_end + guard, end - int(p.background_s * sr), 0)
-        bg_end = end if broke_in is None or answer_end < end - int(p.background_min_s * sr) else broke_in
+        bg_end = (
+            end if broke_in is None or answer_end < end - int(p.background_min_s * sr) else broke_in
+        )
         short = bg_end - bg_start < p.background_s * sr * 2 / 3
-        bg = measure_background(agent, bg_start, bg_end, p, also=previous if short else None) if bg_end > bg_start else None
+        bg = (
+            measure_background(agent, bg_start, bg_end, p, also=previous if short else None)
+            if bg_end > bg_start
+            else None
+        )
         if bg is None and previous is not None:
             bg = measure_background(agent, *previous, p)
         elif bg is not None:
             previous = (bg_start, bg_end)
         if bg is None:
-            timing.turns.append(TurnTiming(end / sr, None, None, False, "no stretch of the agent's background before the answer to judge it against"))
+            timing.turns.append(
+                TurnTiming(
+                    end / sr,
+                    None,
+                    None,
+                    False,
+                    "no stretch of the agent's background before the answer to judge it against",
+                )
+            )
             continue
         onset = find_onset(agent, bg, end, horizon, p)
         if onset.sample is None:
             timing.turns.append(TurnTiming(end / sr, None, None, onset.measurable, onset.reason))
             continue
         latency = (onset.sample - end) * 1000 / sr
-        timing.turns.append(TurnTiming(end / sr, onset.sample / sr, latency if onset.measurable else None, onset.measurable, onset.reason))
+        timing.turns.append(
+            TurnTiming(
+                end / sr,
+                onset.sample / sr,
+                latency if onset.measurable else None,
+                onset.measurable,
+                onset.reason,
+            )
+        )
         # Where the answer ends; if the caller's next line starts before that, a barge-in.
         limit = min(len(agent), (nxt[1] + sr) if nxt else len(agent))
-        finish = find_stop(agent, bg, onset.sample + int(0.03 * sr), limit, TURN_PAUSE_S, nxt[1] if nxt else None, p)
+        finish = find_stop(
+            agent,
+            bg,
+            onset.sample + int(0.03 * sr),
+            limit,
+            TURN_PAUSE_S,
+            nxt[1] if nxt else None,
+            p,
+        )
         answer_end = finish.sample if finish.sample is not None else onset.sample
         timing.agent_spans.append((onset.sample / sr, answer_end / sr))
         # More of the agent's speech before the caller's next line (a second sentence after a
@@ -159,7 +223,15 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
             more = find_onset(agent, bg, answer_end + int(TURN_PAUSE_S * sr), horizon, p)
             if more.sample is None:
                 break
-            more_end = find_stop(agent, bg, more.sample + int(0.03 * sr), limit, TURN_PAUSE_S, nxt[1] if nxt else None, p)
+            more_end = find_stop(
+                agent,
+                bg,
+                more.sample + int(0.03 * sr),
+                limit,
+                TURN_PAUSE_S,
+                nxt[1] if nxt else None,
+                p,
+            )
             if more_end.sample is None or more_end.sample <= more.sample:
                 break
             timing.agent_spans.append((more.sample / sr, more_end.sample / sr))
@@ -168,8 +240,15 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
             timing.user_interruptions.append(round(nxt[0] / sr, 4))
             stop = find_stop(agent, bg, nxt[0], limit, TURN_PAUSE_S, nxt[1], p)
             if stop.sample is not None:
-                timing.stops.append(StopTiming(nxt[0] / sr, stop.sample / sr, (stop.sample - nxt[0]) * 1000 / sr, onset.measurable and stop.measurable,
-                                               onset.reason or stop.reason))
+                timing.stops.append(
+                    StopTiming(
+                        nxt[0] / sr,
+                        stop.sample / sr,
+                        (stop.sample - nxt[0]) * 1000 / sr,
+                        onset.measurable and stop.measurable,
+                        onset.reason or stop.reason,
+                    )
+                )
             else:
                 timing.stops.append(StopTiming(nxt[0] / sr, None, None, False, stop.reason))
             answer_end = stop.sample or answer_end
@@ -196,7 +275,9 @@ def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
         timing.agent_spans.append((onset.sample / sr, (end.sample or onset.sample) / sr))
 
 
-def find_turns(track: np.ndarray, p: TimingParams = PARAMS, merge_gap_s: float = 0.7) -> list[tuple[float, float]]:
+def find_turns(
+    track: np.ndarray, p: TimingParams = PARAMS, merge_gap_s: float = 0.7
+) -> list[tuple[float, float]]:
     """A speaker's lines on a track of their own (the caller's, when the run did not keep its
     authored edges): (start, end) seconds of its stretches of speech, pauses shorter than
     `merge_gap_s` joined, each edge placed as an answer's is, against the track's quietest
@@ -227,7 +308,15 @@ def find_turns(track: np.ndarray, p: TimingParams = PARAMS, merge_gap_s: float =
     turns = []
     for start, end in groups:
         onset = find_onset(track, bg, max(0, start - int(0.3 * sr)), end, p)
-        stop = find_stop(track, bg, max(start, end - int(0.1 * sr)), min(len(track), end + int(0.5 * sr)), merge_gap_s, None, p)
+        stop = find_stop(
+            track,
+            bg,
+            max(start, end - int(0.1 * sr)),
+            min(len(track), end + int(0.5 * sr)),
+            merge_gap_s,
+            None,
+            p,
+        )
         first = onset.sample if onset.sample is not None else start
         last = stop.sample if stop.sample is not None else end
         if last > first:

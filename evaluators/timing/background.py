@@ -1,5 +1,6 @@
 """What the agent's track sounds like when the agent is not speaking, just before an answer:
 its level per band, the loudest it gets, how it is judged unlike itself, and what kind it is."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,11 +49,19 @@ def excess_max(bands: np.ndarray, bg: Background) -> np.ndarray:
 
 
 def excess_sum(bands: np.ndarray, bg: Background, p: TimingParams = PARAMS) -> np.ndarray:
-    return np.maximum(bands - (bg.median_db[None, :] + p.lenient_db / 2), 0.0).sum(axis=1) if len(bands) else np.zeros(0)
+    return (
+        np.maximum(bands - (bg.median_db[None, :] + p.lenient_db / 2), 0.0).sum(axis=1)
+        if len(bands)
+        else np.zeros(0)
+    )
 
 
 def measure_background(
-    track: np.ndarray, start: int, end: int, p: TimingParams = PARAMS, also: tuple[int, int] | None = None
+    track: np.ndarray,
+    start: int,
+    end: int,
+    p: TimingParams = PARAMS,
+    also: tuple[int, int] | None = None,
 ) -> Background | None:
     """The background of track[start:end] (None when shorter than background_min_s), and of
     the stretch `also` too when given (the previous answer's background, when this gap is
@@ -66,11 +75,29 @@ def measure_background(
         bands = np.concatenate([bands_of(track, also[0], also[1], p)[1], bands])
     median = np.median(bands, axis=0)
     ceiling = np.quantile(bands, p.ceiling_quantile, axis=0)
-    spread = np.maximum(1.4826 * np.median(np.abs(bands - median[None, :]), axis=0), p.spread_floor_db)
+    spread = np.maximum(
+        1.4826 * np.median(np.abs(bands - median[None, :]), axis=0), p.spread_floor_db
+    )
     linear = 10 ** (bands / 10)
     keep = linear <= np.quantile(linear, 0.98, axis=0)[None, :]
     power = np.maximum((linear * keep).sum(axis=0) / np.maximum(keep.sum(axis=0), 1), 1e-30)
-    partial = Background(start, end, median, ceiling, 0.0, 0.0, 0.0, 0.0, STEADY, spread, np.zeros(1), np.ones(1), power, 0.0, 0.0)
+    partial = Background(
+        start,
+        end,
+        median,
+        ceiling,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        STEADY,
+        spread,
+        np.zeros(1),
+        np.ones(1),
+        power,
+        0.0,
+        0.0,
+    )
     excess_ceiling = float(np.quantile(excess_max(bands, partial), p.ceiling_quantile))
     sum_ceiling = float(np.quantile(excess_sum(bands, partial, p), p.ceiling_quantile))
     from .edges import region_evidence
@@ -89,10 +116,25 @@ def measure_background(
         kind = FLUCTUATING
     else:
         kind = STEADY
-    return Background(start, end, median, ceiling, excess_ceiling, sum_ceiling, level, envelope_peak, kind,
-                      spread, np.mean(evidence, axis=0), np.maximum(np.std(evidence, axis=0), 1e-6), power,
-                      float(10 * np.log10(max(power[np.asarray(p.bands_hz[:-1]) >= p.hidden_from_hz].sum(), 1e-30))),
-                      float(np.quantile(broadband_db(bands), p.ceiling_quantile)))
+    return Background(
+        start,
+        end,
+        median,
+        ceiling,
+        excess_ceiling,
+        sum_ceiling,
+        level,
+        envelope_peak,
+        kind,
+        spread,
+        np.mean(evidence, axis=0),
+        np.maximum(np.std(evidence, axis=0), 1e-6),
+        power,
+        float(
+            10 * np.log10(max(power[np.asarray(p.bands_hz[:-1]) >= p.hidden_from_hz].sum(), 1e-30))
+        ),
+        float(np.quantile(broadband_db(bands), p.ceiling_quantile)),
+    )
 
 
 def _envelope(x: np.ndarray) -> np.ndarray:

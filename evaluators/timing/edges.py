@@ -9,6 +9,7 @@ speech, found back (or forward) from it:
 - in noise, as a change point: the frame before which the evidence of sound (each band's
   excess over its background, in the background's own spread) stops adding up.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,7 +72,9 @@ class Analysis:
         return [(int(a), int(b)) for a, b in zip(firsts, lasts, strict=True)]
 
 
-def analyse(track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS) -> Analysis:
+def analyse(
+    track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS
+) -> Analysis:
     origin, bands = bands_of(track, max(0, lo - p.frame), hi, p)
     if not len(bands):
         empty = np.zeros(0)
@@ -82,8 +85,12 @@ def analyse(track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: Timi
     over = bg.over_ceiling(bands)
     # Per band region, the evidence of sound, in the background's own units: frames of
     # background give it mean 0 and spread 1; less evidence_drift, they add less than nothing.
-    evidence = (region_evidence(bands, bg.power, p) - bg.evidence_mean[None, :]) / bg.evidence_spread[None, :] - p.evidence_drift
-    loud = (over > p.sure_margin_db) & (level >= nearby - p.sure_range_db) & (level >= p.sure_min_dbfs)
+    evidence = (
+        region_evidence(bands, bg.power, p) - bg.evidence_mean[None, :]
+    ) / bg.evidence_spread[None, :] - p.evidence_drift
+    loud = (
+        (over > p.sure_margin_db) & (level >= nearby - p.sure_range_db) & (level >= p.sure_min_dbfs)
+    )
     n = _ms(p.sure_ms, p)
     c = np.concatenate([[0.0], np.cumsum(loud)])
     t = np.arange(len(loud))
@@ -112,10 +119,14 @@ def _bins(p: TimingParams) -> list[np.ndarray]:
 def _regions(p: TimingParams) -> list[np.ndarray]:
     """Band indices of each region: low (vowels, nasals), middle, high (fricatives), all."""
     lows = np.asarray(p.bands_hz[:-1])
-    return [np.flatnonzero((lows >= lo) & (lows < hi)) for lo, hi in p.evidence_regions_hz] + [np.arange(len(lows))]
+    return [np.flatnonzero((lows >= lo) & (lows < hi)) for lo, hi in p.evidence_regions_hz] + [
+        np.arange(len(lows))
+    ]
 
 
-def _change_point(a: Analysis, bg: Background, start: int, limit: int, step: int, p: TimingParams) -> int:
+def _change_point(
+    a: Analysis, bg: Background, start: int, limit: int, step: int, p: TimingParams
+) -> int:
     """From sure frame `start`, going by `step` (−1: back to an onset, +1: on to a stop) no
     further than `limit`: per band region, the frame where the cumulative evidence (a
     log-likelihood ratio of sound against background) is largest, which is the maximum-
@@ -189,15 +200,22 @@ def _follow(env: np.ndarray, start: int, threshold: float, step: int, bridge: in
     return edge
 
 
-def _quiet_edge(track: np.ndarray, bg: Background, sure_sample: int, limit: int, step: int, p: TimingParams) -> int:
+def _quiet_edge(
+    track: np.ndarray, bg: Background, sure_sample: int, limit: int, step: int, p: TimingParams
+) -> int:
     """On a quiet background, the sample where the answer's sound rises out of (sinks into)
     what lies just before (after) it: digital silence, hiss, comfort noise, a hum's remains."""
     span = int(0.3 * SAMPLE_RATE)
-    lo, hi = (max(limit, sure_sample - span), sure_sample + int(0.05 * SAMPLE_RATE)) if step < 0 else (
-        sure_sample - int(0.05 * SAMPLE_RATE), min(limit, sure_sample + span))
+    lo, hi = (
+        (max(limit, sure_sample - span), sure_sample + int(0.05 * SAMPLE_RATE))
+        if step < 0
+        else (sure_sample - int(0.05 * SAMPLE_RATE), min(limit, sure_sample + span))
+    )
     lo, hi = max(0, lo), min(len(track), hi)
     seg = track[lo:hi]
-    hp = highpass(seg, p) if step < 0 else highpass(seg[::-1], p)[::-1]  # never moves the edge outward
+    hp = (
+        highpass(seg, p) if step < 0 else highpass(seg[::-1], p)[::-1]
+    )  # never moves the edge outward
     env = _envelope(hp)
     at = sure_sample - lo
     peak = float(env.max()) if len(env) else 0.0
@@ -207,8 +225,11 @@ def _quiet_edge(track: np.ndarray, bg: Background, sure_sample: int, limit: int,
     edge = _follow(env, at, floor, step, bridge)
     # Then down to the floor just outside that (hiss, comfort noise), if the sound keeps
     # rising out of it there.
-    outside = env[max(0, edge - int(0.03 * SAMPLE_RATE)) : max(0, edge - int(0.003 * SAMPLE_RATE))] if step < 0 else env[
-        edge + int(0.003 * SAMPLE_RATE) : edge + int(0.03 * SAMPLE_RATE)]
+    outside = (
+        env[max(0, edge - int(0.03 * SAMPLE_RATE)) : max(0, edge - int(0.003 * SAMPLE_RATE))]
+        if step < 0
+        else env[edge + int(0.003 * SAMPLE_RATE) : edge + int(0.03 * SAMPLE_RATE)]
+    )
     local = float(np.median(outside)) if len(outside) else 0.0
     lower = max(p.sample_margin * local, p.sample_margin * bg.envelope_peak, 1.0)
     if lower < floor and p.follow_local_floor:
@@ -231,17 +252,25 @@ def _quiet(track: np.ndarray, bg: Background, sure_sample: int, p: TimingParams)
         return True
     if bg.kind != STEADY:
         return False
-    seg = track[max(0, sure_sample - 160) : sure_sample + int(p.answer_reference_ms * SAMPLE_RATE / 1000)]
+    seg = track[
+        max(0, sure_sample - 160) : sure_sample + int(p.answer_reference_ms * SAMPLE_RATE / 1000)
+    ]
     peak = float(_envelope(highpass(seg, p)).max()) if len(seg) else 0.0
     return peak > 0 and 20 * np.log10(peak / max(bg.envelope_peak, 1e-3)) >= p.quiet_margin_db
 
 
 def _strength(a: Analysis, first: int, p: TimingParams) -> float:
     n = _ms(p.strength_ms, p)
-    return float(np.mean(np.maximum(a.over[first : first + n], -30.0))) if first < len(a.over) else -30.0
+    return (
+        float(np.mean(np.maximum(a.over[first : first + n], -30.0)))
+        if first < len(a.over)
+        else -30.0
+    )
 
 
-def find_onset(track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS) -> Edge:
+def find_onset(
+    track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS
+) -> Edge:
     """The first sample of the agent's first speech in [lo, hi)."""
     a = analyse(track, bg, lo - int(0.05 * SAMPLE_RATE), hi, p)
     first_allowed = a.frame_of(lo, p)
@@ -256,23 +285,43 @@ def find_onset(track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingPar
     if not regions:
         if bg.kind == FLUCTUATING:
             # Over voices or music, an answer under their level leaves no sure speech either.
-            return Edge(None, False, "the background moves like voices or music and nothing in it stood out as the agent's answer")
+            return Edge(
+                None,
+                False,
+                "the background moves like voices or music and nothing in it stood out as the agent's answer",
+            )
         return Edge(None, True, "the agent did not answer")
     first = max(regions[0][0], first_allowed)
     limit = max(0, first_allowed - _ms(50, p))
     if _quiet(track, bg, a.sample_of(first, p), p):
-        sample = _quiet_edge(track, bg, a.sample_of(first, p) + p.frame // 2, max(0, lo - int(0.05 * SAMPLE_RATE)), -1, p)
+        sample = _quiet_edge(
+            track,
+            bg,
+            a.sample_of(first, p) + p.frame // 2,
+            max(0, lo - int(0.05 * SAMPLE_RATE)),
+            -1,
+            p,
+        )
         return Edge(max(sample, lo), True, "")
     if bg.kind == FLUCTUATING:
         edge = _ceiling_walk(a, first, limit, -1, p)
         sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
         strength = _strength(a, edge, p)
         reach = _ms(p.answer_reference_ms, p)
-        headroom = float(a.level[edge : edge + reach].max()) - bg.level_ceiling_dbfs if edge < len(a.level) else 0.0
+        headroom = (
+            float(a.level[edge : edge + reach].max()) - bg.level_ceiling_dbfs
+            if edge < len(a.level)
+            else 0.0
+        )
         if strength < p.min_strength_fluctuating_db or headroom < p.fluctuating_headroom_db:
-            return Edge(sample, False, f"the background moves like voices or music, and the answer stood only {strength:.0f} dB above it "
-                        f"as it began and {headroom:.0f} dB at its loudest (needs {p.min_strength_fluctuating_db:.0f} and "
-                        f"{p.fluctuating_headroom_db:.0f})", strength)
+            return Edge(
+                sample,
+                False,
+                f"the background moves like voices or music, and the answer stood only {strength:.0f} dB above it "
+                f"as it began and {headroom:.0f} dB at its loudest (needs {p.min_strength_fluctuating_db:.0f} and "
+                f"{p.fluctuating_headroom_db:.0f})",
+                strength,
+            )
         return Edge(sample, True, "", strength)
     edge = _change_point(a, bg, first, limit, -1, p)
     sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
@@ -283,19 +332,31 @@ def find_onset(track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingPar
     reach = _ms(p.answer_reference_ms, p)
     peak = float(a.level[edge : edge + reach].max()) if edge < len(a.level) else -200.0
     if bg.high_band_db >= peak - p.hidden_range_db and not _starts_with_consonant(a, edge, -1, p):
-        return Edge(sample, False, f"the noise is loud where weak consonants lie ({peak - bg.high_band_db:.0f} dB under the answer's "
-                    "loudest moment): a first consonant may be hidden under it")
+        return Edge(
+            sample,
+            False,
+            f"the noise is loud where weak consonants lie ({peak - bg.high_band_db:.0f} dB under the answer's "
+            "loudest moment): a first consonant may be hidden under it",
+        )
     return Edge(sample, True, "")
 
 
 def find_stop(
-    track: np.ndarray, bg: Background, barge_in: int, hi: int, pause_s: float = 0.5, caller_end: int | None = None, p: TimingParams = PARAMS
+    track: np.ndarray,
+    bg: Background,
+    barge_in: int,
+    hi: int,
+    pause_s: float = 0.5,
+    caller_end: int | None = None,
+    p: TimingParams = PARAMS,
 ) -> Edge:
     """The last sample of the agent's turn under way at `barge_in`: its stretches of speech
     from there, across pauses shorter than `pause_s`, but not across the caller's end of
     speech (`caller_end`): speech that begins again only after the caller stopped is an
     answer, a turn of its own."""
-    a = analyse(track, bg, max(0, barge_in - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), hi, p)
+    a = analyse(
+        track, bg, max(0, barge_in - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), hi, p
+    )
     at = a.frame_of(barge_in, p)
     pause = _ms(pause_s * 1000, p)
     regions = [r for r in a.regions(p) if r[1] >= at - _ms(50, p)]
@@ -307,7 +368,9 @@ def find_stop(
     bridge = _ms(p.bridge_ms, p)
     for first, end in regions[1:]:
         gap = first - last
-        caller_done = caller_end_frame is not None and (last < caller_end_frame <= first or last >= caller_end_frame - bridge)
+        caller_done = caller_end_frame is not None and (
+            last < caller_end_frame <= first or last >= caller_end_frame - bridge
+        )
         # A pause while the caller still speaks can be the agent carrying on over it; once
         # the caller has stopped, speech after a pause is an answer of its own.
         if gap > pause or (caller_done and gap > bridge):
@@ -315,16 +378,25 @@ def find_stop(
             break
         last = end
     limit = following if following is not None else len(a.level) - 1
-    if _quiet(track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p):
-        sample = _quiet_edge(track, bg, a.sample_of(last, p) + p.frame // 2, a.sample_of(limit, p), +1, p)
+    if _quiet(
+        track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p
+    ):
+        sample = _quiet_edge(
+            track, bg, a.sample_of(last, p) + p.frame // 2, a.sample_of(limit, p), +1, p
+        )
     elif bg.kind == FLUCTUATING:
         edge = _ceiling_walk(a, last, limit, +1, p)
         sample = a.sample_of(edge, p) + p.onset_lag
         n = _ms(p.strength_ms, p)
         tail = float(np.mean(np.maximum(a.over[max(0, edge - n) : edge + 1], -30.0)))
         if tail < p.min_strength_fluctuating_db:
-            return Edge(sample, False, f"the background moves like voices or music, and the agent's last sound stood only {tail:.0f} dB "
-                        f"above it (needs {p.min_strength_fluctuating_db:.0f}): its end may be hidden in it", tail)
+            return Edge(
+                sample,
+                False,
+                f"the background moves like voices or music, and the agent's last sound stood only {tail:.0f} dB "
+                f"above it (needs {p.min_strength_fluctuating_db:.0f}): its end may be hidden in it",
+                tail,
+            )
     else:
         sample = a.sample_of(_change_point(a, bg, last, limit, +1, p), p) + p.onset_lag
     return Edge(sample, True, "")

@@ -1,4 +1,5 @@
 """Every number the timing analysis uses, in one place, each with why it is what it is."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,25 @@ class TimingParams:
     hop: int = 16  # samples (1 ms)
     # Band edges (Hz), about a critical band wide where 125 Hz bins allow. The DC bin is
     # left out, so a constant offset moves nothing.
-    bands_hz: tuple[int, ...] = (125, 250, 375, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8001)
+    bands_hz: tuple[int, ...] = (
+        125,
+        250,
+        375,
+        500,
+        750,
+        1000,
+        1250,
+        1500,
+        2000,
+        2500,
+        3000,
+        3500,
+        4000,
+        5000,
+        6000,
+        7000,
+        8001,
+    )
     # Power floor (dB re full scale, per band): digital silence reads as this, not -inf.
     floor_db: float = -110.0
     # A causal high-pass before looking at single samples: removes DC and most of mains hum

@@ -1,4 +1,5 @@
 """How a stretch of track is looked at: band powers of short frames, and a causal high-pass."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -18,7 +19,10 @@ def _window(frame: int) -> np.ndarray:
 @lru_cache(maxsize=4)
 def _band_bins(frame: int, bands_hz: tuple[int, ...]) -> list[np.ndarray]:
     freqs = np.fft.rfftfreq(frame, 1 / SAMPLE_RATE)
-    return [np.flatnonzero((freqs >= lo) & (freqs < hi)) for lo, hi in zip(bands_hz[:-1], bands_hz[1:], strict=True)]
+    return [
+        np.flatnonzero((freqs >= lo) & (freqs < hi))
+        for lo, hi in zip(bands_hz[:-1], bands_hz[1:], strict=True)
+    ]
 
 
 def band_db(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
@@ -67,7 +71,11 @@ def frame_end(t: int, p: TimingParams = PARAMS) -> int:
 
 def broadband_db(bands: np.ndarray) -> np.ndarray:
     """Per frame, the power of all bands together (dB re full scale)."""
-    return 10 * np.log10(np.maximum((10 ** (bands / 10)).sum(axis=1), 1e-30)) if len(bands) else np.zeros(0)
+    return (
+        10 * np.log10(np.maximum((10 ** (bands / 10)).sum(axis=1), 1e-30))
+        if len(bands)
+        else np.zeros(0)
+    )
 
 
 class Track:
@@ -93,7 +101,9 @@ class Track:
         if b not in self._blocks:
             p = self.p
             start = b * self.BLOCK * p.hop
-            self._blocks[b] = band_db(self.samples[start : start + self.BLOCK * p.hop + p.frame - p.hop], p)
+            self._blocks[b] = band_db(
+                self.samples[start : start + self.BLOCK * p.hop + p.frame - p.hop], p
+            )
         return self._blocks[b]
 
     def bands(self, start: int, end: int) -> np.ndarray:
@@ -113,7 +123,9 @@ class Track:
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def bands_of(track: np.ndarray | Track, start: int, end: int, p: TimingParams = PARAMS) -> tuple[int, np.ndarray]:
+def bands_of(
+    track: np.ndarray | Track, start: int, end: int, p: TimingParams = PARAMS
+) -> tuple[int, np.ndarray]:
     """(the first frame's first sample, band powers) of the stretch [start, end): from a Track's
     grid (start moved up to it), else computed afresh."""
     if isinstance(track, Track):

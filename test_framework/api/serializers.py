@@ -21,7 +21,11 @@ from ..selectors import run_personality
 from ..services import metric_slug_new, metric_slug_taken, result_counts
 from .fields import LenientIdField, coerce_id
 
-AGORA_DATA_DEFAULTS = {"auth_header_name": "X-Cekura-Secret", "request_method": "POST", "join_uid": 1}
+AGORA_DATA_DEFAULTS = {
+    "auth_header_name": "X-Cekura-Secret",
+    "request_method": "POST",
+    "join_uid": 1,
+}
 
 
 class OrgScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -42,10 +46,15 @@ class AgoraDataSerializer(serializers.Serializer):
     session_endpoint_url = serializers.CharField(max_length=2000)
     client_id = serializers.CharField(max_length=500)
     auth_header_name = serializers.RegexField(
-        r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", max_length=200, required=False, default="X-Cekura-Secret",
+        r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        max_length=200,
+        required=False,
+        default="X-Cekura-Secret",
         error_messages={"invalid": "Enter a valid HTTP header name."},
     )
-    request_method = serializers.ChoiceField(choices=["POST", "GET"], required=False, default="POST")
+    request_method = serializers.ChoiceField(
+        choices=["POST", "GET"], required=False, default="POST"
+    )
     join_uid = serializers.IntegerField(min_value=1, max_value=2**32 - 1, required=False, default=1)
 
     def to_internal_value(self, data: Any) -> Any:
@@ -66,25 +75,52 @@ class AgoraDataSerializer(serializers.Serializer):
 
 class AIAgentSerializer(serializers.ModelSerializer):
     agora_data = AgoraDataSerializer(required=False, allow_null=True)
-    agora_api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False, max_length=4000, style={"input_type": "password"})
+    agora_api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=4000,
+        style={"input_type": "password"},
+    )
     agora_api_key_configured = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = AIAgent
         fields = [
-            "id", "agent_name", "description", "inbound", "language", "assistant_provider",
-            "agent_gives_first_message", "agora_data", "agora_api_key", "agora_api_key_configured",
-            "created_at", "updated_at",
+            "id",
+            "agent_name",
+            "description",
+            "inbound",
+            "language",
+            "assistant_provider",
+            "agent_gives_first_message",
+            "agora_data",
+            "agora_api_key",
+            "agora_api_key_configured",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        extra_kwargs = {"description": {"required": True, "allow_blank": True, "max_length": limits.DESCRIPTION}, "inbound": {"required": True}}
+        extra_kwargs = {
+            "description": {
+                "required": True,
+                "allow_blank": True,
+                "max_length": limits.DESCRIPTION,
+            },
+            "inbound": {"required": True},
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         secret = attrs.get("agora_api_key")
-        has_secret = bool(secret) or (secret is None and self.instance is not None and self.instance.agora_api_key_configured)
+        has_secret = bool(secret) or (
+            secret is None and self.instance is not None and self.instance.agora_api_key_configured
+        )
         agora = attrs.get("agora_data", self.instance.agora_data if self.instance else None)
         if agora and not has_secret:
-            raise serializers.ValidationError({"agora_api_key": ["A secret is required when agora_data is configured."]})
+            raise serializers.ValidationError(
+                {"agora_api_key": ["A secret is required when agora_data is configured."]}
+            )
         return attrs
 
     def update(self, instance: AIAgent, validated_data: dict[str, Any]) -> AIAgent:
@@ -103,12 +139,16 @@ class ConditionSerializer(serializers.Serializer):
 
 
 class ConditionalActionsSerializer(serializers.Serializer):
-    role = serializers.CharField(required=False, allow_blank=True, default="", max_length=limits.ROLE)
+    role = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=limits.ROLE
+    )
     conditions = ConditionSerializer(many=True, required=False, default=list)
 
     def validate_conditions(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > limits.CONDITIONS:
-            raise serializers.ValidationError(f"Ensure this field has no more than {limits.CONDITIONS} elements.")
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limits.CONDITIONS} elements."
+            )
         for i, cond in enumerate(value, start=1):
             cond.setdefault("id", i)
         return value
@@ -119,14 +159,28 @@ class ScenarioSerializer(serializers.ModelSerializer):
     metrics = OrgScopedPrimaryKeyField(queryset=Metric.objects.all(), many=True, required=False)
     conditional_actions = ConditionalActionsSerializer(required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    max_duration = serializers.IntegerField(min_value=10, max_value=3600, required=False, allow_null=True)
+    max_duration = serializers.IntegerField(
+        min_value=10, max_value=3600, required=False, allow_null=True
+    )
 
     class Meta:
         model = Scenario
         fields = [
-            "id", "name", "agent", "scenario_type", "instructions", "conditional_actions", "first_message",
-            "expected_outcome_prompt", "metrics", "tags", "scenario_language", "max_duration", "personality",
-            "created_at", "updated_at",
+            "id",
+            "name",
+            "agent",
+            "scenario_type",
+            "instructions",
+            "conditional_actions",
+            "first_message",
+            "expected_outcome_prompt",
+            "metrics",
+            "tags",
+            "scenario_language",
+            "max_duration",
+            "personality",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {
@@ -136,10 +190,21 @@ class ScenarioSerializer(serializers.ModelSerializer):
         }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        kind = attrs.get("scenario_type", self.instance.scenario_type if self.instance else ScenarioType.INSTRUCTION)
-        actions = attrs.get("conditional_actions", self.instance.conditional_actions if self.instance else None)
+        kind = attrs.get(
+            "scenario_type",
+            self.instance.scenario_type if self.instance else ScenarioType.INSTRUCTION,
+        )
+        actions = attrs.get(
+            "conditional_actions", self.instance.conditional_actions if self.instance else None
+        )
         if kind == ScenarioType.CONDITIONAL_ACTIONS and not (actions and actions.get("conditions")):
-            raise serializers.ValidationError({"conditional_actions": ["A conditional_actions scenario needs at least one condition."]})
+            raise serializers.ValidationError(
+                {
+                    "conditional_actions": [
+                        "A conditional_actions scenario needs at least one condition."
+                    ]
+                }
+            )
         return attrs
 
 
@@ -147,8 +212,19 @@ class PersonalitySerializer(serializers.ModelSerializer):
     class Meta:
         model = Personality
         fields = [
-            "id", "name", "prompt", "language", "gender", "speed", "interruption_level", "background_noise",
-            "background_noise_snr_db", "backchannels", "voice", "created_at", "updated_at",
+            "id",
+            "name",
+            "prompt",
+            "language",
+            "gender",
+            "speed",
+            "interruption_level",
+            "background_noise",
+            "background_noise_snr_db",
+            "backchannels",
+            "voice",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"prompt": {"max_length": limits.TEXT}}
@@ -164,47 +240,84 @@ class PersonalitySerializer(serializers.ModelSerializer):
 class MetricSerializer(serializers.ModelSerializer):
     agents = OrgScopedPrimaryKeyField(queryset=AIAgent.objects.all(), many=True, required=False)
     slug = serializers.RegexField(
-        r"^[a-z0-9_]+$", max_length=100, required=False, allow_blank=True,
+        r"^[a-z0-9_]+$",
+        max_length=100,
+        required=False,
+        allow_blank=True,
         help_text="How a spec file names this metric; derived from the name when left out.",
         error_messages={"invalid": "A slug is lowercase letters, digits and _ only."},
     )
 
     class Meta:
         model = Metric
-        fields = ["id", "name", "slug", "description", "eval_type", "enum_values", "type", "prompt", "configuration", "agents", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "eval_type",
+            "enum_values",
+            "type",
+            "prompt",
+            "configuration",
+            "agents",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        extra_kwargs = {"prompt": {"max_length": limits.TEXT}, "description": {"max_length": limits.DESCRIPTION}}
+        extra_kwargs = {
+            "prompt": {"max_length": limits.TEXT},
+            "description": {"max_length": limits.DESCRIPTION},
+        }
 
     def validate_slug(self, value: str) -> str:
         organization = self.context["request"].user.organization
-        if value and metric_slug_taken(organization=organization, slug=value, exclude_pk=self.instance.pk if self.instance else None):
+        if value and metric_slug_taken(
+            organization=organization,
+            slug=value,
+            exclude_pk=self.instance.pk if self.instance else None,
+        ):
             raise serializers.ValidationError("Another metric of this organization has this slug.")
         return value
 
     def create(self, validated_data: dict[str, Any]) -> Metric:
         if not validated_data.get("slug"):
-            validated_data["slug"] = metric_slug_new(organization=validated_data["organization"], name=validated_data.get("name", ""))
+            validated_data["slug"] = metric_slug_new(
+                organization=validated_data["organization"], name=validated_data.get("name", "")
+            )
         return super().create(validated_data)
 
     def update(self, instance: Metric, validated_data: dict[str, Any]) -> Metric:
         if "slug" in validated_data and not validated_data["slug"]:
             validated_data["slug"] = metric_slug_new(
-                organization=instance.organization, name=validated_data.get("name", instance.name), exclude_pk=instance.pk
+                organization=instance.organization,
+                name=validated_data.get("name", instance.name),
+                exclude_pk=instance.pk,
             )
         return super().update(instance, validated_data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         def current(name: str, default: Any) -> Any:
-            return attrs.get(name, getattr(self.instance, name, default) if self.instance else default)
+            return attrs.get(
+                name, getattr(self.instance, name, default) if self.instance else default
+            )
 
         eval_type = current("eval_type", EvalType.BINARY)
         enum_values = current("enum_values", [])
         if eval_type == EvalType.ENUM:
-            if not enum_values or not isinstance(enum_values, list) or not all(isinstance(v, str) and v for v in enum_values):
-                raise serializers.ValidationError({"enum_values": ["An enum metric needs enum_values: a list of names."]})
+            if (
+                not enum_values
+                or not isinstance(enum_values, list)
+                or not all(isinstance(v, str) and v for v in enum_values)
+            ):
+                raise serializers.ValidationError(
+                    {"enum_values": ["An enum metric needs enum_values: a list of names."]}
+                )
         if current("type", MetricType.LLM_JUDGE) == MetricType.LLM_JUDGE:
             if not str(current("prompt", "")).strip():
-                raise serializers.ValidationError({"prompt": ["An llm_judge metric needs a prompt: what the judge should check."]})
+                raise serializers.ValidationError(
+                    {"prompt": ["An llm_judge metric needs a prompt: what the judge should check."]}
+                )
         else:
             try:
                 parse_rule(current("configuration", {}), eval_type)
@@ -218,10 +331,18 @@ class RunScenariosAgoraSerializer(serializers.Serializer):
 
     scenarios = serializers.JSONField()
     agent_id = LenientIdField(required=False, allow_null=True)
-    frequency = serializers.IntegerField(min_value=1, max_value=limits.FREQUENCY, required=False, default=1)
-    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
-    concurrency_limit = serializers.IntegerField(min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True, default=None)
-    personality_ids = serializers.ListField(child=LenientIdField(), required=False, allow_null=True, allow_empty=True, default=None)
+    frequency = serializers.IntegerField(
+        min_value=1, max_value=limits.FREQUENCY, required=False, default=1
+    )
+    name = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=200, default=""
+    )
+    concurrency_limit = serializers.IntegerField(
+        min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True, default=None
+    )
+    personality_ids = serializers.ListField(
+        child=LenientIdField(), required=False, allow_null=True, allow_empty=True, default=None
+    )
 
     def validate_scenarios(self, value: Any) -> dict[str, Any]:
         bad = serializers.ValidationError("Invalid scenario IDs or scenarios not found")
@@ -244,7 +365,9 @@ class RunScenariosAgoraSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "ids" not in attrs["scenarios"] and attrs.get("agent_id") is None:
-            raise serializers.ValidationError({"agent_id": ["agent_id is required when scenarios is a number or \"all\"."]})
+            raise serializers.ValidationError(
+                {"agent_id": ['agent_id is required when scenarios is a number or "all".']}
+            )
         return attrs
 
 
@@ -254,12 +377,28 @@ class SpecLaunchSerializer(serializers.Serializer):
     multipart). Unknown fields are ignored."""
 
     agent_id = LenientIdField()
-    spec = serializers.JSONField(required=False, allow_null=True, help_text="The spec (format version \"1\") as a JSON object.")
-    file = serializers.FileField(required=False, allow_empty_file=True, help_text="The spec as a .json file (multipart/form-data).")
+    spec = serializers.JSONField(
+        required=False, allow_null=True, help_text='The spec (format version "1") as a JSON object.'
+    )
+    file = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        help_text="The spec as a .json file (multipart/form-data).",
+    )
     channel = serializers.CharField(required=False, default="voice", max_length=40)
-    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
-    frequency = serializers.IntegerField(min_value=1, max_value=limits.FREQUENCY, required=False, default=1, help_text="Multiplies every case's frequency.")
-    concurrency_limit = serializers.IntegerField(min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True, default=None)
+    name = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=200, default=""
+    )
+    frequency = serializers.IntegerField(
+        min_value=1,
+        max_value=limits.FREQUENCY,
+        required=False,
+        default=1,
+        help_text="Multiplies every case's frequency.",
+    )
+    concurrency_limit = serializers.IntegerField(
+        min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True, default=None
+    )
 
     def validate_channel(self, value: str) -> str:
         if value.strip().lower() in SPEC_CHANNELS:
@@ -271,7 +410,13 @@ class SpecLaunchSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (attrs.get("spec") is not None) == (attrs.get("file") is not None):
-            raise serializers.ValidationError({"spec": ["Send exactly one of spec (a JSON object) or file (a .json spec file, as multipart)."]})
+            raise serializers.ValidationError(
+                {
+                    "spec": [
+                        "Send exactly one of spec (a JSON object) or file (a .json spec file, as multipart)."
+                    ]
+                }
+            )
         return attrs
 
 
@@ -279,7 +424,11 @@ SPEC_CHANNELS = ("voice", "agora", "webrtc")
 
 
 class ShareLinkCreateSerializer(serializers.Serializer):
-    expire_at = serializers.DateTimeField(required=False, allow_null=True, help_text="When the link stops working; default in 7 days; null: until revoked.")
+    expire_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the link stops working; default in 7 days; null: until revoked.",
+    )
 
     def validate_expire_at(self, value: Any) -> Any:
         if value is not None and value <= timezone.now():
@@ -289,7 +438,9 @@ class ShareLinkCreateSerializer(serializers.Serializer):
 
 class ReportShareSerializer(ShareLinkCreateSerializer):
     result_ids = serializers.ListField(child=LenientIdField(), allow_empty=False, max_length=100)
-    name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200, default="")
+    name = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=200, default=""
+    )
 
 
 class ShareLinkSerializer(serializers.ModelSerializer):
@@ -308,19 +459,29 @@ class ShareLinkSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_active(self, link: ShareLink) -> bool:
-        return link.revoked_at is None and (link.expire_at is None or link.expire_at > timezone.now())
+        return link.revoked_at is None and (
+            link.expire_at is None or link.expire_at > timezone.now()
+        )
 
 
 class RecordingScoreSerializer(serializers.Serializer):
-    recording = serializers.FileField(help_text="Stereo 16-bit 16 kHz WAV: caller left, agent right.")
+    recording = serializers.FileField(
+        help_text="Stereo 16-bit 16 kHz WAV: caller left, agent right."
+    )
     caller_turns = serializers.JSONField(
-        required=False, allow_null=True, help_text='JSON [{"start_s": …, "end_s": …}, …]',
-        error_messages={"invalid": 'Not valid JSON: give [{{"start_s": …, "end_s": …}}, …].'},  # braces doubled: DRF formats it
+        required=False,
+        allow_null=True,
+        help_text='JSON [{"start_s": …, "end_s": …}, …]',
+        error_messages={
+            "invalid": 'Not valid JSON: give [{{"start_s": …, "end_s": …}}, …].'
+        },  # braces doubled: DRF formats it
     )
 
     def validate_recording(self, value: Any) -> Any:
         if value.size > RECORDING_MAX_BYTES:
-            raise serializers.ValidationError(f"The recording is larger than {RECORDING_MAX_BYTES // 1_000_000} MB.")
+            raise serializers.ValidationError(
+                f"The recording is larger than {RECORDING_MAX_BYTES // 1_000_000} MB."
+            )
         return value
 
     def validate_caller_turns(self, value: Any) -> Any:
@@ -328,7 +489,9 @@ class RecordingScoreSerializer(serializers.Serializer):
             try:
                 return bounded_json(value)
             except ValueError:
-                raise serializers.ValidationError('Not valid JSON: give [{"start_s": …, "end_s": …}, …].') from None
+                raise serializers.ValidationError(
+                    'Not valid JSON: give [{"start_s": …, "end_s": …}, …].'
+                ) from None
         return value
 
 
@@ -360,13 +523,18 @@ def metric_for_clients(metric: dict[str, Any]) -> dict[str, Any]:
 
 def evaluation_for_clients(evaluation: Any) -> dict[str, Any]:
     evaluation = dict(evaluation or {})
-    evaluation["metrics"] = [metric_for_clients(m) if isinstance(m, dict) else m for m in evaluation.get("metrics") or []]
+    evaluation["metrics"] = [
+        metric_for_clients(m) if isinstance(m, dict) else m for m in evaluation.get("metrics") or []
+    ]
     return evaluation
 
 
 class RunSerializer(serializers.ModelSerializer):
     scenario_name = serializers.CharField(read_only=True)
-    scenario_key = serializers.CharField(read_only=True, help_text="A spec file case's key (Tests as Code); empty for a stored scenario.")
+    scenario_key = serializers.CharField(
+        read_only=True,
+        help_text="A spec file case's key (Tests as Code); empty for a stored scenario.",
+    )
     evaluation = serializers.SerializerMethodField()
     agent_name = serializers.SerializerMethodField()
     result_id = serializers.IntegerField(source="result.id", read_only=True)
@@ -378,10 +546,30 @@ class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = Run
         fields = [
-            "id", "scenario", "scenario_name", "scenario_key", "agent", "agent_name", "result_id", "result_name", "status",
-            "success", "evaluation", "expected_outcome_prompt", "expected_outcome", "transcript",
-            "transcript_object", "duration", "voice_recording_url", "error_message", "metadata", "run_type",
-            "testing_channel_index", "personality", "timestamp", "executed_at",
+            "id",
+            "scenario",
+            "scenario_name",
+            "scenario_key",
+            "agent",
+            "agent_name",
+            "result_id",
+            "result_name",
+            "status",
+            "success",
+            "evaluation",
+            "expected_outcome_prompt",
+            "expected_outcome",
+            "transcript",
+            "transcript_object",
+            "duration",
+            "voice_recording_url",
+            "error_message",
+            "metadata",
+            "run_type",
+            "testing_channel_index",
+            "personality",
+            "timestamp",
+            "executed_at",
         ]
 
     def get_agent_name(self, run: Run) -> str:
@@ -455,9 +643,22 @@ class _ResultCountsMixin(serializers.Serializer):
 
 
 RESULT_FIELDS = [
-    "id", "name", "agent", "agent_name", "status", "success_rate", "run_as_text", "is_cronjob", "runs",
-    "total_runs_count", "completed_runs_count", "success_runs_count", "failed_runs_count", "run_type",
-    "created_at", "updated_at",
+    "id",
+    "name",
+    "agent",
+    "agent_name",
+    "status",
+    "success_rate",
+    "run_as_text",
+    "is_cronjob",
+    "runs",
+    "total_runs_count",
+    "completed_runs_count",
+    "success_runs_count",
+    "failed_runs_count",
+    "run_type",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -468,7 +669,18 @@ class ResultLaunchSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Result
-        fields = ["id", "name", "agent", "status", "success_rate", "run_as_text", "is_cronjob", "runs", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "agent",
+            "status",
+            "success_rate",
+            "run_as_text",
+            "is_cronjob",
+            "runs",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class ResultListSerializer(_ResultCountsMixin, serializers.ModelSerializer):
@@ -488,7 +700,12 @@ class ResultDetailSerializer(ResultListSerializer):
 
     class Meta:
         model = Result
-        fields = RESULT_FIELDS + ["total_duration", "overall_evaluation", "run_settings", "failed_reasons"]
+        fields = RESULT_FIELDS + [
+            "total_duration",
+            "overall_evaluation",
+            "run_settings",
+            "failed_reasons",
+        ]
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_runs(self, result: Result) -> dict[str, Any]:
@@ -507,7 +724,9 @@ class ResultDetailSerializer(ResultListSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_overall_evaluation(self, result: Result) -> dict[str, Any]:
-        return overall_evaluation([r for r in self._finished(result) if r["status"] == Status.COMPLETED])
+        return overall_evaluation(
+            [r for r in self._finished(result) if r["status"] == Status.COMPLETED]
+        )
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_run_settings(self, result: Result) -> dict[str, Any]:
@@ -524,7 +743,9 @@ class PredefinedMetricSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     description = serializers.CharField()
-    eval_type = serializers.ChoiceField(choices=["binary", "numeric", "enum", "continuous_qualitative"])
+    eval_type = serializers.ChoiceField(
+        choices=["binary", "numeric", "enum", "continuous_qualitative"]
+    )
     enum_values = serializers.ListField(child=serializers.CharField())
     type = serializers.CharField()
     prompt = serializers.CharField(allow_blank=True)

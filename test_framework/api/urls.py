@@ -1,5 +1,6 @@
 """Every resource answers under /test_framework/v1/<res>/, /v1/<res>-external/ and
 /v2/<res>/, with and without the trailing slash (a POST is never redirected)."""
+
 from __future__ import annotations
 
 from django.urls import include, path
@@ -31,7 +32,12 @@ def _router(suffix: str, name_suffix: str) -> SimpleRouter:
     router = OptionalSlashRouter()
     for name, viewset in RESOURCES:
         # The plain v1 routes keep the bare basename ("run", …) so reverse() has one target.
-        basename = {"predefined-metrics": "predefined-metric", "personalities": "personality", "share-links": "share-link", "recordings": "recording"}.get(name, name.rstrip("s"))
+        basename = {
+            "predefined-metrics": "predefined-metric",
+            "personalities": "personality",
+            "share-links": "share-link",
+            "recordings": "recording",
+        }.get(name, name.rstrip("s"))
         router.register(f"{name}{suffix}", viewset, basename=basename + name_suffix)
     return router
 

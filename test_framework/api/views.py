@@ -1,5 +1,6 @@
 """Thin viewsets: validate with an input serializer, call one service, answer with an
 output serializer. Tenant scoping lives once, in OrgScopedViewSet."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -68,8 +69,12 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
 
 
 class CrudViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    OrgScopedViewSet,
 ):
     def perform_create(self, serializer: Any) -> None:
         # Rows always belong to the key's organization, whatever the body says.
@@ -107,13 +112,20 @@ class ScenarioViewSet(CrudViewSet):
         return qs
 
     @extend_schema(request=RunScenariosAgoraSerializer, responses={200: ResultLaunchSerializer})
-    @action(detail=False, methods=["post"], url_path="run_scenarios_agora", throttle_classes=LAUNCH_THROTTLES)
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="run_scenarios_agora",
+        throttle_classes=LAUNCH_THROTTLES,
+    )
     def run_scenarios_agora(self, request: Request) -> Response:
         """Start one Agora run per scenario × frequency; answers the new result."""
         return self._launch(request, any_agents_scenarios=False)
 
     @extend_schema(request=RunScenariosAgoraSerializer, responses={200: ResultLaunchSerializer})
-    @action(detail=False, methods=["post"], url_path="run_scenarios", throttle_classes=LAUNCH_THROTTLES)
+    @action(
+        detail=False, methods=["post"], url_path="run_scenarios", throttle_classes=LAUNCH_THROTTLES
+    )
     def run_scenarios(self, request: Request) -> Response:
         """The hosted product's launch path, which its CI clients call: for an agent with Agora
         configured, exactly run_scenarios_agora, except that the scenarios may belong to
@@ -140,11 +152,25 @@ class ScenarioViewSet(CrudViewSet):
         return _launched(request, result)
 
     @extend_schema(
-        request={"application/json": SpecLaunchSerializer, "multipart/form-data": SpecLaunchSerializer},
-        parameters=[OpenApiParameter("dry_run", bool, description="Check and price the spec (balance included) without creating anything.")],
+        request={
+            "application/json": SpecLaunchSerializer,
+            "multipart/form-data": SpecLaunchSerializer,
+        },
+        parameters=[
+            OpenApiParameter(
+                "dry_run",
+                bool,
+                description="Check and price the spec (balance included) without creating anything.",
+            )
+        ],
         responses={200: ResultLaunchSerializer, 402: OpenApiTypes.OBJECT},
     )
-    @action(detail=False, methods=["post"], url_path="run_scenarios_json", throttle_classes=LAUNCH_THROTTLES)
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="run_scenarios_json",
+        throttle_classes=LAUNCH_THROTTLES,
+    )
     def run_scenarios_json(self, request: Request) -> Response:
         """Tests as Code: run a spec file's cases (format version "1") against `agent_id`'s
         Agora channel. Every problem in the spec is a 400 keyed by its place in the file, and
@@ -153,14 +179,21 @@ class ScenarioViewSet(CrudViewSet):
         plan, data = self._plan(request)
         dry_run = str(request.query_params.get("dry_run", "")).lower() in ("1", "true", "yes")
         result = services.result_launch_spec_checked(
-            organization=request.user.organization, plan=plan, name=data.get("name") or "", frequency=data["frequency"], dry_run=dry_run,
+            organization=request.user.organization,
+            plan=plan,
+            name=data.get("name") or "",
+            frequency=data["frequency"],
+            dry_run=dry_run,
         )
         if result is None:
             return Response({"dry_run": True, "valid": True, "plan": plan.as_dict()})
         return _launched(request, result)
 
     @extend_schema(
-        request={"application/json": SpecLaunchSerializer, "multipart/form-data": SpecLaunchSerializer},
+        request={
+            "application/json": SpecLaunchSerializer,
+            "multipart/form-data": SpecLaunchSerializer,
+        },
         responses={200: OpenApiTypes.OBJECT},
     )
     @action(detail=False, methods=["post"], url_path="validate_scenarios_json")
@@ -175,19 +208,30 @@ class ScenarioViewSet(CrudViewSet):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         plan = services.spec_plan_for(
-            organization=request.user.organization, agent_id=data["agent_id"], spec=data.get("spec"), file=data.get("file"),
-            channel=data["channel"], frequency=data["frequency"], concurrency_limit=data.get("concurrency_limit"),
+            organization=request.user.organization,
+            agent_id=data["agent_id"],
+            spec=data.get("spec"),
+            file=data.get("file"),
+            channel=data["channel"],
+            frequency=data["frequency"],
+            concurrency_limit=data.get("concurrency_limit"),
         )
         return plan, data
 
 
 def _launched(request: Request, result: Result) -> Response:
     result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
-    return Response(ResultLaunchSerializer(result, context={"request": request}).data, status=status.HTTP_200_OK)
+    return Response(
+        ResultLaunchSerializer(result, context={"request": request}).data, status=status.HTTP_200_OK
+    )
 
 
 RUN_FILTERS = [
-    OpenApiParameter("scenario_key", str, description="A spec file case's key: that case's runs across results (its CI history)."),
+    OpenApiParameter(
+        "scenario_key",
+        str,
+        description="A spec file case's key: that case's runs across results (its CI history).",
+    ),
     OpenApiParameter("agent_id", int, description="Runs against this agent."),
     OpenApiParameter("result_id", int, description="Runs of this result."),
     OpenApiParameter("scenario_id", int, description="Runs of this stored scenario."),
@@ -207,7 +251,13 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         params = self.request.query_params
         if params.get("scenario_key"):
             qs = qs.filter(scenario_key=params["scenario_key"])
-        for name, column in (("agent_id", "agent_id"), ("agent", "agent_id"), ("result_id", "result_id"), ("result", "result_id"), ("scenario_id", "scenario_id")):
+        for name, column in (
+            ("agent_id", "agent_id"),
+            ("agent", "agent_id"),
+            ("result_id", "result_id"),
+            ("result", "result_id"),
+            ("scenario_id", "scenario_id"),
+        ):
             if params.get(name):
                 qs = qs.filter(**{column: _id_param(params[name], name)})
         if params.get("status"):
@@ -215,7 +265,11 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         return qs.order_by("-id")
 
     @extend_schema(
-        parameters=[OpenApiParameter("run_ids", str, required=True, description="Comma-separated run ids, e.g. 1,2,3")],
+        parameters=[
+            OpenApiParameter(
+                "run_ids", str, required=True, description="Comma-separated run ids, e.g. 1,2,3"
+            )
+        ],
         responses={200: RunSerializer(many=True)},
     )
     @action(detail=False, methods=["get"], url_path="bulk", pagination_class=None)
@@ -228,7 +282,10 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         except ValueError:
             ids = []
         if not ids or len(ids) > MAX_BULK_IDS:
-            raise InvalidInput(f"run_ids must be a comma-separated list of at most {MAX_BULK_IDS} run ids, e.g. 1,2,3.", field="run_ids")
+            raise InvalidInput(
+                f"run_ids must be a comma-separated list of at most {MAX_BULK_IDS} run ids, e.g. 1,2,3.",
+                field="run_ids",
+            )
         runs = self.get_queryset().filter(pk__in=ids).order_by("id")
         return Response(RunSerializer(runs, many=True, context={"request": request}).data)
 
@@ -249,7 +306,11 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         run = self.get_object()
         if not run.recording:
             deleted = (run.metadata or {}).get("recording_deleted_at")
-            raise Http404(f"This run's recording was deleted on {deleted[:10]} (recordings are kept {run.metadata.get('recording_retention_days')} days)." if deleted else "This run has no recording.")
+            raise Http404(
+                f"This run's recording was deleted on {deleted[:10]} (recordings are kept {run.metadata.get('recording_retention_days')} days)."
+                if deleted
+                else "This run has no recording."
+            )
         return stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
 
 
@@ -270,23 +331,51 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
         result = services.result_cancel(result=self.get_object())
         return Response(ResultDetailSerializer(result, context={"request": request}).data)
 
-
-    @extend_schema(request=ShareLinkCreateSerializer, responses={200: inline_serializer("ShareableLink", {"shareable_link": drf_fields.URLField()})})
-    @action(detail=True, methods=["post"], url_path="create_shareable_link_token", throttle_classes=LAUNCH_THROTTLES)
+    @extend_schema(
+        request=ShareLinkCreateSerializer,
+        responses={
+            200: inline_serializer("ShareableLink", {"shareable_link": drf_fields.URLField()})
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="create_shareable_link_token",
+        throttle_classes=LAUNCH_THROTTLES,
+    )
     def create_shareable_link_token(self, request: Request, pk: str | None = None) -> Response:
         """A link anyone can open, without a key, to read this result (runs, transcripts,
         metrics, recordings) until `expire_at` (default: in 7 days). The link is shown once."""
         result = self.get_object()
         incoming = ShareLinkCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        expire_at = incoming.validated_data["expire_at"] if "expire_at" in incoming.validated_data else ...
-        _, token = services.share_link_create(organization=request.user.organization, results=[result], name=result.name, expire_at=expire_at)
+        expire_at = (
+            incoming.validated_data["expire_at"] if "expire_at" in incoming.validated_data else ...
+        )
+        _, token = services.share_link_create(
+            organization=request.user.organization,
+            results=[result],
+            name=result.name,
+            expire_at=expire_at,
+        )
         return Response({"shareable_link": share_url(request, token)})
 
-    @extend_schema(request=ReportShareSerializer, responses={200: inline_serializer("SharedReport", {
-        "id": drf_fields.IntegerField(), "share_url": drf_fields.URLField(), "expire_at": drf_fields.DateTimeField(allow_null=True),
-    })})
-    @action(detail=False, methods=["post"], url_path="reports/share", throttle_classes=LAUNCH_THROTTLES)
+    @extend_schema(
+        request=ReportShareSerializer,
+        responses={
+            200: inline_serializer(
+                "SharedReport",
+                {
+                    "id": drf_fields.IntegerField(),
+                    "share_url": drf_fields.URLField(),
+                    "expire_at": drf_fields.DateTimeField(allow_null=True),
+                },
+            )
+        },
+    )
+    @action(
+        detail=False, methods=["post"], url_path="reports/share", throttle_classes=LAUNCH_THROTTLES
+    )
     def share_report(self, request: Request) -> Response:
         """One link to a report of several results, readable without a key until `expire_at`
         (null: until revoked through share-links/). The link is shown once."""
@@ -298,8 +387,15 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
         if len(results) != len(ids):
             raise InvalidInput("Invalid result IDs or results not found", field="result_ids")
         expire_at = data["expire_at"] if "expire_at" in data else ...
-        link, token = services.share_link_create(organization=request.user.organization, results=results, name=data.get("name") or "", expire_at=expire_at)
-        return Response({"id": link.pk, "share_url": share_url(request, token), "expire_at": link.expire_at})
+        link, token = services.share_link_create(
+            organization=request.user.organization,
+            results=results,
+            name=data.get("name") or "",
+            expire_at=expire_at,
+        )
+        return Response(
+            {"id": link.pk, "share_url": share_url(request, token), "expire_at": link.expire_at}
+        )
 
     @extend_schema(request=None, responses={200: ResultDetailSerializer})
     @action(detail=True, methods=["post"], url_path="evaluate_metrics")
@@ -318,7 +414,9 @@ def _id_param(raw: str, name: str) -> int:
         raise InvalidInput("A valid integer is required.", field=name) from None
 
 
-class ShareLinkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet):
+class ShareLinkViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
+):
     """The organization's share links (never their tokens). Deleting one revokes it: its page
     answers 404 from then on."""
 
@@ -385,4 +483,6 @@ class PredefinedMetricViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={200: PredefinedMetricSerializer(many=True)})
     def list(self, request: Request) -> Response:
-        return Response(PredefinedMetricSerializer([m.as_dict() for m in PREDEFINED], many=True).data)
+        return Response(
+            PredefinedMetricSerializer([m.as_dict() for m in PREDEFINED], many=True).data
+        )

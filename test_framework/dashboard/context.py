@@ -4,7 +4,13 @@ from typing import Any
 
 from django.http import HttpRequest
 
-SECTIONS = {"agent": "agents", "key": "keys", "scenario": "scenarios", "result": "results", "run": "results"}
+SECTIONS = {
+    "agent": "agents",
+    "key": "keys",
+    "scenario": "scenarios",
+    "result": "results",
+    "run": "results",
+}
 
 
 def nav(request: HttpRequest) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Dashboard forms. They only shape the page's fields into the API's input; validation and
 saving are the API serializers' and the services' (no rule lives twice)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,17 +14,30 @@ from ..choices import ScenarioType
 class AgoraAgentForm(forms.Form):
     agent_name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    session_endpoint_url = forms.CharField(label="Session Endpoint URL", max_length=2000, widget=forms.URLInput(attrs={"placeholder": "https://agent.example.com/session"}))
+    session_endpoint_url = forms.CharField(
+        label="Session Endpoint URL",
+        max_length=2000,
+        widget=forms.URLInput(attrs={"placeholder": "https://agent.example.com/session"}),
+    )
     client_id = forms.CharField(label="Client ID", max_length=500)
     secret = forms.CharField(
-        label="Secret", required=False, max_length=4000, strip=False,
+        label="Secret",
+        required=False,
+        max_length=4000,
+        strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave empty to keep the stored secret.",
     )
-    request_method = forms.ChoiceField(label="Request Method", choices=[("POST", "POST"), ("GET", "GET")], initial="POST")
-    auth_header_name = forms.CharField(label="Secret Header Name", max_length=200, initial="X-Cekura-Secret")
+    request_method = forms.ChoiceField(
+        label="Request Method", choices=[("POST", "POST"), ("GET", "GET")], initial="POST"
+    )
+    auth_header_name = forms.CharField(
+        label="Secret Header Name", max_length=200, initial="X-Cekura-Secret"
+    )
     join_uid = forms.IntegerField(label="Join UID", initial=1, min_value=1)
-    agent_gives_first_message = forms.BooleanField(label="The agent speaks first", required=False, initial=True)
+    agent_gives_first_message = forms.BooleanField(
+        label="The agent speaks first", required=False, initial=True
+    )
 
     def api_data(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -49,15 +63,30 @@ class AgoraAgentForm(forms.Form):
 class ScenarioForm(forms.Form):
     name = forms.CharField(max_length=80)
     agent = forms.TypedChoiceField(coerce=int)
-    scenario_type = forms.ChoiceField(choices=ScenarioType.choices, initial=ScenarioType.INSTRUCTION)
+    scenario_type = forms.ChoiceField(
+        choices=ScenarioType.choices, initial=ScenarioType.INSTRUCTION
+    )
     first_message = forms.CharField(initial="Hello", max_length=limits.LINE)
-    instructions = forms.CharField(required=False, max_length=limits.TEXT, widget=forms.Textarea(attrs={"rows": 4}), help_text="For instruction scenarios: what the caller wants, in plain words.")
+    instructions = forms.CharField(
+        required=False,
+        max_length=limits.TEXT,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="For instruction scenarios: what the caller wants, in plain words.",
+    )
     actions = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text="For conditional-actions scenarios: one line per step, 'when the agent … => say …'; a line without '=>' is said as it is.",
     )
-    expected_outcome_prompt = forms.CharField(label="Expected outcome", required=False, max_length=limits.TEXT, widget=forms.Textarea(attrs={"rows": 2}))
-    max_duration = forms.IntegerField(label="Max duration (s)", required=False, min_value=10, max_value=3600)
+    expected_outcome_prompt = forms.CharField(
+        label="Expected outcome",
+        required=False,
+        max_length=limits.TEXT,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    max_duration = forms.IntegerField(
+        label="Max duration (s)", required=False, min_value=10, max_value=3600
+    )
 
     def __init__(self, *args: Any, agents: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,19 +95,33 @@ class ScenarioForm(forms.Form):
     def api_data(self) -> dict[str, Any]:
         d = self.cleaned_data
         data: dict[str, Any] = {
-            "name": d["name"], "agent": d["agent"], "scenario_type": d["scenario_type"],
-            "first_message": d["first_message"], "instructions": d.get("instructions") or "",
+            "name": d["name"],
+            "agent": d["agent"],
+            "scenario_type": d["scenario_type"],
+            "first_message": d["first_message"],
+            "instructions": d.get("instructions") or "",
             "expected_outcome_prompt": d.get("expected_outcome_prompt") or "",
             "max_duration": d.get("max_duration"),
         }
         if d["scenario_type"] == ScenarioType.CONDITIONAL_ACTIONS:
             conditions = []
-            for i, line in enumerate(filter(None, (x.strip() for x in (d.get("actions") or "").splitlines())), start=1):
+            for i, line in enumerate(
+                filter(None, (x.strip() for x in (d.get("actions") or "").splitlines())), start=1
+            ):
                 condition, sep, action = line.partition("=>")
                 if sep:
-                    conditions.append({"id": i, "condition": condition.strip(), "action": action.strip(), "fixed_message": True})
+                    conditions.append(
+                        {
+                            "id": i,
+                            "condition": condition.strip(),
+                            "action": action.strip(),
+                            "fixed_message": True,
+                        }
+                    )
                 else:
-                    conditions.append({"id": i, "condition": "", "action": line, "fixed_message": True})
+                    conditions.append(
+                        {"id": i, "condition": "", "action": line, "fixed_message": True}
+                    )
             data["conditional_actions"] = {"role": "", "conditions": conditions}
         return data
 
@@ -86,7 +129,11 @@ class ScenarioForm(forms.Form):
     def actions_text(conditional_actions: dict[str, Any] | None) -> str:
         lines = []
         for c in (conditional_actions or {}).get("conditions", []):
-            lines.append(f"{c['condition']} => {c['action']}" if c.get("condition") else str(c.get("action", "")))
+            lines.append(
+                f"{c['condition']} => {c['action']}"
+                if c.get("condition")
+                else str(c.get("action", ""))
+            )
         return "\n".join(lines)
 
 
@@ -97,7 +144,9 @@ class RunForm(forms.Form):
     concurrency_limit = forms.IntegerField(required=False, min_value=1)
     personality_ids = forms.MultipleChoiceField(required=False, choices=[])
 
-    def __init__(self, *args: Any, personalities: list[tuple[int, str]] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
+    def __init__(
+        self, *args: Any, personalities: list[tuple[int, str]] = (), **kwargs: Any
+    ) -> None:  # type: ignore[assignment]
         super().__init__(*args, **kwargs)
         self.fields["personality_ids"].choices = [(str(k), v) for k, v in personalities]
 

@@ -1,4 +1,5 @@
 """What the run page draws: the two tracks' waveform as peaks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,10 @@ def peaks(track: np.ndarray, buckets: int = 600) -> list[float]:
     n = min(buckets, len(track))
     edges = np.linspace(0, len(track), n + 1).astype(int)
     mags = np.abs(track.astype(np.int32))
-    return [round(float(mags[a:b].max()) / 32768, 3) if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [
+        round(float(mags[a:b].max()) / 32768, 3) if b > a else 0.0
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
 
 
 def histogram(values: list[float], bins: int = 12) -> list[dict[str, float]]:
@@ -27,6 +31,15 @@ def histogram(values: list[float], bins: int = 12) -> list[dict[str, float]]:
     out = []
     for i, (a, b, c) in enumerate(zip(edges[:-1], edges[1:], counts, strict=True)):
         h = round(58 * int(c) / top, 2)
-        out.append({"lo": round(float(a)), "hi": round(float(b)), "count": int(c),
-                    "x": round(i * width + 0.5, 2), "w": round(width - 1, 2), "y": round(60 - h, 2), "h": h})
+        out.append(
+            {
+                "lo": round(float(a)),
+                "hi": round(float(b)),
+                "count": int(c),
+                "x": round(i * width + 0.5, 2),
+                "w": round(width - 1, 2),
+                "y": round(60 - h, 2),
+                "h": h,
+            }
+        )
     return out

@@ -1,6 +1,7 @@
 """The page behind a share link: anyone with the link reads the linked results (runs,
 transcripts, metrics, recordings) and nothing else of the organization, until the link
 expires or is revoked; then, as for an unknown token, 404."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,11 @@ from ..models import ShareLink
 from ..services import result_counts
 
 # The token is in the path: keep it out of other sites' logs (Referer), caches and indexes.
-PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "private, no-store", "X-Robots-Tag": "noindex, nofollow"}
+PRIVATE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+}
 
 
 def _link(token: str) -> ShareLink:
@@ -37,17 +42,21 @@ def share_page(request: HttpRequest, token: str) -> HttpResponse:
     link = _link(token)
     runs_by_result: dict[int, list[dict[str, Any]]] = {}
     for run in selectors.share_link_runs(link=link).order_by("id"):
-        runs_by_result.setdefault(run.result_id, []).append({
-            "run": run,
-            "metrics": (run.evaluation or {}).get("metrics", []),
-            "ended_reason": (run.metadata or {}).get("ended_reason") or "",
-            "transcript": run.transcript_object or [],
-        })
+        runs_by_result.setdefault(run.result_id, []).append(
+            {
+                "run": run,
+                "metrics": (run.evaluation or {}).get("metrics", []),
+                "ended_reason": (run.metadata or {}).get("ended_reason") or "",
+                "transcript": run.transcript_object or [],
+            }
+        )
     results = [
         {"result": r, "counts": result_counts(r), "runs": runs_by_result.get(r.pk, [])}
         for r in link.results.order_by("id")
     ]
-    return _with_headers(render(request, "dashboard/share.html", {"link": link, "token": token, "results": results}))
+    return _with_headers(
+        render(request, "dashboard/share.html", {"link": link, "token": token, "results": results})
+    )
 
 
 @require_GET
@@ -56,4 +65,6 @@ def share_recording(request: HttpRequest, token: str, run_id: int) -> HttpRespon
     run = selectors.share_link_runs(link=link).filter(pk=run_id).first()
     if run is None or not run.recording:
         raise Http404("This run has no recording.")
-    return _with_headers(stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav"))
+    return _with_headers(
+        stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
+    )

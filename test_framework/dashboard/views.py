@@ -1,5 +1,6 @@
 """Dashboard views: each shapes a page's input into a service or API-serializer call and renders
 the answer. Every query is scoped to the signed-in user's organization."""
+
 from __future__ import annotations
 
 import functools
@@ -32,7 +33,12 @@ from . import media
 from .forms import AgoraAgentForm, RunForm, ScenarioForm
 
 PROVIDERS = [
-    ("agora", "Agora", "Join the agent's Agora RTC channel with details minted by its session endpoint.", True),
+    (
+        "agora",
+        "Agora",
+        "Join the agent's Agora RTC channel with details minted by its session endpoint.",
+        True,
+    ),
     ("vapi", "Vapi", "Not offered by this server.", False),
     ("retell", "Retell", "Not offered by this server.", False),
     ("livekit", "LiveKit", "Not offered by this server.", False),
@@ -82,7 +88,9 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- agents ------------------------------------------------------------------------------
 @org_required
 def agents(request: HttpRequest) -> HttpResponse:
-    rows = selectors.agent_list(organization=request.organization).annotate(n_scenarios=Count("scenarios"))  # type: ignore[attr-defined]
+    rows = selectors.agent_list(organization=request.organization).annotate(
+        n_scenarios=Count("scenarios")
+    )  # type: ignore[attr-defined]
     return render(request, "dashboard/agents.html", {"agents": rows})
 
 
@@ -94,20 +102,33 @@ def agent_new(request: HttpRequest) -> HttpResponse:
 def _agent_initial(agent: AIAgent) -> dict[str, Any]:
     data = agent.agora_data or {}
     return {
-        "agent_name": agent.agent_name, "description": agent.description,
-        "session_endpoint_url": data.get("session_endpoint_url", ""), "client_id": data.get("client_id", ""),
-        "request_method": data.get("request_method", "POST"), "auth_header_name": data.get("auth_header_name", "X-Cekura-Secret"),
-        "join_uid": data.get("join_uid", 1), "agent_gives_first_message": agent.agent_gives_first_message,
+        "agent_name": agent.agent_name,
+        "description": agent.description,
+        "session_endpoint_url": data.get("session_endpoint_url", ""),
+        "client_id": data.get("client_id", ""),
+        "request_method": data.get("request_method", "POST"),
+        "auth_header_name": data.get("auth_header_name", "X-Cekura-Secret"),
+        "join_uid": data.get("join_uid", 1),
+        "agent_gives_first_message": agent.agent_gives_first_message,
     }
 
 
 @org_required
 def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    agent = get_object_or_404(selectors.agent_list(organization=request.organization), pk=pk) if pk else None  # type: ignore[attr-defined]
+    agent = (
+        get_object_or_404(selectors.agent_list(organization=request.organization), pk=pk)
+        if pk
+        else None
+    )  # type: ignore[attr-defined]
     if request.method == "POST":
         form = AgoraAgentForm(request.POST)
         if form.is_valid():
-            serializer = AIAgentSerializer(agent, data=form.api_data(), partial=agent is not None, context=_api_context(request))
+            serializer = AIAgentSerializer(
+                agent,
+                data=form.api_data(),
+                partial=agent is not None,
+                context=_api_context(request),
+            )
             if serializer.is_valid():
                 saved = serializer.save(**({} if agent else {"organization": request.organization}))  # type: ignore[attr-defined]
                 messages.success(request, f"Agent “{saved.agent_name}” saved.")
@@ -129,7 +150,11 @@ def agent_test(request: HttpRequest, pk: int) -> HttpResponse:
         findings, ok = [], False
         messages.error(request, exc.message)
     form = AgoraAgentForm(initial=_agent_initial(agent))
-    return render(request, "dashboard/agent_form.html", {"form": form, "agent": agent, "findings": findings, "check_ok": ok})
+    return render(
+        request,
+        "dashboard/agent_form.html",
+        {"form": form, "agent": agent, "findings": findings, "check_ok": ok},
+    )
 
 
 # --- API keys ----------------------------------------------------------------------------
@@ -138,7 +163,9 @@ def keys(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST":
         try:
-            _, new_key = api_key_create(organization=request.organization, name=request.POST.get("name", "").strip()[:200])  # type: ignore[attr-defined]
+            _, new_key = api_key_create(
+                organization=request.organization, name=request.POST.get("name", "").strip()[:200]
+            )  # type: ignore[attr-defined]
         except DomainError as exc:
             messages.error(request, exc.message)
     rows = ApiKey.objects.filter(organization=request.organization).order_by("-created_at")  # type: ignore[attr-defined]
@@ -162,12 +189,16 @@ def scenarios(request: HttpRequest) -> HttpResponse:
     org = request.organization  # type: ignore[attr-defined]
     rows = selectors.scenario_list(organization=org).select_related("agent")
     personalities = Personality.objects.filter(organization=org).order_by("id")
-    return render(request, "dashboard/scenarios.html", {
-        "scenarios": rows,
-        "run_form": RunForm(personalities=[(p.pk, p.name) for p in personalities]),
-        "personalities": personalities,
-        "credits": org.credits,
-    })
+    return render(
+        request,
+        "dashboard/scenarios.html",
+        {
+            "scenarios": rows,
+            "run_form": RunForm(personalities=[(p.pk, p.name) for p in personalities]),
+            "personalities": personalities,
+            "credits": org.credits,
+        },
+    )
 
 
 @org_required
@@ -181,20 +212,31 @@ def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "POST":
         form = ScenarioForm(request.POST, agents=agent_choices)
         if form.is_valid():
-            serializer = ScenarioSerializer(scenario, data=form.api_data(), partial=scenario is not None, context=_api_context(request))
+            serializer = ScenarioSerializer(
+                scenario,
+                data=form.api_data(),
+                partial=scenario is not None,
+                context=_api_context(request),
+            )
             if serializer.is_valid():
                 saved = serializer.save(**({} if scenario else {"organization": org}))
                 messages.success(request, f"Scenario “{saved.name}” saved.")
                 return redirect("dashboard:scenarios")
-            _form_errors(form, serializer.errors, {"conditional_actions": "actions", "conditions": "actions"})
+            _form_errors(
+                form, serializer.errors, {"conditional_actions": "actions", "conditions": "actions"}
+            )
     else:
         initial = None
         if scenario:
             initial = {
-                "name": scenario.name, "agent": scenario.agent_id, "scenario_type": scenario.scenario_type,
-                "first_message": scenario.first_message, "instructions": scenario.instructions,
+                "name": scenario.name,
+                "agent": scenario.agent_id,
+                "scenario_type": scenario.scenario_type,
+                "first_message": scenario.first_message,
+                "instructions": scenario.instructions,
                 "actions": ScenarioForm.actions_text(scenario.conditional_actions),
-                "expected_outcome_prompt": scenario.expected_outcome_prompt, "max_duration": scenario.max_duration,
+                "expected_outcome_prompt": scenario.expected_outcome_prompt,
+                "max_duration": scenario.max_duration,
             }
         form = ScenarioForm(initial=initial, agents=agent_choices)
     return render(request, "dashboard/scenario_form.html", {"form": form, "scenario": scenario})
@@ -214,8 +256,12 @@ def scenarios_run(request: HttpRequest) -> HttpResponse:
     d = form.cleaned_data
     try:
         result = services.result_launch_selected(
-            organization=org, agent_id=None, scenario_ids=d["scenario_ids"], frequency=d["frequency"],
-            name=d.get("name") or "", concurrency_limit=d.get("concurrency_limit"),
+            organization=org,
+            agent_id=None,
+            scenario_ids=d["scenario_ids"],
+            frequency=d["frequency"],
+            name=d.get("name") or "",
+            concurrency_limit=d.get("concurrency_limit"),
             personality_ids=[int(p) for p in d.get("personality_ids") or []] or None,
         )
     except DomainError as exc:
@@ -234,17 +280,30 @@ def _progress(results: Any) -> list[dict[str, Any]]:
         live=Count("runs", filter=Q(runs__status__in=list(IN_FLIGHT))),
     )
     return [
-        {"id": r.pk, "status": r.status, "total": r.total, "done": r.done, "running": r.live,
-         "success_rate": r.success_rate, "terminal": r.status in TERMINAL}
+        {
+            "id": r.pk,
+            "status": r.status,
+            "total": r.total,
+            "done": r.done,
+            "running": r.live,
+            "success_rate": r.success_rate,
+            "terminal": r.status in TERMINAL,
+        }
         for r in rows
     ]
 
 
 @org_required
 def results(request: HttpRequest) -> HttpResponse:
-    rows = selectors.result_list(organization=request.organization).select_related("agent").order_by("-id")[:100]  # type: ignore[attr-defined]
+    rows = (
+        selectors.result_list(organization=request.organization)
+        .select_related("agent")
+        .order_by("-id")[:100]
+    )  # type: ignore[attr-defined]
     progress = {p["id"]: p for p in _progress(Result.objects.filter(pk__in=[r.pk for r in rows]))}
-    return render(request, "dashboard/results.html", {"results": [(r, progress[r.pk]) for r in rows]})
+    return render(
+        request, "dashboard/results.html", {"results": [(r, progress[r.pk]) for r in rows]}
+    )
 
 
 @org_required
@@ -259,23 +318,45 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
     result = get_object_or_404(selectors.result_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
     data = ResultDetailSerializer(result, context=_api_context(request)).data
     runs = result.runs.select_related("scenario").order_by("id")
-    latencies = turn_latencies([{"evaluation": r.evaluation} for r in runs if r.status == Status.COMPLETED])
-    return render(request, "dashboard/result.html", {
-        "result": result, "data": data, "runs": runs, "overall": data["overall_evaluation"],
-        "failed_reasons": data["failed_reasons"], "histogram": media.histogram(latencies),
-        "progress": _progress(Result.objects.filter(pk=result.pk))[0],
-    })
+    latencies = turn_latencies(
+        [{"evaluation": r.evaluation} for r in runs if r.status == Status.COMPLETED]
+    )
+    return render(
+        request,
+        "dashboard/result.html",
+        {
+            "result": result,
+            "data": data,
+            "runs": runs,
+            "overall": data["overall_evaluation"],
+            "failed_reasons": data["failed_reasons"],
+            "histogram": media.histogram(latencies),
+            "progress": _progress(Result.objects.filter(pk=result.pk))[0],
+        },
+    )
 
 
 @org_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(selectors.run_list(organization=request.organization).select_related("scenario", "agent", "result"), pk=pk)  # type: ignore[attr-defined]
+    run = get_object_or_404(
+        selectors.run_list(organization=request.organization).select_related(
+            "scenario", "agent", "result"
+        ),
+        pk=pk,
+    )  # type: ignore[attr-defined]
     data = RunSerializer(run, context=_api_context(request)).data
-    return render(request, "dashboard/run.html", {
-        "run": run, "data": data, "metrics": (run.evaluation or {}).get("metrics", []),
-        "ended_reason": (run.metadata or {}).get("ended_reason", ""),
-        "transcript": run.transcript_object or [], "terminal": run.status in TERMINAL,
-    })
+    return render(
+        request,
+        "dashboard/run.html",
+        {
+            "run": run,
+            "data": data,
+            "metrics": (run.evaluation or {}).get("metrics", []),
+            "ended_reason": (run.metadata or {}).get("ended_reason", ""),
+            "transcript": run.transcript_object or [],
+            "terminal": run.status in TERMINAL,
+        },
+    )
 
 
 def _recording(request: HttpRequest, pk: int) -> Run:
@@ -299,10 +380,14 @@ def run_waveform(request: HttpRequest, pk: int) -> JsonResponse:
     run = _recording(request, pk)
     with run.recording.open("rb") as fh:
         rate, stereo = read_wav(fh.read())
-    return JsonResponse({
-        "sample_rate": rate, "seconds": round(len(stereo) / rate, 3),
-        "caller": media.peaks(stereo[:, 0]), "agent": media.peaks(stereo[:, 1]),
-    })
+    return JsonResponse(
+        {
+            "sample_rate": rate,
+            "seconds": round(len(stereo) / rate, 3),
+            "caller": media.peaks(stereo[:, 0]),
+            "agent": media.peaks(stereo[:, 1]),
+        }
+    )
 
 
 @org_required

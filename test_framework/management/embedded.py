@@ -1,4 +1,5 @@
 """What serve_embedded and demo do to the embedded default's database before they start."""
+
 from __future__ import annotations
 
 import io

@@ -8,130 +8,311 @@ import cekura.fields
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AIAgent',
+            name="AIAgent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('agent_name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('inbound', models.BooleanField(default=True)),
-                ('language', models.CharField(default='en', max_length=16)),
-                ('assistant_provider', models.CharField(default='agora', max_length=32)),
-                ('agent_gives_first_message', models.BooleanField(default=True)),
-                ('agora_data', models.JSONField(blank=True, null=True)),
-                ('agora_api_key', cekura.fields.EncryptedTextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='agents', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("agent_name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                ("inbound", models.BooleanField(default=True)),
+                ("language", models.CharField(default="en", max_length=16)),
+                ("assistant_provider", models.CharField(default="agora", max_length=32)),
+                ("agent_gives_first_message", models.BooleanField(default=True)),
+                ("agora_data", models.JSONField(blank=True, null=True)),
+                ("agora_api_key", cekura.fields.EncryptedTextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="agents",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'AI agent',
-                'ordering': ['id'],
+                "verbose_name": "AI agent",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Metric',
+            name="Metric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('eval_type', models.CharField(choices=[('binary', 'Binary'), ('numeric', 'Numeric'), ('enum', 'Enum'), ('continuous_qualitative', 'Continuous Qualitative')], default='binary', max_length=32)),
-                ('enum_values', models.JSONField(blank=True, default=list)),
-                ('type', models.CharField(choices=[('custom_code', 'Custom Code'), ('llm_judge', 'Llm Judge')], default='llm_judge', max_length=32)),
-                ('prompt', models.TextField(blank=True, default='')),
-                ('configuration', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('agents', models.ManyToManyField(blank=True, related_name='metrics', to='test_framework.aiagent')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metrics', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "eval_type",
+                    models.CharField(
+                        choices=[
+                            ("binary", "Binary"),
+                            ("numeric", "Numeric"),
+                            ("enum", "Enum"),
+                            ("continuous_qualitative", "Continuous Qualitative"),
+                        ],
+                        default="binary",
+                        max_length=32,
+                    ),
+                ),
+                ("enum_values", models.JSONField(blank=True, default=list)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("custom_code", "Custom Code"), ("llm_judge", "Llm Judge")],
+                        default="llm_judge",
+                        max_length=32,
+                    ),
+                ),
+                ("prompt", models.TextField(blank=True, default="")),
+                ("configuration", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "agents",
+                    models.ManyToManyField(
+                        blank=True, related_name="metrics", to="test_framework.aiagent"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metrics",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Result',
+            name="Result",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('agent_name', models.CharField(blank=True, default='', max_length=200)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('in_queue', 'In Queue'), ('running', 'Running'), ('evaluating', 'Evaluating'), ('completed', 'Completed'), ('failed', 'Failed'), ('timeout', 'Timeout'), ('cancelled', 'Cancelled'), ('in_progress', 'In Progress')], default='in_progress', max_length=16)),
-                ('success_rate', models.FloatField(default=0.0)),
-                ('run_as_text', models.BooleanField(default=False)),
-                ('is_cronjob', models.BooleanField(default=False)),
-                ('run_type', models.CharField(default='Agora', max_length=16)),
-                ('frequency', models.PositiveIntegerField(default=1)),
-                ('concurrency_limit', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('agent', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='results', to='test_framework.aiagent')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("agent_name", models.CharField(blank=True, default="", max_length=200)),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("in_queue", "In Queue"),
+                            ("running", "Running"),
+                            ("evaluating", "Evaluating"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("timeout", "Timeout"),
+                            ("cancelled", "Cancelled"),
+                            ("in_progress", "In Progress"),
+                        ],
+                        default="in_progress",
+                        max_length=16,
+                    ),
+                ),
+                ("success_rate", models.FloatField(default=0.0)),
+                ("run_as_text", models.BooleanField(default=False)),
+                ("is_cronjob", models.BooleanField(default=False)),
+                ("run_type", models.CharField(default="Agora", max_length=16)),
+                ("frequency", models.PositiveIntegerField(default=1)),
+                ("concurrency_limit", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="results",
+                        to="test_framework.aiagent",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Scenario',
+            name="Scenario",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('scenario_type', models.CharField(choices=[('instruction', 'Instruction'), ('conditional_actions', 'Conditional Actions')], default='instruction', max_length=32)),
-                ('instructions', models.TextField(blank=True, default='')),
-                ('conditional_actions', models.JSONField(blank=True, null=True)),
-                ('first_message', models.TextField(default='Hello')),
-                ('expected_outcome_prompt', models.TextField(blank=True, default='')),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('scenario_language', models.CharField(default='en', max_length=16)),
-                ('max_duration', models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(10), django.core.validators.MaxValueValidator(3600)])),
-                ('personality', models.IntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scenarios', to='test_framework.aiagent')),
-                ('metrics', models.ManyToManyField(blank=True, related_name='scenarios', to='test_framework.metric')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scenarios', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "scenario_type",
+                    models.CharField(
+                        choices=[
+                            ("instruction", "Instruction"),
+                            ("conditional_actions", "Conditional Actions"),
+                        ],
+                        default="instruction",
+                        max_length=32,
+                    ),
+                ),
+                ("instructions", models.TextField(blank=True, default="")),
+                ("conditional_actions", models.JSONField(blank=True, null=True)),
+                ("first_message", models.TextField(default="Hello")),
+                ("expected_outcome_prompt", models.TextField(blank=True, default="")),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("scenario_language", models.CharField(default="en", max_length=16)),
+                (
+                    "max_duration",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(10),
+                            django.core.validators.MaxValueValidator(3600),
+                        ],
+                    ),
+                ),
+                ("personality", models.IntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scenarios",
+                        to="test_framework.aiagent",
+                    ),
+                ),
+                (
+                    "metrics",
+                    models.ManyToManyField(
+                        blank=True, related_name="scenarios", to="test_framework.metric"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scenarios",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('in_queue', 'In Queue'), ('running', 'Running'), ('evaluating', 'Evaluating'), ('completed', 'Completed'), ('failed', 'Failed'), ('timeout', 'Timeout'), ('cancelled', 'Cancelled'), ('in_progress', 'In Progress')], db_index=True, default='pending', max_length=16)),
-                ('success', models.BooleanField(null=True)),
-                ('evaluation', models.JSONField(blank=True, default=dict)),
-                ('expected_outcome', models.JSONField(blank=True, null=True)),
-                ('expected_outcome_prompt', models.TextField(blank=True, default='')),
-                ('transcript', models.TextField(blank=True, default='')),
-                ('transcript_object', models.JSONField(blank=True, default=list)),
-                ('duration_seconds', models.FloatField(blank=True, null=True)),
-                ('recording', models.FileField(blank=True, default='', upload_to='recordings/')),
-                ('error_message', models.TextField(blank=True, default='')),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('run_type', models.CharField(default='Agora', max_length=16)),
-                ('testing_channel_index', models.PositiveSmallIntegerField(default=0)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('timestamp', models.DateTimeField(auto_now_add=True)),
-                ('executed_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('agent', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='test_framework.aiagent')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='accounts.organization')),
-                ('result', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='test_framework.result')),
-                ('scenario', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='test_framework.scenario')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("in_queue", "In Queue"),
+                            ("running", "Running"),
+                            ("evaluating", "Evaluating"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("timeout", "Timeout"),
+                            ("cancelled", "Cancelled"),
+                            ("in_progress", "In Progress"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("success", models.BooleanField(null=True)),
+                ("evaluation", models.JSONField(blank=True, default=dict)),
+                ("expected_outcome", models.JSONField(blank=True, null=True)),
+                ("expected_outcome_prompt", models.TextField(blank=True, default="")),
+                ("transcript", models.TextField(blank=True, default="")),
+                ("transcript_object", models.JSONField(blank=True, default=list)),
+                ("duration_seconds", models.FloatField(blank=True, null=True)),
+                ("recording", models.FileField(blank=True, default="", upload_to="recordings/")),
+                ("error_message", models.TextField(blank=True, default="")),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("run_type", models.CharField(default="Agora", max_length=16)),
+                ("testing_channel_index", models.PositiveSmallIntegerField(default=0)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("timestamp", models.DateTimeField(auto_now_add=True)),
+                ("executed_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="test_framework.aiagent",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "result",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="test_framework.result",
+                    ),
+                ),
+                (
+                    "scenario",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="test_framework.scenario",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
     ]

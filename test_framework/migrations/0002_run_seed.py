@@ -6,15 +6,14 @@ import test_framework.models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('test_framework', '0001_initial'),
+        ("test_framework", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='seed',
+            model_name="run",
+            name="seed",
             field=models.PositiveBigIntegerField(default=test_framework.models.new_seed),
         ),
     ]

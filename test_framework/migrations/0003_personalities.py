@@ -6,39 +6,99 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('test_framework', '0002_run_seed'),
+        ("accounts", "0001_initial"),
+        ("test_framework", "0002_run_seed"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Personality',
+            name="Personality",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('prompt', models.TextField(blank=True, default='')),
-                ('language', models.CharField(default='en', max_length=16)),
-                ('gender', models.CharField(blank=True, default='', max_length=16)),
-                ('speed', models.FloatField(default=1.0, validators=[django.core.validators.MinValueValidator(0.5), django.core.validators.MaxValueValidator(2.0)])),
-                ('interruption_level', models.CharField(choices=[('none', 'None'), ('low', 'Low'), ('medium', 'Medium'), ('high', 'High')], default='none', max_length=8)),
-                ('background_noise', models.CharField(choices=[('none', 'None'), ('white', 'White'), ('office', 'Office'), ('street', 'Street'), ('cafe', 'Cafe')], default='none', max_length=8)),
-                ('background_noise_snr_db', models.FloatField(default=20.0, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(60.0)])),
-                ('backchannels', models.BooleanField(default=False)),
-                ('voice', models.CharField(default='en_US-joe-medium', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='personalities', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("prompt", models.TextField(blank=True, default="")),
+                ("language", models.CharField(default="en", max_length=16)),
+                ("gender", models.CharField(blank=True, default="", max_length=16)),
+                (
+                    "speed",
+                    models.FloatField(
+                        default=1.0,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.5),
+                            django.core.validators.MaxValueValidator(2.0),
+                        ],
+                    ),
+                ),
+                (
+                    "interruption_level",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                        ],
+                        default="none",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "background_noise",
+                    models.CharField(
+                        choices=[
+                            ("none", "None"),
+                            ("white", "White"),
+                            ("office", "Office"),
+                            ("street", "Street"),
+                            ("cafe", "Cafe"),
+                        ],
+                        default="none",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "background_noise_snr_db",
+                    models.FloatField(
+                        default=20.0,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(60.0),
+                        ],
+                    ),
+                ),
+                ("backchannels", models.BooleanField(default=False)),
+                ("voice", models.CharField(default="en_US-joe-medium", max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="personalities",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'personalities',
-                'ordering': ['id'],
+                "verbose_name_plural": "personalities",
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='run',
-            name='personality',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='test_framework.personality'),
+            model_name="run",
+            name="personality",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="runs",
+                to="test_framework.personality",
+            ),
         ),
     ]

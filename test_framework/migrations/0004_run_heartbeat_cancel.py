@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('test_framework', '0003_personalities'),
+        ("test_framework", "0003_personalities"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='cancel_requested_at',
+            model_name="run",
+            name="cancel_requested_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='run',
-            name='heartbeat_at',
+            model_name="run",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

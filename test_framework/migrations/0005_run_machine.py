@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('test_framework', '0004_run_heartbeat_cancel'),
+        ("test_framework", "0004_run_heartbeat_cancel"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='machine',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="run",
+            name="machine",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
     ]

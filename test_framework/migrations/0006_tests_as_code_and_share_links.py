@@ -25,55 +25,67 @@ def give_metrics_slugs(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_membership'),
-        ('test_framework', '0005_run_machine'),
+        ("accounts", "0002_membership"),
+        ("test_framework", "0005_run_machine"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ShareLink',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('expire_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                ("expire_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='metric',
-            name='slug',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="metric",
+            name="slug",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='run',
-            name='case',
+            model_name="run",
+            name="case",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='run',
-            name='scenario_key',
-            field=models.CharField(blank=True, db_index=True, default='', max_length=128),
+            model_name="run",
+            name="scenario_key",
+            field=models.CharField(blank=True, db_index=True, default="", max_length=128),
         ),
         migrations.RunPython(give_metrics_slugs, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='metric',
-            constraint=models.UniqueConstraint(condition=models.Q(('slug', ''), _negated=True), fields=('organization', 'slug'), name='metric_slug_unique_in_organization'),
+            model_name="metric",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("slug", ""), _negated=True),
+                fields=("organization", "slug"),
+                name="metric_slug_unique_in_organization",
+            ),
         ),
         migrations.AddField(
-            model_name='sharelink',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='share_links', to='accounts.organization'),
+            model_name="sharelink",
+            name="organization",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="share_links",
+                to="accounts.organization",
+            ),
         ),
         migrations.AddField(
-            model_name='sharelink',
-            name='results',
-            field=models.ManyToManyField(related_name='share_links', to='test_framework.result'),
+            model_name="sharelink",
+            name="results",
+            field=models.ManyToManyField(related_name="share_links", to="test_framework.result"),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('test_framework', '0006_tests_as_code_and_share_links'),
+        ("test_framework", "0006_tests_as_code_and_share_links"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='call_started_at',
+            model_name="run",
+            name="call_started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -11,6 +11,7 @@ native side's part from its own thread: it calls back the observer structures th
 registered (on_connected, on_user_joined, audio frames, on_user_left, …) as the real library
 does. A method our code calls that the SDK classes lack, or arguments they refuse, fail here.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -37,9 +38,22 @@ def sdk_source() -> Path:
         return root
     CACHE.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         f"agora-python-server-sdk=={SDK_VERSION}", "-d", str(CACHE)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"agora-python-server-sdk=={SDK_VERSION}",
+            "-d",
+            str(CACHE),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     with tarfile.open(CACHE / f"agora_python_server_sdk-{SDK_VERSION}.tar.gz") as tar:
         tar.extractall(CACHE, filter="data")
@@ -55,7 +69,9 @@ class FakeFunction:
     def __call__(self, *args: Any) -> Any:
         if self.argtypes is not None:
             if len(args) != len(self.argtypes):
-                raise TypeError(f"{self.name}() takes {len(self.argtypes)} arguments, {len(args)} given")
+                raise TypeError(
+                    f"{self.name}() takes {len(self.argtypes)} arguments, {len(args)} given"
+                )
             for i, (kind, arg) in enumerate(zip(self.argtypes, args, strict=True)):
                 try:
                     kind.from_param(arg)
@@ -141,13 +157,25 @@ class FakeNativeLib:
     def connected(self, conn: int, channel: str, uid: str) -> None:
         from agora.rtc._ctypes_handle._ctypes_data import RTCConnInfoInner
 
-        info = RTCConnInfoInner(id=1, channel_id=channel.encode(), state=3, local_user_id=uid.encode(), internal_uid=int(uid))
+        info = RTCConnInfoInner(
+            id=1,
+            channel_id=channel.encode(),
+            state=3,
+            local_user_id=uid.encode(),
+            internal_uid=int(uid),
+        )
         self.conn_observers[conn].on_connected(conn, ctypes.pointer(info), 1)
 
     def connection_failure(self, conn: int, channel: str, uid: str, reason: int) -> None:
         from agora.rtc._ctypes_handle._ctypes_data import RTCConnInfoInner
 
-        info = RTCConnInfoInner(id=1, channel_id=channel.encode(), state=5, local_user_id=uid.encode(), internal_uid=int(uid))
+        info = RTCConnInfoInner(
+            id=1,
+            channel_id=channel.encode(),
+            state=5,
+            local_user_id=uid.encode(),
+            internal_uid=int(uid),
+        )
         self.conn_observers[conn].on_connection_failure(conn, ctypes.pointer(info), reason)
 
     def user_joined(self, conn: int, uid: str) -> None:
@@ -171,8 +199,17 @@ class FakeNativeLib:
             if self.stop.is_set():
                 return
             buf = ctypes.create_string_buffer(pcm[i : i + 320], 320)
-            frame = AudioFrameInner(type=0, samples_per_channel=160, bytes_per_sample=2, channels=1, samples_per_sec=16000, buffer=ctypes.cast(buf, ctypes.c_void_p))
-            self.audio_observer.on_playback_audio_frame_before_mixing(self.user_handle, channel.encode(), uid.encode(), ctypes.pointer(frame))
+            frame = AudioFrameInner(
+                type=0,
+                samples_per_channel=160,
+                bytes_per_sample=2,
+                channels=1,
+                samples_per_sec=16000,
+                buffer=ctypes.cast(buf, ctypes.c_void_p),
+            )
+            self.audio_observer.on_playback_audio_frame_before_mixing(
+                self.user_handle, channel.encode(), uid.encode(), ctypes.pointer(frame)
+            )
             delay = start + (k + 1) * 0.01 - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -189,7 +226,9 @@ def agora_sdk() -> Iterator[FakeNativeLib]:
     # The package's __init__ is only the downloader of the native library: replaced.
     pkg = types.ModuleType("agora")
     pkg.__path__ = [str(root / "agora")]  # type: ignore[attr-defined]
-    pkg.sdk_library_dir = pkg.sdk_rtc_dir = pkg.sdk_rtm_dir = pkg.sdk_root_dir = str(root / "agora" / "agora_sdk")  # type: ignore[attr-defined]
+    pkg.sdk_library_dir = pkg.sdk_rtc_dir = pkg.sdk_rtm_dir = pkg.sdk_root_dir = str(
+        root / "agora" / "agora_sdk"
+    )  # type: ignore[attr-defined]
     sys.modules["agora"] = pkg
     real_cdll = ctypes.CDLL
     ctypes.CDLL = lambda *a, **k: lib  # type: ignore[assignment, misc]

@@ -1,5 +1,6 @@
 """A small OpenAI-compatible chat server for tests: it answers from a script and keeps what
 it was sent. It stands at the outside edge (an LLM endpoint we do not own)."""
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,17 @@ def scripted_llm(replies: list[str], status: int = 200) -> Iterator[ScriptedLLM]
 
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            llm.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+            llm.requests.append(
+                {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+            )
             if llm.status != 200:
                 self.send_response(llm.status)
                 self.end_headers()
                 return
             text = llm.replies.pop(0) if llm.replies else "Goodbye. [END_CALL]"
-            data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+            data = json.dumps(
+                {"choices": [{"message": {"role": "assistant", "content": text}}]}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

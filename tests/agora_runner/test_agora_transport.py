@@ -1,4 +1,5 @@
 """The Agora transport against the SDK's real Python layer (only the native library faked)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,9 @@ def lib() -> Any:
         yield fake
 
 
-def agent(lib: FakeNativeLib, conn: int, token: str, channel: str, uid: str, pcm: bytes = bytes(3200)) -> None:
+def agent(
+    lib: FakeNativeLib, conn: int, token: str, channel: str, uid: str, pcm: bytes = bytes(3200)
+) -> None:
     lib.connected(conn, channel, uid)
     lib.user_joined(conn, "1000")
     lib.play(channel, "1000", pcm)
@@ -59,18 +62,29 @@ def test_join_publish_receive_and_release_in_the_order_the_sdk_requires(lib: Fak
     assert isinstance(events[-1], UserLeft)
     names = lib.names()
     order = [
-        "agora_service_initialize", "agora_rtc_conn_create", "agora_rtc_conn_register_observer",
+        "agora_service_initialize",
+        "agora_rtc_conn_create",
+        "agora_rtc_conn_register_observer",
         "agora_local_user_set_playback_audio_frame_before_mixing_parameters",
-        "agora_local_user_register_audio_frame_observer", "agora_rtc_conn_connect",
-        "agora_local_user_publish_audio", "agora_audio_pcm_data_sender_send", "agora_rtc_conn_disconnect",
+        "agora_local_user_register_audio_frame_observer",
+        "agora_rtc_conn_connect",
+        "agora_local_user_publish_audio",
+        "agora_audio_pcm_data_sender_send",
+        "agora_rtc_conn_disconnect",
         "agora_rtc_conn_destroy",
     ]
     assert [names.index(n) for n in order] == sorted(names.index(n) for n in order)
-    assert names.count("agora_service_initialize") == 1 and names.count("agora_rtc_conn_destroy") == 1
+    assert (
+        names.count("agora_service_initialize") == 1 and names.count("agora_rtc_conn_destroy") == 1
+    )
     assert names.count("agora_audio_pcm_data_sender_send") == 5
     _, connect_args = next(c for c in lib.calls if c[0] == "agora_rtc_conn_connect")
     assert [a.value for a in connect_args[1:]] == [b"007token-text", b"room-7", b"1"]
-    _, playback_args = next(c for c in lib.calls if c[0] == "agora_local_user_set_playback_audio_frame_before_mixing_parameters")
+    _, playback_args = next(
+        c
+        for c in lib.calls
+        if c[0] == "agora_local_user_set_playback_audio_frame_before_mixing_parameters"
+    )
     assert playback_args[1:] == (1, 16000)
 
 
@@ -90,12 +104,20 @@ def test_one_service_per_process_for_many_calls(lib: FakeNativeLib) -> None:
     assert lib.names().count("agora_rtc_conn_create") == 2
 
 
-def test_encryption_reaches_the_sdk_before_connect_with_the_decoded_salt(lib: FakeNativeLib) -> None:
+def test_encryption_reaches_the_sdk_before_connect_with_the_decoded_salt(
+    lib: FakeNativeLib,
+) -> None:
     from agora_runner.transports.agora import AgoraTransport
 
     lib.remote = agent
     salt = bytes(range(1, 33))
-    join = JoinDetails(JOIN.app_id, JOIN.channel, JOIN.token, 1, EncryptionConfig("aes_256_gcm2", ENCRYPTION_MODES["aes_256_gcm2"], "key-1", salt))
+    join = JoinDetails(
+        JOIN.app_id,
+        JOIN.channel,
+        JOIN.token,
+        1,
+        EncryptionConfig("aes_256_gcm2", ENCRYPTION_MODES["aes_256_gcm2"], "key-1", salt),
+    )
 
     async def scenario() -> None:
         t = AgoraTransport()
@@ -115,7 +137,9 @@ def test_encryption_reaches_the_sdk_before_connect_with_the_decoded_salt(lib: Fa
 def test_refused_join_says_why_and_releases_the_connection(lib: FakeNativeLib) -> None:
     from agora_runner.transports.agora import AgoraTransport
 
-    lib.remote = lambda lib_, conn, token, channel, uid: lib_.connection_failure(conn, channel, uid, 8)
+    lib.remote = lambda lib_, conn, token, channel, uid: lib_.connection_failure(
+        conn, channel, uid, 8
+    )
 
     async def scenario() -> None:
         await AgoraTransport().connect(JOIN)
@@ -125,7 +149,9 @@ def test_refused_join_says_why_and_releases_the_connection(lib: FakeNativeLib) -
     assert "agora_rtc_conn_destroy" in lib.names()
 
 
-def test_no_answer_while_joining_times_out_and_releases(lib: FakeNativeLib, monkeypatch: Any) -> None:
+def test_no_answer_while_joining_times_out_and_releases(
+    lib: FakeNativeLib, monkeypatch: Any
+) -> None:
     from agora_runner.transports import agora as module
 
     monkeypatch.setattr(module, "CONNECT_TIMEOUT", 0.3)
@@ -164,7 +190,14 @@ def test_a_simulated_call_runs_over_the_sdk_transport(lib: FakeNativeLib, tts: A
 
     greeting = tts.synthesize("Hello, thank you for calling.")
     lib.remote = lambda *a: agent(*a, pcm=greeting.tobytes())
-    call = SimulatedCall(transport=AgoraTransport(), join=JOIN, policy=ScriptedPolicy(["Goodbye."]), tts=tts, silence_limit=3, agent_join_timeout=3)
+    call = SimulatedCall(
+        transport=AgoraTransport(),
+        join=JOIN,
+        policy=ScriptedPolicy(["Goodbye."]),
+        tts=tts,
+        silence_limit=3,
+        agent_join_timeout=3,
+    )
     outcome = asyncio.run(run_call_async(call))
     assert outcome.transport == "agora" and outcome.agent_uid == 1000
     assert outcome.ended_reason == "Main agent-ended-call"
@@ -181,7 +214,9 @@ def test_the_harness_catches_arguments_the_sdk_would_refuse(lib: FakeNativeLib) 
     from agora_runner.transports.agora import SERVICES, load_sdk
 
     sdk = load_sdk()
-    conn = SERVICES.get(sdk, "b" * 32).create_rtc_connection(sdk.RTCConnConfig(), RtcConnectionPublishConfig())
+    conn = SERVICES.get(sdk, "b" * 32).create_rtc_connection(
+        sdk.RTCConnConfig(), RtcConnectionPublishConfig()
+    )
     with pytest.raises(TypeError, match="not writable"):
         conn.push_audio_pcm_data(bytes(320), 16000, 1)
     assert conn.push_audio_pcm_data(bytearray(320), 16000, 1) == 0
@@ -205,7 +240,9 @@ def test_a_missing_native_library_is_a_clear_error(monkeypatch: Any) -> None:
         module.load_sdk()
 
 
-def test_token_expiring_mid_call_ends_the_run_with_that_reason(lib: FakeNativeLib, tts: Any) -> None:
+def test_token_expiring_mid_call_ends_the_run_with_that_reason(
+    lib: FakeNativeLib, tts: Any
+) -> None:
     import time
 
     from agora_runner.call import SimulatedCall, run_call_async
@@ -218,7 +255,13 @@ def test_token_expiring_mid_call_ends_the_run_with_that_reason(lib: FakeNativeLi
         lib_.token_expired(conn)
 
     lib.remote = remote
-    call = SimulatedCall(transport=AgoraTransport(), join=JOIN, policy=ScriptedPolicy(["Hi."]), tts=tts, silence_limit=5)
+    call = SimulatedCall(
+        transport=AgoraTransport(),
+        join=JOIN,
+        policy=ScriptedPolicy(["Hi."]),
+        tts=tts,
+        silence_limit=5,
+    )
     outcome = asyncio.run(run_call_async(call))
     assert outcome.ended_reason == "Main agent-call-not-connected"
     assert outcome.error == "the channel disconnected the caller: the token has expired"

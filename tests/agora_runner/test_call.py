@@ -1,4 +1,5 @@
 """Real calls: the caller against the demo agent over the local channel, real TTS and ASR."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -19,16 +20,25 @@ from evaluators.text import word_error_rate
 
 
 def spec_for(stack: Any, query: str = "", lines: list[str] | None = None, **kw: Any) -> CallSpec:
-    endpoint = SessionEndpointConfig(url=stack.endpoint_url + query, client_id=DEMO_CLIENT_ID, secret=DEMO_SECRET)
+    endpoint = SessionEndpointConfig(
+        url=stack.endpoint_url + query, client_id=DEMO_CLIENT_ID, secret=DEMO_SECRET
+    )
     base = CallSpec(
-        endpoint=endpoint, join_uid=1, caller=CallerScript.scripted(lines or ["Hello, when are you open?"]),
-        local_channel_address=stack.channel_address, local_channel_app_ids=(DEMO_APP_ID,),
-        agent_join_timeout_seconds=3, silence_limit_seconds=4, max_duration_seconds=60,
+        endpoint=endpoint,
+        join_uid=1,
+        caller=CallerScript.scripted(lines or ["Hello, when are you open?"]),
+        local_channel_address=stack.channel_address,
+        local_channel_app_ids=(DEMO_APP_ID,),
+        agent_join_timeout_seconds=3,
+        silence_limit_seconds=4,
+        max_duration_seconds=60,
     )
     return replace(base, **kw)
 
 
-def test_a_full_call_records_both_sides_and_transcribes_them(demo_stack: Any, tts: Any, asr: Any) -> None:
+def test_a_full_call_records_both_sides_and_transcribes_them(
+    demo_stack: Any, tts: Any, asr: Any
+) -> None:
     lines = ["Hi, I would like to book an appointment.", "Tuesday would be great."]
     outcome = execute_call(spec_for(demo_stack, lines=lines), tts=tts)
     assert outcome.ended_reason == MAIN_AGENT_ENDED  # the agent says goodbye and leaves
@@ -43,8 +53,15 @@ def test_a_full_call_records_both_sides_and_transcribes_them(demo_stack: Any, tt
     assert word_error_rate(said, heard) <= 0.3, (said, heard)
     assert "thank you for calling" in agent and "tuesday" in agent and "goodbye" in agent
     # The turns alternate in time: the agent answers after each caller line.
-    kinds = [e.kind for e in outcome.timeline if e.kind in ("caller_speech_start", "agent_speech_start")]
-    assert kinds[:4] == ["agent_speech_start", "caller_speech_start", "agent_speech_start", "caller_speech_start"]
+    kinds = [
+        e.kind for e in outcome.timeline if e.kind in ("caller_speech_start", "agent_speech_start")
+    ]
+    assert kinds[:4] == [
+        "agent_speech_start",
+        "caller_speech_start",
+        "agent_speech_start",
+        "caller_speech_start",
+    ]
 
 
 def test_agent_that_never_joins_ends_not_connected(demo_stack: Any, tts: Any) -> None:
@@ -88,8 +105,12 @@ def test_encrypted_channel_call_completes(demo_stack: Any, tts: Any) -> None:
     assert not any(e.kind == "encryption_error" for e in outcome.timeline)
 
 
-def test_mismatched_encryption_fails_saying_the_audio_could_not_be_decrypted(demo_stack: Any, tts: Any) -> None:
-    outcome = execute_call(spec_for(demo_stack, "?encryption=aes_128_gcm&agent_key=not-the-same"), tts=tts)
+def test_mismatched_encryption_fails_saying_the_audio_could_not_be_decrypted(
+    demo_stack: Any, tts: Any
+) -> None:
+    outcome = execute_call(
+        spec_for(demo_stack, "?encryption=aes_128_gcm&agent_key=not-the-same"), tts=tts
+    )
     assert outcome.ended_reason == CALL_NOT_CONNECTED
     assert outcome.error is not None and "could not be decrypted" in outcome.error
 
@@ -97,7 +118,11 @@ def test_mismatched_encryption_fails_saying_the_audio_could_not_be_decrypted(dem
 def test_call_under_latency_jitter_and_loss_still_completes(demo_stack: Any, tts: Any) -> None:
     from agora_runner.channel.network import NetworkConditions
 
-    spec = spec_for(demo_stack, "?latency_ms=150&jitter_ms=20&loss=0.02&seed=3", local_network=NetworkConditions(100, 10, 0.01, 4))
+    spec = spec_for(
+        demo_stack,
+        "?latency_ms=150&jitter_ms=20&loss=0.02&seed=3",
+        local_network=NetworkConditions(100, 10, 0.01, 4),
+    )
     outcome = execute_call(spec, tts=tts)
     assert outcome.ended_reason == MAIN_AGENT_ENDED
 
@@ -117,7 +142,12 @@ def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> N
     app, cert = "ab" * 16, "cd" * 16
 
     def join(uid: int) -> JoinDetails:
-        return JoinDetails(app, "room", mint_rtc_token(app_id=app, app_certificate=cert, channel="room", uid=uid), uid)
+        return JoinDetails(
+            app,
+            "room",
+            mint_rtc_token(app_id=app, app_certificate=cert, channel="room", uid=uid),
+            uid,
+        )
 
     async def scenario() -> Any:
         server = ChannelServer({app: cert})
@@ -141,7 +171,13 @@ def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> N
                 t.cancel()
 
         player = asyncio.create_task(play())
-        call = SimulatedCall(transport=LocalChannelTransport(addr), join=join(1), policy=ScriptedPolicy(["Hi."]), tts=tts, silence_limit=5)
+        call = SimulatedCall(
+            transport=LocalChannelTransport(addr),
+            join=join(1),
+            policy=ScriptedPolicy(["Hi."]),
+            tts=tts,
+            silence_limit=5,
+        )
         outcome = await run_call_async(call)
         await player
         await recorder_bot.disconnect()
@@ -153,7 +189,9 @@ def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> N
     assert outcome.ended_reason == MAIN_AGENT_ENDED
 
 
-def test_a_crashed_audio_loop_fails_the_call_at_once(demo_stack: Any, tts: Any, monkeypatch: Any) -> None:
+def test_a_crashed_audio_loop_fails_the_call_at_once(
+    demo_stack: Any, tts: Any, monkeypatch: Any
+) -> None:
     import time
 
     import pytest
@@ -171,7 +209,9 @@ def test_a_crashed_audio_loop_fails_the_call_at_once(demo_stack: Any, tts: Any, 
     assert time.monotonic() - start < 10  # not max_duration (60 s)
 
 
-def test_a_caller_that_cannot_hear_in_time_answers_anyway(demo_stack: Any, tts: Any, monkeypatch: Any) -> None:
+def test_a_caller_that_cannot_hear_in_time_answers_anyway(
+    demo_stack: Any, tts: Any, monkeypatch: Any
+) -> None:
     """Hearing runs on the CPU time calls leave; when it has none (a stalled helper here), the
     caller goes on after HEAR_TIMEOUT with nothing heard instead of stalling the call."""
     import threading
@@ -184,8 +224,12 @@ def test_a_caller_that_cannot_hear_in_time_answers_anyway(demo_stack: Any, tts: 
             return "too late"
 
     monkeypatch.setattr(call, "HEAR_TIMEOUT", 0.3)
-    outcome = execute_call(spec_for(demo_stack, "?fault=leave_mid_call&leave_after=5"), tts=tts, asr=Stalled())
+    outcome = execute_call(
+        spec_for(demo_stack, "?fault=leave_mid_call&leave_after=5"), tts=tts, asr=Stalled()
+    )
     heard = [e.data for e in outcome.timeline if e.kind == "agent_turn_heard"]
     assert heard and heard[0] == {"text": "", "timed_out": True}
-    assert [u["text"] for u in outcome.caller_utterances][:1] == ["Hello, when are you open?"]  # it spoke on
+    assert [u["text"] for u in outcome.caller_utterances][:1] == [
+        "Hello, when are you open?"
+    ]  # it spoke on
     assert outcome.ended_reason == MAIN_AGENT_ENDED

@@ -1,4 +1,5 @@
 """The simulated caller: matcher, policies, the LLM caller, reproducibility."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -42,17 +43,22 @@ def test_matcher_scores(condition: str, said: str, passes: bool) -> None:
 
 def test_matcher_prefers_exact_phrase_and_tolerates_asr_spelling() -> None:
     assert score("anything else", "Is there anything else?") == 1.0
-    assert score("agent mentions the prescripton", "your prescription is ready") == 1.0  # fuzzy word
+    assert (
+        score("agent mentions the prescripton", "your prescription is ready") == 1.0
+    )  # fuzzy word
     conds = ["agent says goodbye", "agent asks which day", "agent gives opening hours"]
     assert best_match(conds, "Which day would you like to come in?").index == 1  # type: ignore[union-attr]
     assert best_match(conds, "The weather is nice.") is None
 
 
 def test_conditional_policy_answers_by_content_not_by_order() -> None:
-    policy = ConditionalPolicy("Hi, I need an appointment.", [
-        Condition(1, "agent asks if there is anything else", "No, that is all.", True),
-        Condition(2, "agent asks which day", "Tuesday please.", True),
-    ])
+    policy = ConditionalPolicy(
+        "Hi, I need an appointment.",
+        [
+            Condition(1, "agent asks if there is anything else", "No, that is all.", True),
+            Condition(2, "agent asks which day", "Tuesday please.", True),
+        ],
+    )
     assert policy.opening() == "Hi, I need an appointment."
     d = policy.next_line("Sure. Which day would suit you?")
     assert (d.text, d.meta["condition_id"], d.meta["matched"]) == ("Tuesday please.", 2, True)
@@ -81,7 +87,13 @@ def test_instruction_lines_and_scripted_policy() -> None:
 
 def test_llm_policy_sends_the_conversation_and_ends_on_its_token() -> None:
     with scripted_llm(["Tuesday, please.", "No thanks, goodbye. [END_CALL]"]) as llm:
-        policy = LLMPolicy(LLMConfig(llm.url, "caller-model", "k"), instructions="Book a visit for Tuesday.", first_message="Hi, I'd like a visit.", personality="polite", seed=7)
+        policy = LLMPolicy(
+            LLMConfig(llm.url, "caller-model", "k"),
+            instructions="Book a visit for Tuesday.",
+            first_message="Hi, I'd like a visit.",
+            personality="polite",
+            seed=7,
+        )
         assert policy.next_line("Which day?").text == "Tuesday, please."
         last = policy.next_line("Done. Anything else?")
         assert (last.text, last.hang_up) == ("No thanks, goodbye.", True)
@@ -89,21 +101,31 @@ def test_llm_policy_sends_the_conversation_and_ends_on_its_token() -> None:
         assert sent["model"] == "caller-model" and sent["seed"] == 7
         roles = [m["role"] for m in sent["messages"]]
         assert roles == ["system", "assistant", "user", "assistant", "user"]
-        assert "Book a visit for Tuesday." in sent["messages"][0]["content"] and "polite" in sent["messages"][0]["content"]
+        assert (
+            "Book a visit for Tuesday." in sent["messages"][0]["content"]
+            and "polite" in sent["messages"][0]["content"]
+        )
         assert sent["messages"][2]["content"] == "Which day?"
         assert llm.requests[0]["auth"] == "Bearer k"
 
 
 def test_llm_failures_are_retried_then_end_as_a_pipeline_error() -> None:
     with scripted_llm([], status=503) as llm:
-        policy = LLMPolicy(LLMConfig(llm.url, "m", attempts=3), instructions="x", first_message="hi")
-        with pytest.raises(RunnerError, match=r"the LLM caller failed: the LLM endpoint failed 3 times \(HTTP 503\)") as err:
+        policy = LLMPolicy(
+            LLMConfig(llm.url, "m", attempts=3), instructions="x", first_message="hi"
+        )
+        with pytest.raises(
+            RunnerError,
+            match=r"the LLM caller failed: the LLM endpoint failed 3 times \(HTTP 503\)",
+        ) as err:
             policy.next_line("hello")
         assert err.value.ended_reason == "Testing agent-pipeline-error"
         assert len(llm.requests) == 3
     with scripted_llm([], status=400) as llm:
         with pytest.raises(RunnerError, match=r"refused the request \(HTTP 400\)"):
-            LLMPolicy(LLMConfig(llm.url, "m"), instructions="x", first_message="hi").next_line("hello")
+            LLMPolicy(LLMConfig(llm.url, "m"), instructions="x", first_message="hi").next_line(
+                "hello"
+            )
         assert len(llm.requests) == 1
 
 
@@ -113,13 +135,25 @@ def test_conditional_scenario_against_the_demo_agent(demo_stack: Any, tts: Any, 
         first_message="Hi, I would like to book an appointment.",
         scenario_type="conditional_actions",
         conditions=(
-            {"id": 1, "condition": "agent asks if there is anything else", "action": "No, that is all, thank you.", "fixed_message": True},
-            {"id": 2, "condition": "agent asks which day", "action": "Tuesday would be great.", "fixed_message": True},
+            {
+                "id": 1,
+                "condition": "agent asks if there is anything else",
+                "action": "No, that is all, thank you.",
+                "fixed_message": True,
+            },
+            {
+                "id": 2,
+                "condition": "agent asks which day",
+                "action": "Tuesday would be great.",
+                "fixed_message": True,
+            },
         ),
     )
     outcome = execute_call(replace(spec_for(demo_stack), caller=caller), tts=tts, asr=asr)
     decisions = [e.data for e in outcome.timeline if e.kind == "caller_decision"]
-    assert [d["condition_id"] for d in decisions[:2]] == [2, 1] and all(d["matched"] for d in decisions[:2])
+    assert [d["condition_id"] for d in decisions[:2]] == [2, 1] and all(
+        d["matched"] for d in decisions[:2]
+    )
     heard = [e.data["text"].lower() for e in outcome.timeline if e.kind == "agent_turn_heard"]
     assert "which day" in heard[1] and "anything else" in heard[2]
     assert outcome.ended_reason in (MAIN_AGENT_ENDED, TESTING_AGENT_ENDED)
@@ -127,12 +161,26 @@ def test_conditional_scenario_against_the_demo_agent(demo_stack: Any, tts: Any, 
 
 def test_llm_caller_against_the_demo_agent(demo_stack: Any, tts: Any, asr: Any) -> None:
     with scripted_llm(["Tuesday would be great.", "No, that is all. Goodbye! [END_CALL]"]) as llm:
-        spec = replace(spec_for(demo_stack), caller=CallerScript(first_message="Hi, I would like to book an appointment.", instructions="Book for Tuesday."), llm=LLMConfig(llm.url, "m"), seed=11)
+        spec = replace(
+            spec_for(demo_stack),
+            caller=CallerScript(
+                first_message="Hi, I would like to book an appointment.",
+                instructions="Book for Tuesday.",
+            ),
+            llm=LLMConfig(llm.url, "m"),
+            seed=11,
+        )
         outcome = execute_call(spec, tts=tts, asr=asr)
         said = [u["text"] for u in outcome.caller_utterances]
-        assert said == ["Hi, I would like to book an appointment.", "Tuesday would be great.", "No, that is all. Goodbye!"]
+        assert said == [
+            "Hi, I would like to book an appointment.",
+            "Tuesday would be great.",
+            "No, that is all. Goodbye!",
+        ]
         # The LLM saw the agent's turns as the caller heard them.
-        first_user = next(m for m in llm.requests[0]["body"]["messages"] if m["role"] == "user")["content"].lower()
+        first_user = next(m for m in llm.requests[0]["body"]["messages"] if m["role"] == "user")[
+            "content"
+        ].lower()
         assert "which day" in first_user
         assert all(r["body"]["seed"] == 11 for r in llm.requests)
     assert outcome.ended_reason in (MAIN_AGENT_ENDED, TESTING_AGENT_ENDED)
@@ -147,7 +195,9 @@ def test_same_seed_same_caller_audio_and_each_line_synthesised_once(demo_stack: 
 
     def utterances(outcome: Any) -> list[np.ndarray]:
         rec = outcome.recording.caller
-        return [rec[int(u["start"] * 16000) : int(u["end"] * 16000)] for u in outcome.caller_utterances]
+        return [
+            rec[int(u["start"] * 16000) : int(u["end"] * 16000)] for u in outcome.caller_utterances
+        ]
 
     a, b = utterances(runs[0]), utterances(runs[1])
     assert len(a) == len(b) == 2
@@ -156,7 +206,10 @@ def test_same_seed_same_caller_audio_and_each_line_synthesised_once(demo_stack: 
     slow = tts.synthesize("Hello, when are you open?", speed=0.8)
     assert len(slow) > len(tts.synthesize("Hello, when are you open?")) and tts.synthesized == 3
     # Not only the cache: a fresh synthesiser makes the very same samples.
-    assert np.array_equal(PiperTTS().synthesize("Hello, when are you open?"), tts.synthesize("Hello, when are you open?"))
+    assert np.array_equal(
+        PiperTTS().synthesize("Hello, when are you open?"),
+        tts.synthesize("Hello, when are you open?"),
+    )
 
 
 def test_instruction_scenarios_offline_match_the_quoted_lines_by_their_lead_in() -> None:
@@ -165,7 +218,10 @@ def test_instruction_scenarios_offline_match_the_quoted_lines_by_their_lead_in()
 
     text = 'You want a visit. When asked which day, say "Thursday please." If asked for anything else, answer "No, that is all."'
     conds = conditions_from_instructions(text)
-    assert [(c.condition, c.action) for c in conds] == [("When asked which day", "Thursday please."), ("If asked for anything else", "No, that is all.")]
+    assert [(c.condition, c.action) for c in conds] == [
+        ("When asked which day", "Thursday please."),
+        ("If asked for anything else", "No, that is all."),
+    ]
     policy = build_policy(CallerScript(first_message="Hi.", instructions=text), goodbye="Bye.")
     assert policy.next_line("Is there anything else I can do?").text == "No, that is all."
     assert policy.next_line("Which day suits you?").text == "Thursday please."
@@ -173,9 +229,18 @@ def test_instruction_scenarios_offline_match_the_quoted_lines_by_their_lead_in()
 
 def test_non_fixed_actions_are_worded_by_the_llm_when_one_is_set() -> None:
     with scripted_llm(["Could we make it Tuesday morning?"]) as llm:
-        policy = ConditionalPolicy("Hi", [Condition(1, "agent asks which day", "ask for Tuesday", False), Condition(2, "agent asks anything else", "No thanks.", True)], llm=LLMConfig(llm.url, "m"))
+        policy = ConditionalPolicy(
+            "Hi",
+            [
+                Condition(1, "agent asks which day", "ask for Tuesday", False),
+                Condition(2, "agent asks anything else", "No thanks.", True),
+            ],
+            llm=LLMConfig(llm.url, "m"),
+        )
         d = policy.next_line("Which day?")
         assert (d.text, d.meta["rephrased"]) == ("Could we make it Tuesday morning?", True)
         assert "ask for Tuesday" in llm.requests[0]["body"]["messages"][1]["content"]
-        assert policy.next_line("Anything else?").text == "No thanks."  # fixed: verbatim, no LLM call
+        assert (
+            policy.next_line("Anything else?").text == "No thanks."
+        )  # fixed: verbatim, no LLM call
         assert len(llm.requests) == 1

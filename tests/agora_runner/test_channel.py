@@ -18,7 +18,12 @@ APP, CERT = "ab" * 16, "cd" * 16
 
 
 def join(channel: str, uid: int, token_uid: int | None = None, cert: str = CERT) -> JoinDetails:
-    token = mint_rtc_token(app_id=APP, app_certificate=cert, channel=channel, uid=uid if token_uid is None else token_uid)
+    token = mint_rtc_token(
+        app_id=APP,
+        app_certificate=cert,
+        channel=channel,
+        uid=uid if token_uid is None else token_uid,
+    )
     return JoinDetails(APP, channel, token, uid)
 
 
@@ -58,7 +63,10 @@ def test_members_join_relay_frames_and_see_each_other_leave() -> None:
         (lambda: join("room", 1, token_uid=2), "token is for uid 2, not uid 1"),
         (lambda: join("room", 1, cert="ef" * 16), "signature is invalid"),
         (lambda: JoinDetails(APP, "other", join("room", 1).token, 1), "another channel"),
-        (lambda: JoinDetails("99" * 16, "room", join("room", 1).token, 1), "does not serve that app id"),
+        (
+            lambda: JoinDetails("99" * 16, "room", join("room", 1).token, 1),
+            "does not serve that app id",
+        ),
     ],
 )
 def test_bad_joins_are_refused_with_a_clear_reason(details, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -142,7 +150,9 @@ def test_network_conditions_delay_drop_and_replay_from_the_seed() -> None:
         server = ChannelServer({APP: CERT})
         await server.start()
         addr = f"127.0.0.1:{server.port}"
-        sender = LocalChannelTransport(addr, network=NetworkConditions(latency_ms=150, loss=0.3, seed=7))
+        sender = LocalChannelTransport(
+            addr, network=NetworkConditions(latency_ms=150, loss=0.3, seed=7)
+        )
         receiver = LocalChannelTransport(addr)
         await receiver.connect(join("room", 2))
         await sender.connect(join("room", 1))
@@ -179,13 +189,17 @@ def test_invalid_network_conditions_are_refused() -> None:
         NetworkConditions(loss=1.5)
     with pytest.raises(ValueError, match="unknown network condition"):
         NetworkConditions.parse("latency=5")
-    assert NetworkConditions.parse("latency_ms=80,jitter_ms=20,loss=0.02,seed=7") == NetworkConditions(80, 20, 0.02, 7)
+    assert NetworkConditions.parse(
+        "latency_ms=80,jitter_ms=20,loss=0.02,seed=7"
+    ) == NetworkConditions(80, 20, 0.02, 7)
 
 
 def test_an_opus_uplink_carries_the_audio_and_conceals_lost_packets() -> None:
     from agora_runner.channel.network import NetworkConditions
 
-    assert NetworkConditions.parse("codec=opus,dtx=1,loss=0.1,seed=3") == NetworkConditions(0, 0, 0.1, 3, "opus", 24000, True)
+    assert NetworkConditions.parse("codec=opus,dtx=1,loss=0.1,seed=3") == NetworkConditions(
+        0, 0, 0.1, 3, "opus", 24000, True
+    )
     with pytest.raises(ValueError, match="codec must be one of"):
         NetworkConditions(codec="g729")
     t = np.arange(16000) / 16000

@@ -1,6 +1,7 @@
 """Fuzzing (hypothesis) of the two parsers that read what outside servers send: the AccessToken2
 verifier and the session-endpoint answer. Whatever arrives, they answer with their own error
 (a readable reason), never with a crash."""
+
 from __future__ import annotations
 
 import base64
@@ -74,15 +75,25 @@ def test_a_zip_bomb_is_refused_without_inflating_it() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=6)
+    ),
     max_leaves=20,
 )
-answer_fields = st.fixed_dictionaries({}, optional={
-    "agora_app_id": json_values | st.just(APP_ID), "agora_channel": json_values | st.just("room"),
-    "agora_token": json_values | st.just("007abc"), "agora_uid": json_values, "uid": json_values,
-    "encryption_mode": json_values | st.sampled_from(["aes_128_gcm2", "AES_256_GCM2", "none", "7", 8]),
-    "encryption_key": json_values, "encryption_salt": json_values | st.just(base64.b64encode(b"s" * 32).decode()),
-})
+answer_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "agora_app_id": json_values | st.just(APP_ID),
+        "agora_channel": json_values | st.just("room"),
+        "agora_token": json_values | st.just("007abc"),
+        "agora_uid": json_values,
+        "uid": json_values,
+        "encryption_mode": json_values
+        | st.sampled_from(["aes_128_gcm2", "AES_256_GCM2", "none", "7", 8]),
+        "encryption_key": json_values,
+        "encryption_salt": json_values | st.just(base64.b64encode(b"s" * 32).decode()),
+    },
+)
 
 
 @FUZZ

@@ -1,4 +1,5 @@
 """The call's hearing helper process: a real model in a real child process."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Several calls on one shared event loop (agora_runner.host), as a threads-pool calls worker
 holds them."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The session endpoint may not lead our server into its own network."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,24 +21,75 @@ from agora_runner.types import SessionEndpointConfig
 # not from the guard's own table: every block not globally reachable (False or N/A) is refused
 # at its first and last address.
 IANA = [
-    ("0.0.0.0/8", False), ("0.0.0.0/32", False), ("10.0.0.0/8", False), ("100.64.0.0/10", False),
-    ("127.0.0.0/8", False), ("169.254.0.0/16", False), ("172.16.0.0/12", False), ("192.0.0.0/24", False),
-    ("192.0.0.0/29", False), ("192.0.0.8/32", False), ("192.0.0.170/32", False), ("192.0.0.171/32", False),
-    ("192.0.2.0/24", False), ("192.88.99.0/24", None), ("192.168.0.0/16", False), ("198.18.0.0/15", False),
-    ("198.51.100.0/24", False), ("203.0.113.0/24", False), ("240.0.0.0/4", False), ("255.255.255.255/32", False),
+    ("0.0.0.0/8", False),
+    ("0.0.0.0/32", False),
+    ("10.0.0.0/8", False),
+    ("100.64.0.0/10", False),
+    ("127.0.0.0/8", False),
+    ("169.254.0.0/16", False),
+    ("172.16.0.0/12", False),
+    ("192.0.0.0/24", False),
+    ("192.0.0.0/29", False),
+    ("192.0.0.8/32", False),
+    ("192.0.0.170/32", False),
+    ("192.0.0.171/32", False),
+    ("192.0.2.0/24", False),
+    ("192.88.99.0/24", None),
+    ("192.168.0.0/16", False),
+    ("198.18.0.0/15", False),
+    ("198.51.100.0/24", False),
+    ("203.0.113.0/24", False),
+    ("240.0.0.0/4", False),
+    ("255.255.255.255/32", False),
     ("224.0.0.0/4", False),  # multicast
-    ("::1/128", False), ("::/128", False), ("::ffff:0:0/96", False), ("64:ff9b:1::/48", False), ("100::/64", False),
-    ("100:0:0:1::/64", False), ("2001::/23", False), ("2001::/32", None), ("2001:2::/48", False), ("2001:10::/28", False),
-    ("2001:db8::/32", False), ("2002::/16", None), ("3fff::/20", False), ("5f00::/16", False), ("fc00::/7", False),
-    ("fe80::/10", False), ("ff00::/8", False),  # multicast
+    ("::1/128", False),
+    ("::/128", False),
+    ("::ffff:0:0/96", False),
+    ("64:ff9b:1::/48", False),
+    ("100::/64", False),
+    ("100:0:0:1::/64", False),
+    ("2001::/23", False),
+    ("2001::/32", None),
+    ("2001:2::/48", False),
+    ("2001:10::/28", False),
+    ("2001:db8::/32", False),
+    ("2002::/16", None),
+    ("3fff::/20", False),
+    ("5f00::/16", False),
+    ("fc00::/7", False),
+    ("fe80::/10", False),
+    ("ff00::/8", False),  # multicast
 ]
-REFUSED = [str(addr) for block, reachable in IANA if not reachable for addr in
-           dict.fromkeys([ipaddress.ip_network(block)[0], ipaddress.ip_network(block)[-1]])]
-PUBLIC = ["8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.32.0.1", "192.169.0.1", "223.255.255.254",
-          "2606:4700:4700::1111", "2a00:1450:4001:80b::200e", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+REFUSED = [
+    str(addr)
+    for block, reachable in IANA
+    if not reachable
+    for addr in dict.fromkeys([ipaddress.ip_network(block)[0], ipaddress.ip_network(block)[-1]])
+]
+PUBLIC = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "100.63.255.255",
+    "100.128.0.0",
+    "172.32.0.1",
+    "192.169.0.1",
+    "223.255.255.254",
+    "2606:4700:4700::1111",
+    "2a00:1450:4001:80b::200e",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",
+]
 # Blocks that carry an IPv4 address: judged by it as well.
-CARRIERS = ["::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:100.100.100.200", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
-            "2002:7f00:1::1", "2002:a00:1::1", "::127.0.0.1"]
+CARRIERS = [
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "::ffff:100.100.100.200",
+    "64:ff9b::7f00:1",
+    "64:ff9b::a9fe:a9fe",
+    "2002:7f00:1::1",
+    "2002:a00:1::1",
+    "::127.0.0.1",
+]
 
 
 class NoConnection(httpx.AsyncBaseTransport):
@@ -52,7 +104,9 @@ def literal(address: str) -> str:
 
 
 @pytest.mark.parametrize("address", REFUSED + CARRIERS)
-def test_every_address_that_is_not_globally_routable_is_refused_before_any_connection(address: str) -> None:
+def test_every_address_that_is_not_globally_routable_is_refused_before_any_connection(
+    address: str,
+) -> None:
     url = f"http://{literal(address)}:8443/session"
     with pytest.raises(SessionEndpointError, match=r"this server does not call such addresses"):
         check_destination(url)
@@ -62,11 +116,20 @@ def test_every_address_that_is_not_globally_routable_is_refused_before_any_conne
 
 
 @pytest.mark.parametrize("address", REFUSED[::3] + CARRIERS[:3])
-def test_a_name_that_resolves_to_such_an_address_is_refused(address: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_name_that_resolves_to_such_an_address_is_refused(
+    address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     family = 10 if ":" in address else 2
-    monkeypatch.setattr("socket.getaddrinfo", lambda host, port, *a, **kw: [(family, 1, 6, "", (address, port))])
-    config = SessionEndpointConfig(url="https://agent.example.com/session", client_id="c", secret="s", allow_hosts=())
-    with pytest.raises(SessionEndpointError, match=rf"resolves to {re.escape(str(ipaddress.ip_address(address)))} \(.* address\)"):
+    monkeypatch.setattr(
+        "socket.getaddrinfo", lambda host, port, *a, **kw: [(family, 1, 6, "", (address, port))]
+    )
+    config = SessionEndpointConfig(
+        url="https://agent.example.com/session", client_id="c", secret="s", allow_hosts=()
+    )
+    with pytest.raises(
+        SessionEndpointError,
+        match=rf"resolves to {re.escape(str(ipaddress.ip_address(address)))} \(.* address\)",
+    ):
         fetch_join_details(config, join_uid=1, client=httpx.AsyncClient(transport=NoConnection()))
 
 
@@ -99,7 +162,9 @@ def test_the_refusal_says_what_the_address_is(url: str, why: str) -> None:
 
 
 def test_localhost_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("socket.getaddrinfo", lambda host, port, *a, **kw: [(2, 1, 6, "", ("127.0.0.1", port))])
+    monkeypatch.setattr(
+        "socket.getaddrinfo", lambda host, port, *a, **kw: [(2, 1, 6, "", ("127.0.0.1", port))]
+    )
     with pytest.raises(SessionEndpointError, match=r"\(loopback address\)"):
         check_destination("http://localhost/session")
 
@@ -130,7 +195,9 @@ def test_not_a_web_url() -> None:
 @respx.mock
 def test_a_refused_endpoint_is_never_called() -> None:
     route = respx.post("http://127.0.0.1:9/session").mock(return_value=httpx.Response(200, json={}))
-    config = SessionEndpointConfig(url="http://127.0.0.1:9/session", client_id="c", secret="s", allow_hosts=())
+    config = SessionEndpointConfig(
+        url="http://127.0.0.1:9/session", client_id="c", secret="s", allow_hosts=()
+    )
     with pytest.raises(SessionEndpointError, match="loopback"):
         fetch_join_details(config, join_uid=1)
     assert not route.called
@@ -154,12 +221,18 @@ def test_the_checked_address_is_the_one_connected_to(monkeypatch: pytest.MonkeyP
         seen.append(request)
         return httpx.Response(200, json={"app_id": "a" * 32, "channel": "c", "token": "", "uid": 1})
 
-    config = SessionEndpointConfig(url="https://agent.example.com:8443/session?x=1", client_id="c", secret="s", allow_hosts=())
+    config = SessionEndpointConfig(
+        url="https://agent.example.com:8443/session?x=1", client_id="c", secret="s", allow_hosts=()
+    )
     client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
     with contextlib.suppress(SessionEndpointError):  # what the answer holds does not matter here
         fetch_join_details(config, join_uid=1, client=client)
     assert lookups == ["agent.example.com"]  # resolved once, by the guard
     (request,) = seen
-    assert request.url.host == "8.8.4.4" and request.url.port == 8443 and request.url.path == "/session"
+    assert (
+        request.url.host == "8.8.4.4"
+        and request.url.port == 8443
+        and request.url.path == "/session"
+    )
     assert request.headers["Host"] == "agent.example.com:8443"
     assert request.extensions["sni_hostname"] == "agent.example.com"

@@ -1,4 +1,5 @@
 """Personality behaviours, measured on the recorded audio (not on flags)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -35,15 +36,27 @@ def test_noise_is_seeded_and_at_the_asked_level(tts: Any) -> None:
 
 
 def test_speed_changes_the_speaking_rate(demo_stack: Any, tts: Any) -> None:
-    out = execute_call(replace(spec_for(demo_stack, lines=LINES), persona=Persona(speed=1.4)), tts=tts)
+    out = execute_call(
+        replace(spec_for(demo_stack, lines=LINES), persona=Persona(speed=1.4)), tts=tts
+    )
     spoken = [u["end"] - u["start"] for u in out.caller_utterances if u["kind"] == "line"]
     normal = [len(tts.synthesize(t)) / SAMPLE_RATE for t in [*LINES, "Thank you, goodbye."]]
     assert len(spoken) == 3
-    assert all(fast < 0.85 * slow for fast, slow in zip(spoken, normal, strict=True)), (spoken, normal)
+    assert all(fast < 0.85 * slow for fast, slow in zip(spoken, normal, strict=True)), (
+        spoken,
+        normal,
+    )
 
 
 def test_background_noise_is_in_the_caller_audio_at_the_snr(demo_stack: Any, tts: Any) -> None:
-    noisy = execute_call(replace(spec_for(demo_stack, lines=LINES[:1]), persona=Persona(background_noise="office", noise_snr_db=15), seed=3), tts=tts)
+    noisy = execute_call(
+        replace(
+            spec_for(demo_stack, lines=LINES[:1]),
+            persona=Persona(background_noise="office", noise_snr_db=15),
+            seed=3,
+        ),
+        tts=tts,
+    )
     assert noisy.caller_utterances, [e.kind for e in noisy.timeline]
     first = int(noisy.caller_utterances[0]["start"] * SAMPLE_RATE)
     noise_level = rms(noisy.recording.caller[: first - 1600])  # before the caller first speaks
@@ -53,7 +66,10 @@ def test_background_noise_is_in_the_caller_audio_at_the_snr(demo_stack: Any, tts
 
 
 def test_backchannels_land_inside_the_agents_long_turns(demo_stack: Any, tts: Any) -> None:
-    out = execute_call(replace(spec_for(demo_stack, lines=LINES), persona=Persona(backchannels=True), seed=2), tts=tts)
+    out = execute_call(
+        replace(spec_for(demo_stack, lines=LINES), persona=Persona(backchannels=True), seed=2),
+        tts=tts,
+    )
     bcs = [u for u in out.caller_utterances if u["kind"] == "backchannel"]
     assert bcs, [e.kind for e in out.timeline]
     agent_speech = speech_segments(out.recording.agent, merge_gap_ms=300)
@@ -66,7 +82,12 @@ def test_backchannels_land_inside_the_agents_long_turns(demo_stack: Any, tts: An
 
 
 def test_barge_in_talks_over_the_agent_and_records_its_reaction(demo_stack: Any, tts: Any) -> None:
-    out = execute_call(replace(spec_for(demo_stack, lines=LINES), persona=Persona(interruption_level="high"), seed=4), tts=tts)
+    out = execute_call(
+        replace(
+            spec_for(demo_stack, lines=LINES), persona=Persona(interruption_level="high"), seed=4
+        ),
+        tts=tts,
+    )
     barges = [e for e in out.timeline if e.kind == "barge_in"]
     reactions = [e.data for e in out.timeline if e.kind == "barge_in_reaction"]
     assert barges and len(reactions) == len(barges)

@@ -30,7 +30,13 @@ def test_post_sends_client_id_in_json_and_secret_in_default_header() -> None:
     sent = route.calls.last.request
     assert json.loads(sent.content) == {"client_id": "client-1"}
     assert sent.headers["X-Cekura-Secret"] == SECRET
-    assert (join.app_id, join.channel, join.token, join.uid, join.encryption) == ("a" * 32, "room", TOKEN, 1, None)
+    assert (join.app_id, join.channel, join.token, join.uid, join.encryption) == (
+        "a" * 32,
+        "room",
+        TOKEN,
+        1,
+        None,
+    )
     assert TOKEN not in repr(join)
 
 
@@ -51,7 +57,10 @@ def test_agent_variables_are_sent_only_when_present() -> None:
     variables = {"order_id": "ORD-4471", "tier": {"level": 2}}
     post = respx.post(URL).mock(return_value=httpx.Response(200, json=GOOD))
     fetch_join_details(config(agent_variables=variables), join_uid=1)
-    assert json.loads(post.calls.last.request.content) == {"client_id": "client-1", "agent_variables": variables}
+    assert json.loads(post.calls.last.request.content) == {
+        "client_id": "client-1",
+        "agent_variables": variables,
+    }
     get = respx.get(URL).mock(return_value=httpx.Response(200, json=GOOD))
     fetch_join_details(config(method="GET", agent_variables=variables), join_uid=1)
     assert json.loads(get.calls.last.request.url.params["agent_variables"]) == variables
@@ -62,7 +71,10 @@ def test_agent_variables_are_sent_only_when_present() -> None:
 
 def test_encryption_fields_are_checked_and_decoded() -> None:
     salt = base64.b64encode(bytes(range(1, 33))).decode()
-    join = parse_join_details({**GOOD, "encryption_mode": "aes_256_gcm2", "encryption_key": "k", "encryption_salt": salt}, join_uid=1)
+    join = parse_join_details(
+        {**GOOD, "encryption_mode": "aes_256_gcm2", "encryption_key": "k", "encryption_salt": salt},
+        join_uid=1,
+    )
     assert join.encryption is not None
     assert (join.encryption.mode, join.encryption.salt) == (8, bytes(range(1, 33)))
 
@@ -73,10 +85,37 @@ def test_encryption_fields_are_checked_and_decoded() -> None:
         ({"agora_channel": "x", "agora_token": TOKEN}, "missing or empty agora_app_id"),
         ({**GOOD, "agora_token": ""}, "missing or empty agora_token"),
         ({**GOOD, "encryption_mode": "rot13", "encryption_key": "k"}, "not a known Agora mode"),
-        ({**GOOD, "encryption_mode": "aes_128_gcm", "encryption_key": "k", "encryption_salt": "%%%"}, "not valid base64"),
-        ({**GOOD, "encryption_mode": "aes_128_gcm", "encryption_key": "k", "encryption_salt": base64.b64encode(b"short").decode()}, "32 bytes"),
-        ({**GOOD, "encryption_mode": "aes_256_gcm2", "encryption_key": "k"}, "encryption_salt is required"),
-        ({**GOOD, "encryption_mode": "aes_256_gcm2", "encryption_key": "k", "encryption_salt": base64.b64encode(bytes(32)).decode()}, "all zero"),
+        (
+            {
+                **GOOD,
+                "encryption_mode": "aes_128_gcm",
+                "encryption_key": "k",
+                "encryption_salt": "%%%",
+            },
+            "not valid base64",
+        ),
+        (
+            {
+                **GOOD,
+                "encryption_mode": "aes_128_gcm",
+                "encryption_key": "k",
+                "encryption_salt": base64.b64encode(b"short").decode(),
+            },
+            "32 bytes",
+        ),
+        (
+            {**GOOD, "encryption_mode": "aes_256_gcm2", "encryption_key": "k"},
+            "encryption_salt is required",
+        ),
+        (
+            {
+                **GOOD,
+                "encryption_mode": "aes_256_gcm2",
+                "encryption_key": "k",
+                "encryption_salt": base64.b64encode(bytes(32)).decode(),
+            },
+            "all zero",
+        ),
         ({**GOOD, "encryption_mode": "aes_128_gcm"}, "encryption_key is required"),
         (["not", "an", "object"], "JSON object"),
     ],
@@ -94,12 +133,18 @@ def test_answers_outside_the_contract_say_what_is_wrong(body: object, reason: st
         (httpx.Response(401, text=SECRET), "refused the credentials", True),
         (httpx.Response(404), "HTTP 404", True),
         (httpx.Response(503), "HTTP 503", False),
-        (httpx.Response(302, headers={"Location": "https://elsewhere.example.com"}), "redirect", True),
+        (
+            httpx.Response(302, headers={"Location": "https://elsewhere.example.com"}),
+            "redirect",
+            True,
+        ),
         (httpx.Response(200, text="<html>" + SECRET), "not valid JSON", True),
         (httpx.Response(200, content=b"{" + b" " * 70000 + b"}"), "larger than", True),
     ],
 )
-def test_endpoint_failures_are_classified_and_never_echo_secrets(response: httpx.Response, reason: str, permanent: bool) -> None:
+def test_endpoint_failures_are_classified_and_never_echo_secrets(
+    response: httpx.Response, reason: str, permanent: bool
+) -> None:
     respx.post(URL).mock(return_value=response)
     with pytest.raises(SessionEndpointError, match=reason) as err:
         fetch_join_details(config(), join_uid=1)
@@ -116,7 +161,9 @@ def test_timeout_is_transient_and_retried_a_bounded_number_of_times() -> None:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    with pytest.raises(SessionEndpointError, match=r"did not answer within 0.5 s \(after 3 attempts\)"):
+    with pytest.raises(
+        SessionEndpointError, match=r"did not answer within 0.5 s \(after 3 attempts\)"
+    ):
         fetch_with_retries(spec, sleep=sleep)
     assert route.call_count == 3 and sleeps == [1.0, 2.0]
 

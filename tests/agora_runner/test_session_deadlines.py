@@ -1,6 +1,7 @@
 """A session endpoint cannot hold a run: each attempt has a deadline for the whole exchange,
 all attempts together a total one, and a cancelled run stops waiting at once. The endpoints
 here are real HTTP servers on loopback that misbehave on purpose."""
+
 from __future__ import annotations
 
 import socket
@@ -70,7 +71,11 @@ def endpoint() -> Iterator[Callable[..., Endpoint]]:
         e.close()
 
 
-BODY = b'{"agora_app_id": "' + b"a" * 32 + b'", "agora_channel": "room", "agora_token": "007eJxNOTAREALTOKEN"}'
+BODY = (
+    b'{"agora_app_id": "'
+    + b"a" * 32
+    + b'", "agora_channel": "room", "agora_token": "007eJxNOTAREALTOKEN"}'
+)
 
 
 def drip(every: float) -> Callable[[socket.socket, Endpoint], None]:
@@ -78,7 +83,10 @@ def drip(every: float) -> Callable[[socket.socket, Endpoint], None]:
     per-read time-out, the whole answer takes len(BODY) * every seconds."""
 
     def behave(conn: socket.socket, server: Endpoint) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY))
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(BODY)
+        )
         for byte in BODY:
             conn.sendall(bytes([byte]))
             server.cut_off.wait(every)
@@ -95,14 +103,20 @@ def silent(conn: socket.socket, server: Endpoint) -> None:
 
 
 def unavailable(conn: socket.socket, server: Endpoint) -> None:
-    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    conn.sendall(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
 
 
 def config(url: str, **kw: object) -> SessionEndpointConfig:
-    return SessionEndpointConfig(**{"url": url, "client_id": "c", "secret": "s", "timeout_seconds": 5.0, **kw})  # type: ignore[arg-type]
+    return SessionEndpointConfig(
+        **{"url": url, "client_id": "c", "secret": "s", "timeout_seconds": 5.0, **kw}
+    )  # type: ignore[arg-type]
 
 
-def test_an_endpoint_that_drips_its_answer_is_cut_off_at_the_deadline(endpoint: Callable[..., Endpoint]) -> None:
+def test_an_endpoint_that_drips_its_answer_is_cut_off_at_the_deadline(
+    endpoint: Callable[..., Endpoint],
+) -> None:
     server = endpoint(drip(0.05))  # about 5 s in all
     with pytest.raises(SessionEndpointError, match=r"did not answer within 0.4 s") as err:
         fetch_join_details(config(server.url, deadline_seconds=0.4), join_uid=1)
@@ -111,7 +125,9 @@ def test_an_endpoint_that_drips_its_answer_is_cut_off_at_the_deadline(endpoint: 
     assert server.cut_off.wait(5) and not server.finished.is_set()
 
 
-def test_the_same_endpoint_is_fine_when_the_deadline_allows_it(endpoint: Callable[..., Endpoint]) -> None:
+def test_the_same_endpoint_is_fine_when_the_deadline_allows_it(
+    endpoint: Callable[..., Endpoint],
+) -> None:
     server = endpoint(drip(0.002))
     join = fetch_join_details(config(server.url, deadline_seconds=60.0), join_uid=1)
     assert join.channel == "room" and server.finished.wait(5)
@@ -119,9 +135,13 @@ def test_the_same_endpoint_is_fine_when_the_deadline_allows_it(endpoint: Callabl
 
 def test_retries_stop_at_the_total_deadline(endpoint: Callable[..., Endpoint]) -> None:
     server = endpoint(unavailable)
-    spec = CallSpec(endpoint=config(server.url, total_seconds=0.5), join_uid=1, caller=CallerScript())
+    spec = CallSpec(
+        endpoint=config(server.url, total_seconds=0.5), join_uid=1, caller=CallerScript()
+    )
     # The wait before the second attempt (1 s) is longer than the total: one attempt is made.
-    with pytest.raises(SessionEndpointError, match=r"no usable answer within 0.5 s, retries included"):
+    with pytest.raises(
+        SessionEndpointError, match=r"no usable answer within 0.5 s, retries included"
+    ):
         fetch_with_retries(spec)
     assert server.connections == 1
 
@@ -129,7 +149,13 @@ def test_retries_stop_at_the_total_deadline(endpoint: Callable[..., Endpoint]) -
 def test_a_cancelled_run_stops_waiting_for_its_endpoint(endpoint: Callable[..., Endpoint]) -> None:
     server = endpoint(silent)
     stop = threading.Event()
-    spec = CallSpec(endpoint=config(server.url, timeout_seconds=30.0, deadline_seconds=30.0, total_seconds=60.0), join_uid=1, caller=CallerScript())
+    spec = CallSpec(
+        endpoint=config(
+            server.url, timeout_seconds=30.0, deadline_seconds=30.0, total_seconds=60.0
+        ),
+        join_uid=1,
+        caller=CallerScript(),
+    )
     threading.Timer(0.3, stop.set).start()
     with pytest.raises(RunCancelled, match="cancelled while its session endpoint was called"):
         fetch_with_retries(spec, stop=stop)

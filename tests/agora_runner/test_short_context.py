@@ -1,5 +1,6 @@
 """Live hearing's short-context Whisper: as accurate as the full window on a call's turns, and
 it stops where the audio stops."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,7 +31,9 @@ def short() -> FasterWhisperASR:
     return FasterWhisperASR(threads=1, short_context=True)
 
 
-def test_short_context_hears_as_well_as_the_full_window_and_never_repeats(tts: Any, asr: Any, short: FasterWhisperASR) -> None:
+def test_short_context_hears_as_well_as_the_full_window_and_never_repeats(
+    tts: Any, asr: Any, short: FasterWhisperASR
+) -> None:
     clips = [tts.synthesize(line) for line in LINES]
     heard = [short.transcribe(clip) for clip in clips]
     for line, text in zip(LINES, heard, strict=True):
@@ -39,14 +42,24 @@ def test_short_context_hears_as_well_as_the_full_window_and_never_repeats(tts: A
     short_wer = word_error_rate(" ".join(LINES), " ".join(heard))
     full_wer = word_error_rate(" ".join(LINES), " ".join(full))
     assert short_wer <= full_wer + 0.05, (short_wer, full_wer, heard)
-    assert short.transcribe(np.zeros(8000, dtype=np.int16)).strip() in ("", "you", "You", "you.", "You.")
+    assert short.transcribe(np.zeros(8000, dtype=np.int16)).strip() in (
+        "",
+        "you",
+        "You",
+        "you.",
+        "You.",
+    )
 
 
-def test_long_audio_is_heard_with_the_full_window(tts: Any, short: FasterWhisperASR, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_audio_is_heard_with_the_full_window(
+    tts: Any, short: FasterWhisperASR, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(speech, "SHORT_CONTEXT_MAX_SECONDS", 3.0)
     used: list[int] = []
     real = short._transcribe_short
-    monkeypatch.setattr(short, "_transcribe_short", lambda audio: used.append(len(audio)) or real(audio))
+    monkeypatch.setattr(
+        short, "_transcribe_short", lambda audio: used.append(len(audio)) or real(audio)
+    )
     said = LINES[4]
     assert word_error_rate(said, short.transcribe(tts.synthesize(said))) <= 0.15
     assert used == []  # longer than the limit: the full window

@@ -1,6 +1,7 @@
 """Synthesis cannot hold a worker: the voice is shared one sentence at a time, the lines a run
 synthesises before joining have a budget and stop when the run is cancelled, and a line longer
 than the limit is refused before any of it is synthesised."""
+
 from __future__ import annotations
 
 import threading
@@ -12,7 +13,9 @@ from agora_runner.errors import RunCancelled, ScenarioError
 from agora_runner.runner import check_lines, execute_call, presynthesize
 from agora_runner.types import MAX_LINE_CHARS, CallerScript, CallSpec, SessionEndpointConfig
 
-SENTENCES = " ".join(f"This is sentence number {n} of a long speech that goes on for a while." for n in range(1, 13))
+SENTENCES = " ".join(
+    f"This is sentence number {n} of a long speech that goes on for a while." for n in range(1, 13)
+)
 
 
 def test_a_short_line_is_not_kept_waiting_behind_a_long_text(tts: Any) -> None:
@@ -29,7 +32,9 @@ def test_a_short_line_is_not_kept_waiting_behind_a_long_text(tts: Any) -> None:
 
     tts._voice.synthesize = noted
     try:
-        long = threading.Thread(target=lambda: (tts.synthesize(SENTENCES + " (1)"), order.append("long")))
+        long = threading.Thread(
+            target=lambda: (tts.synthesize(SENTENCES + " (1)"), order.append("long"))
+        )
         long.start()
         assert long_started.wait(30)
         tts.synthesize("Hi there, quick question (1).")
@@ -54,19 +59,29 @@ def test_presynthesis_keeps_to_its_budget_and_leaves_the_rest_for_the_call(tts: 
     before = tts.synthesized
     done = presynthesize(tts, ["Budget line one.", "Budget line two."], 1.0, budget=0.0)
     assert done == 0 and tts.synthesized == before
-    assert presynthesize(tts, ["Budget line one.", "Budget line one.", "Budget line two."], 1.0, budget=600) == 2
+    assert (
+        presynthesize(
+            tts, ["Budget line one.", "Budget line one.", "Budget line two."], 1.0, budget=600
+        )
+        == 2
+    )
 
 
 def test_a_line_over_the_limit_is_refused_before_anything_is_synthesised(tts: Any) -> None:
     check_lines(["x" * MAX_LINE_CHARS])
     huge = "Hello. " * 160_000  # 1.1 MB
-    with pytest.raises(ScenarioError, match=r"a caller line is 1,120,000 characters long; the limit is 1,000") as err:
+    with pytest.raises(
+        ScenarioError, match=r"a caller line is 1,120,000 characters long; the limit is 1,000"
+    ) as err:
         check_lines(["Hi.", huge])
     assert err.value.infrastructure is False  # the scenario's fault, not ours
     before = tts.synthesized
     spec = CallSpec(
-        endpoint=SessionEndpointConfig(url="http://127.0.0.1:9/never-called", client_id="c", secret="s"),
-        join_uid=1, caller=CallerScript(first_message=huge),
+        endpoint=SessionEndpointConfig(
+            url="http://127.0.0.1:9/never-called", client_id="c", secret="s"
+        ),
+        join_uid=1,
+        caller=CallerScript(first_message=huge),
     )
     with pytest.raises(ScenarioError):
         execute_call(spec, tts=tts)

@@ -1,4 +1,5 @@
 """Fixtures for the end-to-end tests: a real worker process on the real broker and database."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -37,9 +38,13 @@ def stack_env(tmp_path: Path, settings: Any) -> dict[str, str]:
 POOLS = {"shared-loop": {}, "prefork": {"CEKURA_CALLS_SHARED_LOOP": "0"}}
 
 
-def _worker_stack(tmp_path: Path, settings: Any, pool: dict[str, str]) -> Iterator[tuple[EmbeddedStack, Path]]:
+def _worker_stack(
+    tmp_path: Path, settings: Any, pool: dict[str, str]
+) -> Iterator[tuple[EmbeddedStack, Path]]:
     env = {**stack_env(tmp_path, settings), **pool}
-    with EmbeddedStack(env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs") as stack:
+    with EmbeddedStack(
+        env=env, web=False, worker_concurrency=2, log_dir=tmp_path / "logs"
+    ) as stack:
         yield stack, tmp_path
 
 
@@ -49,23 +54,45 @@ def worker_stack(tmp_path: Path, settings: Any) -> Iterator[tuple[EmbeddedStack,
 
 
 @pytest.fixture(params=list(POOLS))
-def pooled_worker_stack(request: pytest.FixtureRequest, tmp_path: Path, settings: Any) -> Iterator[tuple[EmbeddedStack, Path]]:
+def pooled_worker_stack(
+    request: pytest.FixtureRequest, tmp_path: Path, settings: Any
+) -> Iterator[tuple[EmbeddedStack, Path]]:
     yield from _worker_stack(tmp_path, settings, POOLS[request.param])
 
 
-def demo_scenario(stack: Any, organization: Any, name: str, lines: list[str]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def demo_scenario(
+    stack: Any, organization: Any, name: str, lines: list[str]
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Through the API, as `organization`: an agent on the demo stack and a scenario whose
     caller says `lines` in order. Returns the API client, the agent and the scenario."""
     from rest_framework.test import APIClient
 
     api = APIClient()
     api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=organization)[1])
-    agent = api.post("/test_framework/v1/aiagents/", {
-        "agent_name": "Demo", "description": "", "inbound": True,
-        "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID}, "agora_api_key": DEMO_SECRET,
-    }, format="json").json()
-    scenario = api.post("/test_framework/v1/scenarios/", {
-        "name": name, "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": lines[0],
-        "conditional_actions": {"conditions": [{"condition": "", "action": line, "fixed_message": True} for line in lines[1:]]},
-    }, format="json").json()
+    agent = api.post(
+        "/test_framework/v1/aiagents/",
+        {
+            "agent_name": "Demo",
+            "description": "",
+            "inbound": True,
+            "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID},
+            "agora_api_key": DEMO_SECRET,
+        },
+        format="json",
+    ).json()
+    scenario = api.post(
+        "/test_framework/v1/scenarios/",
+        {
+            "name": name,
+            "agent": agent["id"],
+            "scenario_type": "conditional_actions",
+            "first_message": lines[0],
+            "conditional_actions": {
+                "conditions": [
+                    {"condition": "", "action": line, "fixed_message": True} for line in lines[1:]
+                ]
+            },
+        },
+        format="json",
+    ).json()
     return api, agent, scenario

@@ -2,6 +2,7 @@
 configure an Agora agent and test its endpoint, write a scenario, run it against the demo
 agent through a real worker, watch it complete, open the run, play the audio and seek from
 the transcript. Screenshots of each page, at desktop and phone width, are kept as artifacts."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,14 @@ from tests.factories import OrganizationFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 CHROMIUM = os.environ.get("CEKURA_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("CEKURA_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "var" / "test-artifacts")) / "dashboard"
+ARTIFACTS = (
+    Path(
+        os.environ.get(
+            "CEKURA_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+        )
+    )
+    / "dashboard"
+)
 PASSWORD = "a-long-enough-passphrase-42"
 PHONE = {"width": 390, "height": 844}
 
@@ -29,15 +37,25 @@ def browser(monkeypatch: Any) -> Iterator[Any]:
     # in between are still plain synchronous ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does"
+        )
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-        ])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         yield b
         b.close()
 
@@ -57,7 +75,9 @@ def fits_phone(browser: Any, base: str, storage: Any, path: str, name: str) -> N
     assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at phone width"
 
 
-def test_configure_run_watch_and_listen(browser: Any, live_server: Any, worker_stack: Any, settings: Any) -> None:
+def test_configure_run_watch_and_listen(
+    browser: Any, live_server: Any, worker_stack: Any, settings: Any
+) -> None:
     stack, tmp = worker_stack
     org = OrganizationFactory(credits=10)
     user_create(username="ada", password=PASSWORD, organization=org)
@@ -119,7 +139,12 @@ def test_configure_run_watch_and_listen(browser: Any, live_server: Any, worker_s
     # Live progress: the page follows the run to its end without a manual reload.
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        if page.text_content("[data-field=status]") in ("completed", "failed", "cancelled", "timeout"):
+        if page.text_content("[data-field=status]") in (
+            "completed",
+            "failed",
+            "cancelled",
+            "timeout",
+        ):
             break
         assert stack.alive(), (tmp / "logs" / "worker.log").read_text()[-3000:]
         time.sleep(1)
@@ -144,17 +169,29 @@ def test_configure_run_watch_and_listen(browser: Any, live_server: Any, worker_s
     target = lines[2]
     start = float(target.get_attribute("data-start"))
     target.click()
-    page.wait_for_function(f"Math.abs(document.querySelector('#audio').currentTime - {start}) < 1.5")
+    page.wait_for_function(
+        f"Math.abs(document.querySelector('#audio').currentTime - {start}) < 1.5"
+    )
     # The clicked line is the one highlighted while it plays (the server answers byte ranges,
     # so the seek lands at once).
-    page.wait_for_selector(f'#transcript li.playing[data-start="{target.get_attribute("data-start")}"]')
+    page.wait_for_selector(
+        f'#transcript li.playing[data-start="{target.get_attribute("data-start")}"]'
+    )
     assert len(page.query_selector_all("#transcript li.playing")) == 1
     # The waveform was drawn from both tracks.
-    assert page.evaluate("(() => { const c = document.getElementById('waveform'); return c.width > 0; })()")
+    assert page.evaluate(
+        "(() => { const c = document.getElementById('waveform'); return c.width > 0; })()"
+    )
     shoot(page, "07-run")
     run_path = page.url.replace(base, "")
 
     storage = ctx.storage_state()
-    for path, name in (("/results/", "results"), ("/scenarios/", "scenarios"), ("/agents/", "agents"), ("/keys/", "keys"), (run_path, "run")):
+    for path, name in (
+        ("/results/", "results"),
+        ("/scenarios/", "scenarios"),
+        ("/agents/", "agents"),
+        ("/keys/", "keys"),
+        (run_path, "run"),
+    ):
         fits_phone(browser, base, storage, path, name)
     ctx.close()

@@ -2,6 +2,7 @@
 runs. The stack (web server, call worker, post-processing worker, demo stack) runs against a
 private Postgres cluster and a private Redis started here, so the test can stop and start them
 without touching the shared servers. Everything goes through the HTTP API."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,23 @@ class Redis:
 
     def start(self) -> None:
         # As on the machine and in compose: nothing kept on disk, so a restart loses every message.
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                      "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port, 10, self.proc)
 
     def stop(self) -> None:
@@ -53,15 +69,37 @@ class Postgres:
         self.port, self.dir = port, Path(tempfile.mkdtemp(prefix="cekura-pg-"))
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
-        self._as_owner(["initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres", "--no-sync"])
+        self._as_owner(
+            ["initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres", "--no-sync"]
+        )
 
     def _as_owner(self, argv: list[str]) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=60)
+        subprocess.run(
+            prefix + argv,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        )
 
     def _ctl(self, action: str) -> None:
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_owner(["pg_ctl", "-D", str(self.dir / "data"), "-o", opts, "-l", str(self.dir / "log"), "-m", "fast", "-w", action])
+        self._as_owner(
+            [
+                "pg_ctl",
+                "-D",
+                str(self.dir / "data"),
+                "-o",
+                opts,
+                "-l",
+                str(self.dir / "log"),
+                "-m",
+                "fast",
+                "-w",
+                action,
+            ]
+        )
 
     def start(self) -> None:
         self._ctl("start")
@@ -90,9 +128,30 @@ def private_stack(tmp_path: Path) -> Iterator[tuple[EmbeddedStack, Redis, Postgr
         "CEKURA_LOG_LEVEL": "INFO",
     }
     full = {**os.environ, **env}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=full, check=True, timeout=120)
-    out = subprocess.run([sys.executable, "manage.py", "create_api_key", "--organization", "restarts", "--credits", "10"],
-                         cwd=ROOT, env=full, check=True, timeout=60, capture_output=True, text=True).stdout
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=full,
+        check=True,
+        timeout=120,
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "create_api_key",
+            "--organization",
+            "restarts",
+            "--credits",
+            "10",
+        ],
+        cwd=ROOT,
+        env=full,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
     key = out.strip().splitlines()[-1].split()[-1]
     stack = EmbeddedStack(env=env, web=True, worker_concurrency=2, log_dir=tmp_path / "logs")
     try:
@@ -126,21 +185,44 @@ def _wait_running(api: httpx.Client, run_id: int, logs: Path, seconds: float = 3
     raise AssertionError("the run never started:\n" + (logs / "worker.log").read_text()[-3000:])
 
 
-def test_a_result_finishes_through_a_redis_restart_and_a_postgres_restart(private_stack: Any) -> None:
+def test_a_result_finishes_through_a_redis_restart_and_a_postgres_restart(
+    private_stack: Any,
+) -> None:
     stack, redis, pg, key = private_stack
     logs = stack.log_dir
     api = httpx.Client(base_url=stack.web_url, headers={"X-CEKURA-API-KEY": key}, timeout=10)
-    agent = api.post("/test_framework/v1/aiagents/", json={
-        "agent_name": "Demo", "description": "", "inbound": True,
-        "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID}, "agora_api_key": DEMO_SECRET,
-    }).json()
-    scenario = api.post("/test_framework/v1/scenarios/", json={
-        "name": "Booking", "agent": agent["id"], "scenario_type": "conditional_actions", "first_message": LINES[0],
-        "conditional_actions": {"conditions": [{"condition": "", "action": LINES[1], "fixed_message": True}]},
-        "expected_outcome_prompt": 'Books it: "appointment is on Thursday".',
-    }).json()
-    launch = api.post("/test_framework/v1/scenarios-external/run_scenarios_agora/",
-                      json={"agent_id": agent["id"], "scenarios": [scenario["id"]], "frequency": 2, "concurrency_limit": 1})
+    agent = api.post(
+        "/test_framework/v1/aiagents/",
+        json={
+            "agent_name": "Demo",
+            "description": "",
+            "inbound": True,
+            "agora_data": {"session_endpoint_url": stack.endpoint_url, "client_id": DEMO_CLIENT_ID},
+            "agora_api_key": DEMO_SECRET,
+        },
+    ).json()
+    scenario = api.post(
+        "/test_framework/v1/scenarios/",
+        json={
+            "name": "Booking",
+            "agent": agent["id"],
+            "scenario_type": "conditional_actions",
+            "first_message": LINES[0],
+            "conditional_actions": {
+                "conditions": [{"condition": "", "action": LINES[1], "fixed_message": True}]
+            },
+            "expected_outcome_prompt": 'Books it: "appointment is on Thursday".',
+        },
+    ).json()
+    launch = api.post(
+        "/test_framework/v1/scenarios-external/run_scenarios_agora/",
+        json={
+            "agent_id": agent["id"],
+            "scenarios": [scenario["id"]],
+            "frequency": 2,
+            "concurrency_limit": 1,
+        },
+    )
     assert launch.status_code == 200, launch.text
     result_id, (first, second) = launch.json()["id"], [r["id"] for r in launch.json()["runs"]]
 
@@ -163,31 +245,58 @@ def test_a_result_finishes_through_a_redis_restart_and_a_postgres_restart(privat
         assert stack.alive(), (logs / "worker.log").read_text()[-3000:]
         time.sleep(1)
     else:
-        raise AssertionError("the result never finished:\n" + (logs / "worker.log").read_text()[-3000:] + (logs / "worker-post.log").read_text()[-3000:])
+        raise AssertionError(
+            "the result never finished:\n"
+            + (logs / "worker.log").read_text()[-3000:]
+            + (logs / "worker-post.log").read_text()[-3000:]
+        )
     runs = [_get(api, f"/test_framework/v1/runs/{i}/") for i in (first, second)]
     for run in runs:
-        assert run["status"] == "completed" and run["success"] is True, (run["status"], run["error_message"], run["expected_outcome"])
+        assert run["status"] == "completed" and run["success"] is True, (
+            run["status"],
+            run["error_message"],
+            run["expected_outcome"],
+        )
         caller = [t["content"] for t in run["transcript_object"] if t["role"] == "Testing Agent"]
         assert len(caller) == len(LINES) + 1  # the scripted lines, then the goodbye
         said, heard = " ".join(LINES), " ".join(caller[: len(LINES)])
         assert word_error_rate(said, heard) <= 0.3, (said, heard)
-        agent_text = " ".join(t["content"] for t in run["transcript_object"] if t["role"] == "Main Agent").lower()
+        agent_text = " ".join(
+            t["content"] for t in run["transcript_object"] if t["role"] == "Main Agent"
+        ).lower()
         assert "thank you for calling" in agent_text and "thursday" in agent_text
         recording = api.get(f"/test_framework/v1/runs/{run['id']}/recording/")
-        assert recording.status_code == 200 and recording.headers["Content-Type"] == "audio/wav" and len(recording.content) > 100_000
+        assert (
+            recording.status_code == 200
+            and recording.headers["Content-Type"] == "audio/wav"
+            and len(recording.content) > 100_000
+        )
     assert (result["status"], result["success_rate"]) == ("completed", 100.0)
-    assert (result["total_runs_count"], result["success_runs_count"], result["failed_runs_count"]) == (2, 2, 0)
+    assert (
+        result["total_runs_count"],
+        result["success_runs_count"],
+        result["failed_runs_count"],
+    ) == (2, 2, 0)
     # concurrency_limit 1 limits calls: the second call began after the first call ended.
-    assert datetime.fromisoformat(runs[1]["executed_at"]) >= datetime.fromisoformat(runs[0]["metadata"]["call_ended_at"])
+    assert datetime.fromisoformat(runs[1]["executed_at"]) >= datetime.fromisoformat(
+        runs[0]["metadata"]["call_ended_at"]
+    )
     text = (logs / "worker.log").read_text()
-    assert "database unreachable" in text or "heartbeat failed" in text  # the outage was felt, and ridden out
+    assert (
+        "database unreachable" in text or "heartbeat failed" in text
+    )  # the outage was felt, and ridden out
     # Celery's Redis transport may give up on the broker restart while it holds a message (a
     # known kombu failure); the embedded supervisor brings the worker back, as compose's
     # restart policy does. Either way nothing was lost.
     print("worker restarts:", stack.restarts)
     # Calls and post-processing ran on their own workers; no log line of the stack carries the
     # secret, a join token (AccessToken2 text starts "007eJ") or the API key; run lines name the run.
-    for name, task in (("worker", "run_execute"), ("worker-post", "run_postprocess"), ("demo-stack", ""), ("web", "")):
+    for name, task in (
+        ("worker", "run_execute"),
+        ("worker-post", "run_postprocess"),
+        ("demo-stack", ""),
+        ("web", ""),
+    ):
         log = (logs / f"{name}.log").read_text()
         assert task in log, name
         assert DEMO_SECRET not in log and "007eJ" not in log and key not in log, name

@@ -1,6 +1,7 @@
 """The embedded stack survives its children being killed: each of the demo stack, the calls
 worker, the post-processing worker and the web server is SIGKILLed three times, is started
 again each time, and the stack then holds a call to the end."""
+
 from __future__ import annotations
 
 import time
@@ -25,7 +26,9 @@ CHILDREN = ["demo-stack", "worker", "worker-post", "web"]
 @pytest.fixture
 def full_stack(tmp_path: Path, settings: Any) -> Iterator[EmbeddedStack]:
     said: list[str] = []
-    with EmbeddedStack(env=stack_env(tmp_path, settings), web=True, log_dir=tmp_path / "logs", log=said.append) as stack:
+    with EmbeddedStack(
+        env=stack_env(tmp_path, settings), web=True, log_dir=tmp_path / "logs", log=said.append
+    ) as stack:
         stack.said = said  # type: ignore[attr-defined]
         yield stack
 
@@ -57,8 +60,14 @@ def test_the_embedded_stack_survives_three_kills_of_each_child(full_stack: Embed
         except httpx.HTTPError:
             time.sleep(0.5)
     org = OrganizationFactory(credits=5)
-    api, agent, scenario = demo_scenario(stack, org, "After the kills", ["Hello, when are you open?", "Thanks, that is all."])
-    launch = api.post("/test_framework/v1/scenarios-external/run_scenarios_agora/", {"agent_id": agent["id"], "scenarios": [scenario["id"]]}, format="json")
+    api, agent, scenario = demo_scenario(
+        stack, org, "After the kills", ["Hello, when are you open?", "Thanks, that is all."]
+    )
+    launch = api.post(
+        "/test_framework/v1/scenarios-external/run_scenarios_agora/",
+        {"agent_id": agent["id"], "scenarios": [scenario["id"]]},
+        format="json",
+    )
     assert launch.status_code == 200, launch.json()
     run_id = launch.json()["runs"][0]["id"]
     deadline = time.monotonic() + 240

@@ -1,5 +1,6 @@
 """Real speech for evaluator tests: the metrics find speech with a neural VAD, which (rightly)
 does not take a tone for a voice."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """The offline catalogue on calls whose overlaps, silences and words are placed on purpose."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,14 +20,27 @@ def place(track: np.ndarray, start: float, seconds: float) -> None:
     track[a : a + len(clip)] = clip
 
 
-def call_with(caller_spans: list[tuple[float, float]], agent_spans: list[tuple[float, float]], length: float = 30.0, **kw: object) -> CallData:
+def call_with(
+    caller_spans: list[tuple[float, float]],
+    agent_spans: list[tuple[float, float]],
+    length: float = 30.0,
+    **kw: object,
+) -> CallData:
     caller, agent = np.zeros(int(length * SR), np.int16), np.zeros(int(length * SR), np.int16)
     for s, d in caller_spans:
         place(caller, s, d)
     for s, d in agent_spans:
         place(agent, s, d)
     utts = [{"text": "x", "start": s, "end": s + d, "kind": "line"} for s, d in caller_spans]
-    return CallData(SR, caller, agent, kw.pop("transcript", []), kw.pop("utts", utts), kw.pop("timeline", []), **kw)  # type: ignore[arg-type]
+    return CallData(
+        SR,
+        caller,
+        agent,
+        kw.pop("transcript", []),
+        kw.pop("utts", utts),
+        kw.pop("timeline", []),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("barge_ms", [400, 900, 1500])
@@ -51,7 +65,14 @@ def test_agent_talking_over_the_caller_is_counted_and_short_crosstalk_is_not() -
 
 
 def test_backchannels_are_not_interruptions() -> None:
-    call = call_with([(1, 1), (6, 0.4)], [(5, 3)], utts=[{"text": "x", "start": 1, "end": 2, "kind": "line"}, {"text": "Mm-hmm.", "start": 6, "end": 6.4, "kind": "backchannel"}])
+    call = call_with(
+        [(1, 1), (6, 0.4)],
+        [(5, 3)],
+        utts=[
+            {"text": "x", "start": 1, "end": 2, "kind": "line"},
+            {"text": "Mm-hmm.", "start": 6, "end": 6.4, "kind": "backchannel"},
+        ],
+    )
     assert conv.user_interrupting_ai(call).score == 0.0
 
 
@@ -69,13 +90,46 @@ def test_silence_talk_ratio_and_no_false_onsets_on_clicks() -> None:
 
 def test_infrastructure_termination_transcription_sentiment_repetition() -> None:
     transcript = [
-        {"role": "Main Agent", "content": "Hello, how can I help you today?", "start_time": 0.0, "end_time": 2.0},
-        {"role": "Testing Agent", "content": "I want to book a visit, thanks so much", "start_time": 3.0, "end_time": 5.0},
-        {"role": "Main Agent", "content": "Hello, how can I help you today?", "start_time": 6.0, "end_time": 8.0},
-        {"role": "Main Agent", "content": "Thank you for calling. Goodbye!", "start_time": 9.0, "end_time": 11.0},
+        {
+            "role": "Main Agent",
+            "content": "Hello, how can I help you today?",
+            "start_time": 0.0,
+            "end_time": 2.0,
+        },
+        {
+            "role": "Testing Agent",
+            "content": "I want to book a visit, thanks so much",
+            "start_time": 3.0,
+            "end_time": 5.0,
+        },
+        {
+            "role": "Main Agent",
+            "content": "Hello, how can I help you today?",
+            "start_time": 6.0,
+            "end_time": 8.0,
+        },
+        {
+            "role": "Main Agent",
+            "content": "Thank you for calling. Goodbye!",
+            "start_time": 9.0,
+            "end_time": 11.0,
+        },
     ]
-    utts = [{"text": "I want to book a visit, thank you so much", "start": 3.0, "end": 5.0, "kind": "line"}]
-    call = call_with([(3, 2)], [(0, 2), (6, 2), (9, 2)], transcript=transcript, utts=utts, ended_reason="Main agent-ended-call")
+    utts = [
+        {
+            "text": "I want to book a visit, thank you so much",
+            "start": 3.0,
+            "end": 5.0,
+            "kind": "line",
+        }
+    ]
+    call = call_with(
+        [(3, 2)],
+        [(0, 2), (6, 2), (9, 2)],
+        transcript=transcript,
+        utts=utts,
+        ended_reason="Main agent-ended-call",
+    )
     assert oc.infrastructure_issues(call).passed is True
     assert oc.termination_by_main_agent(call).passed is True
     assert oc.termination_by_testing_agent(call).passed is None
@@ -86,7 +140,13 @@ def test_infrastructure_termination_transcription_sentiment_repetition() -> None
     mute = call_with([(3, 2)], [])
     assert oc.infrastructure_issues(mute).passed is False
     assert "no audio from the agent" in oc.infrastructure_issues(mute).explanation[0]
-    rude = call_with([(3, 2)], [(0, 2)], transcript=transcript[:2], utts=utts, ended_reason="Main agent-ended-call")
+    rude = call_with(
+        [(3, 2)],
+        [(0, 2)],
+        transcript=transcript[:2],
+        utts=utts,
+        ended_reason="Main agent-ended-call",
+    )
     assert oc.termination_by_main_agent(rude).passed is False
 
 
@@ -95,7 +155,11 @@ def test_catalogue_shape_and_success_rule() -> None:
     call = call_with([(1, 2)], [(4, 2)], ended_reason="Testing agent-ended-call")
     outcome, metrics = evaluate_call(call)
     shapes = {m.name: m.as_dict() for m in metrics}
-    assert "passed" in shapes["Infrastructure Issues"] and "score" in shapes["Talk Ratio"] and "enum" in shapes["Sentiment"]
+    assert (
+        "passed" in shapes["Infrastructure Issues"]
+        and "score" in shapes["Talk Ratio"]
+        and "enum" in shapes["Sentiment"]
+    )
     assert call_success(outcome, metrics) is False  # the caller hung up without a goodbye
     ok = [m for m in metrics if m.name != "Appropriate Termination by Testing Agent"]
     assert call_success(outcome, ok) is True

@@ -23,7 +23,9 @@ def call_with_gaps(gaps_ms: list[int]) -> CallData:
     for gap in gaps_ms:
         line = speech(1.0)
         caller[t : t + len(line)] = line
-        utts.append({"text": "x", "start": t / SR, "end": (t + len(line) + 800) / SR})  # padded like TTS
+        utts.append(
+            {"text": "x", "start": t / SR, "end": (t + len(line) + 800) / SR}
+        )  # padded like TTS
         a = t + len(line) + gap * SR // 1000
         answer = speech(1.0)
         agent[a : a + len(answer)] = answer
@@ -49,23 +51,54 @@ def test_latency_without_answers_says_so() -> None:
 
 
 def test_quoted_phrase_rule() -> None:
-    assert quoted_phrases('says "booked for Tuesday" and “ten am”') == ["booked for Tuesday", "ten am"]
-    transcript = [{"role": "Main Agent", "content": "Great, you are booked for Tuesday!"}, {"role": "Testing Agent", "content": "ten am"}]
-    call = CallData(SR, np.zeros(1, np.int16), np.zeros(1, np.int16), transcript, [], [], 'agent says "Booked for tuesday" and "ten am"')
+    assert quoted_phrases('says "booked for Tuesday" and “ten am”') == [
+        "booked for Tuesday",
+        "ten am",
+    ]
+    transcript = [
+        {"role": "Main Agent", "content": "Great, you are booked for Tuesday!"},
+        {"role": "Testing Agent", "content": "ten am"},
+    ]
+    call = CallData(
+        SR,
+        np.zeros(1, np.int16),
+        np.zeros(1, np.int16),
+        transcript,
+        [],
+        [],
+        'agent says "Booked for tuesday" and "ten am"',
+    )
     r = offline(call)
     assert r.score == 50.0 and r.passed is False
-    assert r.explanation[0].startswith("✅") and r.explanation[1].startswith("❌")  # the caller's words do not count
+    assert r.explanation[0].startswith("✅") and r.explanation[1].startswith(
+        "❌"
+    )  # the caller's words do not count
     call.expected_outcome_prompt = "the agent is polite"
     assert offline(call).passed is None
 
 
 @respx.mock
 def test_llm_judge_scores_parts_and_falls_back_on_failure() -> None:
-    answer = {"parts": [{"part": "books", "met": True, "why": "said so"}, {"part": "polite", "met": False, "why": "curt"}]}
+    answer = {
+        "parts": [
+            {"part": "books", "met": True, "why": "said so"},
+            {"part": "polite", "met": False, "why": "curt"},
+        ]
+    }
     route = respx.post("http://llm.test/v1/chat/completions").mock(
-        return_value=httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(answer)}}]})
+        return_value=httpx.Response(
+            200, json={"choices": [{"message": {"content": json.dumps(answer)}}]}
+        )
     )
-    call = CallData(SR, np.zeros(1, np.int16), np.zeros(1, np.int16), [{"role": "Main Agent", "content": "booked"}], [], [], 'books "booked"')
+    call = CallData(
+        SR,
+        np.zeros(1, np.int16),
+        np.zeros(1, np.int16),
+        [{"role": "Main Agent", "content": "booked"}],
+        [],
+        [],
+        'books "booked"',
+    )
     cfg = LLMConfig("http://llm.test/v1", "judge", "key")
     r = llm_judge(call, cfg)
     assert (r.score, r.passed) == (50.0, False) and r.explanation[0].startswith("✅ books")
@@ -77,7 +110,9 @@ def test_llm_judge_scores_parts_and_falls_back_on_failure() -> None:
 
 def test_evaluate_call_gives_outcome_and_latency() -> None:
     outcome, metrics = evaluate_call(call_with_gaps([400]))
-    assert outcome.name == "Expected Outcome" and metrics[0].name == "Latency" and len(metrics) == 15
+    assert (
+        outcome.name == "Expected Outcome" and metrics[0].name == "Latency" and len(metrics) == 15
+    )
     assert abs(metrics[0].as_dict()["extra"]["percentiles"]["p50"] - 400.0) <= 1.0
 
 

@@ -3,6 +3,7 @@ known to the sample (tests/evaluators/clips, made by bench/make_timing_clips.py)
 voice the analysis was not tuned on, three answers, two of them interrupted. The conditions
 are made from it here, seeded. Accuracy targets live in bench/timing_bench.py; these check
 behaviour on this one call."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,14 @@ def latency_errors(clip: dict[str, Any], result: dict[str, Any]) -> list[float |
     out = []
     for answer, turn in zip(clip["answers"], result["latency_turns"], strict=True):
         assert abs(turn["caller_end_s"] * SR - answer["caller_end"]) <= 1
-        assert turn["agent_start_s"] is not None or not turn["measurable"], f"an answer was missed: {turn}"
-        out.append(None if not turn["measurable"] else turn["agent_start_s"] * 1000 - answer["onset"] * 1000 / SR)
+        assert turn["agent_start_s"] is not None or not turn["measurable"], (
+            f"an answer was missed: {turn}"
+        )
+        out.append(
+            None
+            if not turn["measurable"]
+            else turn["agent_start_s"] * 1000 - answer["onset"] * 1000 / SR
+        )
     return out
 
 
@@ -56,10 +63,18 @@ def test_onsets_and_stops_on_a_clean_call_are_exact(clip: dict[str, Any]) -> Non
     errors = latency_errors(clip, result)
     assert all(e is not None and abs(e) <= 2.0 for e in errors), errors
     truth_stops = [a for a in clip["answers"] if "stop" in a]
-    assert [round(s["barge_in_s"] * SR) for s in result["stops"]] == [a["barge_in"] for a in truth_stops]
-    assert all(abs(s["stop_s"] * SR - a["stop"]) <= 5 * SR / 1000 for s, a in zip(result["stops"], truth_stops, strict=True)), result["stops"]
+    assert [round(s["barge_in_s"] * SR) for s in result["stops"]] == [
+        a["barge_in"] for a in truth_stops
+    ]
+    assert all(
+        abs(s["stop_s"] * SR - a["stop"]) <= 5 * SR / 1000
+        for s, a in zip(result["stops"], truth_stops, strict=True)
+    ), result["stops"]
     metrics = {m["name"]: m for m in result["metrics"]}
-    assert metrics["AI Interrupting User"]["score"] == 0.0 and metrics["User Interrupting AI"]["score"] == 2.0
+    assert (
+        metrics["AI Interrupting User"]["score"] == 0.0
+        and metrics["User Interrupting AI"]["score"] == 2.0
+    )
     assert metrics["Latency"]["extra"]["unmeasurable_turns"] == 0
     latencies = sorted(t["latency_ms"] for t in result["latency_turns"])
     assert metrics["Latency"]["score"] == pytest.approx(latencies[1], abs=0.1)
@@ -80,16 +95,22 @@ def test_through_opus_with_lost_packets_the_onsets_hold(clip: dict[str, Any]) ->
     link = OpusLink(bitrate=24000)
     rng = np.random.default_rng(3)
     x = np.concatenate([clip["agent"], np.zeros((-len(clip["agent"])) % 320, dtype=np.int16)])
-    agent = np.concatenate([link.carry(x[i : i + 320], lost=bool(rng.random() < 0.05)) for i in range(0, len(x), 320)])[: len(clip["agent"])]
+    agent = np.concatenate(
+        [link.carry(x[i : i + 320], lost=bool(rng.random() < 0.05)) for i in range(0, len(x), 320)]
+    )[: len(clip["agent"])]
     errors = latency_errors(clip, score(clip, agent))
     # Opus delays everything by its look-ahead.
     assert all(e is not None and abs(e - link.delay * 1000 / SR) <= 10.0 for e in errors), errors
 
 
-def test_in_white_noise_a_turn_is_measured_closely_or_said_to_be_unmeasurable(clip: dict[str, Any]) -> None:
+def test_in_white_noise_a_turn_is_measured_closely_or_said_to_be_unmeasurable(
+    clip: dict[str, Any],
+) -> None:
     rng = np.random.default_rng(7)
     for snr in (20, 10):
-        noise = rng.standard_normal(len(clip["agent"])) * speech_rms(clip["agent"]) / 10 ** (snr / 20)
+        noise = (
+            rng.standard_normal(len(clip["agent"])) * speech_rms(clip["agent"]) / 10 ** (snr / 20)
+        )
         agent = np.clip(clip["agent"] + noise, -32768, 32767).astype(np.int16)
         result = score(clip, agent)
         for error, turn in zip(latency_errors(clip, result), result["latency_turns"], strict=True):
@@ -101,11 +122,20 @@ def test_in_white_noise_a_turn_is_measured_closely_or_said_to_be_unmeasurable(cl
         assert metrics["AI Interrupting User"]["score"] == 0.0
 
 
-def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(clip: dict[str, Any]) -> None:
+def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(
+    clip: dict[str, Any],
+) -> None:
     # The caller's own voice, shifted, talking under the agent: a background of speech.
-    voices = np.roll(clip["caller"].astype(np.float64), SR // 3) + np.roll(clip["caller"].astype(np.float64)[::-1], SR)
+    voices = np.roll(clip["caller"].astype(np.float64), SR // 3) + np.roll(
+        clip["caller"].astype(np.float64)[::-1], SR
+    )
     for snr in (30, 10):
-        scaled = voices * speech_rms(clip["agent"]) / speech_rms(voices.astype(np.int16)) / 10 ** (snr / 20)
+        scaled = (
+            voices
+            * speech_rms(clip["agent"])
+            / speech_rms(voices.astype(np.int16))
+            / 10 ** (snr / 20)
+        )
         agent = np.clip(clip["agent"] + scaled, -32768, 32767).astype(np.int16)
         result = score(clip, agent)
         metrics = {m["name"]: m for m in result["metrics"]}
@@ -117,18 +147,45 @@ def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(cli
 def test_without_turns_the_callers_lines_are_found_on_its_track(clip: dict[str, Any]) -> None:
     result = score(clip, clip["agent"], turns=None)
     found = result["caller_turns"]["turns"]
-    assert result["caller_turns"]["source"] == "found on the caller's track" and len(found) == len(clip["caller_turns"])
+    assert result["caller_turns"]["source"] == "found on the caller's track" and len(found) == len(
+        clip["caller_turns"]
+    )
     for got, want in zip(found, clip["caller_turns"], strict=True):
-        assert abs(got["start_s"] - want["start_s"]) <= 0.03 and abs(got["end_s"] - want["end_s"]) <= 0.03, (got, want)
+        assert (
+            abs(got["start_s"] - want["start_s"]) <= 0.03
+            and abs(got["end_s"] - want["end_s"]) <= 0.03
+        ), (got, want)
 
 
-def test_the_command_line_prints_the_apis_shape(clip: dict[str, Any], tmp_path: Path, capsys: Any) -> None:
+def test_the_command_line_prints_the_apis_shape(
+    clip: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
     turns = tmp_path / "turns.json"
     turns.write_text(json.dumps(clip["caller_turns"]))
-    assert main(["score", "--recording", str(CLIPS / "call.wav"), "--caller-turns", str(turns), "--json"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--recording",
+                str(CLIPS / "call.wav"),
+                "--caller-turns",
+                str(turns),
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
-    assert len(out["metrics"]) == 16 and {"id", "name", "eval_type", "explanation", "extra"} <= set(out["metrics"][1])
-    assert set(out["latency_turns"][0]) == {"caller_end_s", "agent_start_s", "latency_ms", "measurable", "reason"}
+    assert len(out["metrics"]) == 16 and {"id", "name", "eval_type", "explanation", "extra"} <= set(
+        out["metrics"][1]
+    )
+    assert set(out["latency_turns"][0]) == {
+        "caller_end_s",
+        "agent_start_s",
+        "latency_ms",
+        "measurable",
+        "reason",
+    }
     assert main(["score", "--recording", str(CLIPS / "call.wav")]) == 0
     assert "Latency" in capsys.readouterr().out
 

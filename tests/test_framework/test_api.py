@@ -23,17 +23,39 @@ def test_missing_or_wrong_key_is_401(db: Any) -> None:
     assert r.status_code == 401 and r.json() == {"detail": "Invalid API key."}
 
 
-@pytest.mark.parametrize("prefix", ["/test_framework/v1/aiagents/", "/test_framework/v1/aiagents-external/", "/test_framework/v2/aiagents/"])
-def test_agent_crud_under_every_prefix_with_write_only_secret(client: APIClient, prefix: str) -> None:
-    body = {"agent_name": "A", "description": "d", "inbound": True, "agora_data": AGORA, "agora_api_key": "the-secret"}
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "/test_framework/v1/aiagents/",
+        "/test_framework/v1/aiagents-external/",
+        "/test_framework/v2/aiagents/",
+    ],
+)
+def test_agent_crud_under_every_prefix_with_write_only_secret(
+    client: APIClient, prefix: str
+) -> None:
+    body = {
+        "agent_name": "A",
+        "description": "d",
+        "inbound": True,
+        "agora_data": AGORA,
+        "agora_api_key": "the-secret",
+    }
     r = client.post(prefix, body, format="json")
     assert r.status_code == 201, r.json()
     data = r.json()
     assert "agora_api_key" not in data and data["agora_api_key_configured"] is True
-    assert data["agora_data"] == {**AGORA, "auth_header_name": "X-Cekura-Secret", "request_method": "POST", "join_uid": 1}
+    assert data["agora_data"] == {
+        **AGORA,
+        "auth_header_name": "X-Cekura-Secret",
+        "request_method": "POST",
+        "join_uid": 1,
+    }
     assert data["language"] == "en" and data["assistant_provider"] == "agora"
     # Patching without the secret keeps it; the database holds only ciphertext.
-    r = client.patch(f"{prefix}{data['id']}/", {"agora_data": {**AGORA, "request_method": "get"}}, format="json")
+    r = client.patch(
+        f"{prefix}{data['id']}/", {"agora_data": {**AGORA, "request_method": "get"}}, format="json"
+    )
     assert r.status_code == 200 and r.json()["agora_data"]["request_method"] == "GET"
     agent = AIAgent.objects.get(pk=data["id"])
     assert agent.agora_api_key == "the-secret"
@@ -47,39 +69,133 @@ def test_agent_crud_under_every_prefix_with_write_only_secret(client: APIClient,
 
 
 def test_agent_validation_errors(client: APIClient) -> None:
-    r = client.post("/test_framework/v1/aiagents/", {"agent_name": "A", "description": "d", "inbound": True, "agora_data": {"client_id": "x"}}, format="json")
+    r = client.post(
+        "/test_framework/v1/aiagents/",
+        {"agent_name": "A", "description": "d", "inbound": True, "agora_data": {"client_id": "x"}},
+        format="json",
+    )
     assert r.status_code == 400 and "session_endpoint_url" in r.json()["agora_data"]
-    r = client.post("/test_framework/v1/aiagents/", {"agent_name": "A", "description": "d", "inbound": True, "agora_data": AGORA}, format="json")
+    r = client.post(
+        "/test_framework/v1/aiagents/",
+        {"agent_name": "A", "description": "d", "inbound": True, "agora_data": AGORA},
+        format="json",
+    )
     assert r.json() == {"agora_api_key": ["A secret is required when agora_data is configured."]}
-    r = client.post("/test_framework/v1/aiagents/", {"agent_name": "A", "description": "d", "inbound": True, "agora_data": {**AGORA, "session_endpoint_url": "file:///etc/passwd"}, "agora_api_key": "s"}, format="json")
-    assert r.json() == {"agora_data": {"session_endpoint_url": ["Enter a valid http:// or https:// URL."]}}
+    r = client.post(
+        "/test_framework/v1/aiagents/",
+        {
+            "agent_name": "A",
+            "description": "d",
+            "inbound": True,
+            "agora_data": {**AGORA, "session_endpoint_url": "file:///etc/passwd"},
+            "agora_api_key": "s",
+        },
+        format="json",
+    )
+    assert r.json() == {
+        "agora_data": {"session_endpoint_url": ["Enter a valid http:// or https:// URL."]}
+    }
 
 
 def test_scenarios_both_types_and_defaults(client: APIClient, agent: AIAgent) -> None:
-    r = client.post("/test_framework/v1/scenarios/", {"name": "S", "agent": str(agent.pk)}, format="json")
+    r = client.post(
+        "/test_framework/v1/scenarios/", {"name": "S", "agent": str(agent.pk)}, format="json"
+    )
     assert r.status_code == 201, r.json()
     s = r.json()
-    assert (s["scenario_type"], s["first_message"], s["scenario_language"], s["tags"], s["max_duration"]) == ("instruction", "Hello", "en", [], None)
-    body = {"name": "C", "agent": agent.pk, "scenario_type": "conditional_actions", "conditional_actions": {"role": "patient", "conditions": [{"condition": "FIRST_MESSAGE", "action": "Hi there", "fixed_message": True}]}}
+    assert (
+        s["scenario_type"],
+        s["first_message"],
+        s["scenario_language"],
+        s["tags"],
+        s["max_duration"],
+    ) == ("instruction", "Hello", "en", [], None)
+    body = {
+        "name": "C",
+        "agent": agent.pk,
+        "scenario_type": "conditional_actions",
+        "conditional_actions": {
+            "role": "patient",
+            "conditions": [
+                {"condition": "FIRST_MESSAGE", "action": "Hi there", "fixed_message": True}
+            ],
+        },
+    }
     r = client.post("/test_framework/v1/scenarios/", body, format="json")
     assert r.status_code == 201
-    assert r.json()["conditional_actions"]["conditions"][0] == {"id": 1, "condition": "FIRST_MESSAGE", "action": "Hi there", "type": "standard", "fixed_message": True}
-    assert client.post("/test_framework/v1/scenarios/", {"name": "x" * 81, "agent": agent.pk}, format="json").status_code == 400
-    assert "max_duration" in client.post("/test_framework/v1/scenarios/", {"name": "S", "agent": agent.pk, "max_duration": 5}, format="json").json()
+    assert r.json()["conditional_actions"]["conditions"][0] == {
+        "id": 1,
+        "condition": "FIRST_MESSAGE",
+        "action": "Hi there",
+        "type": "standard",
+        "fixed_message": True,
+    }
+    assert (
+        client.post(
+            "/test_framework/v1/scenarios/", {"name": "x" * 81, "agent": agent.pk}, format="json"
+        ).status_code
+        == 400
+    )
+    assert (
+        "max_duration"
+        in client.post(
+            "/test_framework/v1/scenarios/",
+            {"name": "S", "agent": agent.pk, "max_duration": 5},
+            format="json",
+        ).json()
+    )
     other = AgentFactory()  # another organization's agent is "not found"
-    assert "agent" in client.post("/test_framework/v1/scenarios/", {"name": "S", "agent": other.pk}, format="json").json()
+    assert (
+        "agent"
+        in client.post(
+            "/test_framework/v1/scenarios/", {"name": "S", "agent": other.pk}, format="json"
+        ).json()
+    )
 
 
-def test_launch_creates_runs_debits_credits_and_enqueues_after_commit(client: APIClient, agent: AIAgent, django_capture_on_commit_callbacks: Any, monkeypatch: Any) -> None:
+def test_launch_creates_runs_debits_credits_and_enqueues_after_commit(
+    client: APIClient, agent: AIAgent, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
     a, b = ScenarioFactory(agent=agent, name="First"), ScenarioFactory(agent=agent)
     sent: list[int] = []
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0]))
+    monkeypatch.setattr(
+        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0])
+    )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        r = client.post(RUN, {"agent_id": str(agent.pk), "scenarios": [str(a.pk), b.pk], "frequency": 2, "name": "CI", "tags": ["x"], "whatever": 1}, format="json")
+        r = client.post(
+            RUN,
+            {
+                "agent_id": str(agent.pk),
+                "scenarios": [str(a.pk), b.pk],
+                "frequency": 2,
+                "name": "CI",
+                "tags": ["x"],
+                "whatever": 1,
+            },
+            format="json",
+        )
     assert r.status_code == 200, r.json()
     body = r.json()
-    assert set(body) == {"id", "name", "agent", "status", "success_rate", "run_as_text", "is_cronjob", "runs", "created_at", "updated_at"}
-    assert (body["name"], body["agent"], body["status"], body["success_rate"], body["run_as_text"], body["is_cronjob"]) == ("CI", agent.pk, "in_progress", 0.0, False, False)
+    assert set(body) == {
+        "id",
+        "name",
+        "agent",
+        "status",
+        "success_rate",
+        "run_as_text",
+        "is_cronjob",
+        "runs",
+        "created_at",
+        "updated_at",
+    }
+    assert (
+        body["name"],
+        body["agent"],
+        body["status"],
+        body["success_rate"],
+        body["run_as_text"],
+        body["is_cronjob"],
+    ) == ("CI", agent.pk, "in_progress", 0.0, False, False)
     assert len(body["runs"]) == 4 and body["runs"][0]["scenario_name"] == "First"
     assert set(body["runs"][0]) == {"id", "status", "scenario", "scenario_name"}
     assert len(callbacks) == 1 and sorted(sent) == sorted(r["id"] for r in body["runs"])
@@ -89,19 +205,31 @@ def test_launch_creates_runs_debits_credits_and_enqueues_after_commit(client: AP
 
 def test_launch_first_n_and_all(client: APIClient, agent: AIAgent, monkeypatch: Any) -> None:
     monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
-    s1, s2, _ = ScenarioFactory(agent=agent), ScenarioFactory(agent=agent), ScenarioFactory(agent=agent)
+    s1, s2, _ = (
+        ScenarioFactory(agent=agent),
+        ScenarioFactory(agent=agent),
+        ScenarioFactory(agent=agent),
+    )
     r = client.post(RUN, {"agent_id": agent.pk, "scenarios": 2}, format="json")
     assert [x["scenario"] for x in r.json()["runs"]] == [s1.pk, s2.pk]
     r = client.post(RUN, {"agent_id": agent.pk, "scenarios": "all"}, format="json")
     assert len(r.json()["runs"]) == 3
 
 
-def test_launch_concurrency_limit_enqueues_only_that_many(client: APIClient, agent: AIAgent, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_launch_concurrency_limit_enqueues_only_that_many(
+    client: APIClient, agent: AIAgent, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     sent: list[int] = []
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0]))
+    monkeypatch.setattr(
+        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0])
+    )
     s = ScenarioFactory(agent=agent)
     with django_capture_on_commit_callbacks(execute=True):
-        r = client.post(RUN, {"agent_id": agent.pk, "scenarios": [s.pk], "frequency": 5, "concurrency_limit": 2}, format="json")
+        r = client.post(
+            RUN,
+            {"agent_id": agent.pk, "scenarios": [s.pk], "frequency": 5, "concurrency_limit": 2},
+            format="json",
+        )
     statuses = sorted(x["status"] for x in r.json()["runs"])
     assert statuses == ["in_queue", "in_queue", "pending", "pending", "pending"] and len(sent) == 2
 
@@ -109,11 +237,25 @@ def test_launch_concurrency_limit_enqueues_only_that_many(client: APIClient, age
 @pytest.mark.parametrize(
     ("agora_data", "secret", "expected"),
     [
-        (None, "", {"agent": ["Agent must have Agora credentials configured (agora_data with session_endpoint_url)."]}),
-        ({"client_id": "x"}, "s", {"agent": ["Agent agora_data must include session_endpoint_url."]}),
+        (
+            None,
+            "",
+            {
+                "agent": [
+                    "Agent must have Agora credentials configured (agora_data with session_endpoint_url)."
+                ]
+            },
+        ),
+        (
+            {"client_id": "x"},
+            "s",
+            {"agent": ["Agent agora_data must include session_endpoint_url."]},
+        ),
     ],
 )
-def test_launch_agent_errors_exactly_as_documented(client: APIClient, org: Organization, agora_data: Any, secret: str, expected: dict) -> None:
+def test_launch_agent_errors_exactly_as_documented(
+    client: APIClient, org: Organization, agora_data: Any, secret: str, expected: dict
+) -> None:
     agent = AgentFactory(organization=org, agora_data=agora_data, agora_api_key=secret)
     s = ScenarioFactory(agent=agent)
     r = client.post(RUN, {"agent_id": agent.pk, "scenarios": [s.pk]}, format="json")
@@ -124,7 +266,10 @@ def test_launch_agent_errors_exactly_as_documented(client: APIClient, org: Organ
 @pytest.mark.parametrize("scenarios", [[999999], [], "some", -1, 0, [True]])
 def test_launch_invalid_scenarios(client: APIClient, agent: AIAgent, scenarios: Any) -> None:
     r = client.post(RUN, {"agent_id": agent.pk, "scenarios": scenarios}, format="json")
-    assert (r.status_code, r.json()) == (400, {"scenarios": ["Invalid scenario IDs or scenarios not found"]})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"scenarios": ["Invalid scenario IDs or scenarios not found"]},
+    )
 
 
 def test_launch_other_organizations_scenario_is_invalid(client: APIClient, agent: AIAgent) -> None:
@@ -135,7 +280,12 @@ def test_launch_other_organizations_scenario_is_invalid(client: APIClient, agent
 
 def test_launch_needs_agent_id_for_n_and_all(client: APIClient, agent: AIAgent) -> None:
     assert "agent_id" in client.post(RUN, {"scenarios": "all"}, format="json").json()
-    assert "frequency" in client.post(RUN, {"agent_id": agent.pk, "scenarios": "all", "frequency": 0}, format="json").json()
+    assert (
+        "frequency"
+        in client.post(
+            RUN, {"agent_id": agent.pk, "scenarios": "all", "frequency": 0}, format="json"
+        ).json()
+    )
 
 
 def test_insufficient_balance_is_402_and_creates_nothing(client: APIClient, agent: AIAgent) -> None:
@@ -148,7 +298,9 @@ def test_insufficient_balance_is_402_and_creates_nothing(client: APIClient, agen
     assert agent.organization.credits == 3
 
 
-def test_post_without_trailing_slash_is_not_redirected(client: APIClient, agent: AIAgent, monkeypatch: Any) -> None:
+def test_post_without_trailing_slash_is_not_redirected(
+    client: APIClient, agent: AIAgent, monkeypatch: Any
+) -> None:
     monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
     s = ScenarioFactory(agent=agent)
     r = client.post(RUN.rstrip("/"), {"agent_id": agent.pk, "scenarios": [s.pk]}, format="json")
@@ -157,9 +309,34 @@ def test_post_without_trailing_slash_is_not_redirected(client: APIClient, agent:
 
 def _finished_result(agent: AIAgent) -> Result:
     s = ScenarioFactory(agent=agent)
-    result = Result.objects.create(organization=agent.organization, agent=agent, name="R", status=Status.COMPLETED, success_rate=50.0)
-    Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=Status.COMPLETED, success=True, duration_seconds=65.2, metadata={"ended_reason": "Main agent-ended-call"}, transcript="[00:00] Main Agent: hi")
-    Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=Status.FAILED, success=False, metadata={"ended_reason": "Main agent-call-not-connected"}, error_message="no")
+    result = Result.objects.create(
+        organization=agent.organization,
+        agent=agent,
+        name="R",
+        status=Status.COMPLETED,
+        success_rate=50.0,
+    )
+    Run.objects.create(
+        organization=agent.organization,
+        result=result,
+        scenario=s,
+        agent=agent,
+        status=Status.COMPLETED,
+        success=True,
+        duration_seconds=65.2,
+        metadata={"ended_reason": "Main agent-ended-call"},
+        transcript="[00:00] Main Agent: hi",
+    )
+    Run.objects.create(
+        organization=agent.organization,
+        result=result,
+        scenario=s,
+        agent=agent,
+        status=Status.FAILED,
+        success=False,
+        metadata={"ended_reason": "Main agent-call-not-connected"},
+        error_message="no",
+    )
     return result
 
 
@@ -167,7 +344,12 @@ def test_result_detail_carries_numeric_counts(client: APIClient, agent: AIAgent)
     result = _finished_result(agent)
     r = client.get(f"/test_framework/v1/results/{result.pk}/")
     d = r.json()
-    assert (d["total_runs_count"], d["completed_runs_count"], d["success_runs_count"], d["failed_runs_count"]) == (2, 1, 1, 1)
+    assert (
+        d["total_runs_count"],
+        d["completed_runs_count"],
+        d["success_runs_count"],
+        d["failed_runs_count"],
+    ) == (2, 1, 1, 1)
     assert d["success_rate"] == 50.0 and d["total_duration"] == "01:05" and d["run_type"] == "Agora"
     assert isinstance(d["runs"], dict) and set(d["runs"]) == {str(r.pk) for r in result.runs.all()}
     assert d["run_settings"] == {"frequency": 1, "concurrency_limit": None}
@@ -183,15 +365,36 @@ def test_runs_bulk_and_run_shape(client: APIClient, agent: AIAgent) -> None:
     runs = r.json()
     assert isinstance(runs, list) and [x["id"] for x in runs] == ids
     run = runs[0]
-    for key in ("scenario_name", "agent_name", "result_id", "result_name", "evaluation", "expected_outcome", "transcript_object", "voice_recording_url", "testing_channel_index", "timestamp", "executed_at"):
+    for key in (
+        "scenario_name",
+        "agent_name",
+        "result_id",
+        "result_name",
+        "evaluation",
+        "expected_outcome",
+        "transcript_object",
+        "voice_recording_url",
+        "testing_channel_index",
+        "timestamp",
+        "executed_at",
+    ):
         assert key in run
-    assert (run["duration"], run["run_type"], run["metadata"]) == ("01:05", "Agora", {"ended_reason": "Main agent-ended-call"})
+    assert (run["duration"], run["run_type"], run["metadata"]) == (
+        "01:05",
+        "Agora",
+        {"ended_reason": "Main agent-ended-call"},
+    )
     assert client.get("/test_framework/v1/runs/bulk/", {"run_ids": "[1,2]"}).status_code == 400
     ScenarioFactory._meta.model.objects.filter(pk=run["scenario"]).delete()
-    assert client.get(f"/test_framework/v1/runs/{ids[0]}/").json()["scenario_name"] == "Scenario Deleted"
+    assert (
+        client.get(f"/test_framework/v1/runs/{ids[0]}/").json()["scenario_name"]
+        == "Scenario Deleted"
+    )
 
 
-def test_recording_missing_from_storage_is_404_not_500(client: APIClient, agent: AIAgent, settings: Any, tmp_path: Any) -> None:
+def test_recording_missing_from_storage_is_404_not_500(
+    client: APIClient, agent: AIAgent, settings: Any, tmp_path: Any
+) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
     run = _finished_result(agent).runs.first()
     Run.objects.filter(pk=run.pk).update(recording="recordings/gone.wav")
@@ -203,7 +406,12 @@ def test_other_organizations_rows_answer_404(client: APIClient, db: Any) -> None
     other = AgentFactory()
     result = _finished_result(other)
     run = result.runs.first()
-    for path in (f"/test_framework/v1/aiagents/{other.pk}/", f"/test_framework/v1/results/{result.pk}/", f"/test_framework/v1/runs/{run.pk}/", f"/test_framework/v1/runs/{run.pk}/recording/"):
+    for path in (
+        f"/test_framework/v1/aiagents/{other.pk}/",
+        f"/test_framework/v1/results/{result.pk}/",
+        f"/test_framework/v1/runs/{run.pk}/",
+        f"/test_framework/v1/runs/{run.pk}/recording/",
+    ):
         assert client.get(path).status_code == 404, path
     assert client.get("/test_framework/v1/runs/bulk/", {"run_ids": str(run.pk)}).json() == []
 
@@ -212,37 +420,85 @@ def test_end_calls_cancels_runs_not_started(client: APIClient, agent: AIAgent) -
     s = ScenarioFactory(agent=agent)
     result = Result.objects.create(organization=agent.organization, agent=agent)
     for _ in range(2):
-        Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=Status.PENDING)
+        Run.objects.create(
+            organization=agent.organization,
+            result=result,
+            scenario=s,
+            agent=agent,
+            status=Status.PENDING,
+        )
     r = client.post(f"/test_framework/v1/results/{result.pk}/end_calls/")
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert set(result.runs.values_list("status", flat=True)) == {"cancelled"}
 
 
-def test_metrics_are_bare_arrays_and_predefined_catalogue(client: APIClient, agent: AIAgent) -> None:
-    r = client.post("/test_framework/v1/metrics/", {"name": "Polite", "eval_type": "binary", "type": "llm_judge", "prompt": "Was the agent polite?", "agents": [agent.pk]}, format="json")
+def test_metrics_are_bare_arrays_and_predefined_catalogue(
+    client: APIClient, agent: AIAgent
+) -> None:
+    r = client.post(
+        "/test_framework/v1/metrics/",
+        {
+            "name": "Polite",
+            "eval_type": "binary",
+            "type": "llm_judge",
+            "prompt": "Was the agent polite?",
+            "agents": [agent.pk],
+        },
+        format="json",
+    )
     assert r.status_code == 201, r.json()
     assert isinstance(client.get("/test_framework/v1/metrics/").json(), list)
     names = [m["name"] for m in client.get("/test_framework/v1/predefined-metrics/").json()]
     assert "Latency" in names and "Expected Outcome" in names
 
 
-def test_custom_metrics_are_checked_before_they_are_saved(client: APIClient, agent: AIAgent) -> None:
+def test_custom_metrics_are_checked_before_they_are_saved(
+    client: APIClient, agent: AIAgent
+) -> None:
     url = "/test_framework/v1/metrics/"
-    rule = {"rule": {"match": "keyword", "patterns": ["refund"], "speaker": "Main Agent", "expect": "absent"}}
-    ok = client.post(url, {"name": "No refunds", "eval_type": "binary", "type": "custom_code", "configuration": rule}, format="json")
+    rule = {
+        "rule": {
+            "match": "keyword",
+            "patterns": ["refund"],
+            "speaker": "Main Agent",
+            "expect": "absent",
+        }
+    }
+    ok = client.post(
+        url,
+        {"name": "No refunds", "eval_type": "binary", "type": "custom_code", "configuration": rule},
+        format="json",
+    )
     assert ok.status_code == 201, ok.json()
     assert ok.json()["configuration"] == rule
     bad = [
-        ({"type": "custom_code", "configuration": {"code": "import os"}}, "configuration", "Custom code is never run"),
-        ({"type": "custom_code", "configuration": {"rule": {"match": "regex", "patterns": ["(a)\\1"]}}}, "configuration", "not a valid regex"),
+        (
+            {"type": "custom_code", "configuration": {"code": "import os"}},
+            "configuration",
+            "Custom code is never run",
+        ),
+        (
+            {
+                "type": "custom_code",
+                "configuration": {"rule": {"match": "regex", "patterns": ["(a)\\1"]}},
+            },
+            "configuration",
+            "not a valid regex",
+        ),
         ({"type": "llm_judge", "prompt": " "}, "prompt", "needs a prompt"),
-        ({"type": "llm_judge", "prompt": "Tone?", "eval_type": "enum", "enum_values": []}, "enum_values", "needs enum_values"),
+        (
+            {"type": "llm_judge", "prompt": "Tone?", "eval_type": "enum", "enum_values": []},
+            "enum_values",
+            "needs enum_values",
+        ),
     ]
     for body, field, message in bad:
         r = client.post(url, {"name": "Bad", "eval_type": "binary", **body}, format="json")
         assert r.status_code == 400 and message in r.json()[field][0], r.json()
     # A partial update is checked against what is already stored.
-    r = client.patch(f"{url}{ok.json()['id']}/", {"eval_type": "enum", "enum_values": ["a"]}, format="json")
+    r = client.patch(
+        f"{url}{ok.json()['id']}/", {"eval_type": "enum", "enum_values": ["a"]}, format="json"
+    )
     assert r.status_code == 400 and "binary or numeric" in r.json()["configuration"][0]
     assert Metric.objects.filter(organization=agent.organization).count() == 1
 
@@ -254,13 +510,18 @@ def test_schema_and_docs_are_served(client: APIClient, db: Any) -> None:
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
 
 
-def test_schema_generates_without_warnings_and_documents_the_key_header(db: Any, tmp_path: Any) -> None:
+def test_schema_generates_without_warnings_and_documents_the_key_header(
+    db: Any, tmp_path: Any
+) -> None:
     from django.core.management import call_command
 
     out = tmp_path / "schema.yml"
     call_command("spectacular", "--fail-on-warn", "--file", str(out))
     text = out.read_text()
-    assert "X-CEKURA-API-KEY" in text and "/test_framework/v1/scenarios-external/run_scenarios_agora/" in text
+    assert (
+        "X-CEKURA-API-KEY" in text
+        and "/test_framework/v1/scenarios-external/run_scenarios_agora/" in text
+    )
 
 
 def test_keys_of_two_organizations_see_only_their_own(db: Any) -> None:
@@ -272,39 +533,98 @@ def test_keys_of_two_organizations_see_only_their_own(db: Any) -> None:
 
 
 def test_personalities_crud_and_validation(client: APIClient) -> None:
-    r = client.post("/test_framework/v1/personalities/", {"name": "Hurried", "prompt": "You are in a hurry.", "speed": 1.3, "interruption_level": "high", "background_noise": "cafe", "backchannels": True}, format="json")
+    r = client.post(
+        "/test_framework/v1/personalities/",
+        {
+            "name": "Hurried",
+            "prompt": "You are in a hurry.",
+            "speed": 1.3,
+            "interruption_level": "high",
+            "background_noise": "cafe",
+            "backchannels": True,
+        },
+        format="json",
+    )
     assert r.status_code == 201, r.json()
     p = r.json()
-    assert (p["language"], p["voice"], p["background_noise_snr_db"]) == ("en", "en_US-joe-medium", 20.0)
-    bad = client.post("/test_framework/v2/personalities/", {"name": "x", "speed": 3, "background_noise": "jungle", "voice": "nope"}, format="json").json()
+    assert (p["language"], p["voice"], p["background_noise_snr_db"]) == (
+        "en",
+        "en_US-joe-medium",
+        20.0,
+    )
+    bad = client.post(
+        "/test_framework/v2/personalities/",
+        {"name": "x", "speed": 3, "background_noise": "jungle", "voice": "nope"},
+        format="json",
+    ).json()
     assert set(bad) == {"speed", "background_noise", "voice"}
     assert client.get("/test_framework/v1/personalities-external/").json()["count"] == 1
 
 
-def test_launch_with_personalities_runs_each_scenario_with_each(client: APIClient, agent: AIAgent, monkeypatch: Any) -> None:
+def test_launch_with_personalities_runs_each_scenario_with_each(
+    client: APIClient, agent: AIAgent, monkeypatch: Any
+) -> None:
     monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
     s1, s2 = ScenarioFactory(agent=agent), ScenarioFactory(agent=agent)
-    ids = [client.post("/test_framework/v1/personalities/", {"name": n}, format="json").json()["id"] for n in ("calm", "angry")]
-    r = client.post(RUN, {"agent_id": agent.pk, "scenarios": [s1.pk, s2.pk], "personality_ids": [str(ids[0]), ids[1]], "frequency": 2}, format="json")
+    ids = [
+        client.post("/test_framework/v1/personalities/", {"name": n}, format="json").json()["id"]
+        for n in ("calm", "angry")
+    ]
+    r = client.post(
+        RUN,
+        {
+            "agent_id": agent.pk,
+            "scenarios": [s1.pk, s2.pk],
+            "personality_ids": [str(ids[0]), ids[1]],
+            "frequency": 2,
+        },
+        format="json",
+    )
     assert r.status_code == 200 and len(r.json()["runs"]) == 8
     runs = Run.objects.filter(result_id=r.json()["id"])
-    assert sorted({(x.scenario_id, x.personality_id) for x in runs}) == sorted({(s.pk, p) for s in (s1, s2) for p in ids})
+    assert sorted({(x.scenario_id, x.personality_id) for x in runs}) == sorted(
+        {(s.pk, p) for s in (s1, s2) for p in ids}
+    )
     agent.organization.refresh_from_db()
     assert agent.organization.credits == 92
     detail = client.get(f"/test_framework/v1/runs/{runs[0].pk}/").json()
     assert detail["personality"] in ids
-    r = client.post(RUN, {"agent_id": agent.pk, "scenarios": [s1.pk], "personality_ids": [999999]}, format="json")
-    assert (r.status_code, r.json()) == (400, {"personality_ids": ["Invalid personality IDs or personalities not found"]})
+    r = client.post(
+        RUN,
+        {"agent_id": agent.pk, "scenarios": [s1.pk], "personality_ids": [999999]},
+        format="json",
+    )
+    assert (r.status_code, r.json()) == (
+        400,
+        {"personality_ids": ["Invalid personality IDs or personalities not found"]},
+    )
 
 
 def test_run_spec_carries_the_personality(db: Any, agent: AIAgent) -> None:
     from test_framework import selectors
     from test_framework.models import Personality
 
-    p = Personality.objects.create(organization=agent.organization, name="fast", prompt="Be brief.", speed=1.5, interruption_level="low", background_noise="street", background_noise_snr_db=12, backchannels=True)
+    p = Personality.objects.create(
+        organization=agent.organization,
+        name="fast",
+        prompt="Be brief.",
+        speed=1.5,
+        interruption_level="low",
+        background_noise="street",
+        background_noise_snr_db=12,
+        backchannels=True,
+    )
     s = ScenarioFactory(agent=agent, personality=p.pk)
     result = Result.objects.create(organization=agent.organization, agent=agent)
-    run = Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent)
+    run = Run.objects.create(
+        organization=agent.organization, result=result, scenario=s, agent=agent
+    )
     spec = selectors.run_call_spec(run=run)  # the scenario's personality, by id
-    assert (spec.persona.speed, spec.persona.interruption_level, spec.persona.background_noise, spec.persona.noise_snr_db, spec.persona.backchannels) == (1.5, "low", "street", 12, True)
+    assert (
+        spec.persona.speed,
+        spec.persona.interruption_level,
+        spec.persona.background_noise,
+        spec.persona.noise_snr_db,
+        spec.persona.backchannels,
+    ) == (1.5, "low", "street", 12, True)
     assert spec.caller.personality == "Be brief." and spec.seed == run.seed

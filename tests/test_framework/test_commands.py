@@ -48,7 +48,9 @@ def test_field_keys_rotate_and_old_keys_still_decrypt(db: Any, settings: Any) ->
 
     def raw() -> str:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT agora_api_key FROM test_framework_aiagent WHERE id = %s", [agent.pk])
+            cursor.execute(
+                "SELECT agora_api_key FROM test_framework_aiagent WHERE id = %s", [agent.pk]
+            )
             return cursor.fetchone()[0]
 
     before = raw()

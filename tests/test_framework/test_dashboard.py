@@ -1,6 +1,7 @@
 """The dashboard through Django's test client: sign-in, tenancy, agents (write-only secret,
 API validation, endpoint test), API keys, scenarios, the Configure Run launch, results and
 the run page's audio, waveform and transcript."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -55,28 +56,61 @@ def test_pages_need_a_signed_in_member(org: Organization) -> None:
     assert b"didn&#x27;t match" in page.content or b"didn't match" in page.content
 
 
-def test_agora_agent_form_validates_like_the_api_and_never_shows_the_secret(org: Organization) -> None:
+def test_agora_agent_form_validates_like_the_api_and_never_shows_the_secret(
+    org: Organization,
+) -> None:
     c = signed_in(org)
     grid = c.get("/agents/new/").content.decode()
     assert 'data-provider="agora"' in grid and "/agents/new/agora/" in grid
-    form = {"agent_name": "Front desk", "session_endpoint_url": "file:///etc/passwd", "client_id": "c-1", "secret": "", "request_method": "POST",
-            "auth_header_name": "X-Cekura-Secret", "join_uid": "1", "agent_gives_first_message": "on"}
+    form = {
+        "agent_name": "Front desk",
+        "session_endpoint_url": "file:///etc/passwd",
+        "client_id": "c-1",
+        "secret": "",
+        "request_method": "POST",
+        "auth_header_name": "X-Cekura-Secret",
+        "join_uid": "1",
+        "agent_gives_first_message": "on",
+    }
     r = c.post("/agents/new/agora/", form)
     assert r.status_code == 200 and "Enter a valid http:// or https:// URL." in r.content.decode()
     assert not AIAgent.objects.exists()
-    r = c.post("/agents/new/agora/", {**form, "session_endpoint_url": "https://agent.example.com/session"})
+    r = c.post(
+        "/agents/new/agora/", {**form, "session_endpoint_url": "https://agent.example.com/session"}
+    )
     assert "A secret is required" in r.content.decode() and not AIAgent.objects.exists()
-    r = c.post("/agents/new/agora/", {**form, "session_endpoint_url": "https://agent.example.com/session", "secret": "sup3r-s3cret", "request_method": "GET", "join_uid": "7"})
+    r = c.post(
+        "/agents/new/agora/",
+        {
+            **form,
+            "session_endpoint_url": "https://agent.example.com/session",
+            "secret": "sup3r-s3cret",
+            "request_method": "GET",
+            "join_uid": "7",
+        },
+    )
     agent = AIAgent.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/agents/{agent.pk}/"
     assert agent.organization == org and agent.agora_api_key == "sup3r-s3cret"
-    assert agent.agora_data == {"session_endpoint_url": "https://agent.example.com/session", "client_id": "c-1", "request_method": "GET", "auth_header_name": "X-Cekura-Secret", "join_uid": 7}
+    assert agent.agora_data == {
+        "session_endpoint_url": "https://agent.example.com/session",
+        "client_id": "c-1",
+        "request_method": "GET",
+        "auth_header_name": "X-Cekura-Secret",
+        "join_uid": 7,
+    }
     page = c.get(f"/agents/{agent.pk}/").content.decode()
     assert "sup3r-s3cret" not in page and "data-secret-state>set<" in page
     # Saving without typing a secret keeps the stored one.
-    c.post(f"/agents/{agent.pk}/", {**form, "session_endpoint_url": "https://agent.example.com/v2", "secret": ""})
+    c.post(
+        f"/agents/{agent.pk}/",
+        {**form, "session_endpoint_url": "https://agent.example.com/v2", "secret": ""},
+    )
     agent.refresh_from_db()
-    assert agent.agora_api_key == "sup3r-s3cret" and agent.agora_data["session_endpoint_url"] == "https://agent.example.com/v2"
+    assert (
+        agent.agora_api_key == "sup3r-s3cret"
+        and agent.agora_data["session_endpoint_url"] == "https://agent.example.com/v2"
+    )
     assert "sup3r-s3cret" not in c.get("/agents/").content.decode()
 
 
@@ -93,14 +127,23 @@ def test_rows_of_another_organization_are_not_found(org: Organization) -> None:
 
 
 def test_test_endpoint_reports_findings(org: Organization, demo_stack: Any) -> None:
-    agent = AgentFactory(organization=org, agora_api_key=DEMO_SECRET, agora_data={"session_endpoint_url": demo_stack.endpoint_url, "client_id": DEMO_CLIENT_ID})
+    agent = AgentFactory(
+        organization=org,
+        agora_api_key=DEMO_SECRET,
+        agora_data={"session_endpoint_url": demo_stack.endpoint_url, "client_id": DEMO_CLIENT_ID},
+    )
     c = signed_in(org)
     page = c.post(f"/agents/{agent.pk}/test/").content.decode()
-    assert "session endpoint answered the contract" in page and "The endpoint is ready for runs." in page
+    assert (
+        "session endpoint answered the contract" in page
+        and "The endpoint is ready for runs." in page
+    )
     agent.agora_api_key = "wrong"
     agent.save()
     page = c.post(f"/agents/{agent.pk}/test/").content.decode()
-    assert "Fix the failures above" in page and "wrong" not in page.split("findings")[-1].split("</ul>")[0].replace("wrong secret", "")
+    assert "Fix the failures above" in page and "wrong" not in page.split("findings")[-1].split(
+        "</ul>"
+    )[0].replace("wrong secret", "")
 
 
 def test_api_keys_are_shown_once_and_can_be_revoked(org: Organization) -> None:
@@ -108,7 +151,9 @@ def test_api_keys_are_shown_once_and_can_be_revoked(org: Organization) -> None:
     page = c.post("/keys/", {"name": "ci"}).content.decode()
     raw = page.split('id="new-key">')[1].split("<")[0]
     key = ApiKey.objects.get(organization=org)
-    assert raw.startswith("ck_") and key.digest != raw and raw not in c.get("/keys/").content.decode()
+    assert (
+        raw.startswith("ck_") and key.digest != raw and raw not in c.get("/keys/").content.decode()
+    )
     api = APIClient()
     api.credentials(HTTP_X_CEKURA_API_KEY=raw)
     assert api.get("/test_framework/v1/aiagents/").status_code == 200
@@ -119,21 +164,49 @@ def test_api_keys_are_shown_once_and_can_be_revoked(org: Organization) -> None:
 def test_scenarios_form_and_configure_run_launch(org: Organization) -> None:
     agent = AgentFactory(organization=org)
     c = signed_in(org)
-    r = c.post("/scenarios/new/", {"name": "Book", "agent": agent.pk, "scenario_type": "conditional_actions", "first_message": "Hi there",
-                                   "actions": "asks for a day => Tuesday please\nThanks, goodbye", "expected_outcome_prompt": 'Says "booked"'})
+    r = c.post(
+        "/scenarios/new/",
+        {
+            "name": "Book",
+            "agent": agent.pk,
+            "scenario_type": "conditional_actions",
+            "first_message": "Hi there",
+            "actions": "asks for a day => Tuesday please\nThanks, goodbye",
+            "expected_outcome_prompt": 'Says "booked"',
+        },
+    )
     assert r.status_code == 302
     scenario = Scenario.objects.get(name="Book")
-    assert [(x["condition"], x["action"]) for x in scenario.conditional_actions["conditions"]] == [("asks for a day", "Tuesday please"), ("", "Thanks, goodbye")]
+    assert [(x["condition"], x["action"]) for x in scenario.conditional_actions["conditions"]] == [
+        ("asks for a day", "Tuesday please"),
+        ("", "Thanks, goodbye"),
+    ]
     page = c.get("/scenarios/").content.decode()
     assert 'data-agora="1"' in page and "WebRTC" in page and "VOICE" in page
-    r = c.post("/scenarios/run/", {"scenario_ids": str(scenario.pk), "frequency": "2", "name": "nightly", "concurrency_limit": "1"})
+    r = c.post(
+        "/scenarios/run/",
+        {
+            "scenario_ids": str(scenario.pk),
+            "frequency": "2",
+            "name": "nightly",
+            "concurrency_limit": "1",
+        },
+    )
     result = Result.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/results/{result.pk}/"
     assert result.runs.count() == 2 and result.name == "nightly" and result.concurrency_limit == 1
     org.refresh_from_db()
     assert org.credits == 48
     progress = c.get(f"/results/progress.json?ids={result.pk}").json()["results"][0]
-    assert progress == {"id": result.pk, "status": result.status, "total": 2, "done": 0, "running": progress["running"], "success_rate": 0.0, "terminal": False}
+    assert progress == {
+        "id": result.pk,
+        "status": result.status,
+        "total": 2,
+        "done": 0,
+        "running": progress["running"],
+        "success_rate": 0.0,
+        "terminal": False,
+    }
     assert "nightly" in c.get("/results/").content.decode()
     # Not enough credits: a clear message and nothing created.
     org.credits = 0
@@ -145,34 +218,89 @@ def test_scenarios_form_and_configure_run_launch(org: Organization) -> None:
 def test_run_page_has_audio_waveform_transcript_and_metrics(org: Organization) -> None:
     agent = AgentFactory(organization=org)
     scenario = ScenarioFactory(agent=agent)
-    result = Result.objects.create(organization=org, agent=agent, agent_name=agent.agent_name, status=Status.COMPLETED)
+    result = Result.objects.create(
+        organization=org, agent=agent, agent_name=agent.agent_name, status=Status.COMPLETED
+    )
     run = Run.objects.create(
-        organization=org, result=result, scenario=scenario, agent=agent, status=Status.COMPLETED, success=True,
-        transcript_object=[{"role": "Main Agent", "content": "Hello, Sunny Clinic.", "start_time": 0.5, "end_time": 1.5, "time": "00:00"},
-                           {"role": "Testing Agent", "content": "Hi, when are you open?", "start_time": 2.0, "end_time": 3.2, "time": "00:02"}],
-        evaluation={"metrics": [{"id": 2, "name": "Latency", "eval_type": "numeric", "score": 640.0, "explanation": ["Median 640 ms"], "extra": {"turns": [{"latency_ms": 640.0}, {"latency_ms": 910.0}]}}]},
-        metadata={"ended_reason": "Testing agent-ended-call"}, duration_seconds=4.0,
+        organization=org,
+        result=result,
+        scenario=scenario,
+        agent=agent,
+        status=Status.COMPLETED,
+        success=True,
+        transcript_object=[
+            {
+                "role": "Main Agent",
+                "content": "Hello, Sunny Clinic.",
+                "start_time": 0.5,
+                "end_time": 1.5,
+                "time": "00:00",
+            },
+            {
+                "role": "Testing Agent",
+                "content": "Hi, when are you open?",
+                "start_time": 2.0,
+                "end_time": 3.2,
+                "time": "00:02",
+            },
+        ],
+        evaluation={
+            "metrics": [
+                {
+                    "id": 2,
+                    "name": "Latency",
+                    "eval_type": "numeric",
+                    "score": 640.0,
+                    "explanation": ["Median 640 ms"],
+                    "extra": {"turns": [{"latency_ms": 640.0}, {"latency_ms": 910.0}]},
+                }
+            ]
+        },
+        metadata={"ended_reason": "Testing agent-ended-call"},
+        duration_seconds=4.0,
     )
     t = np.arange(16000 * 4) / 16000
-    run.recording.save("r.wav", ContentFile(stereo_wav((3000 * np.sin(2 * np.pi * 200 * t)).astype(np.int16), np.zeros(len(t), np.int16))))
+    run.recording.save(
+        "r.wav",
+        ContentFile(
+            stereo_wav(
+                (3000 * np.sin(2 * np.pi * 200 * t)).astype(np.int16), np.zeros(len(t), np.int16)
+            )
+        ),
+    )
     c = signed_in(org)
     page = c.get(f"/runs/{run.pk}/").content.decode()
-    assert 'data-start="2.0"' in page and "Hi, when are you open?" in page and "Agora" in page and "Testing agent-ended-call" in page
+    assert (
+        'data-start="2.0"' in page
+        and "Hi, when are you open?" in page
+        and "Agora" in page
+        and "Testing agent-ended-call" in page
+    )
     assert f"/runs/{run.pk}/recording.wav" in page and "Median 640 ms" in page
     wav = c.get(f"/runs/{run.pk}/recording.wav")
-    assert wav.status_code == 200 and wav["Content-Type"] == "audio/wav" and wav["Accept-Ranges"] == "bytes"
+    assert (
+        wav.status_code == 200
+        and wav["Content-Type"] == "audio/wav"
+        and wav["Accept-Ranges"] == "bytes"
+    )
     whole = b"".join(wav.streaming_content)
     part = c.get(f"/runs/{run.pk}/recording.wav", HTTP_RANGE="bytes=100-199")
     assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-199/{len(whole)}"
     assert b"".join(part.streaming_content) == whole[100:200]
     tail = c.get(f"/runs/{run.pk}/recording.wav", HTTP_RANGE="bytes=-10")
     assert b"".join(tail.streaming_content) == whole[-10:]
-    assert c.get(f"/runs/{run.pk}/recording.wav", HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
+    assert (
+        c.get(f"/runs/{run.pk}/recording.wav", HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
+    )
     wave = c.get(f"/runs/{run.pk}/waveform.json").json()
     assert wave["seconds"] == 4.0 and max(wave["caller"]) > 0.08 and max(wave["agent"]) == 0.0
     summary = c.get(f"/results/{result.pk}/").content.decode()
     assert 'id="latency-plot"' in summary and "p50" in summary
-    assert c.get(f"/runs/{run.pk}/status.json").json() == {"id": run.pk, "status": "completed", "terminal": True}
+    assert c.get(f"/runs/{run.pk}/status.json").json() == {
+        "id": run.pk,
+        "status": "completed",
+        "terminal": True,
+    }
 
 
 def test_create_user_command(db: Any, monkeypatch: Any) -> None:

@@ -1,6 +1,7 @@
 """One organization's runs reaching their agents cannot take every thread of a calls worker:
 past ORG_MAX_CONNECTING, its next run goes back to the queue and other organizations' runs are
 claimed at once."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,11 +23,15 @@ REFUSED = {"session_endpoint_url": "http://169.254.169.254/latest/meta-data/", "
 def sent(monkeypatch: Any) -> list[tuple[list[int], dict[str, Any]]]:
     """What the workers are handed (the broker is the outside edge here)."""
     out: list[tuple[list[int], dict[str, Any]]] = []
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda args, **kw: out.append((args, kw)))
+    monkeypatch.setattr(
+        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: out.append((args, kw))
+    )
     return out
 
 
-def test_past_its_share_an_organizations_run_waits_in_the_queue_and_others_are_claimed(settings: Any, sent: list[Any]) -> None:
+def test_past_its_share_an_organizations_run_waits_in_the_queue_and_others_are_claimed(
+    settings: Any, sent: list[Any]
+) -> None:
     settings.ORG_MAX_CONNECTING = 2
     settings.SESSION_ENDPOINT_ALLOW = []
     busy, other = AgentFactory(agora_data=REFUSED), AgentFactory(agora_data=REFUSED)
@@ -37,12 +42,22 @@ def test_past_its_share_an_organizations_run_waits_in_the_queue_and_others_are_c
     try:
         run_execute(waiting.pk)
         waiting.refresh_from_db()
-        assert waiting.status == Status.IN_QUEUE and waiting.executed_at is None and waiting.updated_at > before
-        assert [(args, kw["countdown"]) for args, kw in sent] == [([waiting.pk], settings.ORG_DEFER_SECONDS)]
+        assert (
+            waiting.status == Status.IN_QUEUE
+            and waiting.executed_at is None
+            and waiting.updated_at > before
+        )
+        assert [(args, kw["countdown"]) for args, kw in sent] == [
+            ([waiting.pk], settings.ORG_DEFER_SECONDS)
+        ]
         # Another organization's run is claimed at once (and here refused by the address guard).
         run_execute(theirs.pk)
         theirs.refresh_from_db()
-        assert theirs.status == Status.FAILED and theirs.executed_at is not None and "link-local" in theirs.error_message
+        assert (
+            theirs.status == Status.FAILED
+            and theirs.executed_at is not None
+            and "link-local" in theirs.error_message
+        )
         assert CONNECTING.connecting(other.organization_id) == 0  # its pass was given back
     finally:
         CONNECTING.leave(busy.organization_id)
@@ -54,7 +69,9 @@ def test_past_its_share_an_organizations_run_waits_in_the_queue_and_others_are_c
     assert CONNECTING.connecting(busy.organization_id) == 0 and len(sent) == 1
 
 
-def test_a_deferred_run_cancelled_meanwhile_is_not_sent_again(settings: Any, sent: list[Any]) -> None:
+def test_a_deferred_run_cancelled_meanwhile_is_not_sent_again(
+    settings: Any, sent: list[Any]
+) -> None:
     settings.ORG_MAX_CONNECTING = 1
     agent = AgentFactory(agora_data=REFUSED)
     run = queued_run(agent)

@@ -1,4 +1,5 @@
 """A run's life beyond the happy path: live cancellation, the reaper, credits and health."""
+
 from __future__ import annotations
 
 import threading
@@ -23,15 +24,33 @@ from test_framework.tasks import delete_old_recordings, reap_stale_runs, run_exe
 from tests.factories import AgentFactory, ScenarioFactory
 from tests.test_framework.test_tasks import demo_agent, queued_run
 
-LONG_CALL = ["Hello, I would like to book an appointment.", "Could you tell me your opening hours?", "And do you take walk ins?", "What about parking?"]
+LONG_CALL = [
+    "Hello, I would like to book an appointment.",
+    "Could you tell me your opening hours?",
+    "And do you take walk ins?",
+    "What about parking?",
+]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recording(wired: Any) -> None:
+def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recording(
+    wired: Any,
+) -> None:
     agent = demo_agent(wired)
-    run = queued_run(agent, scenario_type="conditional_actions", first_message=LONG_CALL[0],
-                     conditional_actions={"role": "", "conditions": [{"id": i, "condition": "", "action": line, "fixed_message": True} for i, line in enumerate(LONG_CALL[1:], 1)]})
+    run = queued_run(
+        agent,
+        scenario_type="conditional_actions",
+        first_message=LONG_CALL[0],
+        conditional_actions={
+            "role": "",
+            "conditions": [
+                {"id": i, "condition": "", "action": line, "fixed_message": True}
+                for i, line in enumerate(LONG_CALL[1:], 1)
+            ],
+        },
+    )
     credits_before = agent.organization.credits
+
     def hold() -> None:
         try:
             run_execute(run.pk)
@@ -43,7 +62,12 @@ def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recordin
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the call is well under way
         run.refresh_from_db()
-        if run.status == Status.RUNNING and run.heartbeat_at and run.executed_at and timezone.now() - run.executed_at > timedelta(seconds=8):
+        if (
+            run.status == Status.RUNNING
+            and run.heartbeat_at
+            and run.executed_at
+            and timezone.now() - run.executed_at > timedelta(seconds=8)
+        ):
             break
         time.sleep(0.2)
     assert run.status == Status.RUNNING
@@ -63,7 +87,9 @@ def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recordin
     run.refresh_from_db()
     assert run.status == Status.CANCELLED and run.success is False
     assert run.metadata["ended_reason"] == "run-cancelled-by-user"
-    assert run.recording and run.duration_seconds and run.duration_seconds > 1  # what was recorded before the hang-up
+    assert (
+        run.recording and run.duration_seconds and run.duration_seconds > 1
+    )  # what was recorded before the hang-up
     assert any(t["role"] == "Main Agent" for t in run.transcript_object)
     run.result.refresh_from_db()
     assert run.result.status == Status.CANCELLED
@@ -71,7 +97,9 @@ def test_end_call_hangs_up_a_live_call_within_two_seconds_and_keeps_the_recordin
     assert agent.organization.credits == credits_before  # a call that connected is charged
 
 
-def test_end_call_on_a_run_being_scored_ends_it_cancelled_unscored(db: Any, wired: Any, monkeypatch: Any) -> None:
+def test_end_call_on_a_run_being_scored_ends_it_cancelled_unscored(
+    db: Any, wired: Any, monkeypatch: Any
+) -> None:
     """A run whose call has ended waits in `evaluating` for post-processing; cancelled there,
     it ends `cancelled` with its recording and transcript, and is not scored (before, it was
     scored and ended `completed`, as if nobody had asked)."""
@@ -91,39 +119,79 @@ def test_end_call_on_a_run_being_scored_ends_it_cancelled_unscored(db: Any, wire
     run_postprocess(run.pk)
     run.refresh_from_db()
     assert run.status == Status.CANCELLED and run.success is False
-    assert run.metadata["cancelled_while"] == "evaluating" and run.metadata["ended_reason"] != "run-cancelled-by-user"
+    assert (
+        run.metadata["cancelled_while"] == "evaluating"
+        and run.metadata["ended_reason"] != "run-cancelled-by-user"
+    )
     assert run.recording and any(t["role"] == "Main Agent" for t in run.transcript_object)
     assert not run.evaluation.get("metrics")  # not scored
     run.result.refresh_from_db()
     assert run.result.status == Status.CANCELLED
 
 
-def test_reaper_ends_silent_calls_and_hands_stored_calls_out_again(db: Any, settings: Any, monkeypatch: Any, tmp_path: Any) -> None:
+def test_reaper_ends_silent_calls_and_hands_stored_calls_out_again(
+    db: Any, settings: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
     settings.RUN_STALE_AFTER_SECONDS = 30
     settings.MEDIA_ROOT = str(tmp_path)
     handed: list[int] = []
-    monkeypatch.setattr("test_framework.tasks.run_postprocess.apply_async", lambda args, **kw: handed.append(args[0]))
-    monkeypatch.setattr("cekura.queues.queue_depth", lambda name: 0)  # the post-processing queue is empty
+    monkeypatch.setattr(
+        "test_framework.tasks.run_postprocess.apply_async",
+        lambda args, **kw: handed.append(args[0]),
+    )
+    monkeypatch.setattr(
+        "cekura.queues.queue_depth", lambda name: 0
+    )  # the post-processing queue is empty
     agent = AgentFactory()
     scenario = ScenarioFactory(agent=agent)
-    result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.IN_PROGRESS)
+    result = Result.objects.create(
+        organization=agent.organization, agent=agent, status=Status.IN_PROGRESS
+    )
     old = timezone.now() - timedelta(seconds=120)
-    make = lambda status, **kw: Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent, status=status, executed_at=old, **kw)  # noqa: E731
+
+    def make(status: str, **kw: Any) -> Run:
+        return Run.objects.create(
+            organization=agent.organization,
+            result=result,
+            scenario=scenario,
+            agent=agent,
+            status=status,
+            executed_at=old,
+            **kw,
+        )
+
     in_call = make(Status.RUNNING, heartbeat_at=old)
     stored = make(Status.EVALUATING, heartbeat_at=old)
     stored.recording.save("r.wav", ContentFile(b"RIFF"), save=True)
-    exhausted = make(Status.EVALUATING, heartbeat_at=old, metadata={"ended_reason": "main-agent-ended-call", "post_attempts": 2})
+    exhausted = make(
+        Status.EVALUATING,
+        heartbeat_at=old,
+        metadata={"ended_reason": "main-agent-ended-call", "post_attempts": 2},
+    )
     exhausted.recording.save("e.wav", ContentFile(b"RIFF"), save=True)
     alive = make(Status.RUNNING, heartbeat_at=timezone.now())
     credits = agent.organization.credits
     assert reap_stale_runs() == 3
     in_call.refresh_from_db()
-    assert in_call.status == Status.FAILED and "stopped (no heartbeat for 30 s)" in in_call.error_message
-    assert in_call.metadata["infrastructure"] is True and in_call.metadata["credit_refunded"] is True
+    assert (
+        in_call.status == Status.FAILED
+        and "stopped (no heartbeat for 30 s)" in in_call.error_message
+    )
+    assert (
+        in_call.metadata["infrastructure"] is True and in_call.metadata["credit_refunded"] is True
+    )
     stored.refresh_from_db()  # the recording is kept: post-processing is handed out again
-    assert stored.status == Status.EVALUATING and handed == [stored.pk] and stored.metadata["post_attempts"] == 1
+    assert (
+        stored.status == Status.EVALUATING
+        and handed == [stored.pk]
+        and stored.metadata["post_attempts"] == 1
+    )
     exhausted.refresh_from_db()  # third time: it ends, the recording kept, the call charged
-    assert exhausted.status == Status.FAILED and exhausted.recording and "credit_refunded" not in exhausted.metadata
+    assert (
+        exhausted.status == Status.FAILED
+        and exhausted.recording
+        and "credit_refunded" not in exhausted.metadata
+    )
     assert exhausted.metadata["ended_reason"] == "main-agent-ended-call"
     alive.refresh_from_db()
     assert alive.status == Status.RUNNING
@@ -132,42 +200,80 @@ def test_reaper_ends_silent_calls_and_hands_stored_calls_out_again(db: Any, sett
     assert reap_stale_runs() == 0  # never twice
 
 
-def test_stored_calls_waiting_in_a_busy_post_queue_are_not_reaped(db: Any, settings: Any, monkeypatch: Any, tmp_path: Any) -> None:
+def test_stored_calls_waiting_in_a_busy_post_queue_are_not_reaped(
+    db: Any, settings: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
     """Under load a stored call can wait in the post-processing queue for longer than the
     stale limit, with no worker to beat for it: it is neither handed out again nor failed
     while that queue holds messages (or cannot be asked). A silent call is still ended."""
     settings.RUN_STALE_AFTER_SECONDS = 30
     settings.MEDIA_ROOT = str(tmp_path)
     handed: list[int] = []
-    monkeypatch.setattr("test_framework.tasks.run_postprocess.apply_async", lambda args, **kw: handed.append(args[0]))
+    monkeypatch.setattr(
+        "test_framework.tasks.run_postprocess.apply_async",
+        lambda args, **kw: handed.append(args[0]),
+    )
     agent = AgentFactory()
     scenario = ScenarioFactory(agent=agent)
-    result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.IN_PROGRESS)
+    result = Result.objects.create(
+        organization=agent.organization, agent=agent, status=Status.IN_PROGRESS
+    )
     old = timezone.now() - timedelta(seconds=600)
-    waiting = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent,
-                                 status=Status.EVALUATING, executed_at=old, heartbeat_at=old, metadata={"post_attempts": 2})
+    waiting = Run.objects.create(
+        organization=agent.organization,
+        result=result,
+        scenario=scenario,
+        agent=agent,
+        status=Status.EVALUATING,
+        executed_at=old,
+        heartbeat_at=old,
+        metadata={"post_attempts": 2},
+    )
     waiting.recording.save("w.wav", ContentFile(b"RIFF"), save=True)
-    in_call = Run.objects.create(organization=agent.organization, result=result, scenario=scenario, agent=agent,
-                                 status=Status.RUNNING, executed_at=old, heartbeat_at=old)
+    in_call = Run.objects.create(
+        organization=agent.organization,
+        result=result,
+        scenario=scenario,
+        agent=agent,
+        status=Status.RUNNING,
+        executed_at=old,
+        heartbeat_at=old,
+    )
     for depth in (40, None):
         monkeypatch.setattr("cekura.queues.queue_depth", lambda name, depth=depth: depth)
         reap_stale_runs()
         waiting.refresh_from_db()
-        assert waiting.status == Status.EVALUATING and waiting.metadata["post_attempts"] == 2 and handed == []
+        assert (
+            waiting.status == Status.EVALUATING
+            and waiting.metadata["post_attempts"] == 2
+            and handed == []
+        )
     in_call.refresh_from_db()
     assert in_call.status == Status.FAILED
-    monkeypatch.setattr("cekura.queues.queue_depth", lambda name: 0)  # drained: its message was lost
+    monkeypatch.setattr(
+        "cekura.queues.queue_depth", lambda name: 0
+    )  # drained: its message was lost
     reap_stale_runs()
     waiting.refresh_from_db()
     assert waiting.status == Status.FAILED and waiting.recording  # third time: ends, recording kept
 
 
-def test_a_queued_run_whose_message_was_lost_is_sent_again(db: Any, settings: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_a_queued_run_whose_message_was_lost_is_sent_again(
+    db: Any, settings: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     sent: list[int] = []
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0]))
+    monkeypatch.setattr(
+        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0])
+    )
     agent = AgentFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.result_launch(organization=agent.organization, agent=agent, scenarios=[ScenarioFactory(agent=agent)], frequency=2, concurrency_limit=None)
+        result = services.result_launch(
+            organization=agent.organization,
+            agent=agent,
+            scenarios=[ScenarioFactory(agent=agent)],
+            frequency=2,
+            concurrency_limit=None,
+        )
     first, second = result.runs.order_by("id")
     assert sent == [first.pk, second.pk]
     Run.objects.filter(pk=first.pk).update(updated_at=timezone.now() - timedelta(seconds=600))
@@ -181,7 +287,9 @@ def test_cancelling_unstarted_runs_refunds_them_once(db: Any, settings: Any) -> 
     agent = AgentFactory()
     scenario = ScenarioFactory(agent=agent)
     org = agent.organization
-    result = services.result_launch(organization=org, agent=agent, scenarios=[scenario], frequency=3, concurrency_limit=1)
+    result = services.result_launch(
+        organization=org, agent=agent, scenarios=[scenario], frequency=3, concurrency_limit=1
+    )
     org.refresh_from_db()
     after_launch = org.credits
     services.result_cancel(result=result)
@@ -191,15 +299,23 @@ def test_cancelling_unstarted_runs_refunds_them_once(db: Any, settings: Any) -> 
     assert set(result.runs.values_list("status", flat=True)) == {"cancelled"}
 
 
-def test_a_run_that_never_connected_gets_its_credit_back(db: Any, wired: Any, settings: Any) -> None:
+def test_a_run_that_never_connected_gets_its_credit_back(
+    db: Any, wired: Any, settings: Any
+) -> None:
     agent = demo_agent(wired, query="?fault=never_join")
     run = queued_run(agent)
     credits = agent.organization.credits
     run_execute(run.pk)
     run.refresh_from_db()
     agent.organization.refresh_from_db()
-    assert run.status == Status.FAILED and run.metadata["ended_reason"] == "Main agent-call-not-connected"
-    assert agent.organization.credits == credits + settings.CREDITS_PER_RUN and run.metadata["credit_refunded"] is True
+    assert (
+        run.status == Status.FAILED
+        and run.metadata["ended_reason"] == "Main agent-call-not-connected"
+    )
+    assert (
+        agent.organization.credits == credits + settings.CREDITS_PER_RUN
+        and run.metadata["credit_refunded"] is True
+    )
 
 
 def test_healthz_checks_database_and_broker(db: Any, settings: Any) -> None:
@@ -213,18 +329,34 @@ def test_healthz_checks_database_and_broker(db: Any, settings: Any) -> None:
         r = Client().get("/healthz")
     finally:
         app.conf.broker_url = original
-    assert r.status_code == 503 and r.json()["checks"]["broker"]["ok"] is False and r.json()["checks"]["database"]["ok"] is True
+    assert (
+        r.status_code == 503
+        and r.json()["checks"]["broker"]["ok"] is False
+        and r.json()["checks"]["database"]["ok"] is True
+    )
 
 
-def test_retention_deletes_old_recordings_and_keeps_the_rest(db: Any, settings: Any, tmp_path: Any) -> None:
+def test_retention_deletes_old_recordings_and_keeps_the_rest(
+    db: Any, settings: Any, tmp_path: Any
+) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
     agent = AgentFactory()
-    result = Result.objects.create(organization=agent.organization, agent=agent, status=Status.COMPLETED)
+    result = Result.objects.create(
+        organization=agent.organization, agent=agent, status=Status.COMPLETED
+    )
+
     def ended(days_ago: float) -> Run:
-        run = Run.objects.create(organization=agent.organization, result=result, agent=agent, status=Status.COMPLETED,
-                                 finished_at=timezone.now() - timedelta(days=days_ago), transcript="kept")
+        run = Run.objects.create(
+            organization=agent.organization,
+            result=result,
+            agent=agent,
+            status=Status.COMPLETED,
+            finished_at=timezone.now() - timedelta(days=days_ago),
+            transcript="kept",
+        )
         run.recording.save(f"run{run.pk}.wav", ContentFile(b"RIFF...."), save=True)
         return run
+
     old, recent = ended(31), ended(29)
     settings.RECORDING_RETENTION_DAYS = 0
     assert delete_old_recordings() == 0  # 0 keeps everything
@@ -234,15 +366,25 @@ def test_retention_deletes_old_recordings_and_keeps_the_rest(db: Any, settings: 
     old.refresh_from_db()
     recent.refresh_from_db()
     assert not old.recording and not old_path.exists() and old.transcript == "kept"
-    assert old.metadata["recording_retention_days"] == 30 and recent.recording and Path(recent.recording.path).exists()
+    assert (
+        old.metadata["recording_retention_days"] == 30
+        and recent.recording
+        and Path(recent.recording.path).exists()
+    )
     api = APIClient()
     api.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=agent.organization)[1])
     r = api.get(f"/test_framework/v1/runs/{old.pk}/recording/")
-    assert r.status_code == 404 and "deleted on" in r.json()["detail"] and "kept 30 days" in r.json()["detail"]
+    assert (
+        r.status_code == 404
+        and "deleted on" in r.json()["detail"]
+        and "kept 30 days" in r.json()["detail"]
+    )
     assert delete_old_recordings() == 0
 
 
-def test_post_processing_waits_for_live_calls_on_its_own_machine(db: Any, settings: Any, monkeypatch: Any) -> None:
+def test_post_processing_waits_for_live_calls_on_its_own_machine(
+    db: Any, settings: Any, monkeypatch: Any
+) -> None:
     """POST_YIELD_TO_CALLS_SECONDS: while a call is live on this machine (claimed here, its
     worker beating), post-processing waits, up to the limit; a call on another machine, or one
     whose worker went silent, does not hold it up."""
@@ -253,9 +395,17 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(db: Any, settin
     settings.RUN_STALE_AFTER_SECONDS = 30
     settings.POST_YIELD_TO_CALLS_SECONDS = 0.6
     queued = queued_run(AgentFactory())
-    elsewhere = Run.objects.create(organization=queued.organization, result=queued.result, scenario=queued.scenario, agent=queued.agent,
-                                   status=Status.RUNNING, machine="another-machine", executed_at=timezone.now(), heartbeat_at=timezone.now(),
-                                   call_started_at=timezone.now())
+    elsewhere = Run.objects.create(
+        organization=queued.organization,
+        result=queued.result,
+        scenario=queued.scenario,
+        agent=queued.agent,
+        status=Status.RUNNING,
+        machine="another-machine",
+        executed_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        call_started_at=timezone.now(),
+    )
     assert tasks.yield_to_calls() < 0.3  # only another machine's call: no wait
     assert services.run_claim(run_id=queued.pk, machine=machine_id())
     assert Run.objects.get(pk=queued.pk).machine == machine_id()
@@ -263,26 +413,43 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(db: Any, settin
     # be made to): not a live call yet.
     assert tasks.yield_to_calls() < 0.3
     services.run_mark_joining(run_id=queued.pk)
-    silent = Run.objects.create(organization=queued.organization, result=queued.result, scenario=queued.scenario, agent=queued.agent,
-                                status=Status.RUNNING, machine="another-machine", executed_at=timezone.now() - timedelta(seconds=120),
-                                heartbeat_at=timezone.now() - timedelta(seconds=120))
+    silent = Run.objects.create(
+        organization=queued.organization,
+        result=queued.result,
+        scenario=queued.scenario,
+        agent=queued.agent,
+        status=Status.RUNNING,
+        machine="another-machine",
+        executed_at=timezone.now() - timedelta(seconds=120),
+        heartbeat_at=timezone.now() - timedelta(seconds=120),
+    )
     requeue_asked: list[float] = []
-    monkeypatch.setattr(services, "runs_requeue_lost", lambda *, queued_for_seconds: requeue_asked.append(queued_for_seconds) or [])
+    monkeypatch.setattr(
+        services,
+        "runs_requeue_lost",
+        lambda *, queued_for_seconds: requeue_asked.append(queued_for_seconds) or [],
+    )
     assert 0.6 <= tasks.yield_to_calls() < 1.2  # a live call here: waits, up to the limit
     silent.refresh_from_db()  # while waiting, it did the reaper's work: a vanished worker's call ended
     assert silent.status == Status.FAILED and "ended by the reaper" in silent.error_message
-    assert requeue_asked == [settings.RUN_REQUEUE_AFTER_SECONDS]  # …and queued runs whose message was lost are looked for
+    assert requeue_asked == [
+        settings.RUN_REQUEUE_AFTER_SECONDS
+    ]  # …and queued runs whose message was lost are looked for
     settings.POST_YIELD_TO_CALLS_SECONDS = 5
     Run.objects.filter(pk=queued.pk).update(status=Status.EVALUATING)
     assert tasks.yield_to_calls() < 0.3  # the call ended: goes at once
-    Run.objects.filter(pk=queued.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=60))
+    Run.objects.filter(pk=queued.pk).update(
+        status=Status.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=60)
+    )
     assert tasks.yield_to_calls() < 0.3  # its worker went silent: not a live call
     settings.POST_YIELD_TO_CALLS_SECONDS = 0
     assert tasks.yield_to_calls() == 0.0 and elsewhere.pk
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_cancelled_while_its_endpoint_stalls_ends_cancelled_and_refunded(settings: Any) -> None:
+def test_a_run_cancelled_while_its_endpoint_stalls_ends_cancelled_and_refunded(
+    settings: Any,
+) -> None:
     """An endpoint that accepts the connection and never answers holds the run only until
     someone cancels it: the worker's thread is freed, the run ends `cancelled`, its credit back."""
     import socket
@@ -293,7 +460,13 @@ def test_a_run_cancelled_while_its_endpoint_stalls_ends_cancelled_and_refunded(s
     server = socket.create_server(("127.0.0.1", 0))
     accepted: list[socket.socket] = []
     threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
-    agent = AgentFactory(agora_data={"session_endpoint_url": f"http://127.0.0.1:{server.getsockname()[1]}/session", "client_id": "c"}, agora_api_key="s")
+    agent = AgentFactory(
+        agora_data={
+            "session_endpoint_url": f"http://127.0.0.1:{server.getsockname()[1]}/session",
+            "client_id": "c",
+        },
+        agora_api_key="s",
+    )
     run = queued_run(agent, first_message="Hello.")
     credits_before = agent.organization.credits
 
@@ -319,5 +492,7 @@ def test_a_run_cancelled_while_its_endpoint_stalls_ends_cancelled_and_refunded(s
     assert run.metadata["ended_reason"] == "run-cancelled-by-user"
     assert "cancelled while its session endpoint was called" in run.error_message
     agent.organization.refresh_from_db()
-    assert agent.organization.credits == credits_before + settings.CREDITS_PER_RUN  # refunded (this fixture charged nothing)
+    assert (
+        agent.organization.credits == credits_before + settings.CREDITS_PER_RUN
+    )  # refunded (this fixture charged nothing)
     server.close()

@@ -2,6 +2,7 @@
 the Django app in-process with a valid API key, over the whole schema (every alias included). No
 answer may be a 5xx, every status code answered must be documented, and every answer must match
 its schema."""
+
 from __future__ import annotations
 
 import os
@@ -55,10 +56,19 @@ def test_no_operation_answers_5xx_or_off_schema(api_schema: Any, key: str) -> No
     assert len(operations) >= 20, [op.label for op in operations]
     failures = []
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def probe(case: Any) -> None:
-            case.call_and_validate(headers={"X-CEKURA-API-KEY": key}, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
+            case.call_and_validate(
+                headers={"X-CEKURA-API-KEY": key},
+                checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
+            )
 
         try:
             probe()

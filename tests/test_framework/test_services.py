@@ -20,9 +20,13 @@ T = TypeVar("T")
 def make_result(n: int, limit: int | None = None, status: str = Status.PENDING) -> Result:
     agent = AgentFactory()
     s = ScenarioFactory(agent=agent)
-    result = Result.objects.create(organization=agent.organization, agent=agent, concurrency_limit=limit)
+    result = Result.objects.create(
+        organization=agent.organization, agent=agent, concurrency_limit=limit
+    )
     for _ in range(n):
-        Run.objects.create(organization=agent.organization, result=result, scenario=s, agent=agent, status=status)
+        Run.objects.create(
+            organization=agent.organization, result=result, scenario=s, agent=agent, status=status
+        )
     return result
 
 
@@ -60,9 +64,13 @@ def test_two_workers_racing_for_one_run_only_one_wins() -> None:
     assert sorted(race(lambda: services.run_claim(run_id=run.pk))) == [False, True]
 
 
-def test_dispatch_respects_the_concurrency_limit_as_runs_end(db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_dispatch_respects_the_concurrency_limit_as_runs_end(
+    db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     sent: list[int] = []
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0]))
+    monkeypatch.setattr(
+        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0])
+    )
     result = make_result(3, limit=2)
     with django_capture_on_commit_callbacks(execute=True):
         first = services.result_dispatch(result_id=result.pk)
@@ -80,12 +88,16 @@ def test_run_finish_is_once_and_settles_the_result(db: Any, monkeypatch: Any) ->
     result = make_result(2, status=Status.RUNNING)
     a, b = result.runs.all()
     # The recording is kept when the call ends (run_store_call); the run is scored after.
-    assert services.run_store_call(run_id=a.pk, recording_wav=b"RIFF", metadata={}, duration_seconds=1.0)
+    assert services.run_store_call(
+        run_id=a.pk, recording_wav=b"RIFF", metadata={}, duration_seconds=1.0
+    )
     assert services.run_finish(run_id=a.pk, status=Status.COMPLETED, success=True)
     assert not services.run_finish(run_id=a.pk, status=Status.FAILED)  # already ended
     result.refresh_from_db()
     assert result.status == Status.IN_PROGRESS and result.success_rate == 50.0
-    services.run_finish(run_id=b.pk, status=Status.FAILED, metadata={"ended_reason": "x", "infrastructure": False})
+    services.run_finish(
+        run_id=b.pk, status=Status.FAILED, metadata={"ended_reason": "x", "infrastructure": False}
+    )
     result.refresh_from_db()
     assert result.status == Status.COMPLETED and result.success_rate == 50.0
     a.refresh_from_db()
@@ -95,12 +107,18 @@ def test_run_finish_is_once_and_settles_the_result(db: Any, monkeypatch: Any) ->
 def test_result_fails_only_when_every_run_failed_on_our_side(db: Any) -> None:
     result = make_result(2, status=Status.RUNNING)
     for run in result.runs.all():
-        services.run_finish(run_id=run.pk, status=Status.FAILED, metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True})
+        services.run_finish(
+            run_id=run.pk,
+            status=Status.FAILED,
+            metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True},
+        )
     result.refresh_from_db()
     assert result.status == Status.FAILED and result.success_rate == 0.0
 
 
-def test_runs_the_broker_refuses_end_failed_not_stuck(db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_runs_the_broker_refuses_end_failed_not_stuck(
+    db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
 
@@ -110,7 +128,9 @@ def test_runs_the_broker_refuses_end_failed_not_stuck(db: Any, monkeypatch: Any,
         services.result_dispatch(result_id=result.pk)
     runs = list(result.runs.all())
     assert {r.status for r in runs} == {Status.FAILED}
-    assert "could not be handed to the worker queue (ConnectionRefusedError)" in runs[0].error_message
+    assert (
+        "could not be handed to the worker queue (ConnectionRefusedError)" in runs[0].error_message
+    )
     result.refresh_from_db()
     assert result.status == Status.FAILED
 
@@ -135,7 +155,9 @@ def test_two_launches_racing_for_the_last_credits_only_one_is_debited(monkeypatc
 
     def launch() -> str:
         try:
-            services.result_launch(organization=agent.organization, agent=agent, scenarios=[scenario], frequency=2)
+            services.result_launch(
+                organization=agent.organization, agent=agent, scenarios=[scenario], frequency=2
+            )
         except InsufficientBalance:
             return "refused"
         return "launched"

@@ -29,7 +29,9 @@ class Command(BaseCommand):
             log_dir=settings.VAR_DIR / "logs",
         )
         with stack:
-            self.stdout.write(f"Dashboard:         {stack.web_url}/  (users: manage.py create_user NAME --organization ORG)")
+            self.stdout.write(
+                f"Dashboard:         {stack.web_url}/  (users: manage.py create_user NAME --organization ORG)"
+            )
             self.stdout.write(f"API:               {stack.web_url}/test_framework/v1/")
             self.stdout.write(f"API docs:          {stack.web_url}/api/docs/")
             self.stdout.write(f"Admin:             {stack.web_url}/admin/")
@@ -42,7 +44,9 @@ class Command(BaseCommand):
                     time.sleep(1)
             except KeyboardInterrupt:
                 return
-        raise CommandError(f"{stack.gave_up} kept crashing; the stack stopped (see {settings.VAR_DIR / 'logs'})")
+        raise CommandError(
+            f"{stack.gave_up} kept crashing; the stack stopped (see {settings.VAR_DIR / 'logs'})"
+        )
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--organization", required=True)
-        parser.add_argument("--credits", type=int, default=0, help="credits to add to the organization")
+        parser.add_argument(
+            "--credits", type=int, default=0, help="credits to add to the organization"
+        )
         parser.add_argument("--name", default="", help="a label for the key")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -29,7 +29,14 @@ class Command(BaseCommand):
                 raise CommandError("The passwords differ.")
         try:
             org = organization_get_or_create(name=options["organization"])
-            user_create(username=options["username"], password=password, organization=org, email=options["email"])
+            user_create(
+                username=options["username"],
+                password=password,
+                organization=org,
+                email=options["email"],
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"User {options['username']!r} can now sign in to the dashboard of {org.name!r}.")
+        self.stdout.write(
+            f"User {options['username']!r} can now sign in to the dashboard of {org.name!r}."
+        )

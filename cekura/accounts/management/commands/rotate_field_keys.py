@@ -33,7 +33,12 @@ class Command(BaseCommand):
                             try:
                                 new = reencrypt(value)
                             except ValueError as exc:
-                                raise CommandError(f"{model.__name__} {key}, {field.name}: {exc}; nothing was changed") from None
-                            cursor.execute(f"UPDATE {q(table)} SET {q(column)} = %s WHERE {q(pk)} = %s", [new, key])  # noqa: S608
+                                raise CommandError(
+                                    f"{model.__name__} {key}, {field.name}: {exc}; nothing was changed"
+                                ) from None
+                            cursor.execute(
+                                f"UPDATE {q(table)} SET {q(column)} = %s WHERE {q(pk)} = %s",
+                                [new, key],
+                            )  # noqa: S608
                             done += 1
         self.stdout.write(f"Re-encrypted {done} secret(s) with the newest key.")
