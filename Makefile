@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test test-fast lint bench serve clean
+.PHONY: install demo test test-fast lint check bench serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e"
 
+# Static checks: lint, formatting, types (mypy with the Django and DRF stubs; pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Before every commit, and in CI before the whole suite.
+check: lint test-fast
 
 bench: $(STAMP)
 	bash .ci/ensure-espeak

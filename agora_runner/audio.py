@@ -157,11 +157,12 @@ def speech_segments(
         voiced[i] = detector.is_speech(raw[i * FRAME_BYTES : (i + 1) * FRAME_BYTES])
     segs: list[list[int]] = []
     gap = merge_gap_ms // FRAME_MS
-    for i in np.flatnonzero(voiced):
-        if segs and i - segs[-1][1] <= gap:
-            segs[-1][1] = i + 1
+    for v in np.flatnonzero(voiced):
+        j = int(v)
+        if segs and j - segs[-1][1] <= gap:
+            segs[-1][1] = j + 1
         else:
-            segs.append([int(i), int(i) + 1])
+            segs.append([j, j + 1])
     pad = pad_ms // FRAME_MS
     out = []
     for s, e in segs:

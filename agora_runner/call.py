@@ -151,6 +151,7 @@ class SimulatedCall:
         self.recorder = Recorder()
         self.tracker = TurnTracker(self.end_of_turn_ms)
         self.t0 = 0.0
+        self.error: str | None = None
         self.agent_uid: int | None = None
         self.present: list[int] = []
         self.other_uids: set[int] = set()
@@ -488,7 +489,7 @@ class SimulatedCall:
             await asyncio.sleep(STOP_POLL_SECONDS)
 
     async def run(self) -> CallOutcome:
-        self.error: str | None = None
+        self.error = None
         members = await self.transport.connect(self.join)
         self.t0 = time.monotonic()
         self._event("joined", 0.0, uid=self.join.uid, transport=self.transport.name)

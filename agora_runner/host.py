@@ -31,11 +31,12 @@ class CallTimeLimit(Exception):
 class SharedLoop:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._loop is None or not self._thread.is_alive():
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
                 loop = new_event_loop()
                 loop.set_default_executor(
                     ThreadPoolExecutor(EXECUTOR_THREADS, thread_name_prefix="call-helper")

@@ -129,7 +129,7 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
         ) from None
     checked = []
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         why = kind(ip)
         if why is not None:
             raise SessionEndpointError(

@@ -20,6 +20,7 @@ import httpx
 from . import host, loop
 from .call import SimulatedCall, lowered, run_call_async
 from .errors import RunCancelled, RunnerError, ScenarioError, SessionEndpointError
+from .llm import LLMConfig
 from .policy import (
     CallerPolicy,
     Condition,
@@ -103,7 +104,7 @@ async def _fetch_with_retries(
 
 
 def build_policy(
-    script: CallerScript, *, goodbye: str, llm: object = None, seed: int = 0
+    script: CallerScript, *, goodbye: str, llm: LLMConfig | None = None, seed: int = 0
 ) -> CallerPolicy:
     """Conditional actions → the matcher (an LLM, when set, words the non-fixed actions);
     instructions with an LLM → the LLM caller; instructions without one → the matcher over
@@ -121,7 +122,7 @@ def build_policy(
         ]
         return ConditionalPolicy(
             script.first_message, conditions, goodbye=goodbye, llm=llm, seed=seed
-        )  # type: ignore[arg-type]
+        )
     if llm is not None:
         return LLMPolicy(
             llm,
@@ -129,7 +130,7 @@ def build_policy(
             first_message=script.first_message,
             personality=script.personality,
             seed=seed,
-        )  # type: ignore[arg-type]
+        )
     return ConditionalPolicy(
         script.first_message, conditions_from_instructions(script.instructions), goodbye=goodbye
     )

@@ -52,7 +52,7 @@ def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:
         raise SessionEndpointError("session endpoint answer must be a JSON object")
     problems = []
     missing = [
-        f for f in REQUIRED_FIELDS if not isinstance(body.get(f), str) or not body.get(f).strip()
+        f for f in REQUIRED_FIELDS if not isinstance(body.get(f), str) or not str(body[f]).strip()
     ]
     if missing:
         problems.append("missing or empty " + ", ".join(missing))

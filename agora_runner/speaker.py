@@ -126,7 +126,7 @@ class PacedSpeaker:
     def stop(self) -> None:
         self._stopping = True
 
-    def pacing(self) -> dict[str, float | int]:
+    def pacing(self) -> dict[str, float | int | list[float]]:
         """How on time this speaker's frames went out (send-time jitter): p50, p99 and max ms
         late, frames more than 20 ms late and when the first of them were due (call seconds). A busy
         machine shows here first."""

@@ -144,7 +144,7 @@ class FasterWhisperASR:
             self._tokenizer = Tokenizer(
                 model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
             )
-        tokenizer: Tokenizer = self._tokenizer  # type: ignore[assignment]
+        tokenizer: Tokenizer = self._tokenizer
         hop = model.feature_extractor.hop_length
         frames = min(WHISPER_WINDOW_FRAMES, len(audio) // hop + SHORT_CONTEXT_MARGIN_FRAMES)
         # The silence is real zeros before the log-mel, so it looks like the padding the model
@@ -185,7 +185,7 @@ class OpenAIWhisperASR:
                 "openai-whisper needs CEKURA_WHISPER_CHECKPOINT to name a local .pt checkpoint"
             )
         try:
-            import whisper  # type: ignore[import-not-found]
+            import whisper
         except ImportError as exc:
             raise RuntimeError("openai-whisper is not installed: pip install '.[whisper]'") from exc
         self._model = whisper.load_model(checkpoint, device="cpu")

@@ -36,11 +36,11 @@ def in_context(target: Callable[..., Any]) -> Callable[..., Any]:
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.run_id = _run_id.get()
-        record.result_id = _result_id.get()
+        run_id, result_id = _run_id.get(), _result_id.get()
+        record.run_id, record.result_id = run_id, result_id
         parts = [
-            f"run={record.run_id}" if record.run_id is not None else "",
-            f"result={record.result_id}" if record.result_id is not None else "",
+            f"run={run_id}" if run_id is not None else "",
+            f"result={result_id}" if result_id is not None else "",
         ]
         record.ids = "".join(f" {p}" for p in parts if p)
         record.thread_name = threading.current_thread().name

@@ -127,6 +127,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector())  # type: ignore[arg-type]
-    registry.register(BrokerCollector())  # type: ignore[arg-type]
+    registry.register(DatabaseCollector())
+    registry.register(BrokerCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

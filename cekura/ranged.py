@@ -4,16 +4,18 @@ before it has downloaded all of it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import IO
 
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
 
 
-def _chunks(handle: IO[bytes], start: int, length: int):  # type: ignore[no-untyped-def]
+def _chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
     handle.seek(start)
     left = length
     try:
@@ -29,14 +31,14 @@ def _chunks(handle: IO[bytes], start: int, length: int):  # type: ignore[no-unty
 
 def ranged_file_response(
     request: HttpRequest, handle: IO[bytes], size: int, content_type: str, filename: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     """200 with the whole file, or 206 with the asked range (416 when it lies outside)."""
     header = request.headers.get("Range", "")
     match = _RANGE.match(header.strip())
     if not match or not (match.group(1) or match.group(2)):
-        response: HttpResponse = FileResponse(handle, content_type=content_type, filename=filename)
-        response["Accept-Ranges"] = "bytes"
-        return response
+        whole = FileResponse(handle, content_type=content_type, filename=filename)
+        whole["Accept-Ranges"] = "bytes"
+        return whole
     first, last = match.group(1), match.group(2)
     if first:
         start, end = int(first), int(last) if last else size - 1
@@ -45,9 +47,9 @@ def ranged_file_response(
     end = min(end, size - 1)
     if start >= size or start > end:
         handle.close()
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return refused
     response = StreamingHttpResponse(
         _chunks(handle, start, end - start + 1), status=206, content_type=content_type
     )
@@ -60,7 +62,7 @@ def ranged_file_response(
 
 def stored_file_response(
     request: HttpRequest, stored: FieldFile, content_type: str, filename: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     """A stored file (a recording), whole or by range; 404 when storage has lost it."""
     try:
         handle = stored.open("rb")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
 from cekura.auth import ApiKeyAuthentication
@@ -23,7 +24,10 @@ class _DocsAccess:
     """The schema and its docs page: open, or (production's default) for an API key or a
     signed-in dashboard user; settings.API_DOCS_PUBLIC decides on each request."""
 
-    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [
+        ApiKeyAuthentication,
+        SessionAuthentication,
+    ]
 
     def get_permissions(self) -> list[BasePermission]:
         return [AllowAny()] if settings.API_DOCS_PUBLIC else [IsAuthenticated()]

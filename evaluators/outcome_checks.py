@@ -98,15 +98,15 @@ def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -
 
 def transcription_accuracy(call: CallData, metric_id: int | None = None) -> MetricResult:
     """Our ASR's word error rate on the caller's own track, against what it was made to say."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for utt in call.caller_utterances:
-        heard = [
+        found = [
             t["content"]
             for t in call.transcript
             if t["role"] == "Testing Agent" and abs(t["start_time"] - utt["start"]) < 0.05
         ]
-        if heard:
-            pairs.append((str(utt["text"]), heard[0]))
+        if found:
+            pairs.append((str(utt["text"]), str(found[0])))
     if not pairs:
         return MetricResult(
             metric_id,

@@ -103,7 +103,7 @@ def score_recording(
 
     if turns is None:
         found = find_turns(recording.caller)
-        utterances = [
+        utterances: list[dict[str, Any]] = [
             {"text": "", "start": a, "end": b, "speech_start": a, "speech_end": b} for a, b in found
         ]
         source = "found on the caller's track"

@@ -674,7 +674,7 @@ def recordings_expire(*, days: int, batch: int = 500) -> int:
     for run in Run.objects.filter(status__in=TERMINAL, finished_at__lt=cutoff).exclude(
         recording=""
     )[:batch]:
-        name = run.recording.name
+        name = run.recording.name or ""
         try:
             run.recording.storage.delete(name)
         except OSError:
@@ -737,9 +737,10 @@ def result_reevaluate(*, result: Result) -> tuple[Result, int]:
 def metric_slug_taken(
     *, organization: Organization, slug: str, exclude_pk: int | None = None
 ) -> bool:
-    return (
-        Metric.objects.filter(organization=organization, slug=slug).exclude(pk=exclude_pk).exists()
-    )
+    taken = Metric.objects.filter(organization=organization, slug=slug)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    return taken.exists()
 
 
 def metric_slug_new(*, organization: Organization, name: str, exclude_pk: int | None = None) -> str:

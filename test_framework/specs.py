@@ -14,10 +14,11 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Field
 
 from cekura.accounts.models import Organization
 from cekura.errors import InvalidFields
@@ -925,7 +926,9 @@ def _resolve_personality(
     fields = (
         {f: getattr(base, f) for f in PERSONALITY_FIELDS}
         if base
-        else {f: Personality._meta.get_field(f).get_default() for f in PERSONALITY_FIELDS}
+        else {
+            f: cast(Field, Personality._meta.get_field(f)).get_default() for f in PERSONALITY_FIELDS
+        }
     )
     if isinstance(value, int):
         assert base is not None
@@ -1004,7 +1007,7 @@ def case_scenario(case: dict[str, Any], *, organization_id: int, agent_id: int |
     """A run's case as an unsaved Scenario, so a case is called and scored as a scenario is."""
     return Scenario(
         organization_id=organization_id,
-        agent_id=agent_id,
+        agent_id=agent_id,  # type: ignore[misc]  # never saved: a run's case may outlive its agent
         name=str(case.get("name") or ""),
         scenario_type=str(case.get("type") or ScenarioType.INSTRUCTION),
         instructions=str(case.get("instructions") or ""),

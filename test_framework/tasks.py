@@ -263,13 +263,14 @@ def _execute(
         )
         return
     assert outcome.recording is not None
-    wav = stereo_wav(outcome.recording.caller, outcome.recording.agent)
+    recording = outcome.recording
+    wav = stereo_wav(recording.caller, recording.agent)
     stored = with_db_retry(
         lambda: services.run_store_call(
             run_id=run_id,
             recording_wav=wav,
             metadata=meta,
-            duration_seconds=round(outcome.recording.duration_seconds, 2),
+            duration_seconds=round(recording.duration_seconds, 2),
             error_message=outcome.error or "",
         ),
         what=f"run {run_id}: storing the call",

@@ -77,7 +77,8 @@ def knobs_from_query(query: dict[str, list[str]]) -> tuple[AgentKnobs, int]:
     try:
         delay = int(one("delay_ms") or 0)
         join_uid = int(one("join_uid") or 1)
-        leave_after = float(one("leave_after")) if one("leave_after") else None
+        leave = one("leave_after")
+        leave_after = float(leave) if leave else None
     except ValueError as exc:
         raise KnobError("delay_ms, join_uid and leave_after must be numbers") from exc
     try:
@@ -250,12 +251,12 @@ def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802
             query = parse_qs(urlparse(self.path).query)
-            raw = (query.get("agent_variables") or [None])[-1]
+            raw = (query.get("agent_variables") or [""])[-1]
             try:
                 variables = json.loads(raw) if raw else None
             except ValueError:
                 return self._answer(400, {"error": "agent_variables must be JSON"})
-            self._serve((query.get("client_id") or [None])[-1], query, variables)
+            self._serve((query.get("client_id") or [""])[-1] or None, query, variables)
 
         def do_POST(self) -> None:  # noqa: N802
             query = parse_qs(urlparse(self.path).query)

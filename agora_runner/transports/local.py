@@ -58,9 +58,10 @@ class LocalChannelTransport(ChannelTransport):
 
     async def connect(self, join: JoinDetails) -> list[int]:
         try:
-            self._reader, self._writer = await asyncio.wait_for(
+            reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
             )
+            self._reader, self._writer = reader, writer
         except (TimeoutError, OSError) as exc:
             raise JoinError(
                 f"could not reach the local channel at {self.host}:{self.port} ({exc.__class__.__name__})",
@@ -76,9 +77,9 @@ class LocalChannelTransport(ChannelTransport):
         }
         if self.network is not None and self.network.active:
             hello["network"] = self.network.as_dict()
-        self._writer.write(encode_control(hello))
+        writer.write(encode_control(hello))
         try:
-            kind, payload = await asyncio.wait_for(read_message(self._reader), CONNECT_TIMEOUT)
+            kind, payload = await asyncio.wait_for(read_message(reader), CONNECT_TIMEOUT)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             await self.disconnect()
             raise JoinError(

@@ -83,7 +83,7 @@ def organization_of(user: object) -> Organization | None:
     """The organization a signed-in dashboard user belongs to, if any."""
     membership = (
         Membership.objects.select_related("organization")
-        .filter(user_id=getattr(user, "pk", None))
+        .filter(user_id=getattr(user, "pk", None) or 0)
         .first()
     )
     return membership.organization if membership else None

@@ -149,7 +149,12 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
                 also=previous,
             )
             over = find_onset(agent, before, start, end, p) if before is not None else None
-            if over is not None and over.sample is not None and over.measurable:
+            if (
+                before is not None
+                and over is not None
+                and over.sample is not None
+                and over.measurable
+            ):
                 stretch = find_stop(
                     agent,
                     before,
@@ -285,20 +290,20 @@ def find_turns(
     from .edges import analyse
 
     sr = SAMPLE_RATE
-    track = Track(track, p)
-    n = len(track) // 160
+    whole = Track(track, p)
+    n = len(whole) // 160
     if n < 60:
         return []
-    rms = np.sqrt(np.mean(track[: n * 160].astype(np.float64).reshape(n, 160) ** 2, axis=1))
+    rms = np.sqrt(np.mean(whole[: n * 160].astype(np.float64).reshape(n, 160) ** 2, axis=1))
     sums = np.convolve(rms, np.ones(50), mode="valid")
     quiet = int(np.argmin(sums)) * 160
-    bg = measure_background(track, quiet, quiet + 50 * 160, p)
+    bg = measure_background(whole, quiet, quiet + 50 * 160, p)
     if bg is None:
         return []
     groups: list[list[int]] = []
     chunk = 60 * sr  # looked at a minute at a time, to bound memory
-    for lo in range(0, len(track), chunk):
-        a = analyse(track, bg, lo, min(len(track), lo + chunk + sr), p)
+    for lo in range(0, len(whole), chunk):
+        a = analyse(whole, bg, lo, min(len(whole), lo + chunk + sr), p)
         for first, last in a.regions(p):
             start, end = a.sample_of(first, p), a.sample_of(last, p) + p.frame
             if groups and start - groups[-1][1] <= merge_gap_s * sr:
@@ -307,12 +312,12 @@ def find_turns(
                 groups.append([start, end])
     turns = []
     for start, end in groups:
-        onset = find_onset(track, bg, max(0, start - int(0.3 * sr)), end, p)
+        onset = find_onset(whole, bg, max(0, start - int(0.3 * sr)), end, p)
         stop = find_stop(
-            track,
+            whole,
             bg,
             max(start, end - int(0.1 * sr)),
-            min(len(track), end + int(0.5 * sr)),
+            min(len(whole), end + int(0.5 * sr)),
             merge_gap_s,
             None,
             p,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .params import PARAMS, TimingParams
-from .signal import SAMPLE_RATE, bands_of, broadband_db, highpass
+from .signal import SAMPLE_RATE, Track, bands_of, broadband_db, highpass
 
 SILENCE = "silence"  # digital silence or close to it
 STEADY = "steady"  # noise whose level holds (a fan, a line, comfort noise, hum)
@@ -57,7 +57,7 @@ def excess_sum(bands: np.ndarray, bg: Background, p: TimingParams = PARAMS) -> n
 
 
 def measure_background(
-    track: np.ndarray,
+    track: np.ndarray | Track,
     start: int,
     end: int,
     p: TimingParams = PARAMS,

@@ -201,7 +201,12 @@ def _follow(env: np.ndarray, start: int, threshold: float, step: int, bridge: in
 
 
 def _quiet_edge(
-    track: np.ndarray, bg: Background, sure_sample: int, limit: int, step: int, p: TimingParams
+    track: np.ndarray | Track,
+    bg: Background,
+    sure_sample: int,
+    limit: int,
+    step: int,
+    p: TimingParams,
 ) -> int:
     """On a quiet background, the sample where the answer's sound rises out of (sinks into)
     what lies just before (after) it: digital silence, hiss, comfort noise, a hum's remains."""
@@ -244,7 +249,7 @@ def _quiet_edge(
     return lo + edge
 
 
-def _quiet(track: np.ndarray, bg: Background, sure_sample: int, p: TimingParams) -> bool:
+def _quiet(track: np.ndarray | Track, bg: Background, sure_sample: int, p: TimingParams) -> bool:
     """Quiet enough for single samples to tell: digital silence, or a steady background whose
     high-passed envelope stays quiet_margin_db under the speech's (hiss, low comfort noise,
     what a high-pass leaves of hum)."""
@@ -269,7 +274,7 @@ def _strength(a: Analysis, first: int, p: TimingParams) -> float:
 
 
 def find_onset(
-    track: np.ndarray, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS
+    track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS
 ) -> Edge:
     """The first sample of the agent's first speech in [lo, hi)."""
     a = analyse(track, bg, lo - int(0.05 * SAMPLE_RATE), hi, p)
@@ -342,7 +347,7 @@ def find_onset(
 
 
 def find_stop(
-    track: np.ndarray,
+    track: np.ndarray | Track,
     bg: Background,
     barge_in: int,
     hi: int,

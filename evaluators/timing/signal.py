@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -94,8 +95,8 @@ class Track:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: object) -> np.ndarray:
-        return self.samples[index]  # type: ignore[index]
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return self.samples[index]
 
     def _block(self, b: int) -> np.ndarray:
         if b not in self._blocks:

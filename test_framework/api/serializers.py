@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from django.urls import reverse
@@ -32,7 +32,9 @@ class OrgScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A related id that must belong to the caller's organization (else: does not exist)."""
 
     def get_queryset(self) -> Any:
-        return super().get_queryset().filter(organization=self.context["request"].user.organization)
+        queryset = super().get_queryset()
+        assert queryset is not None  # every such field is declared with a queryset
+        return queryset.filter(organization=self.context["request"].user.organization)
 
     def to_internal_value(self, data: Any) -> Any:
         try:
@@ -624,7 +626,7 @@ class _ResultCountsMixin(serializers.Serializer):
     failed_runs_count = serializers.SerializerMethodField()
 
     def _counts(self, result: Result) -> dict[str, Any]:
-        cache = self.context.setdefault("_counts", {})
+        cache = cast(dict[str, Any], self.context).setdefault("_counts", {})
         if result.pk not in cache:
             cache[result.pk] = result_counts(result)
         return cache[result.pk]
@@ -692,7 +694,7 @@ class ResultListSerializer(_ResultCountsMixin, serializers.ModelSerializer):
 
 
 class ResultDetailSerializer(ResultListSerializer):
-    runs = serializers.SerializerMethodField()
+    runs = serializers.SerializerMethodField()  # type: ignore[assignment]  # the list's brief runs, in full
     total_duration = serializers.SerializerMethodField()
     overall_evaluation = serializers.SerializerMethodField()
     run_settings = serializers.SerializerMethodField()

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from django.urls import include, path
+from rest_framework import viewsets
 from rest_framework.routers import SimpleRouter
 
 from . import views
 
-RESOURCES = [
+RESOURCES: list[tuple[str, type[viewsets.ViewSetMixin]]] = [
     ("aiagents", views.AIAgentViewSet),
     ("scenarios", views.ScenarioViewSet),
     ("runs", views.RunViewSet),

@@ -3,10 +3,11 @@ output serializer. Tenant scoping lives once, in OrgScopedViewSet."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -21,6 +22,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cekura.accounts.models import Organization
+from cekura.auth import ApiKeyPrincipal
 from cekura.errors import InvalidInput
 from cekura.ranged import stored_file_response
 from cekura.throttling import LAUNCH_THROTTLES
@@ -51,6 +54,11 @@ from .serializers import (
 MAX_BULK_IDS = 1000  # runs/bulk/: ids in one request
 
 
+def org_of(request: Request) -> Organization:
+    """The organization the request acts for: authentication (an API key) guarantees one."""
+    return cast(ApiKeyPrincipal, request.user).organization
+
+
 class OrgScopedViewSet(viewsets.GenericViewSet):
     """Every query is scoped to the API key's organization; other ids answer 404."""
 
@@ -58,7 +66,7 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
     model: type[Any]
 
     def get_queryset(self) -> Any:
-        return self.model.objects.filter(organization=self.request.user.organization)
+        return self.model.objects.filter(organization=org_of(self.request))
 
     def get_object(self) -> Any:
         try:
@@ -78,7 +86,7 @@ class CrudViewSet(
 ):
     def perform_create(self, serializer: Any) -> None:
         # Rows always belong to the key's organization, whatever the body says.
-        serializer.save(organization=self.request.user.organization)
+        serializer.save(organization=org_of(self.request))
 
 
 class AIAgentViewSet(CrudViewSet):
@@ -105,7 +113,7 @@ class ScenarioViewSet(CrudViewSet):
     serializer_class = ScenarioSerializer
 
     def get_queryset(self) -> Any:
-        qs = selectors.scenario_list(organization=self.request.user.organization)
+        qs = selectors.scenario_list(organization=org_of(self.request))
         for name in ("agent_id", "agent"):
             if self.request.query_params.get(name):
                 return qs.filter(agent_id=_id_param(self.request.query_params[name], name))
@@ -139,7 +147,7 @@ class ScenarioViewSet(CrudViewSet):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         result = services.result_launch_selected(
-            organization=request.user.organization,
+            organization=org_of(request),
             agent_id=data.get("agent_id"),
             scenario_ids=data["scenarios"].get("ids"),
             first_n=data["scenarios"].get("first_n"),
@@ -179,7 +187,7 @@ class ScenarioViewSet(CrudViewSet):
         plan, data = self._plan(request)
         dry_run = str(request.query_params.get("dry_run", "")).lower() in ("1", "true", "yes")
         result = services.result_launch_spec_checked(
-            organization=request.user.organization,
+            organization=org_of(request),
             plan=plan,
             name=data.get("name") or "",
             frequency=data["frequency"],
@@ -208,7 +216,7 @@ class ScenarioViewSet(CrudViewSet):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         plan = services.spec_plan_for(
-            organization=request.user.organization,
+            organization=org_of(request),
             agent_id=data["agent_id"],
             spec=data.get("spec"),
             file=data.get("file"),
@@ -245,7 +253,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
     serializer_class = RunSerializer
 
     def get_queryset(self) -> Any:
-        qs = selectors.run_list(organization=self.request.user.organization)
+        qs = selectors.run_list(organization=org_of(self.request))
         if self.action != "list":
             return qs
         params = self.request.query_params
@@ -300,7 +308,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
 
     @extend_schema(responses={(200, "audio/wav"): bytes})
     @action(detail=True, methods=["get"], url_path="recording", url_name="recording")
-    def recording(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def recording(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         """The call's stereo WAV: caller on the left (testing_channel_index 0), agent on the
         right. Byte ranges are honoured."""
         run = self.get_object()
@@ -318,7 +326,7 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
     model = Result
 
     def get_queryset(self) -> Any:
-        return selectors.result_list(organization=self.request.user.organization)
+        return selectors.result_list(organization=org_of(self.request))
 
     def get_serializer_class(self) -> Any:
         return ResultDetailSerializer if self.action == "retrieve" else ResultListSerializer
@@ -353,7 +361,7 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
             incoming.validated_data["expire_at"] if "expire_at" in incoming.validated_data else ...
         )
         _, token = services.share_link_create(
-            organization=request.user.organization,
+            organization=org_of(request),
             results=[result],
             name=result.name,
             expire_at=expire_at,
@@ -388,7 +396,7 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
             raise InvalidInput("Invalid result IDs or results not found", field="result_ids")
         expire_at = data["expire_at"] if "expire_at" in data else ...
         link, token = services.share_link_create(
-            organization=request.user.organization,
+            organization=org_of(request),
             results=results,
             name=data.get("name") or "",
             expire_at=expire_at,

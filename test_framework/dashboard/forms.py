@@ -3,7 +3,7 @@ saving are the API serializers' and the services' (no rule lives twice)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -90,7 +90,7 @@ class ScenarioForm(forms.Form):
 
     def __init__(self, *args: Any, agents: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["agent"].choices = agents
+        cast(forms.ChoiceField, self.fields["agent"]).choices = agents
 
     def api_data(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -145,10 +145,12 @@ class RunForm(forms.Form):
     personality_ids = forms.MultipleChoiceField(required=False, choices=[])
 
     def __init__(
-        self, *args: Any, personalities: list[tuple[int, str]] = (), **kwargs: Any
-    ) -> None:  # type: ignore[assignment]
+        self, *args: Any, personalities: list[tuple[int, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["personality_ids"].choices = [(str(k), v) for k, v in personalities]
+        cast(forms.ChoiceField, self.fields["personality_ids"]).choices = [
+            (str(k), v) for k, v in personalities or []
+        ]
 
     def clean_scenario_ids(self) -> list[int]:
         raw = [p for p in self.cleaned_data["scenario_ids"].split(",") if p.strip()]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -31,14 +32,14 @@ def _link(token: str) -> ShareLink:
     return link
 
 
-def _with_headers(response: HttpResponse) -> HttpResponse:
+def _with_headers(response: HttpResponseBase) -> HttpResponseBase:
     for name, value in PRIVATE_HEADERS.items():
         response[name] = value
     return response
 
 
 @require_GET
-def share_page(request: HttpRequest, token: str) -> HttpResponse:
+def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     link = _link(token)
     runs_by_result: dict[int, list[dict[str, Any]]] = {}
     for run in selectors.share_link_runs(link=link).order_by("id"):
@@ -60,7 +61,7 @@ def share_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def share_recording(request: HttpRequest, token: str, run_id: int) -> HttpResponse:
+def share_recording(request: HttpRequest, token: str, run_id: int) -> HttpResponseBase:
     link = _link(token)
     run = selectors.share_link_runs(link=link).filter(pk=run_id).first()
     if run is None or not run.recording:

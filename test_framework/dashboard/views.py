@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from cekura.accounts.models import ApiKey
+from cekura.accounts.models import ApiKey, Organization
 from cekura.accounts.services import api_key_create, api_key_revoke, organization_of
 from cekura.errors import DomainError
 from cekura.ranged import stored_file_response
@@ -47,13 +48,18 @@ PROVIDERS = [
 ]
 
 
-def org_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed in and a member of an organization; `request.organization` is set (and the
+def org_of(request: HttpRequest) -> Organization:
+    """The organization org_required found for this request's user."""
+    return cast(Organization, request.organization)  # type: ignore[attr-defined]
+
+
+def org_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Signed in and a member of an organization; `org_of(request)` is set (and the
     user carries it, as the API's principal does, for the shared serializers)."""
 
     @login_required
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         org = organization_of(request.user)
         if org is None:
             return render(request, "dashboard/no_organization.html", status=403)
@@ -88,9 +94,9 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- agents ------------------------------------------------------------------------------
 @org_required
 def agents(request: HttpRequest) -> HttpResponse:
-    rows = selectors.agent_list(organization=request.organization).annotate(
+    rows = selectors.agent_list(organization=org_of(request)).annotate(
         n_scenarios=Count("scenarios")
-    )  # type: ignore[attr-defined]
+    )
     return render(request, "dashboard/agents.html", {"agents": rows})
 
 
@@ -116,10 +122,8 @@ def _agent_initial(agent: AIAgent) -> dict[str, Any]:
 @org_required
 def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     agent = (
-        get_object_or_404(selectors.agent_list(organization=request.organization), pk=pk)
-        if pk
-        else None
-    )  # type: ignore[attr-defined]
+        get_object_or_404(selectors.agent_list(organization=org_of(request)), pk=pk) if pk else None
+    )
     if request.method == "POST":
         form = AgoraAgentForm(request.POST)
         if form.is_valid():
@@ -130,7 +134,7 @@ def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 context=_api_context(request),
             )
             if serializer.is_valid():
-                saved = serializer.save(**({} if agent else {"organization": request.organization}))  # type: ignore[attr-defined]
+                saved = serializer.save(**({} if agent else {"organization": org_of(request)}))
                 messages.success(request, f"Agent “{saved.agent_name}” saved.")
                 return redirect("dashboard:agent", pk=saved.pk)
             _form_errors(form, serializer.errors, {"agora_api_key": "secret"})
@@ -142,7 +146,7 @@ def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @org_required
 @require_POST
 def agent_test(request: HttpRequest, pk: int) -> HttpResponse:
-    agent = get_object_or_404(selectors.agent_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    agent = get_object_or_404(selectors.agent_list(organization=org_of(request)), pk=pk)
     try:
         report = services.agent_test_endpoint(agent=agent)
         findings, ok = report.findings, report.ok
@@ -164,11 +168,11 @@ def keys(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             _, new_key = api_key_create(
-                organization=request.organization, name=request.POST.get("name", "").strip()[:200]
-            )  # type: ignore[attr-defined]
+                organization=org_of(request), name=request.POST.get("name", "").strip()[:200]
+            )
         except DomainError as exc:
             messages.error(request, exc.message)
-    rows = ApiKey.objects.filter(organization=request.organization).order_by("-created_at")  # type: ignore[attr-defined]
+    rows = ApiKey.objects.filter(organization=org_of(request)).order_by("-created_at")
     return render(request, "dashboard/keys.html", {"keys": rows, "new_key": new_key})
 
 
@@ -176,7 +180,7 @@ def keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        key = api_key_revoke(organization=request.organization, key_id=pk)  # type: ignore[attr-defined]
+        key = api_key_revoke(organization=org_of(request), key_id=pk)
     except DomainError:
         raise Http404("No such API key.") from None
     messages.success(request, f"Key {key.prefix}… revoked.")
@@ -186,7 +190,7 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 # --- scenarios ---------------------------------------------------------------------------
 @org_required
 def scenarios(request: HttpRequest) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
+    org = org_of(request)
     rows = selectors.scenario_list(organization=org).select_related("agent")
     personalities = Personality.objects.filter(organization=org).order_by("id")
     return render(
@@ -203,7 +207,7 @@ def scenarios(request: HttpRequest) -> HttpResponse:
 
 @org_required
 def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
+    org = org_of(request)
     scenario = get_object_or_404(selectors.scenario_list(organization=org), pk=pk) if pk else None
     agent_choices = [(a.pk, a.agent_name) for a in selectors.agent_list(organization=org)]
     if not agent_choices:
@@ -245,13 +249,13 @@ def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @org_required
 @require_POST
 def scenarios_run(request: HttpRequest) -> HttpResponse:
-    org = request.organization  # type: ignore[attr-defined]
+    org = org_of(request)
     personalities = [(p.pk, p.name) for p in Personality.objects.filter(organization=org)]
     form = RunForm(request.POST, personalities=personalities)
     if not form.is_valid():
         for errors in form.errors.values():
             for e in errors:
-                messages.error(request, e)
+                messages.error(request, str(e))
         return redirect("dashboard:scenarios")
     d = form.cleaned_data
     try:
@@ -296,10 +300,10 @@ def _progress(results: Any) -> list[dict[str, Any]]:
 @org_required
 def results(request: HttpRequest) -> HttpResponse:
     rows = (
-        selectors.result_list(organization=request.organization)
+        selectors.result_list(organization=org_of(request))
         .select_related("agent")
         .order_by("-id")[:100]
-    )  # type: ignore[attr-defined]
+    )
     progress = {p["id"]: p for p in _progress(Result.objects.filter(pk__in=[r.pk for r in rows]))}
     return render(
         request, "dashboard/results.html", {"results": [(r, progress[r.pk]) for r in rows]}
@@ -309,13 +313,13 @@ def results(request: HttpRequest) -> HttpResponse:
 @org_required
 def results_progress(request: HttpRequest) -> JsonResponse:
     ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()][:200]
-    qs = selectors.result_list(organization=request.organization).filter(pk__in=ids)  # type: ignore[attr-defined]
+    qs = selectors.result_list(organization=org_of(request)).filter(pk__in=ids)
     return JsonResponse({"results": _progress(qs)})
 
 
 @org_required
 def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    result = get_object_or_404(selectors.result_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    result = get_object_or_404(selectors.result_list(organization=org_of(request)), pk=pk)
     data = ResultDetailSerializer(result, context=_api_context(request)).data
     runs = result.runs.select_related("scenario").order_by("id")
     latencies = turn_latencies(
@@ -339,11 +343,11 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @org_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
-        selectors.run_list(organization=request.organization).select_related(
+        selectors.run_list(organization=org_of(request)).select_related(
             "scenario", "agent", "result"
         ),
         pk=pk,
-    )  # type: ignore[attr-defined]
+    )
     data = RunSerializer(run, context=_api_context(request)).data
     return render(
         request,
@@ -360,14 +364,14 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _recording(request: HttpRequest, pk: int) -> Run:
-    run = get_object_or_404(selectors.run_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    run = get_object_or_404(selectors.run_list(organization=org_of(request)), pk=pk)
     if not run.recording:
         raise Http404("This run has no recording.")
     return run
 
 
 @org_required
-def run_recording(request: HttpRequest, pk: int) -> HttpResponse:
+def run_recording(request: HttpRequest, pk: int) -> HttpResponseBase:
     run = _recording(request, pk)
     # Byte ranges: the player seeks anywhere at once, without downloading the whole file.
     return stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
@@ -392,14 +396,14 @@ def run_waveform(request: HttpRequest, pk: int) -> JsonResponse:
 
 @org_required
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
-    run = get_object_or_404(selectors.run_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    run = get_object_or_404(selectors.run_list(organization=org_of(request)), pk=pk)
     return JsonResponse({"id": run.pk, "status": run.status, "terminal": run.status in TERMINAL})
 
 
 @org_required
 @require_POST
 def result_end(request: HttpRequest, pk: int) -> HttpResponse:
-    result = get_object_or_404(selectors.result_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    result = get_object_or_404(selectors.result_list(organization=org_of(request)), pk=pk)
     services.result_cancel(result=result)
     messages.info(request, "Runs not started were cancelled; calls under way are hanging up.")
     return redirect("dashboard:result", pk=pk)
@@ -408,7 +412,7 @@ def result_end(request: HttpRequest, pk: int) -> HttpResponse:
 @org_required
 @require_POST
 def run_end(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(selectors.run_list(organization=request.organization), pk=pk)  # type: ignore[attr-defined]
+    run = get_object_or_404(selectors.run_list(organization=org_of(request)), pk=pk)
     services.run_request_cancel(run=run)
     messages.info(request, "The run is ending.")
     return redirect("dashboard:run", pk=pk)

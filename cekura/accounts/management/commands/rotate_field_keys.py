@@ -23,7 +23,11 @@ class Command(BaseCommand):
                 for field in model._meta.concrete_fields:
                     if not isinstance(field, EncryptedTextField):
                         continue
-                    table, column, pk = model._meta.db_table, field.column, model._meta.pk.column
+                    table, column, pk = (
+                        model._meta.db_table,
+                        str(field.column),
+                        str(model._meta.pk.column),
+                    )
                     q = connection.ops.quote_name
                     with connection.cursor() as cursor:
                         # Raw column values: the field itself would hand back plaintext.
