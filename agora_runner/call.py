@@ -1,9 +1,9 @@
 """One simulated call: join, converse with the agent turn by turn, record both sides.
 
 Time: `t0` is the monotonic time right after joining; the caller's frame k is sent at
-t0 + k·10 ms (PacedSpeaker) and is sample k·160 of the caller track. Remote frames are placed on the agent
-track by arrival time, kept contiguous through jitter (see Recorder.add_remote). Both
-tracks therefore share one clock: the call time of the recording.
+t0 + k·10 ms (PacedSpeaker) and is sample k·160 of the caller track. Remote frames are placed
+on the agent track by arrival time, kept contiguous through jitter (see Recorder.add_remote).
+Both tracks therefore share one clock: the call time of the recording.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ STOP_POLL_SECONDS = 0.1
 # Half a second of undecryptable frames from the agent, with none decrypted, is a mismatch of
 # encryption mode, key or salt, not a glitch.
 DECRYPT_FAILURES_LIMIT = 50
-MSG_DECRYPT = "the agent's audio could not be decrypted: its encryption mode, key or salt differ from what the session endpoint returned"
+MSG_DECRYPT = "the agent's audio could not be decrypted: its encryption mode, key or salt differ from what the session endpoint returned"  # noqa: E501
 
 T = TypeVar("T")
 BACKGROUND_NICE = 10  # how much lower than the call's own thread the heavy helpers run
@@ -523,7 +523,8 @@ class SimulatedCall:
                 if broken.exception() is not None:
                     log.error("caller task failed", exc_info=broken.exception())
                     raise RunnerError(
-                        f"the testing agent's audio loop failed ({broken.exception().__class__.__name__})"
+                        "the testing agent's audio loop failed "
+                        f"({broken.exception().__class__.__name__})"
                     )
                 # the receiver returns when the channel disconnects us; let the conduct see it
                 ended = await asyncio.wait_for(

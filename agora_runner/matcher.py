@@ -42,8 +42,10 @@ _SYNONYMS = {
 _CANON = {w: canon for canon, words in _SYNONYMS.items() for w in words} | {c: c for c in _SYNONYMS}
 # Words that describe the situation rather than what is said in it.
 _STOP = set(
-    "a an the of to for in on at by and or is are was be it its this that with you your i me my we our "
-    "agent caller user main testing asks ask asked says say said mentions mention tells tell if when then "
+    "a an the of to for in on at by and or is are was be it its this that with you your i me my we "
+    "our "
+    "agent caller user main testing asks ask asked says say said mentions mention tells tell if "
+    "when then "
     "about please would could can will do does did".split()
 ) - {"when"}
 FUZZY_WORD = 85  # rapidfuzz ratio at which two words count as the same

@@ -133,8 +133,10 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
         why = kind(ip)
         if why is not None:
             raise SessionEndpointError(
-                f"the session endpoint's host {host!r} resolves to {ip} ({why} address); this server does not "
-                "call such addresses (an administrator can allow the host with CEKURA_SESSION_ENDPOINT_ALLOW)"
+                f"the session endpoint's host {host!r} resolves to {ip} ({why} address); this "
+                "server does not "
+                "call such addresses (an administrator can allow the host with "
+                "CEKURA_SESSION_ENDPOINT_ALLOW)"
             )
         checked.append(ip)
     if not checked:

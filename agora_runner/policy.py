@@ -120,7 +120,7 @@ class ConditionalPolicy:
         messages = [
             {
                 "role": "system",
-                "content": "You are a caller on a phone call. Say what you are told to, naturally, in one or two short spoken sentences. Answer with the words only.",
+                "content": "You are a caller on a phone call. Say what you are told to, naturally, in one or two short spoken sentences. Answer with the words only.",  # noqa: E501
             },
             {
                 "role": "user",
@@ -161,10 +161,13 @@ class LLMPolicy:
             {
                 "role": "system",
                 "content": (
-                    "You are a caller on a phone call with a voice agent. Follow these instructions:\n"
+                    "You are a caller on a phone call with a voice agent. Follow these "
+                    "instructions:\n"
                     f"{instructions}{persona}\n"
-                    "Answer with exactly what you say next, one or two short spoken sentences, no stage directions. "
-                    f"When your goal is reached or the agent says goodbye, say a short goodbye and end with {END_TOKEN}."
+                    "Answer with exactly what you say next, one or two short spoken sentences, no "
+                    "stage directions. "
+                    "When your goal is reached or the agent says goodbye, say a short goodbye and "
+                    f"end with {END_TOKEN}."
                 ),
             },
             {"role": "assistant", "content": first_message},

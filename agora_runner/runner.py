@@ -98,7 +98,8 @@ async def _fetch_with_retries(
             return work.result()
         except TimeoutError:
             raise SessionEndpointError(
-                f"session endpoint gave no usable answer within {config.total_seconds:g} s, retries included",
+                f"session endpoint gave no usable answer within {config.total_seconds:g} s, "
+                "retries included",
                 permanent=False,
             ) from None
 
@@ -187,7 +188,8 @@ def check_lines(lines: list[str]) -> None:
     for text in lines:
         if len(text) > MAX_LINE_CHARS:
             raise ScenarioError(
-                f"a caller line is {len(text):,} characters long; the limit is {MAX_LINE_CHARS:,} ({text[:40]!r}…)"
+                f"a caller line is {len(text):,} characters long; the limit is {MAX_LINE_CHARS:,} "
+                f"({text[:40]!r}…)"
             )
 
 

@@ -1,8 +1,9 @@
 """Calls a user's session endpoint for fresh join details and checks the answer.
 
 Contract (spec/agora-simulations.md): POST JSON {"client_id"} (or GET ?client_id=), the secret
-in the configured header (our extension: a spec case's `agent_variables` beside client_id); the answer carries agora_app_id, agora_channel, agora_token and
-optionally encryption_mode / encryption_key / encryption_salt. Error messages say what was
+in the configured header (our extension: a spec case's `agent_variables` beside client_id);
+the answer carries agora_app_id, agora_channel, agora_token and optionally encryption_mode /
+encryption_key / encryption_salt. Error messages say what was
 wrong and never contain the secret, the token or a key.
 """
 
@@ -38,7 +39,7 @@ MAX_RESPONSE_BYTES = 64 * 1024
 
 def _describe_status(code: int) -> str:
     if code in (401, 403):
-        return f"session endpoint refused the credentials (HTTP {code}): check the client id and secret"
+        return f"session endpoint refused the credentials (HTTP {code}): check the client id and secret"  # noqa: E501
     if code == 404:
         return "session endpoint answered HTTP 404: check the Session Endpoint URL"
     if code == 405:
@@ -192,7 +193,8 @@ async def _fetch(
             await http.aclose()
     if 300 <= response.status_code < 400:
         raise SessionEndpointError(
-            f"session endpoint answered a redirect (HTTP {response.status_code}); redirects are not followed"
+            f"session endpoint answered a redirect (HTTP {response.status_code}); redirects are "
+            "not followed"
         )
     if response.status_code != 200:
         raise SessionEndpointError(

@@ -138,12 +138,14 @@ def main() -> None:
     print(f"calls: {args.calls} simultaneous, {args.seconds:g} s each, {os.cpu_count()} cores")
     print(f"caller frames sent: {len(ms)} (expected {int(args.calls * args.seconds * 100)})")
     print(
-        f"send-time jitter: p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms, max {ms.max():.2f} ms"
+        f"send-time jitter: p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} "
+        f"ms, max {ms.max():.2f} ms"
     )
     print(f"late frames (> 20 ms): {late}")
     print(f"agent frames received per call: min {min(received)}, median {int(np.median(received))}")
     print(
-        f"callers' process CPU: {(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system):.1f} s over {args.seconds:g} s"
+        f"callers' process CPU: {(cpu1.user - cpu0.user) + (cpu1.system - cpu0.system):.1f} s over "
+        f"{args.seconds:g} s"
     )
     print(
         "target: jitter p99 <= 5 ms, no late frames:",

@@ -79,7 +79,8 @@ def main() -> None:
             cells = []
             for name in models:
                 cells.append(
-                    f"{word_error_rate(' '.join(refs), ' '.join(heard[name])):17.3f} {cpu[name] / args.turns:6.3f}"
+                    f"{word_error_rate(' '.join(refs), ' '.join(heard[name])):17.3f} "
+                    f"{cpu[name] / args.turns:6.3f}"
                 )
                 totals[name][0] += cpu[name]
                 totals[name][1] += args.turns
@@ -89,7 +90,8 @@ def main() -> None:
             )
     full, short = (totals[n][0] / totals[n][1] for n in models)
     print(
-        f"mean CPU-seconds per turn: full window {full:.3f}, short context {short:.3f} ({full / short:.1f}x less)"
+        f"mean CPU-seconds per turn: full window {full:.3f}, short context {short:.3f} "
+        f"({full / short:.1f}x less)"
     )
 
 

@@ -2,11 +2,11 @@
 
 The production stack of bench/load.py (Postgres, Redis, web, the calls and post workers, the
 demo stack) on this machine. Organization B (a good tenant) runs one demo call alone (after a
-warm-up call), to learn its normal start (launch → joining the channel). Then organization A launches its worst:
-20 runs against a session endpoint that accepts the connection and never answers, one against
-an endpoint that drips its answer a byte a second, and one whose stored scenario holds a 1 MB
-line (written to the database directly, as if stored before the API's limits). Two seconds
-later B launches the same call again.
+warm-up call), to learn its normal start (launch → joining the channel). Then organization A
+launches its worst: 20 runs against a session endpoint that accepts the connection and never
+answers, one against an endpoint that drips its answer a byte a second, and one whose stored
+scenario holds a 1 MB line (written to the database directly, as if stored before the API's
+limits). Two seconds later B launches the same call again.
 
 Every endpoint here is on loopback (the tests' settings allow 127.0.0.1 for session endpoints).
 
@@ -91,8 +91,10 @@ def timings(run_ids: list[int]) -> dict[int, dict[str, float | str | None]]:
     """Seconds from each run's launch to its claim, its call's start and its end, with status
     and reason, from the database (the source of truth)."""
     rows = psql(
-        "SELECT id, status, extract(epoch FROM executed_at - timestamp), extract(epoch FROM call_started_at - timestamp), "
-        "extract(epoch FROM finished_at - timestamp), replace(left(error_message, 120), E'\\n', ' ') "
+        "SELECT id, status, extract(epoch FROM executed_at - timestamp), extract(epoch FROM "
+        "call_started_at - timestamp), "
+        "extract(epoch FROM finished_at - timestamp), replace(left(error_message, 120), E'\\n', ' "
+        "') "
         f"FROM test_framework_run WHERE id IN ({','.join(map(str, run_ids))})"
     )
     out: dict[int, dict[str, float | str | None]] = {}
@@ -220,7 +222,8 @@ def main() -> None:
         big_agent = agent("attacker", stack.endpoint_url)
         big = scenario("attacker", big_agent, "A 1 MB line")
         psql(
-            f"UPDATE test_framework_scenario SET first_message = repeat('Hello there. ', 85000) WHERE id = {big}"
+            "UPDATE test_framework_scenario SET first_message = repeat('Hello there. ', 85000) "
+            f"WHERE id = {big}"
         )
         hostile = launch(
             "attacker",
@@ -241,7 +244,8 @@ def main() -> None:
     started = None if b["started"] is None else float(b["started"])
     late = "n/a" if started is None else f"{started - float(alone_start or 0):+.2f} s"
     print(
-        f"B's call start: alone {alone_start:.2f} s after launch, under attack {started if started is None else round(started, 2)} s ({late}); B ended {b['status']}"
+        f"B's call start: alone {alone_start:.2f} s after launch, under attack "
+        f"{started if started is None else round(started, 2)} s ({late}); B ended {b['status']}"
     )
     groups: dict[str, list[float]] = {}
     for v in ended.values():
@@ -250,7 +254,8 @@ def main() -> None:
     print(f"A's {len(ended)} hostile runs:")
     for key, times in groups.items():
         print(
-            f"  {len(times):3d} × {key[:140]}\n        ended {min(times):.1f}–{max(times):.1f} s after launch"
+            f"  {len(times):3d} × {key[:140]}\n        ended {min(times):.1f}–{max(times):.1f} s "
+            "after launch"
         )
     stuck = [pk for pk, v in ended.items() if v["status"] not in TERMINAL]
     met = (

@@ -209,13 +209,13 @@ def main() -> None:
     parser.add_argument(
         "--prefork",
         action="store_true",
-        help="one process per call (CEKURA_CALLS_SHARED_LOOP=0) instead of every call on one shared loop",
+        help="one process per call (CEKURA_CALLS_SHARED_LOOP=0) instead of every call on one shared loop",  # noqa: E501
     )
     parser.add_argument(
         "--post-yields",
         type=float,
         default=600,
-        help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live (0: never)",
+        help="CEKURA_POST_YIELD_TO_CALLS_SECONDS: post-processing waits up to this long while calls are live (0: never)",  # noqa: E501
     )
     parser.add_argument(
         "--lines", type=int, default=3, help="caller lines per call (before goodbye)"
@@ -371,7 +371,8 @@ def main() -> None:
                 for r in runs
             )
             print(
-                f"{time.monotonic() - started:5.0f} s: calls over {calls_over}/{len(runs)}, ended {done}",
+                f"{time.monotonic() - started:5.0f} s: calls over {calls_over}/{len(runs)}, ended "
+                f"{done}",
                 flush=True,
             )
             if done == len(run_ids):
@@ -417,10 +418,13 @@ def main() -> None:
     cpu = {k: sampler.cpu.get(k, 0.0) - cpu_before.get(k, 0.0) for k in sampler.cpu}
 
     print(
-        f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} {'processes' if args.prefork else 'threads on one shared loop'}, post worker with {args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores"
+        f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} "
+        f"{'processes' if args.prefork else 'threads on one shared loop'}, post worker with "
+        f"{args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores"  # noqa: E501
     )
     print(
-        f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: {len(run_ids) - len(ended)}"
+        f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: "
+        f"{len(run_ids) - len(ended)}"
     )
     failures: dict[str, int] = {}
     for r in ended:
@@ -431,32 +435,42 @@ def main() -> None:
     for reason, n in failures.items():
         print(f"  {n} × {reason}")
     print(
-        f"calls per minute: {len(spans) / ((last_call_end - first) / 60):.1f} (calls alone); all done in {elapsed:.0f} s, {len(ended) / (elapsed / 60):.1f} runs/min end to end"
+        f"calls per minute: {len(spans) / ((last_call_end - first) / 60):.1f} (calls alone); all "
+        f"done in {elapsed:.0f} s, {len(ended) / (elapsed / 60):.1f} runs/min end to end"
     )
     print("simultaneous calls (the most during each call) → that call's send-time jitter p99:")
     for level in levels:
         js = [j for p, j in peaks if p == level]
         print(
-            f"  {level:3d}: {len(js):3d} calls, jitter p99 median {np.median(js):.2f} ms, worst {max(js):.2f} ms"
+            f"  {level:3d}: {len(js):3d} calls, jitter p99 median {np.median(js):.2f} ms, worst "
+            f"{max(js):.2f} ms"
         )
     print(f"most simultaneous calls held with every call's jitter p99 <= 5 ms: {held}")
     print(
-        f"API latency under load: run_scenarios_agora p50 {pct(launch_ms, 50):.0f} ms, p99 {pct(launch_ms, 99):.0f} ms (n={len(launch_ms)}); "
-        f"runs/bulk/ (50 ids) p50 {pct(bulk_ms, 50):.0f} ms, p99 {pct(bulk_ms, 99):.0f} ms (n={len(bulk_ms)})"
+        f"API latency under load: run_scenarios_agora p50 {pct(launch_ms, 50):.0f} ms, p99 "
+        f"{pct(launch_ms, 99):.0f} ms (n={len(launch_ms)}); "
+        f"runs/bulk/ (50 ids) p50 {pct(bulk_ms, 50):.0f} ms, p99 {pct(bulk_ms, 99):.0f} ms "
+        f"(n={len(bulk_ms)})"
     )
     n = max(len(spans), 1)
     print(
-        f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.2f}, post-processing {cpu.get('post worker', 0) / n:.2f}; "
-        f"outside the testing side: demo agents and channel {cpu.get('demo stack', 0) / n:.2f}, web {cpu.get('web', 0) / n:.2f}"
+        f"CPU-seconds per call: calls worker {cpu.get('calls worker', 0) / n:.2f}, post-processing "
+        f"{cpu.get('post worker', 0) / n:.2f}; "
+        f"outside the testing side: demo agents and channel {cpu.get('demo stack', 0) / n:.2f}, "
+        f"web {cpu.get('web', 0) / n:.2f}"
     )
     print(
-        f"peak memory of one worker process: calls {sampler.peak_child_mb.get('calls worker', 0):.0f} MB (the largest process of its tree), post {sampler.peak_child_mb.get('post worker', 0):.0f} MB"
+        "peak memory of one worker process: calls "
+        f"{sampler.peak_child_mb.get('calls worker', 0):.0f} MB (the largest process of its tree), "
+        f"post {sampler.peak_child_mb.get('post worker', 0):.0f} MB"
     )
     most = max((p for p, _ in peaks), default=1)
     grown = sampler.peak_tree_mb.get("calls worker", 0.0) - idle_mb.get("calls worker", 0.0)
     print(
-        f"memory per call: {grown / most:.0f} MB (the calls worker's whole tree, resident: {idle_mb.get('calls worker', 0):.0f} MB idle, "
-        f"{sampler.peak_tree_mb.get('calls worker', 0):.0f} MB at most, over {most} simultaneous calls)"
+        f"memory per call: {grown / most:.0f} MB (the calls worker's whole tree, resident: "
+        f"{idle_mb.get('calls worker', 0):.0f} MB idle, "
+        f"{sampler.peak_tree_mb.get('calls worker', 0):.0f} MB at most, over {most} simultaneous "
+        "calls)"
     )
     target = held >= 20 and len(completed) == len(run_ids)
     print(

@@ -218,7 +218,8 @@ def main() -> None:
     parts = ["tuning", "heldout"] if args.part == "both" else [args.part]
     report: dict[str, Any] = {}
     print(
-        f"{'part':<8} {'condition':<20} {'answers':>7} {'not meas.':>9} {'p95 ms':>7} {'worst':>7} {'missed':>6} "
+        f"{'part':<8} {'condition':<20} {'answers':>7} {'not meas.':>9} {'p95 ms':>7} {'worst':>7} "
+        f"{'missed':>6} "
         f"{'stops':>5} {'not meas.':>9} {'stop p95':>8} {'invented':>8} {'target':>8}"
     )
     for part in parts:
@@ -228,9 +229,12 @@ def main() -> None:
             cls = CLASS[name]
             stop_p95 = p95(total.stop_errors)
             print(
-                f"{part:<8} {name:<20} {total.answers:>7} {total.unmeasurable:>9} {fmt(p95(total.errors)):>7} "
-                f"{fmt(max((abs(e) for e in total.errors), default=None)):>7} {total.missed:>6} {total.stops:>5} "
-                f"{total.stops_unmeasured:>9} {fmt(stop_p95):>8} {total.invented:>8} {verdict(cls, total):>8}"
+                f"{part:<8} {name:<20} {total.answers:>7} {total.unmeasurable:>9} "
+                f"{fmt(p95(total.errors)):>7} "
+                f"{fmt(max((abs(e) for e in total.errors), default=None)):>7} {total.missed:>6} "
+                f"{total.stops:>5} "
+                f"{total.stops_unmeasured:>9} {fmt(stop_p95):>8} {total.invented:>8} "
+                f"{verdict(cls, total):>8}"
             )
             if args.by_engine:
                 for engine in ("piper", "espeak"):
@@ -239,8 +243,10 @@ def main() -> None:
                         if call.voice.engine == engine:
                             sub.add(per_call[id(call)])
                     print(
-                        f"{'':<8} {'  ' + engine:<20} {sub.answers:>7} {sub.unmeasurable:>9} {fmt(p95(sub.errors)):>7} "
-                        f"{fmt(max((abs(e) for e in sub.errors), default=None)):>7} {sub.missed:>6} {sub.stops:>5} {fmt(p95(sub.stop_errors)):>8}"
+                        f"{'':<8} {'  ' + engine:<20} {sub.answers:>7} {sub.unmeasurable:>9} "
+                        f"{fmt(p95(sub.errors)):>7} "
+                        f"{fmt(max((abs(e) for e in sub.errors), default=None)):>7} "
+                        f"{sub.missed:>6} {sub.stops:>5} {fmt(p95(sub.stop_errors)):>8}"
                     )
             if args.detail:
                 for _err, what in sorted(total.worst, reverse=True)[:6]:

@@ -341,14 +341,16 @@ class EmbeddedStack:
             if child.crashes > self.give_up_after:
                 self.gave_up = child.name
                 self.log(
-                    f"embedded: {child.name} crashed {child.crashes} times in a row (last exit code "
+                    f"embedded: {child.name} crashed {child.crashes} times in a row (last exit "
+                    "code "
                     f"{child.proc.returncode}); giving up. See {self._log_path(child.name)}"
                 )
                 return
             pause = self.backoff[min(child.crashes, len(self.backoff)) - 1]
             child.restart_at = now + pause
             self.log(
-                f"embedded: {child.name} exited with code {child.proc.returncode}; starting it again in {pause:g} s "
+                f"embedded: {child.name} exited with code {child.proc.returncode}; starting it "
+                f"again in {pause:g} s "
                 f"(crash {child.crashes} in a row)"
             )
             return

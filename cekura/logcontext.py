@@ -48,7 +48,7 @@ class ContextFilter(logging.Filter):
 
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s%(ids)s %(message)s"
-JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(run_id)s %(result_id)s %(process)s %(thread_name)s"
+JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(run_id)s %(result_id)s %(process)s %(thread_name)s"  # noqa: E501
 
 
 def logging_config(level: str, fmt: str) -> dict[str, Any]:

@@ -122,7 +122,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             )
     elif not token and not staff and not settings.METRICS_PUBLIC:
         return HttpResponse(
-            "metrics need a staff user's session, or set CEKURA_METRICS_TOKEN and scrape with Authorization: Bearer <token>\n",
+            "metrics need a staff user's session, or set CEKURA_METRICS_TOKEN and scrape with "
+            "Authorization: Bearer <token>\n",
             status=401,
             content_type="text/plain",
         )

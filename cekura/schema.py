@@ -11,7 +11,8 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
-# DRF's field errors ({"field": ["message"], "nested": {"0": {"field": [...]}}}) or {"detail": "..."}.
+# DRF's field errors ({"field": ["message"], "nested": {"0": {"field": [...]}}}) or {"detail":
+# "..."}.
 FIELD_ERRORS = {"type": "object", "additionalProperties": True}
 
 ERRORS = {

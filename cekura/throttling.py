@@ -1,6 +1,7 @@
-"""Rate limits per API key and per organization (429 with Retry-After). The rates are read from settings on each
-request, so they can be changed without a restart of the test process; the counts live in the
-default cache (Redis in production, so every web process shares them)."""
+"""Rate limits per API key and per organization (429 with Retry-After). The rates are read
+from settings on each request, so they can be changed without a restart of the test process;
+the counts live in the default cache (Redis in production, so every web process shares
+them)."""
 
 from __future__ import annotations
 

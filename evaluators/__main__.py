@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=1))
         return 0
     print(
-        f"{result['duration_s']:.1f} s, caller turns {result['caller_turns']['source']}: {len(result['caller_turns']['turns'])}"
+        f"{result['duration_s']:.1f} s, caller turns {result['caller_turns']['source']}: "
+        f"{len(result['caller_turns']['turns'])}"
     )
     for t in result["latency_turns"]:
         shown = (

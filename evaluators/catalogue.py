@@ -38,28 +38,34 @@ PREDEFINED = [
     PredefinedMetric(
         1,
         expected_outcome.NAME,
-        "Whether the call reached the scenario's expected outcome: an LLM judge when configured; offline, every quoted phrase of the expected outcome must occur in the agent's speech. Score is the percentage of outcome parts met.",
+        "Whether the call reached the scenario's expected outcome: an LLM judge when configured; "
+        "offline, every quoted phrase of the expected outcome must occur in the agent's speech. "
+        "Score is the percentage of outcome parts met.",
         "numeric",
         "%",
     ),
     PredefinedMetric(
         2,
         latency.NAME,
-        "Per turn, the time from the caller's last voiced sample to the agent's first voiced sample, measured on the recording. Score is the median; P50/P90/P95/P99 in extra.percentiles; the greeting apart.",
+        "Per turn, the time from the caller's last voiced sample to the agent's first voiced "
+        "sample, measured on the recording. Score is the median; P50/P90/P95/P99 in "
+        "extra.percentiles; the greeting apart.",
         "numeric",
         "ms",
     ),
     PredefinedMetric(
         3,
         "AI Interrupting User",
-        "Times the agent started speaking while the caller was speaking (overlap of at least 200 ms on the two tracks).",
+        "Times the agent started speaking while the caller was speaking (overlap of at least 200 "
+        "ms on the two tracks).",
         "numeric",
         "count",
     ),
     PredefinedMetric(
         4,
         "User Interrupting AI",
-        "Times the caller started speaking while the agent was speaking (overlap of at least 200 ms; backchannels not counted).",
+        "Times the caller started speaking while the agent was speaking (overlap of at least 200 "
+        "ms; backchannels not counted).",
         "numeric",
         "count",
     ),
@@ -73,7 +79,8 @@ PREDEFINED = [
     PredefinedMetric(
         6,
         "Detect Silence in Conversation",
-        "Fails when neither side speaks for silence_duration seconds (default 10) between the first and last speech.",
+        "Fails when neither side speaks for silence_duration seconds (default 10) between the "
+        "first and last speech.",
         "binary",
     ),
     PredefinedMetric(
@@ -85,13 +92,15 @@ PREDEFINED = [
     PredefinedMetric(
         8,
         "Appropriate Termination by Main Agent",
-        "When the agent ended the call: passes if it closed the conversation (a goodbye) before leaving.",
+        "When the agent ended the call: passes if it closed the conversation (a goodbye) before "
+        "leaving.",
         "binary",
     ),
     PredefinedMetric(
         9,
         "Appropriate Termination by Testing Agent",
-        "When the caller ended the call: passes if it said goodbye; fails if the call hit its maximum duration.",
+        "When the caller ended the call: passes if it said goodbye; fails if the call hit its "
+        "maximum duration.",
         "binary",
     ),
     PredefinedMetric(
@@ -118,7 +127,8 @@ PREDEFINED = [
     PredefinedMetric(
         13,
         "Transcription Accuracy",
-        "Our ASR on the caller's own track against the text the caller was made to say: 100 × (1 − WER).",
+        "Our ASR on the caller's own track against the text the caller was made to say: 100 × (1 − "
+        "WER).",
         "numeric",
         "%",
     ),

@@ -104,7 +104,8 @@ def detect_silence(
         "binary",
         passed=not long_ones,
         explanation=[
-            f"Longest silence {longest:.1f} s; {len(long_ones)} silence(s) of {silence_duration:g} s or more."
+            f"Longest silence {longest:.1f} s; {len(long_ones)} silence(s) of {silence_duration:g} "
+            "s or more."
         ],
         extra={"longest_silence_s": round(longest, 2), "silence_duration": silence_duration},
     )
@@ -137,7 +138,8 @@ def words_per_minute(call: CallData, metric_id: int | None = None) -> MetricResu
         "numeric",
         rates["agent"],
         explanation=[
-            f"Agent {rates['agent']} wpm, caller {rates['caller']} wpm (words over each speaker's speaking time)."
+            f"Agent {rates['agent']} wpm, caller {rates['caller']} wpm (words over each speaker's "
+            "speaking time)."
         ],
         extra=rates,
     )

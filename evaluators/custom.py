@@ -81,21 +81,25 @@ def parse_rule(configuration: Any, eval_type: str) -> Rule:
         raise ValueError("configuration must be an object.")
     if "code" in configuration:
         raise ValueError(
-            "Custom code is never run here; describe the check as configuration.rule (a keyword or regex rule)."
+            "Custom code is never run here; describe the check as configuration.rule (a keyword or "
+            "regex rule)."
         )
     raw = configuration.get("rule")
     if not isinstance(raw, dict):
         raise ValueError(
-            'A custom_code metric needs configuration.rule, e.g. {"match": "keyword", "patterns": ["refund"], "speaker": "Main Agent", "expect": "present"}.'
+            'A custom_code metric needs configuration.rule, e.g. {"match": "keyword", "patterns": '
+            '["refund"], "speaker": "Main Agent", "expect": "present"}.'
         )
     unknown = sorted(set(raw) - _RULE_KEYS)
     if unknown:
         raise ValueError(
-            f"Unknown rule field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_RULE_KEYS))}."
+            f"Unknown rule field(s): {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(_RULE_KEYS))}."
         )
     if eval_type not in RULE_EVAL_TYPES:
         raise ValueError(
-            "A rule metric is binary or numeric; use type llm_judge for enum and continuous_qualitative metrics."
+            "A rule metric is binary or numeric; use type llm_judge for enum and "
+            "continuous_qualitative metrics."
         )
     match = raw.get("match")
     if match not in ("keyword", "regex"):
@@ -111,7 +115,8 @@ def parse_rule(configuration: Any, eval_type: str) -> Rule:
         raise ValueError("rule.patterns must be a non-empty list of non-empty strings.")
     if len(patterns) > MAX_PATTERNS or any(len(p) > MAX_PATTERN_CHARS for p in patterns):
         raise ValueError(
-            f"rule.patterns takes at most {MAX_PATTERNS} patterns of at most {MAX_PATTERN_CHARS} characters."
+            f"rule.patterns takes at most {MAX_PATTERNS} patterns of at most {MAX_PATTERN_CHARS} "
+            "characters."
         )
     speaker = raw.get("speaker", "Main Agent")
     if speaker not in SPEAKERS:
@@ -133,7 +138,8 @@ def parse_rule(configuration: Any, eval_type: str) -> Rule:
                 exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             )
             raise ValueError(
-                f"rule.patterns: {pattern!r} is not a valid regex ({detail}); lookarounds and backreferences are not supported."
+                f"rule.patterns: {pattern!r} is not a valid regex ({detail}); lookarounds and "
+                "backreferences are not supported."
             ) from None
     return Rule(match, tuple(patterns), speaker, expect, threshold, case_sensitive)
 
@@ -155,7 +161,8 @@ def evaluate_rule(call: CallData, metric: CustomMetric) -> MetricResult:
             if found:
                 count += found
                 hits.append(
-                    f'{turn["role"]} at {turn.get("time", "")}: "{source}" ×{found} in "{turn["content"]}"'
+                    f'{turn["role"]} at {turn.get("time", "")}: "{source}" ×{found} in '
+                    f'"{turn["content"]}"'
                 )
     passed = count >= rule.threshold if rule.expect == "present" else count < rule.threshold
     who = "either side" if rule.speaker == "both" else f"the {rule.speaker}"
@@ -186,11 +193,13 @@ def _judge_question(metric: CustomMetric) -> str:
         "enum": '{"enum": one of '
         + ", ".join(f'"{v}"' for v in metric.enum_values)
         + ', "why": "..."}',
-        "continuous_qualitative": f'{{"score": a number from {CONTINUOUS_SCALE[0]} to {CONTINUOUS_SCALE[1]}, "why": "..."}}',
+        "continuous_qualitative": f'{{"score": a number from {CONTINUOUS_SCALE[0]} to {CONTINUOUS_SCALE[1]}, "why": "..."}}',  # noqa: E501
     }[metric.eval_type]
     return (
-        "You evaluate a phone call between a Testing Agent (the caller) and a Main Agent against the "
-        f"evaluator's instructions below. Answer JSON only, exactly: {shape}\n\nInstructions:\n{metric.prompt}"
+        "You evaluate a phone call between a Testing Agent (the caller) and a Main Agent against "
+        "the "
+        "evaluator's instructions below. Answer JSON only, exactly: "
+        f"{shape}\n\nInstructions:\n{metric.prompt}"
     )
 
 
@@ -198,7 +207,8 @@ def evaluate_llm(call: CallData, metric: CustomMetric, llm: LLMConfig | None) ->
     result = MetricResult(metric.id, metric.name, metric.eval_type, extra={"method": "llm-judge"})
     if llm is None:
         result.explanation = [
-            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."
+            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and "
+            "CEKURA_LLM_MODEL)."
         ]
         return result
     try:

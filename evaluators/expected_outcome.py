@@ -36,7 +36,8 @@ def offline(call: CallData, metric_id: int | None = None) -> MetricResult:
             None,
             None,
             explanation=[
-                "Not judged: no LLM judge is configured and the expected outcome quotes no phrase to look for."
+                "Not judged: no LLM judge is configured and the expected outcome quotes no phrase "
+                "to look for."
             ],
         )
     said = f" {_normalise(call.agent_text())} "
@@ -81,7 +82,8 @@ def llm_judge(
         result = offline(call, metric_id)
         result.explanation.insert(
             0,
-            f"The LLM judge failed ({exc.__class__.__name__}); fell back to the quoted-phrase rule.",
+            f"The LLM judge failed ({exc.__class__.__name__}); fell back to the quoted-phrase "
+            "rule.",
         )
         return result
     met = sum(1 for p in parts if p.get("met"))

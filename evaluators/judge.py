@@ -45,5 +45,5 @@ def ask(
 def ask_about_call(
     llm: LLMConfig, question: str, call: CallData, *, client: httpx.Client | None = None
 ) -> dict[str, Any]:
-    system = f"You review a phone call between a Testing Agent (caller) and a Main Agent. {question} Answer JSON only."
+    system = f"You review a phone call between a Testing Agent (caller) and a Main Agent. {question} Answer JSON only."  # noqa: E501
     return ask(llm, system, transcript_text(call), client=client)

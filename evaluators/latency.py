@@ -39,7 +39,8 @@ def evaluate(call: CallData, metric_id: int | None = None) -> MetricResult:
         extra["greeting_ms"] = round(timing.greeting_s * 1000, 1)
     if not values:
         why = (
-            f"No turn's latency could be measured ({len(unmeasured)} not measurable: {unmeasured[0].reason})."
+            f"No turn's latency could be measured ({len(unmeasured)} not measurable: "
+            f"{unmeasured[0].reason})."
             if unmeasured
             else "No agent response followed a caller turn, so no latency could be measured."
         )
@@ -47,10 +48,12 @@ def evaluate(call: CallData, metric_id: int | None = None) -> MetricResult:
     extra["percentiles"] = {f"p{q}": round(percentile(values, q), 1) for q in (50, 90, 95, 99)}
     p50 = extra["percentiles"]["p50"]
     lines = [
-        f"Median response latency {p50:.0f} ms over {len(values)} turn(s); p90 {extra['percentiles']['p90']:.0f} ms."
+        f"Median response latency {p50:.0f} ms over {len(values)} turn(s); p90 "
+        f"{extra['percentiles']['p90']:.0f} ms."
     ]
     if unmeasured:
         lines.append(
-            f"{len(unmeasured)} of {len(answered)} answered turn(s) not measurable (left out): {unmeasured[0].reason}."
+            f"{len(unmeasured)} of {len(answered)} answered turn(s) not measurable (left out): "
+            f"{unmeasured[0].reason}."
         )
     return MetricResult(metric_id, NAME, "numeric", score=p50, explanation=lines, extra=extra)

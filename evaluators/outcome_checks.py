@@ -156,7 +156,8 @@ def _needs_llm(name: str, eval_type: str, metric_id: int | None) -> MetricResult
         name,
         eval_type,
         explanation=[
-            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."
+            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and "
+            "CEKURA_LLM_MODEL)."
         ],
     )
 
@@ -187,7 +188,8 @@ def hallucination(
     try:
         out = ask_about_call(
             llm,
-            'Did the Main Agent state anything made up or contradicting itself? {"hallucinated": bool, "why": str}',
+            'Did the Main Agent state anything made up or contradicting itself? {"hallucinated": '
+            'bool, "why": str}',
             call,
         )
         passed = not bool(out["hallucinated"])

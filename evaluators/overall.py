@@ -12,7 +12,8 @@ PERCENTILES = (50, 90, 95, 99)
 
 
 def overall_evaluation(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """`runs`: each {"evaluation": {"metrics": [...]}, "expected_outcome": {...}} of a completed run.
+    """`runs`: each {"evaluation": {"metrics": [...]}, "expected_outcome": {...}} of a completed
+    run.
 
     Per metric name: binary → pass rate (%) over the runs where it was judged; numeric and
     continuous_qualitative → mean, min, max; enum → counts per value. Latency adds

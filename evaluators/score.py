@@ -45,13 +45,15 @@ def read_recording(data: bytes, max_seconds: float = MAX_SECONDS) -> Recording:
                 raise RecordingError(f"the recording must be 16-bit PCM, not {8 * width}-bit")
             if channels != 2:
                 raise RecordingError(
-                    f"the recording must be stereo (caller left, agent right), not {channels} channel(s)"
+                    f"the recording must be stereo (caller left, agent right), not {channels} "
+                    "channel(s)"
                 )
             if rate != SAMPLE_RATE:
                 raise RecordingError(f"the recording must be sampled at 16000 Hz, not {rate}")
             if frames > max_seconds * SAMPLE_RATE:
                 raise RecordingError(
-                    f"the recording is {frames / SAMPLE_RATE:.0f} s long; at most {max_seconds:.0f} s can be scored"
+                    f"the recording is {frames / SAMPLE_RATE:.0f} s long; at most "
+                    f"{max_seconds:.0f} s can be scored"
                 )
             pcm = np.frombuffer(w.readframes(frames), dtype=np.int16).reshape(-1, 2)
     except (wave.Error, EOFError) as exc:
@@ -78,7 +80,8 @@ def caller_utterances(turns: Any, seconds: float) -> list[dict[str, Any]]:
         start, end = float(t["start_s"]), float(t["end_s"])
         if not 0 <= start < end <= seconds + 0.05:
             raise RecordingError(
-                f"caller turn {i} ({start:g}–{end:g} s) must lie within the recording (0–{seconds:.2f} s) and end after it starts"
+                f"caller turn {i} ({start:g}–{end:g} s) must lie within the recording "
+                f"(0–{seconds:.2f} s) and end after it starts"
             )
         out.append(
             {

@@ -304,7 +304,7 @@ def _enqueue(run_ids: list[int], *, countdown: float = 0) -> None:
                 run_id=run_id,
                 status=Status.FAILED,
                 success=False,
-                error_message=f"the run could not be handed to the worker queue ({exc.__class__.__name__}); is the broker running?",
+                error_message=f"the run could not be handed to the worker queue ({exc.__class__.__name__}); is the broker running?",  # noqa: E501
                 metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True},
             )
 
@@ -600,7 +600,8 @@ def runs_reap(*, stale_after_seconds: float) -> list[int]:
             post_depth = queue_depth(settings.CELERY_POST_QUEUE)
             if post_depth != 0:
                 log.info(
-                    "reaper: %s message(s) wait in the post-processing queue; stored calls are left to it",
+                    "reaper: %s message(s) wait in the post-processing queue; stored calls are "
+                    "left to it",
                     post_depth,
                 )
         if stored and post_depth != 0:

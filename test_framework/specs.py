@@ -105,7 +105,7 @@ PERSONALITY_FIELDS = (
 CONDITION_KEYS = ("id", "condition", "action", "type", "fixed_message")
 CONDITIONAL_KEYS = ("role", "conditions")
 
-MSG_TARGET = "A spec says what to test; the request names the target. Remove {field} from the spec and send agent_id in the request."
+MSG_TARGET = "A spec says what to test; the request names the target. Remove {field} from the spec and send agent_id in the request."  # noqa: E501
 TARGET_FIELDS = (
     "agent_id",
     "agent",
@@ -116,12 +116,12 @@ TARGET_FIELDS = (
     "project_id",
     "phone_number",
 )
-MSG_HOSTED_VOICE = "Not available on this server: the caller speaks with its own voices (voice_id {voices}); remove {field}."
+MSG_HOSTED_VOICE = "Not available on this server: the caller speaks with its own voices (voice_id {voices}); remove {field}."  # noqa: E501
 HOSTED_PERSONALITY_FIELDS = {
     "voice_model": MSG_HOSTED_VOICE,
     "provider": MSG_HOSTED_VOICE,
     "accent": MSG_HOSTED_VOICE,
-    "end_call_enabled": "Not available on this server: the caller always may end the call; remove end_call_enabled.",
+    "end_call_enabled": "Not available on this server: the caller always may end the call; remove end_call_enabled.",  # noqa: E501
 }
 
 
@@ -273,7 +273,8 @@ def _language(value: Any, path: str, problems: _Problems) -> str | None:
     if text not in LANGUAGES:
         problems.add(
             path,
-            f'"{text[:20]}" is not available: the caller speaks, and calls are transcribed, in English ("en") only.',
+            f'"{text[:20]}" is not available: the caller speaks, and calls are transcribed, in '
+            'English ("en") only.',
         )
         return None
     return text
@@ -291,7 +292,8 @@ def _metric_refs(value: Any, path: str, problems: _Problems) -> list[tuple[str, 
         else:
             problems.add(
                 where,
-                "A metric is named by its numeric id or by its slug (lowercase letters, digits and _).",
+                "A metric is named by its numeric id or by its slug (lowercase letters, digits and "
+                "_).",
             )
     return refs
 
@@ -320,7 +322,8 @@ def _tools(value: Any, path: str, problems: _Problems) -> list[str] | None:
         elif tool in HOSTED_TOOLS:
             problems.add(
                 where,
-                f'"{tool}" is not available for calls in an Agora channel (available: {", ".join(TOOLS)}).',
+                f'"{tool}" is not available for calls in an Agora channel (available: '
+                f"{', '.join(TOOLS)}).",
             )
         else:
             problems.add(where, f'"{str(tool)[:40]}" is not a valid choice.')
@@ -331,7 +334,8 @@ def _test_profile(value: Any, path: str, problems: _Problems) -> dict[str, Any] 
     if _is_int(value):
         problems.add(
             path,
-            'Test profiles are not stored on this server: give the test data inline, as {"agent_variables": {...}, "caller_variables": {...}}.',
+            "Test profiles are not stored on this server: give the test data inline, as "
+            '{"agent_variables": {...}, "caller_variables": {...}}.',
         )
         return None
     profile = _object(value, path, problems)
@@ -466,7 +470,8 @@ def _choice(
     if value not in choices:
         problems.add(
             path,
-            f'"{str(value if shown is None else shown)[:40]}" is not a valid choice (one of {", ".join(choices)}).',
+            f'"{str(value if shown is None else shown)[:40]}" is not a valid choice (one of '
+            f"{', '.join(choices)}).",
         )
         return None
     return str(value)
@@ -539,7 +544,8 @@ def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | Non
     elif kind in HOSTED_TYPES:
         problems.add(
             _at(path, "type"),
-            f'"{kind}" cases are not available on this server (instruction or conditional_actions).',
+            f'"{kind}" cases are not available on this server (instruction or '
+            "conditional_actions).",
         )
     else:
         problems.add(
@@ -588,7 +594,8 @@ def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | Non
         if not str(read.get("instructions") or "").strip():
             problems.add(
                 _at(path, "instructions"),
-                "Instructions are required for an instruction case: what the simulated caller does.",
+                "Instructions are required for an instruction case: what the simulated caller "
+                "does.",
             )
     if read.get("type") == ScenarioType.CONDITIONAL_ACTIONS and "conditional_actions" not in data:
         problems.add(
@@ -824,7 +831,8 @@ def _resolve(
         if key in keys:
             problems.add(
                 _at(path, "key"),
-                f'"{key}" is already the key of scenarios[{keys[key]}]: each case needs its own key (it defaults to the name).',
+                f'"{key}" is already the key of scenarios[{keys[key]}]: each case needs its own '
+                "key (it defaults to the name).",
             )
         keys.setdefault(key, index)
         if personality is None or texts is None:
@@ -896,14 +904,17 @@ def _metrics_by_ref(
             else:
                 problems.add(
                     where,
-                    f"No metric with slug '{ref}' in this organization. Check the slug in the dashboard, or reference the metric by its numeric id.",
+                    f"No metric with slug '{ref}' in this organization. Check the slug in the "
+                    "dashboard, or reference the metric by its numeric id.",
                 )
             continue
         if agent.pk not in {a.pk for a in metric.agents.all()}:
             problems.add(
                 where,
-                f"Metric '{metric.name}' ({metric.slug or metric.pk}) is not enabled for agent {agent.pk} ({agent.agent_name}): "
-                "the run would pass without checking it. Enable it for this agent, or drop it from the spec.",
+                f"Metric '{metric.name}' ({metric.slug or metric.pk}) is not enabled for agent "
+                f"{agent.pk} ({agent.agent_name}): "
+                "the run would pass without checking it. Enable it for this agent, or drop it from "
+                "the spec.",
             )
             continue
         resolved[where] = metric.pk
@@ -977,7 +988,8 @@ def _fill_placeholders(
             else:
                 problems.add(
                     where,
-                    f"{{{{test_profile.{name}}}}} is not defined: test_profile has no agent_variables or caller_variables key '{name}'.",
+                    f"{{{{test_profile.{name}}}}} is not defined: test_profile has no "
+                    f"agent_variables or caller_variables key '{name}'.",
                 )
             return match.group(0)
 

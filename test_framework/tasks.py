@@ -155,7 +155,8 @@ def _run_execute(run_id: int) -> None:
             what=f"run {run_id}: deferring",
         ):
             log.info(
-                "run %s: its organization has %s runs connecting on this worker; offered again in %g s",
+                "run %s: its organization has %s runs connecting on this worker; offered again in "
+                "%g s",
                 run_id,
                 settings.ORG_MAX_CONNECTING,
                 settings.ORG_DEFER_SECONDS,
@@ -324,7 +325,8 @@ def _run_postprocess(run_id: int) -> None:
         log.exception("run %s: post-processing failed", run_id)
         _fail(
             run_id,
-            f"internal error while scoring the call ({exc.__class__.__name__}); the recording is kept",
+            f"internal error while scoring the call ({exc.__class__.__name__}); the recording is "
+            "kept",
             PIPELINE_ERROR,
             infrastructure=True,
             refund=False,

@@ -124,8 +124,10 @@ def test_a_post_processing_worker_can_run_on_idle_cpu_only() -> None:
     from agora_runner.cpu import set_cpu_policy
 
     code = (
-        "import os, threading; from agora_runner.cpu import set_cpu_policy; set_cpu_policy('idle'); "
-        "seen = []; t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); t.start(); t.join(); "
+        "import os, threading; from agora_runner.cpu import set_cpu_policy; "
+        "set_cpu_policy('idle'); "
+        "seen = []; t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); "
+        "t.start(); t.join(); "
         "print(os.sched_getscheduler(0) == os.SCHED_IDLE, seen[0] == os.SCHED_IDLE)"
     )
     out = subprocess.run(

@@ -30,7 +30,8 @@ def _opus() -> Any:
         import opuslib_next.constants
     except Exception as exc:  # the binding raises a bare Exception when libopus is missing
         raise CodecUnavailable(
-            "the Opus codec needs libopus (Debian: apt-get install libopus0) and the opuslib-next package"
+            "the Opus codec needs libopus (Debian: apt-get install libopus0) and the opuslib-next "
+            "package"
         ) from exc
     return opuslib_next
 

@@ -60,7 +60,8 @@ class NetworkConditions:
 
     @classmethod
     def parse(cls, text: str) -> NetworkConditions | None:
-        """'latency_ms=80,jitter_ms=20,loss=0.02,seed=7,codec=opus,dtx=1' (the form settings use)."""
+        """'latency_ms=80,jitter_ms=20,loss=0.02,seed=7,codec=opus,dtx=1' (the form settings
+        use)."""
         if not text.strip():
             return None
         fields: dict[str, Any] = {}

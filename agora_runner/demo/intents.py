@@ -51,7 +51,8 @@ def reply_to(heard: str) -> Reply:
         return Reply("I am sorry, we are closed at the weekend. Would a weekday suit you?")
     if day:
         return Reply(
-            f"Great, your appointment is on {day.capitalize()} at ten in the morning. Is there anything else?"
+            f"Great, your appointment is on {day.capitalize()} at ten in the morning. Is there "
+            "anything else?"
         )
     if words & {"cancel", "cancellation"}:
         return Reply("Your appointment has been cancelled. Is there anything else?")

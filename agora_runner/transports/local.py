@@ -64,7 +64,8 @@ class LocalChannelTransport(ChannelTransport):
             self._reader, self._writer = reader, writer
         except (TimeoutError, OSError) as exc:
             raise JoinError(
-                f"could not reach the local channel at {self.host}:{self.port} ({exc.__class__.__name__})",
+                f"could not reach the local channel at {self.host}:{self.port} "
+                f"({exc.__class__.__name__})",
                 permanent=False,
             ) from exc
         self._cipher = FrameCipher(join.encryption) if join.encryption else None

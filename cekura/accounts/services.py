@@ -41,7 +41,8 @@ def api_key_create(*, organization: Organization, name: str = "") -> tuple[ApiKe
         live = ApiKey.objects.filter(organization=organization, revoked_at__isnull=True).count()
         if live >= limit:
             raise InvalidInput(
-                f"This organization already has {live} live API keys (at most {limit}); revoke one first.",
+                f"This organization already has {live} live API keys (at most {limit}); revoke one "
+                "first.",
                 field="key",
             )
         key = ApiKey.objects.create(

@@ -293,7 +293,8 @@ def find_onset(
             return Edge(
                 None,
                 False,
-                "the background moves like voices or music and nothing in it stood out as the agent's answer",
+                "the background moves like voices or music and nothing in it stood out as the "
+                "agent's answer",
             )
         return Edge(None, True, "the agent did not answer")
     first = max(regions[0][0], first_allowed)
@@ -322,8 +323,10 @@ def find_onset(
             return Edge(
                 sample,
                 False,
-                f"the background moves like voices or music, and the answer stood only {strength:.0f} dB above it "
-                f"as it began and {headroom:.0f} dB at its loudest (needs {p.min_strength_fluctuating_db:.0f} and "
+                "the background moves like voices or music, and the answer stood only "
+                f"{strength:.0f} dB above it "
+                f"as it began and {headroom:.0f} dB at its loudest (needs "
+                f"{p.min_strength_fluctuating_db:.0f} and "
                 f"{p.fluctuating_headroom_db:.0f})",
                 strength,
             )
@@ -340,7 +343,8 @@ def find_onset(
         return Edge(
             sample,
             False,
-            f"the noise is loud where weak consonants lie ({peak - bg.high_band_db:.0f} dB under the answer's "
+            f"the noise is loud where weak consonants lie ({peak - bg.high_band_db:.0f} dB under "
+            "the answer's "
             "loudest moment): a first consonant may be hidden under it",
         )
     return Edge(sample, True, "")
@@ -398,8 +402,10 @@ def find_stop(
             return Edge(
                 sample,
                 False,
-                f"the background moves like voices or music, and the agent's last sound stood only {tail:.0f} dB "
-                f"above it (needs {p.min_strength_fluctuating_db:.0f}): its end may be hidden in it",
+                "the background moves like voices or music, and the agent's last sound stood only "
+                f"{tail:.0f} dB "
+                f"above it (needs {p.min_strength_fluctuating_db:.0f}): its end may be hidden in "
+                "it",
                 tail,
             )
     else:

@@ -97,7 +97,8 @@ class TimingParams:
     # The time-domain edge (quiet backgrounds): the envelope (1 ms RMS, high-passed) must stay
     # this many times above the loudest of the background's and the floor just before.
     sample_margin: float = 2.0
-    quiet_margin_db: float = 40.0  # a steady background this far under speech (high-passed): single samples are looked at
+    # A steady background this far under speech (high-passed): single samples are looked at.
+    quiet_margin_db: float = 40.0
     follow_local_floor: bool = False
     spread_floor_db: float = 1.0  # a band's spread is never taken below this (digital silence)
 

@@ -406,7 +406,8 @@ class SpecLaunchSerializer(serializers.Serializer):
         if value.strip().lower() in SPEC_CHANNELS:
             return value.strip().lower()
         raise serializers.ValidationError(
-            f'"{value[:40]}" runs are not available on this server: its agents live in Agora channels. '
+            f'"{value[:40]}" runs are not available on this server: its agents live in Agora '
+            "channels. "
             'Use channel "voice" (the default).'
         )
 
@@ -415,7 +416,8 @@ class SpecLaunchSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {
                     "spec": [
-                        "Send exactly one of spec (a JSON object) or file (a .json spec file, as multipart)."
+                        "Send exactly one of spec (a JSON object) or file (a .json spec file, as "
+                        "multipart)."
                     ]
                 }
             )

@@ -168,7 +168,7 @@ class ScenarioViewSet(CrudViewSet):
             OpenApiParameter(
                 "dry_run",
                 bool,
-                description="Check and price the spec (balance included) without creating anything.",
+                description="Check and price the spec (balance included) without creating anything.",  # noqa: E501
             )
         ],
         responses={200: ResultLaunchSerializer, 402: OpenApiTypes.OBJECT},
@@ -291,7 +291,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
             ids = []
         if not ids or len(ids) > MAX_BULK_IDS:
             raise InvalidInput(
-                f"run_ids must be a comma-separated list of at most {MAX_BULK_IDS} run ids, e.g. 1,2,3.",
+                f"run_ids must be a comma-separated list of at most {MAX_BULK_IDS} run ids, e.g. "
+                "1,2,3.",
                 field="run_ids",
             )
         runs = self.get_queryset().filter(pk__in=ids).order_by("id")
@@ -315,7 +316,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
         if not run.recording:
             deleted = (run.metadata or {}).get("recording_deleted_at")
             raise Http404(
-                f"This run's recording was deleted on {deleted[:10]} (recordings are kept {run.metadata.get('recording_retention_days')} days)."
+                f"This run's recording was deleted on {deleted[:10]} (recordings are kept "
+                f"{run.metadata.get('recording_retention_days')} days)."
                 if deleted
                 else "This run has no recording."
             )

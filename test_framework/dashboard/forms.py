@@ -76,7 +76,7 @@ class ScenarioForm(forms.Form):
     actions = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="For conditional-actions scenarios: one line per step, 'when the agent … => say …'; a line without '=>' is said as it is.",
+        help_text="For conditional-actions scenarios: one line per step, 'when the agent … => say …'; a line without '=>' is said as it is.",  # noqa: E501
     )
     expected_outcome_prompt = forms.CharField(
         label="Expected outcome",

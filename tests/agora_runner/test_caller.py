@@ -216,7 +216,7 @@ def test_instruction_scenarios_offline_match_the_quoted_lines_by_their_lead_in()
     from agora_runner.policy import conditions_from_instructions
     from agora_runner.runner import build_policy
 
-    text = 'You want a visit. When asked which day, say "Thursday please." If asked for anything else, answer "No, that is all."'
+    text = 'You want a visit. When asked which day, say "Thursday please." If asked for anything else, answer "No, that is all."'  # noqa: E501
     conds = conditions_from_instructions(text)
     assert [(c.condition, c.action) for c in conds] == [
         ("When asked which day", "Thursday please."),

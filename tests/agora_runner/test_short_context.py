@@ -21,7 +21,8 @@ LINES = [
     "How long is the wait",
     "Thank you for calling Sunny Clinic, how can I help you today?",
     "We are closed on Sundays, but on Saturdays we open at nine and close at one in the afternoon.",
-    "Doctor Patel has a free slot on Thursday at ten. Could I have your name and date of birth please? "
+    "Doctor Patel has a free slot on Thursday at ten. Could I have your name and date of birth "
+    "please? "
     "Please bring your insurance card and a list of your medicines.",
 ]
 

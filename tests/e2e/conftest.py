@@ -24,7 +24,7 @@ def stack_env(tmp_path: Path, settings: Any) -> dict[str, str]:
     redis.Redis.from_url(broker).flushdb()
     env = {
         "DJANGO_SETTINGS_MODULE": "settings.test",
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",  # noqa: E501
         "CELERY_BROKER_URL": broker,
         "CEKURA_MEDIA_ROOT": str(tmp_path / "media"),
         "CEKURA_LOG_LEVEL": "INFO",

@@ -38,7 +38,8 @@ def browser(monkeypatch: Any) -> Iterator[Any]:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not Path(CHROMIUM).exists():
         pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does"
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run "
+            "does"
         )
     from playwright.sync_api import sync_playwright
 

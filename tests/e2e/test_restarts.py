@@ -290,7 +290,8 @@ def test_a_result_finishes_through_a_redis_restart_and_a_postgres_restart(
     # restart policy does. Either way nothing was lost.
     print("worker restarts:", stack.restarts)
     # Calls and post-processing ran on their own workers; no log line of the stack carries the
-    # secret, a join token (AccessToken2 text starts "007eJ") or the API key; run lines name the run.
+    # secret, a join token (AccessToken2 text starts "007eJ") or the API key; run lines name the
+    # run.
     for name, task in (
         ("worker", "run_execute"),
         ("worker-post", "run_postprocess"),

@@ -242,7 +242,8 @@ def test_launch_concurrency_limit_enqueues_only_that_many(
             "",
             {
                 "agent": [
-                    "Agent must have Agora credentials configured (agora_data with session_endpoint_url)."
+                    "Agent must have Agora credentials configured (agora_data with "
+                    "session_endpoint_url)."
                 ]
             },
         ),

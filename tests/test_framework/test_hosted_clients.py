@@ -121,7 +121,8 @@ def test_run_scenarios_for_an_agent_without_agora(client: APIClient, org: Any) -
         400,
         {
             "agent": [
-                "Agent must have Agora credentials configured (agora_data with session_endpoint_url)."
+                "Agent must have Agora credentials configured (agora_data with "
+                "session_endpoint_url)."
             ]
         },
     )

@@ -430,7 +430,8 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(
         lambda *, queued_for_seconds: requeue_asked.append(queued_for_seconds) or [],
     )
     assert 0.6 <= tasks.yield_to_calls() < 1.2  # a live call here: waits, up to the limit
-    silent.refresh_from_db()  # while waiting, it did the reaper's work: a vanished worker's call ended
+    # While waiting, it did the reaper's work: a vanished worker's call ended.
+    silent.refresh_from_db()
     assert silent.status == Status.FAILED and "ended by the reaper" in silent.error_message
     assert requeue_asked == [
         settings.RUN_REQUEUE_AFTER_SECONDS

@@ -153,7 +153,8 @@ def test_channels_other_than_voice_are_refused(
 ) -> None:
     assert errors(client, agent, spec(), channel=channel) == {
         "channel": [
-            f'"{channel}" runs are not available on this server: its agents live in Agora channels. Use channel "voice" (the default).'
+            f'"{channel}" runs are not available on this server: its agents live in Agora '
+            'channels. Use channel "voice" (the default).'
         ]
     }
 
@@ -180,7 +181,7 @@ def test_unknown_envelope_field(client: APIClient, agent: AIAgent) -> None:
 
 @pytest.mark.parametrize("field", ["agent_id", "channel", "credentials"])
 def test_a_spec_may_not_name_its_target(client: APIClient, agent: AIAgent, field: str) -> None:
-    message = f"A spec says what to test; the request names the target. Remove {field} from the spec and send agent_id in the request."
+    message = f"A spec says what to test; the request names the target. Remove {field} from the spec and send agent_id in the request."  # noqa: E501
     assert errors(client, agent, spec(**{field: 12})) == {field: [message]}
     assert errors(client, agent, spec(case(**{field: 12}))) == {f"scenarios[0].{field}": [message]}
 
@@ -262,7 +263,8 @@ def test_key_defaults_to_the_name_and_must_be_unique(client: APIClient, agent: A
     body = spec(case(name="Refund happy path"), case(name="Refund  happy-path"))
     assert errors(client, agent, body) == {
         "scenarios[1].key": [
-            '"refund_happy_path" is already the key of scenarios[0]: each case needs its own key (it defaults to the name).'
+            '"refund_happy_path" is already the key of scenarios[0]: each case needs its own key '
+            "(it defaults to the name)."
         ]
     }
     body = spec(case(name="Refund happy path"), case(name="Refund  happy-path", key="refund_2"))
@@ -276,7 +278,8 @@ def test_explicit_keys_must_be_unique(client: APIClient, agent: AIAgent) -> None
     body = spec(case(name="A", key="k"), case(name="B", key="k"))
     assert errors(client, agent, body) == {
         "scenarios[1].key": [
-            '"k" is already the key of scenarios[0]: each case needs its own key (it defaults to the name).'
+            '"k" is already the key of scenarios[0]: each case needs its own key (it defaults to '
+            "the name)."
         ]
     }
 
@@ -298,7 +301,8 @@ def test_type_must_be_known(client: APIClient, agent: AIAgent) -> None:
 def test_hosted_only_types_are_refused(client: APIClient, agent: AIAgent) -> None:
     assert errors(client, agent, spec(case(type="real_world_fixed"))) == {
         "scenarios[0].type": [
-            '"real_world_fixed" cases are not available on this server (instruction or conditional_actions).'
+            '"real_world_fixed" cases are not available on this server (instruction or '
+            "conditional_actions)."
         ]
     }
 
@@ -370,7 +374,8 @@ def test_max_duration_within_the_scenario_range(client: APIClient, agent: AIAgen
 def test_language_is_english(client: APIClient, agent: AIAgent) -> None:
     assert errors(client, agent, spec(case(language="de"))) == {
         "scenarios[0].language": [
-            '"de" is not available: the caller speaks, and calls are transcribed, in English ("en") only.'
+            '"de" is not available: the caller speaks, and calls are transcribed, in English '
+            '("en") only.'
         ]
     }
 
@@ -419,7 +424,8 @@ def test_unknown_metric_id(client: APIClient, agent: AIAgent) -> None:
 def test_unknown_metric_slug(client: APIClient, agent: AIAgent) -> None:
     assert errors(client, agent, spec(case(metrics=["greetng_by_name"]))) == {
         "scenarios[0].metrics[0]": [
-            "No metric with slug 'greetng_by_name' in this organization. Check the slug in the dashboard, or reference the metric by its numeric id."
+            "No metric with slug 'greetng_by_name' in this organization. Check the slug in the "
+            "dashboard, or reference the metric by its numeric id."
         ]
     }
 
@@ -439,8 +445,10 @@ def test_metric_not_enabled_for_the_agent(
     other = AgentFactory(organization=agent.organization, agent_name="Other bot")
     assert errors(client, other, spec(case(metrics=["greets_by_name"]))) == {
         "scenarios[0].metrics[0]": [
-            f"Metric 'Greets by name' (greets_by_name) is not enabled for agent {other.pk} (Other bot): "
-            "the run would pass without checking it. Enable it for this agent, or drop it from the spec."
+            f"Metric 'Greets by name' (greets_by_name) is not enabled for agent {other.pk} (Other "
+            "bot): "
+            "the run would pass without checking it. Enable it for this agent, or drop it from the "
+            "spec."
         ]
     }
 
@@ -451,7 +459,8 @@ def test_a_bad_default_metric_is_reported_once_at_defaults(
     body = spec(case(name="A"), case(name="B"), defaults={"metrics": ["nope"]})
     assert errors(client, agent, body) == {
         "defaults.metrics[0]": [
-            "No metric with slug 'nope' in this organization. Check the slug in the dashboard, or reference the metric by its numeric id."
+            "No metric with slug 'nope' in this organization. Check the slug in the dashboard, or "
+            "reference the metric by its numeric id."
         ]
     }
 
@@ -533,7 +542,8 @@ def test_hosted_voice_fields_are_refused_by_name(client: APIClient, agent: AIAge
     )
     assert errors(client, agent, body) == {
         "scenarios[0].personality.voice_model": [
-            "Not available on this server: the caller speaks with its own voices (voice_id en_US-joe-medium); remove voice_model."
+            "Not available on this server: the caller speaks with its own voices (voice_id "
+            "en_US-joe-medium); remove voice_model."
         ],
         "scenarios[0].personality.network_simulation": [MSG_UNKNOWN],
     }
@@ -573,7 +583,8 @@ def test_personality_modes_in_the_plan(client: APIClient, agent: AIAgent) -> Non
 def test_test_profile_by_id_is_not_stored_here(client: APIClient, agent: AIAgent) -> None:
     assert errors(client, agent, spec(case(test_profile=4))) == {
         "scenarios[0].test_profile": [
-            'Test profiles are not stored on this server: give the test data inline, as {"agent_variables": {...}, "caller_variables": {...}}.'
+            "Test profiles are not stored on this server: give the test data inline, as "
+            '{"agent_variables": {...}, "caller_variables": {...}}.'
         ]
     }
 
@@ -604,7 +615,8 @@ def test_placeholder_must_name_a_variable(client: APIClient, agent: AIAgent) -> 
     )
     assert errors(client, agent, body) == {
         "scenarios[0].instructions": [
-            "{{test_profile.order_id}} is not defined: test_profile has no agent_variables or caller_variables key 'order_id'."
+            "{{test_profile.order_id}} is not defined: test_profile has no agent_variables or "
+            "caller_variables key 'order_id'."
         ]
     }
 
@@ -711,7 +723,7 @@ def test_a_launch_makes_runs_that_keep_their_case(
     body = spec(
         case(
             name="Refund happy path",
-            instructions="Order {{test_profile.order_id}} arrived damaged; you are {{test_profile.user_name}}.",
+            instructions="Order {{test_profile.order_id}} arrived damaged; you are {{test_profile.user_name}}.",  # noqa: E501
             expected_outcome='The agent says "refund".',
             metrics=["greets_by_name"],
             frequency=2,

@@ -160,7 +160,8 @@ def test_run_completes_with_transcript_metrics_and_recording(
             "?encryption=aes_256_gcm2&agent_key=other",
             DEMO_SECRET,
             "Main agent-call-not-connected",
-            "the agent's audio could not be decrypted: its encryption mode, key or salt differ from what the session endpoint returned",
+            "the agent's audio could not be decrypted: its encryption mode, key or salt differ "
+            "from what the session endpoint returned",
         ),
     ],
 )
@@ -286,7 +287,8 @@ def test_evaluate_metrics_rescores_stored_calls_without_calling_again(db: Any, w
     stored = {m["name"]: m for m in run.evaluation["metrics"]}
     assert stored["Says the days"]["passed"] is True and stored["Says the days"]["id"] == hours.pk
     sessions = len(wired.agents)
-    # The scenario's expected outcome changes and a failing rule is attached to it; stored metrics are wiped.
+    # The scenario's expected outcome changes and a failing rule is attached to it; stored metrics
+    # are wiped.
     run.scenario.expected_outcome_prompt = 'Says "we are closed on Sundays".'
     run.scenario.save()
     no_monday = Metric.objects.create(

@@ -37,7 +37,7 @@ SCENARIOS = [
 
 
 class Command(BaseCommand):
-    help = "Start the embedded stack, create a key, agent and three scenarios, run them over HTTP, print results."
+    help = "Start the embedded stack, create a key, agent and three scenarios, run them over HTTP, print results."  # noqa: E501
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
@@ -64,7 +64,8 @@ class Command(BaseCommand):
         self.say("==> Starting local channel, demo agent + session endpoint, worker and web server")
         with EmbeddedStack(log_dir=settings.VAR_DIR / "logs") as stack:
             self.say(
-                f"    web {stack.web_url}  endpoint {stack.endpoint_url}  channel {stack.channel_address}"
+                f"    web {stack.web_url}  endpoint {stack.endpoint_url}  channel "
+                f"{stack.channel_address}"
             )
             ok = self._run(stack, api_key, options["timeout"])
         if not ok:
@@ -155,22 +156,26 @@ class Command(BaseCommand):
         result = _ok(api.get(f"/results/{launch['id']}/"))
         self._table(runs)
         self.say(
-            f"==> Result {result['id']}: {result['status']}, success rate {result['success_rate']:.0f}%, "
-            f"{result['success_runs_count']}/{result['total_runs_count']} runs succeeded, total duration {result['total_duration']}"
+            f"==> Result {result['id']}: {result['status']}, success rate "
+            f"{result['success_rate']:.0f}%, "
+            f"{result['success_runs_count']}/{result['total_runs_count']} runs succeeded, total "
+            f"duration {result['total_duration']}"
         )
         self.say(
-            f"==> Recordings (stereo WAV: caller left, agent right) under {settings.MEDIA_ROOT}/recordings/"
+            "==> Recordings (stereo WAV: caller left, agent right) under "
+            f"{settings.MEDIA_ROOT}/recordings/"
         )
         for r in runs:
             if r.get("voice_recording_url"):
                 self.say(
-                    f"    run {r['id']}: {r['voice_recording_url']}  (GET with your X-CEKURA-API-KEY)"
+                    f"    run {r['id']}: {r['voice_recording_url']}  (GET with your "
+                    "X-CEKURA-API-KEY)"
                 )
         return bool(runs) and all(r["status"] == "completed" for r in runs)
 
     def _table(self, runs: list[dict[str, Any]]) -> None:
         self.say("")
-        header = f"{'scenario':<24} {'status':<10} {'success':<8} {'duration':<8} {'p50 ms':>7}  {'ended reason':<26} first lines"
+        header = f"{'scenario':<24} {'status':<10} {'success':<8} {'duration':<8} {'p50 ms':>7}  {'ended reason':<26} first lines"  # noqa: E501
         self.say(header)
         self.say("-" * len(header))
         for r in runs:
@@ -184,8 +189,10 @@ class Command(BaseCommand):
             )
             lines = [t for t in (r.get("transcript") or "").splitlines() if t][:2]
             self.say(
-                f"{r['scenario_name'][:24]:<24} {r['status']:<10} {str(r['success']):<8} {str(r['duration'] or '-'):<8} "
-                f"{(f'{p50:.0f}' if p50 is not None else '-'):>7}  {str(r['metadata'].get('ended_reason') or '-'):<26} "
+                f"{r['scenario_name'][:24]:<24} {r['status']:<10} {str(r['success']):<8} "
+                f"{str(r['duration'] or '-'):<8} "
+                f"{(f'{p50:.0f}' if p50 is not None else '-'):>7}  "
+                f"{str(r['metadata'].get('ended_reason') or '-'):<26} "
                 + (" | ".join(lines) if lines else (r.get("error_message") or ""))
             )
         self.say("")
@@ -194,6 +201,7 @@ class Command(BaseCommand):
 def _ok(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise CommandError(
-            f"{response.request.method} {response.request.url.path} answered {response.status_code}: {response.text[:500]}"
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:500]}"
         )
     return response.json()

@@ -30,7 +30,8 @@ class Command(BaseCommand):
         )
         with stack:
             self.stdout.write(
-                f"Dashboard:         {stack.web_url}/  (users: manage.py create_user NAME --organization ORG)"
+                f"Dashboard:         {stack.web_url}/  (users: manage.py create_user NAME "
+                "--organization ORG)"
             )
             self.stdout.write(f"API:               {stack.web_url}/test_framework/v1/")
             self.stdout.write(f"API docs:          {stack.web_url}/api/docs/")

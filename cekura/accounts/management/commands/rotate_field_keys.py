@@ -38,7 +38,8 @@ class Command(BaseCommand):
                                 new = reencrypt(value)
                             except ValueError as exc:
                                 raise CommandError(
-                                    f"{model.__name__} {key}, {field.name}: {exc}; nothing was changed"
+                                    f"{model.__name__} {key}, {field.name}: {exc}; nothing was "
+                                    "changed"
                                 ) from None
                             cursor.execute(
                                 f"UPDATE {q(table)} SET {q(column)} = %s WHERE {q(pk)} = %s",
