@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest -m "not e2e and not realtime"
 
 # Static checks: lint, formatting, types (mypy with the Django and DRF stubs; pyproject.toml).
 lint: $(STAMP)

@@ -8,6 +8,16 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# A test that talks to the demo agent holds a real-time call (seconds of audio paced at real
+# speed): marked `realtime`, it runs in `make test` and not in `make test-fast`.
+REALTIME_FIXTURES = {"demo_stack"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REALTIME_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.realtime)
+
 
 @pytest.fixture(scope="session")
 def tts() -> Any:
