@@ -10,6 +10,7 @@ import signal
 import sys
 
 from . import loop as event_loop
+from .types import DEFAULT_SECRET_HEADER
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "--secret-env", required=True, help="name of the environment variable holding the secret"
     )
     check.add_argument("--method", default="POST", choices=["POST", "GET"])
-    check.add_argument("--header", default="X-Cekura-Secret")
+    check.add_argument("--header", default=DEFAULT_SECRET_HEADER)
     check.add_argument(
         "--uid", type=int, default=1, help="the uid we join as (the agent's join_uid)"
     )

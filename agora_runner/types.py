@@ -19,12 +19,17 @@ PIPELINE_ERROR = "Testing agent-pipeline-error"
 MAX_LINE_CHARS = 1000
 
 
+# The header that carries the agent's secret to its session endpoint, unless the agent names
+# another (spec/agora-simulations.md).
+DEFAULT_SECRET_HEADER = "X-Cekura-Secret"
+
+
 @dataclass(frozen=True)
 class SessionEndpointConfig:
     url: str
     client_id: str
     secret: str = field(repr=False)
-    header_name: str = "X-Cekura-Secret"
+    header_name: str = DEFAULT_SECRET_HEADER
     method: str = "POST"
     timeout_seconds: float = 10.0  # per read
     deadline_seconds: float = 15.0  # per attempt, the whole exchange

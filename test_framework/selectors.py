@@ -12,15 +12,19 @@ from django.db.models import QuerySet
 from agora_runner.audio import read_wav
 from agora_runner.channel.network import NetworkConditions
 from agora_runner.llm import LLMConfig
-from agora_runner.types import CallerScript, CallSpec, Persona, SessionEndpointConfig
+from agora_runner.types import (
+    DEFAULT_SECRET_HEADER,
+    CallerScript,
+    CallSpec,
+    Persona,
+    SessionEndpointConfig,
+)
 from cekura.accounts.models import Organization
 from evaluators import CallData
 from evaluators.custom import CustomMetric
 
 from .models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
 from .specs import case_personality, case_scenario
-
-DEFAULT_SECRET_HEADER = "X-Cekura-Secret"
 
 
 def agent_list(*, organization: Organization) -> QuerySet[AIAgent]:

@@ -33,7 +33,7 @@ from ..channel.server import ChannelServer
 from ..session import ENCRYPTION_MODES
 from ..speech import Synthesizer, Transcriber
 from ..tokens import mint_rtc_token
-from ..types import EncryptionConfig, JoinDetails
+from ..types import DEFAULT_SECRET_HEADER, EncryptionConfig, JoinDetails
 from .agent import AgentKnobs, DemoAgent
 from .defaults import DEMO_AGENT_UID, DEMO_APP_CERTIFICATE, DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
 
@@ -118,7 +118,7 @@ class DemoStack:
         app_certificate: str = DEMO_APP_CERTIFICATE,
         client_id: str = DEMO_CLIENT_ID,
         secret: str = DEMO_SECRET,
-        secret_header: str = "X-Cekura-Secret",
+        secret_header: str = DEFAULT_SECRET_HEADER,
     ) -> None:
         self.tts, self.asr = tts, asr
         self.host = host

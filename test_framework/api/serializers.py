@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agora_runner.transcribe import mmss
+from agora_runner.types import DEFAULT_SECRET_HEADER
 from cekura.parsers import loads as bounded_json
 from evaluators.custom import parse_rule
 from evaluators.overall import failed_reasons, overall_evaluation
@@ -22,7 +23,7 @@ from ..services import metric_slug_new, metric_slug_taken, result_counts
 from .fields import LenientIdField, coerce_id
 
 AGORA_DATA_DEFAULTS = {
-    "auth_header_name": "X-Cekura-Secret",
+    "auth_header_name": DEFAULT_SECRET_HEADER,
     "request_method": "POST",
     "join_uid": 1,
 }
@@ -51,7 +52,7 @@ class AgoraDataSerializer(serializers.Serializer):
         r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
         max_length=200,
         required=False,
-        default="X-Cekura-Secret",
+        default=DEFAULT_SECRET_HEADER,
         error_messages={"invalid": "Enter a valid HTTP header name."},
     )
     request_method = serializers.ChoiceField(

@@ -7,6 +7,8 @@ from typing import Any, cast
 
 from django import forms
 
+from agora_runner.types import DEFAULT_SECRET_HEADER
+
 from .. import limits
 from ..choices import ScenarioType
 
@@ -32,7 +34,7 @@ class AgoraAgentForm(forms.Form):
         label="Request Method", choices=[("POST", "POST"), ("GET", "GET")], initial="POST"
     )
     auth_header_name = forms.CharField(
-        label="Secret Header Name", max_length=200, initial="X-Cekura-Secret"
+        label="Secret Header Name", max_length=200, initial=DEFAULT_SECRET_HEADER
     )
     join_uid = forms.IntegerField(label="Join UID", initial=1, min_value=1)
     agent_gives_first_message = forms.BooleanField(

@@ -15,6 +15,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from agora_runner.types import DEFAULT_SECRET_HEADER
 from cekura.accounts.models import ApiKey, Organization
 from cekura.accounts.services import api_key_create, api_key_revoke, organization_of
 from cekura.errors import DomainError
@@ -113,7 +114,7 @@ def _agent_initial(agent: AIAgent) -> dict[str, Any]:
         "session_endpoint_url": data.get("session_endpoint_url", ""),
         "client_id": data.get("client_id", ""),
         "request_method": data.get("request_method", "POST"),
-        "auth_header_name": data.get("auth_header_name", "X-Cekura-Secret"),
+        "auth_header_name": data.get("auth_header_name", DEFAULT_SECRET_HEADER),
         "join_uid": data.get("join_uid", 1),
         "agent_gives_first_message": agent.agent_gives_first_message,
     }
