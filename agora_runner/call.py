@@ -401,7 +401,7 @@ class SimulatedCall:
             return CALL_NOT_CONNECTED
         return MAIN_AGENT_ENDED
 
-    async def _conduct(self) -> str:
+    async def _conduct(self) -> str:  # noqa: C901
         if not self.agent_present.is_set():
             try:
                 await asyncio.wait_for(self.agent_present.wait(), self.agent_join_timeout)

@@ -89,7 +89,7 @@ def check_token(join: JoinDetails, report: Report, *, now: float | None = None) 
             report.add(level, f"agora_token's {name} privilege has expired")
 
 
-async def _join(
+async def _join(  # noqa: C901
     join: JoinDetails,
     seconds: float,
     local_app_ids: tuple[str, ...],

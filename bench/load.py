@@ -191,7 +191,7 @@ def fresh_stack(db: str, redis_db: int, var: Path, extra: dict[str, str]) -> dic
     return env
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument(

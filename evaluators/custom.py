@@ -75,7 +75,7 @@ class CustomMetric:
     enum_values: tuple[str, ...] = ()
 
 
-def parse_rule(configuration: Any, eval_type: str) -> Rule:
+def parse_rule(configuration: Any, eval_type: str) -> Rule:  # noqa: C901
     """The rule in a custom_code metric's configuration; ValueError saying what is wrong."""
     if not isinstance(configuration, dict):
         raise ValueError("configuration must be an object.")

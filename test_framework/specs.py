@@ -521,7 +521,7 @@ def _read_defaults(value: Any, problems: _Problems) -> dict[str, Any]:
     return read
 
 
-def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | None:
+def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | None:  # noqa: C901
     """The case's own fields that could be read (None: not an object at all)."""
     data = _object(raw, path, problems)
     if data is None:
@@ -694,7 +694,7 @@ def spec_from_text(text: str | bytes, *, field: str) -> dict[str, Any]:
     return spec
 
 
-def spec_plan(
+def spec_plan(  # noqa: C901
     *,
     organization: Organization,
     agent: AIAgent,

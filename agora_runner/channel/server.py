@@ -98,7 +98,7 @@ class ChannelServer:
     def _refuse(self, writer: asyncio.StreamWriter, code: str, reason: str) -> None:
         writer.write(encode_control({"op": "error", "code": code, "reason": reason}))
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:  # noqa: C901
         key: tuple[str, str] | None = None
         member: Member | None = None
         delivery: asyncio.Task[None] | None = None

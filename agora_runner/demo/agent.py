@@ -157,7 +157,7 @@ class DemoAgent:
             log.info("demo agent: interrupted, stopping")
             self.speaker.clear()
 
-    async def _listen(self, caller_present: asyncio.Event) -> None:
+    async def _listen(self, caller_present: asyncio.Event) -> None:  # noqa: C901
         calibrating = bool(self.knobs.calibrate_ms)
         tracker = TurnTracker(
             CALIBRATION_END_OF_TURN_MS if calibrating else self.knobs.end_of_turn_ms

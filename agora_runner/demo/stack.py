@@ -215,7 +215,7 @@ class DemoStack:
             log.exception("demo agent failed")
 
 
-def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
+def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:  # noqa: C901
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet; never log headers
             log.debug("demo endpoint: %s", format % args)

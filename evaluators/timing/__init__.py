@@ -100,7 +100,7 @@ def _caller_lines(call: CallData) -> list[tuple[int, int]]:
     return out
 
 
-def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
+def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:  # noqa: C901
     """Answer onsets, stops and interruptions of one call (see the module's docstring)."""
     sr = call.sample_rate
     agent = Track(call.agent, p)
