@@ -98,86 +98,28 @@ class ChannelServer:
     def _refuse(self, writer: asyncio.StreamWriter, code: str, reason: str) -> None:
         writer.write(encode_control({"op": "error", "code": code, "reason": reason}))
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:  # noqa: C901
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         key: tuple[str, str] | None = None
         member: Member | None = None
         delivery: asyncio.Task[None] | None = None
         leave_reason = "quit"
         try:
-            kind, payload = await asyncio.wait_for(read_message(reader), JOIN_TIMEOUT)
-            msg = decode_control(payload) if kind == KIND_CONTROL else {}
-            if msg.get("op") != "join":
-                self._refuse(writer, "protocol", "the first message must be a join")
+            admitted = await self._admit(reader, writer)
+            if admitted is None:
                 return
-            app_id, channel = str(msg.get("app_id", "")), str(msg.get("channel", ""))
-            try:
-                uid = int(msg.get("uid"))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                self._refuse(writer, "invalid_uid", "uid must be an integer")
-                return
-            cert = self.certificates.get(app_id)
-            if cert is None:
-                self._refuse(
-                    writer, "invalid_app_id", "this channel server does not serve that app id"
-                )
-                return
-            if not channel:
-                self._refuse(writer, "invalid_channel", "channel name is empty")
-                return
-            try:
-                verify_rtc_join(
-                    str(msg.get("token", "")),
-                    app_id=app_id,
-                    app_certificate=cert,
-                    channel=channel,
-                    uid=uid,
-                )
-            except TokenError as exc:
-                self._refuse(writer, "invalid_token", str(exc))
-                return
-            try:
-                conditions = NetworkConditions.from_dict(msg.get("network"))
-            except (TypeError, ValueError) as exc:
-                self._refuse(writer, "invalid_network", f"network conditions are invalid: {exc}")
-                return
-            key = (app_id, channel)
+            key, uid, conditions = admitted
             members = self.channels.setdefault(key, {})
             if uid in members:
                 self._refuse(writer, "uid_conflict", f"uid {uid} is already in the channel")
                 key = None
                 return
             member = Member(uid, writer)
-            if conditions is not None and conditions.codec:
-                # The sender's codec conceals its own lost packets (transports.local): here
-                # its frames are only delayed.
-                conditions = replace(conditions, loss=0.0)
-            if conditions is not None and (
-                conditions.latency_ms or conditions.jitter_ms or conditions.loss
-            ):
-                member.impairment = Impairment(conditions)
-                member.delayed = asyncio.Queue()
-                delivery = asyncio.create_task(self._deliver_later(member, members))
+            delivery = self._impair(member, members, conditions)
             writer.write(encode_control({"op": "joined", "uid": uid, "members": sorted(members)}))
             for other in members.values():
                 other.send(encode_control({"op": "user_joined", "uid": uid}))
             members[uid] = member
-            while True:
-                kind, payload = await read_message(reader)
-                if kind == KIND_AUDIO:
-                    if not FRAME_BYTES <= len(payload) <= MAX_FRAME:
-                        continue
-                    frame = encode_audio(payload, sender=uid)
-                    if member.impairment is not None and member.delayed is not None:
-                        delay = member.impairment.next_delay()
-                        if delay is not None:
-                            # Frames stay in order: a frame never overtakes the one before.
-                            at = max(time.monotonic() + delay, member.last_delivery)
-                            member.last_delivery = at
-                            member.delayed.put_nowait((at, frame))
-                        continue
-                    self._fan_out(member, members, frame)
-                elif kind == KIND_CONTROL and decode_control(payload).get("op") == "leave":
-                    break
+            await self._relay(reader, member, members)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             leave_reason = "dropped"
         except ValueError as exc:
@@ -187,19 +129,98 @@ class ChannelServer:
             if delivery is not None:
                 delivery.cancel()
             if key is not None and member is not None:
-                members = self.channels.get(key, {})
-                if members.get(member.uid) is member:
-                    del members[member.uid]
-                    for other in members.values():
-                        other.send(
-                            encode_control(
-                                {"op": "user_left", "uid": member.uid, "reason": leave_reason}
-                            )
-                        )
-                if not members:
-                    self.channels.pop(key, None)
+                self._leave(key, member, leave_reason)
             try:
                 await writer.drain()
             except ConnectionError:
                 pass
             writer.close()
+
+    async def _admit(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[tuple[str, str], int, NetworkConditions | None] | None:
+        """The first message must be a join this server accepts: (channel key, uid, network
+        conditions), or None once the member has been told why not."""
+        kind, payload = await asyncio.wait_for(read_message(reader), JOIN_TIMEOUT)
+        msg = decode_control(payload) if kind == KIND_CONTROL else {}
+        if msg.get("op") != "join":
+            self._refuse(writer, "protocol", "the first message must be a join")
+            return None
+        app_id, channel = str(msg.get("app_id", "")), str(msg.get("channel", ""))
+        try:
+            uid = int(msg.get("uid"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self._refuse(writer, "invalid_uid", "uid must be an integer")
+            return None
+        cert = self.certificates.get(app_id)
+        if cert is None:
+            self._refuse(writer, "invalid_app_id", "this channel server does not serve that app id")
+            return None
+        if not channel:
+            self._refuse(writer, "invalid_channel", "channel name is empty")
+            return None
+        try:
+            verify_rtc_join(
+                str(msg.get("token", "")),
+                app_id=app_id,
+                app_certificate=cert,
+                channel=channel,
+                uid=uid,
+            )
+        except TokenError as exc:
+            self._refuse(writer, "invalid_token", str(exc))
+            return None
+        try:
+            conditions = NetworkConditions.from_dict(msg.get("network"))
+        except (TypeError, ValueError) as exc:
+            self._refuse(writer, "invalid_network", f"network conditions are invalid: {exc}")
+            return None
+        return (app_id, channel), uid, conditions
+
+    def _impair(
+        self, member: Member, members: dict[int, Member], conditions: NetworkConditions | None
+    ) -> asyncio.Task[None] | None:
+        """Delay, jitter and loss on what this member sends, when it asked for them: the task
+        that delivers its delayed frames, or None."""
+        if conditions is not None and conditions.codec:
+            # The sender's codec conceals its own lost packets (transports.local): here
+            # its frames are only delayed.
+            conditions = replace(conditions, loss=0.0)
+        if conditions is None or not (
+            conditions.latency_ms or conditions.jitter_ms or conditions.loss
+        ):
+            return None
+        member.impairment = Impairment(conditions)
+        member.delayed = asyncio.Queue()
+        return asyncio.create_task(self._deliver_later(member, members))
+
+    async def _relay(
+        self, reader: asyncio.StreamReader, member: Member, members: dict[int, Member]
+    ) -> None:
+        """Fan this member's audio frames out to the others until it leaves."""
+        while True:
+            kind, payload = await read_message(reader)
+            if kind == KIND_AUDIO:
+                if not FRAME_BYTES <= len(payload) <= MAX_FRAME:
+                    continue
+                frame = encode_audio(payload, sender=member.uid)
+                if member.impairment is not None and member.delayed is not None:
+                    delay = member.impairment.next_delay()
+                    if delay is not None:
+                        # Frames stay in order: a frame never overtakes the one before.
+                        at = max(time.monotonic() + delay, member.last_delivery)
+                        member.last_delivery = at
+                        member.delayed.put_nowait((at, frame))
+                    continue
+                self._fan_out(member, members, frame)
+            elif kind == KIND_CONTROL and decode_control(payload).get("op") == "leave":
+                return
+
+    def _leave(self, key: tuple[str, str], member: Member, reason: str) -> None:
+        members = self.channels.get(key, {})
+        if members.get(member.uid) is member:
+            del members[member.uid]
+            for other in members.values():
+                other.send(encode_control({"op": "user_left", "uid": member.uid, "reason": reason}))
+        if not members:
+            self.channels.pop(key, None)
