@@ -47,48 +47,17 @@ def _describe_status(code: int) -> str:
     return f"session endpoint answered HTTP {code}"
 
 
-def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:  # noqa: C901
+def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:
     """Validate a session-endpoint answer; raise SessionEndpointError naming every problem."""
     if not isinstance(body, dict):
         raise SessionEndpointError("session endpoint answer must be a JSON object")
-    problems = []
+    problems: list[str] = []
     missing = [
         f for f in REQUIRED_FIELDS if not isinstance(body.get(f), str) or not str(body[f]).strip()
     ]
     if missing:
         problems.append("missing or empty " + ", ".join(missing))
-    encryption = None
-    mode_name = body.get("encryption_mode")
-    if mode_name not in (None, ""):
-        mode = ENCRYPTION_MODES.get(str(mode_name).lower()) if isinstance(mode_name, str) else None
-        if mode is None:
-            problems.append(
-                f"encryption_mode {str(mode_name)[:40]!r} is not a known Agora mode "
-                f"(one of {', '.join(ENCRYPTION_MODES)})"
-            )
-        key = body.get("encryption_key")
-        if not isinstance(key, str) or not key:
-            problems.append("encryption_key is required when encryption_mode is set")
-        salt_text = body.get("encryption_salt")
-        salt: bytes | None = None
-        if salt_text not in (None, ""):
-            try:
-                salt = base64.b64decode(str(salt_text), validate=True)
-            except (binascii.Error, ValueError):
-                problems.append("encryption_salt is not valid base64")
-            else:
-                if len(salt) != 32:
-                    problems.append(f"encryption_salt must decode to 32 bytes, not {len(salt)}")
-                elif not any(salt):
-                    problems.append("encryption_salt must not be all zero bytes")
-        if mode in GCM2_MODES and salt_text in (None, ""):
-            problems.append(f"encryption_salt is required for {mode_name}")
-        if not problems and mode is not None:
-            encryption = EncryptionConfig(
-                mode_name=str(mode_name).lower(), mode=mode, key=str(key), salt=salt
-            )
-    elif body.get("encryption_key") or body.get("encryption_salt"):
-        problems.append("encryption_key/encryption_salt given without encryption_mode")
+    encryption = _encryption(body, problems)
     if problems:
         raise SessionEndpointError("session endpoint answer is invalid: " + "; ".join(problems))
     return JoinDetails(
@@ -98,6 +67,45 @@ def parse_join_details(body: Any, *, join_uid: int) -> JoinDetails:  # noqa: C90
         uid=join_uid,
         encryption=encryption,
     )
+
+
+def _encryption(body: dict[str, Any], problems: list[str]) -> EncryptionConfig | None:
+    """The answer's encryption settings, if it names a mode; what is wrong with them goes to
+    `problems` (and then there are none)."""
+    mode_name = body.get("encryption_mode")
+    if mode_name in (None, ""):
+        if body.get("encryption_key") or body.get("encryption_salt"):
+            problems.append("encryption_key/encryption_salt given without encryption_mode")
+        return None
+    mode = ENCRYPTION_MODES.get(str(mode_name).lower()) if isinstance(mode_name, str) else None
+    if mode is None:
+        problems.append(
+            f"encryption_mode {str(mode_name)[:40]!r} is not a known Agora mode "
+            f"(one of {', '.join(ENCRYPTION_MODES)})"
+        )
+    key = body.get("encryption_key")
+    if not isinstance(key, str) or not key:
+        problems.append("encryption_key is required when encryption_mode is set")
+    salt_text = body.get("encryption_salt")
+    salt = _salt(salt_text, problems) if salt_text not in (None, "") else None
+    if mode in GCM2_MODES and salt_text in (None, ""):
+        problems.append(f"encryption_salt is required for {mode_name}")
+    if problems or mode is None:
+        return None
+    return EncryptionConfig(mode_name=str(mode_name).lower(), mode=mode, key=str(key), salt=salt)
+
+
+def _salt(text: Any, problems: list[str]) -> bytes | None:
+    try:
+        salt = base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        problems.append("encryption_salt is not valid base64")
+        return None
+    if len(salt) != 32:
+        problems.append(f"encryption_salt must decode to 32 bytes, not {len(salt)}")
+    elif not any(salt):
+        problems.append("encryption_salt must not be all zero bytes")
+    return salt
 
 
 def fetch_join_details(
