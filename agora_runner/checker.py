@@ -89,7 +89,7 @@ def check_token(join: JoinDetails, report: Report, *, now: float | None = None) 
             report.add(level, f"agora_token's {name} privilege has expired")
 
 
-async def _join(  # noqa: C901
+async def _join(
     join: JoinDetails,
     seconds: float,
     local_app_ids: tuple[str, ...],
@@ -134,21 +134,32 @@ async def _join(  # noqa: C901
                 break
     finally:
         await transport.disconnect()
+    _report_agent(report, agent, joined_at, spoke_at, failures, seconds)
+
+
+def _report_agent(
+    report: Report,
+    agent: int | None,
+    joined_at: float | None,
+    spoke_at: float | None,
+    failures: int,
+    seconds: float,
+) -> None:
     if agent is None:
         report.add("fail", f"no agent joined the channel within {seconds:g} s")
-    else:
+        return
+    report.add(
+        "ok", f"agent uid {agent} was in the channel after {max(0.0, joined_at or 0.0):.1f} s"
+    )
+    if spoke_at is not None:
+        report.add("ok", f"agent spoke after {spoke_at:.1f} s")
+    elif failures:
         report.add(
-            "ok", f"agent uid {agent} was in the channel after {max(0.0, joined_at or 0.0):.1f} s"
+            "fail",
+            "the agent's audio could not be decrypted: encryption mode, key or salt differ",
         )
-        if spoke_at is not None:
-            report.add("ok", f"agent spoke after {spoke_at:.1f} s")
-        elif failures:
-            report.add(
-                "fail",
-                "the agent's audio could not be decrypted: encryption mode, key or salt differ",
-            )
-        else:
-            report.add("fail", f"the agent did not speak within {seconds:g} s")
+    else:
+        report.add("fail", f"the agent did not speak within {seconds:g} s")
 
 
 def check_endpoint(
