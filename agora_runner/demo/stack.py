@@ -215,61 +215,64 @@ class DemoStack:
             log.exception("demo agent failed")
 
 
-def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:  # noqa: C901
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet; never log headers
-            log.debug("demo endpoint: %s", format % args)
+class _SessionHandler(BaseHTTPRequestHandler):
+    """The demo session endpoint's requests; `stack` is set by _handler_for."""
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    stack: DemoStack
 
-        def _serve(
-            self, client_id: Any, query: dict[str, list[str]], variables: Any = None
-        ) -> None:
-            if urlparse(self.path).path.rstrip("/") != "/session":
-                return self._answer(404, {"error": "not found"})
-            given = self.headers.get(stack.secret_header, "")
-            if not hmac.compare_digest(given.encode(), stack.secret.encode()):
-                return self._answer(401, {"error": f"missing or wrong {stack.secret_header}"})
-            if client_id != stack.client_id:
-                return self._answer(403, {"error": "unknown client_id"})
-            try:
-                knobs, join_uid = knobs_from_query(query)
-                encryption, agent_key, network = channel_from_query(query)
-            except KnobError as exc:
-                return self._answer(400, {"error": str(exc)})
-            if variables is not None and not isinstance(variables, dict):
-                return self._answer(400, {"error": "agent_variables must be a JSON object"})
-            self._answer(
-                200, stack.open_session(knobs, join_uid, encryption, agent_key, network, variables)
-            )
+    def log_message(self, format: str, *args: Any) -> None:  # quiet; never log headers
+        log.debug("demo endpoint: %s", format % args)
 
-        def do_GET(self) -> None:  # noqa: N802
-            query = parse_qs(urlparse(self.path).query)
-            raw = (query.get("agent_variables") or [""])[-1]
-            try:
-                variables = json.loads(raw) if raw else None
-            except ValueError:
-                return self._answer(400, {"error": "agent_variables must be JSON"})
-            self._serve((query.get("client_id") or [""])[-1] or None, query, variables)
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802
-            query = parse_qs(urlparse(self.path).query)
-            try:
-                length = min(int(self.headers.get("Content-Length", "0")), 65536)
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                return self._answer(400, {"error": "body must be JSON"})
-            if not isinstance(body, dict):
-                body = {}
-            self._serve(body.get("client_id"), query, body.get("agent_variables"))
+    def _serve(self, client_id: Any, query: dict[str, list[str]], variables: Any = None) -> None:
+        if urlparse(self.path).path.rstrip("/") != "/session":
+            return self._answer(404, {"error": "not found"})
+        given = self.headers.get(self.stack.secret_header, "")
+        if not hmac.compare_digest(given.encode(), self.stack.secret.encode()):
+            return self._answer(401, {"error": f"missing or wrong {self.stack.secret_header}"})
+        if client_id != self.stack.client_id:
+            return self._answer(403, {"error": "unknown client_id"})
+        try:
+            knobs, join_uid = knobs_from_query(query)
+            encryption, agent_key, network = channel_from_query(query)
+        except KnobError as exc:
+            return self._answer(400, {"error": str(exc)})
+        if variables is not None and not isinstance(variables, dict):
+            return self._answer(400, {"error": "agent_variables must be a JSON object"})
+        self._answer(
+            200, self.stack.open_session(knobs, join_uid, encryption, agent_key, network, variables)
+        )
 
-    return Handler
+    def do_GET(self) -> None:  # noqa: N802
+        query = parse_qs(urlparse(self.path).query)
+        raw = (query.get("agent_variables") or [""])[-1]
+        try:
+            variables = json.loads(raw) if raw else None
+        except ValueError:
+            return self._answer(400, {"error": "agent_variables must be JSON"})
+        self._serve((query.get("client_id") or [""])[-1] or None, query, variables)
+
+    def do_POST(self) -> None:  # noqa: N802
+        query = parse_qs(urlparse(self.path).query)
+        try:
+            length = min(int(self.headers.get("Content-Length", "0")), 65536)
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return self._answer(400, {"error": "body must be JSON"})
+        if not isinstance(body, dict):
+            body = {}
+        self._serve(body.get("client_id"), query, body.get("agent_variables"))
+
+
+def _handler_for(stack: DemoStack) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_SessionHandler,), {"stack": stack})
 
 
 class ThreadedDemoStack:
