@@ -147,28 +147,8 @@ def fresh_stack(db: str, redis_db: int, var: Path, extra: dict[str, str]) -> dic
     the environment that points the stack at them (settings.test: the demo endpoint allowed;
     no rate limits; quiet logs)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sh(
-        "psql",
-        "-h",
-        "127.0.0.1",
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-qc",
-        f"DROP DATABASE IF EXISTS {db}",
-    )
-    sh(
-        "psql",
-        "-h",
-        "127.0.0.1",
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-qc",
-        f"CREATE DATABASE {db}",
-    )
+    for sql in (f"DROP DATABASE IF EXISTS {db}", f"CREATE DATABASE {db}"):
+        sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql)
     env = {
         "DJANGO_SETTINGS_MODULE": "settings.test",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",

@@ -122,28 +122,26 @@ class Watchdog:
         self._thread.join(5)
 
 
-def _ids(run_id: int) -> Any:
-    """Every log line of this task names the run and its result."""
-    result_id = with_db_retry(
-        lambda: Run.objects.filter(pk=run_id).values_list("result_id", flat=True).first(),
+def _owners(run_id: int) -> tuple[int | None, int | None]:
+    """The run's result and organization, in one query ((None, None): no such run). Every log
+    line of a task names the run and its result; the fairness gate needs the organization."""
+    row = with_db_retry(
+        lambda: Run.objects.filter(pk=run_id).values_list("result_id", "organization_id").first(),
         what=f"run {run_id}: loading",
     )
-    return bound(run_id=run_id, result_id=result_id)
+    return row if row is not None else (None, None)
 
 
 @shared_task(name="test_framework.run_execute", acks_late=True, ignore_result=True)
 def run_execute(run_id: int) -> None:
     """Hold one simulated call, then hand it to post-processing. Safe to deliver twice: the
     claim decides."""
-    with _ids(run_id):
-        _run_execute(run_id)
+    result_id, organization_id = _owners(run_id)
+    with bound(run_id=run_id, result_id=result_id):
+        _run_execute(run_id, organization_id)
 
 
-def _run_execute(run_id: int) -> None:
-    organization_id = with_db_retry(
-        lambda: Run.objects.filter(pk=run_id).values_list("organization_id", flat=True).first(),
-        what=f"run {run_id}: loading",
-    )
+def _run_execute(run_id: int, organization_id: int | None) -> None:
     if organization_id is None:
         log.info("run %s: no such run", run_id)
         return
@@ -293,7 +291,8 @@ def _joining(run_id: int, then: Callable[[], None] | None) -> None:
 def run_postprocess(run_id: int) -> None:
     """Transcribe and score a stored call (the post-processing queue). Safe to deliver twice:
     only the first to finish the run writes."""
-    with _ids(run_id):
+    result_id, _ = _owners(run_id)
+    with bound(run_id=run_id, result_id=result_id):
         _run_postprocess(run_id)
 
 
