@@ -9,6 +9,7 @@ COPY cekura cekura
 COPY test_framework test_framework
 COPY agora_runner agora_runner
 COPY evaluators evaluators
+COPY common common
 COPY manage.py ./
 RUN pip install --no-cache-dir . && DJANGO_SECRET_KEY=build FIELD_ENCRYPTION_KEYS=unused DATABASE_URL=postgres://x@x/x CELERY_BROKER_URL=redis://x \
     python manage.py collectstatic --noinput

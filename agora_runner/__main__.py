@@ -9,8 +9,9 @@ import os
 import signal
 import sys
 
+from common.vocabulary import DEFAULT_SECRET_HEADER
+
 from . import loop as event_loop
-from .types import DEFAULT_SECRET_HEADER
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -20,10 +20,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker, speech_edges
+from common.vocabulary import EndedReason, ReplyOutcome
+from common.wav import speech_edges
+
+from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker
 from .errors import JoinError, RunnerError
 from .noise import noise_track
-from .policy import CallerPolicy
+from .policy import CallerPolicy, Decision
 from .speaker import PacedSpeaker
 from .speech import Synthesizer, Transcriber
 from .transports.base import (
@@ -34,19 +37,7 @@ from .transports.base import (
     UserJoined,
     UserLeft,
 )
-from .types import (
-    CALL_NOT_CONNECTED,
-    EXCEEDED_MAX_DURATION,
-    MAIN_AGENT_DID_NOT_ANSWER,
-    MAIN_AGENT_ENDED,
-    RUN_CANCELLED,
-    TESTING_AGENT_ENDED,
-    CallOutcome,
-    CallRecording,
-    JoinDetails,
-    Persona,
-    TimelineEvent,
-)
+from .types import CallOutcome, CallRecording, JoinDetails, Persona, TimelineEvent
 
 log = logging.getLogger(__name__)
 # A remote frame arriving more than this far from where the track expects it re-anchors
@@ -58,6 +49,8 @@ BARGE_IN_CHANCE = {"none": 0.0, "low": 0.25, "medium": 0.5, "high": 0.9}
 # How long after a barge-in the agent may take to stop before it counts as talking through.
 REACTION_WINDOW = 4.0
 GOODBYE_REPLY_TIMEOUT = 6.0
+# Outcomes of waiting for an answer after which the call cannot go on.
+ABNORMAL_REPLIES = frozenset({ReplyOutcome.UNDECRYPTABLE, ReplyOutcome.DROPPED, ReplyOutcome.LEFT})
 HEAR_TIMEOUT = 15.0  # the longest a caller waits for an agent turn to be transcribed
 STOP_POLL_SECONDS = 0.1
 # Half a second of undecryptable frames from the agent, with none decrypted, is a mismatch of
@@ -371,19 +364,19 @@ class SimulatedCall:
         while True:
             self._news.clear()  # before looking, so news that comes while we look wakes the wait
             if self.disconnected.is_set():
-                return "dropped"
+                return ReplyOutcome.DROPPED
             if self.undecryptable.is_set():
-                return "undecryptable"
+                return ReplyOutcome.UNDECRYPTABLE
             if self.agent_left.is_set():
-                return "left"
+                return ReplyOutcome.LEFT
             started = was_speaking or self.turn_starts > starts0
             if started and self.turn_ends > ends0 and not self.tracker.speaking:
-                return "answered"
+                return ReplyOutcome.ANSWERED
             if not started and time.monotonic() > deadline:
-                return "no_answer"
+                return ReplyOutcome.NO_ANSWER
             if barge_after is not None and started and self.tracker.speaking and self.turn_spans:
                 if self._spoken_in_turn(-1) >= barge_after:
-                    return "barge_in"
+                    return ReplyOutcome.BARGE_IN
             # Woken by the receive loop; the timeout only bounds the wait for a first word
             # (and is a backstop: nothing that decides the outcome changes without news).
             wait = NEWS_BACKSTOP if started else min(NEWS_BACKSTOP, deadline - time.monotonic())
@@ -393,15 +386,48 @@ class SimulatedCall:
                 pass
 
     def _abnormal_end(self, why: str) -> str:
-        if why == "undecryptable":
+        if why == ReplyOutcome.UNDECRYPTABLE:
             self.error = MSG_DECRYPT
-            return CALL_NOT_CONNECTED
-        if why == "dropped":
+            return EndedReason.CALL_NOT_CONNECTED
+        if why == ReplyOutcome.DROPPED:
             self.error = f"the channel disconnected the caller: {self.dropped_reason}"
-            return CALL_NOT_CONNECTED
-        return MAIN_AGENT_ENDED
+            return EndedReason.CALL_NOT_CONNECTED
+        return EndedReason.MAIN_AGENT_ENDED
 
-    async def _conduct(self) -> str:  # noqa: C901
+    async def _conduct(self) -> str:
+        """The conversation, line by line, until it ends; returns the ended reason."""
+        ended = await self._agent_arrives()
+        if ended:
+            return ended
+        text, hang_up, reason, tag = self.policy.opening(), False, "", "line"
+        while True:
+            if self.disconnected.is_set():
+                return self._abnormal_end(ReplyOutcome.DROPPED)
+            if self.agent_left.is_set():
+                return EndedReason.MAIN_AGENT_ENDED
+            await self._say(text, tag)
+            reply = await self._await_reply(
+                GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit,
+                self._barge_after(hang_up, tag),
+            )
+            if reply in ABNORMAL_REPLIES:
+                return self._abnormal_end(reply)
+            if hang_up:
+                self._event("caller_hangup", reason=reason)
+                return EndedReason.TESTING_AGENT_ENDED
+            if reply == ReplyOutcome.NO_ANSWER:
+                self.error = f"the agent did not answer within {self.silence_limit:g} s"
+                return EndedReason.MAIN_AGENT_DID_NOT_ANSWER
+            decision = await self._decide()
+            if decision.text is None:
+                self._event("caller_hangup", reason=decision.reason)
+                return EndedReason.TESTING_AGENT_ENDED
+            text, hang_up, reason = decision.text, decision.hang_up, decision.reason
+            tag = "barge_in" if reply == ReplyOutcome.BARGE_IN else "line"
+
+    async def _agent_arrives(self) -> str | None:
+        """Wait for the agent to join and, if it speaks first, for its greeting. Returns the
+        ended reason if the call is over before the caller says anything."""
         if not self.agent_present.is_set():
             try:
                 await asyncio.wait_for(self.agent_present.wait(), self.agent_join_timeout)
@@ -409,64 +435,55 @@ class SimulatedCall:
                 self.error = (
                     f"the agent did not join the channel within {self.agent_join_timeout:g} s"
                 )
-                return CALL_NOT_CONNECTED
+                return EndedReason.CALL_NOT_CONNECTED
         self._event("agent_present", uid=self.present[0] if self.present else None)
         if self.agent_gives_first_message:
             # A greeting is waited for, but its absence is not yet a failure: the caller
             # opens, and the agent must answer that.
             greeting = await self._await_reply(self.silence_limit)
-            if greeting in ("undecryptable", "dropped", "left"):
+            if greeting in ABNORMAL_REPLIES:
                 return self._abnormal_end(greeting)
-            if greeting == "answered":
+            if greeting == ReplyOutcome.ANSWERED:
                 await self._hear()  # the greeting goes into the timeline
-        text, hang_up, reason, tag = self.policy.opening(), False, "", "line"
-        while True:
-            if self.disconnected.is_set():
-                return self._abnormal_end("dropped")
-            if self.agent_left.is_set():
-                return MAIN_AGENT_ENDED
-            if tag == "barge_in":
-                self._event("barge_in", self.speaker.frames_sent * FRAME_SAMPLES / SAMPLE_RATE)
-                barged = asyncio.create_task(
-                    self._watch_reaction(self.speaker.frames_sent * FRAME_SAMPLES)
-                )
-                await self._speak(text, tag)
-                await barged
-            else:
-                await self._speak(text, tag)
-            barge_after = None
-            schedule = self.persona.barge_in_after_ms
-            if not hang_up and schedule and tag != "barge_in":
-                barge_after = schedule[self._barges % len(schedule)] / 1000
-                self._barges += 1
-            elif not hang_up and self.barge_chance and self.rng.random() < self.barge_chance:
-                barge_after = self.rng.uniform(0.4, 1.5)
-            reply = await self._await_reply(
-                GOODBYE_REPLY_TIMEOUT if hang_up else self.silence_limit, barge_after
-            )
-            if reply in ("undecryptable", "dropped", "left"):
-                return self._abnormal_end(reply)
-            if hang_up:
-                self._event("caller_hangup", reason=reason)
-                return TESTING_AGENT_ENDED
-            if reply == "no_answer":
-                self.error = f"the agent did not answer within {self.silence_limit:g} s"
-                return MAIN_AGENT_DID_NOT_ANSWER
-            agent_said = await self._hear()
-            # A policy may call an LLM: off the event loop, so frames keep their pace.
-            decision = await asyncio.to_thread(self.policy.next_line, agent_said)
-            self._event(
-                "caller_decision",
-                text=decision.text,
-                hang_up=decision.hang_up,
-                reason=decision.reason,
-                **decision.meta,
-            )
-            if decision.text is None:
-                self._event("caller_hangup", reason=decision.reason)
-                return TESTING_AGENT_ENDED
-            text, hang_up, reason = decision.text, decision.hang_up, decision.reason
-            tag = "barge_in" if reply == "barge_in" else "line"
+        return None
+
+    async def _say(self, text: str, tag: str) -> None:
+        """Say a line; a barge-in is marked in the timeline and the agent's reaction watched."""
+        if tag != "barge_in":
+            await self._speak(text, tag)
+            return
+        self._event("barge_in", self.speaker.frames_sent * FRAME_SAMPLES / SAMPLE_RATE)
+        barged = asyncio.create_task(self._watch_reaction(self.speaker.frames_sent * FRAME_SAMPLES))
+        await self._speak(text, tag)
+        await barged
+
+    def _barge_after(self, hang_up: bool, tag: str) -> float | None:
+        """Seconds into the agent's answer at which the caller cuts in, or None: the persona's
+        schedule first (never twice in a row), else by chance."""
+        if hang_up:
+            return None
+        schedule = self.persona.barge_in_after_ms
+        if schedule and tag != "barge_in":
+            after = schedule[self._barges % len(schedule)] / 1000
+            self._barges += 1
+            return after
+        if self.barge_chance and self.rng.random() < self.barge_chance:
+            return self.rng.uniform(0.4, 1.5)
+        return None
+
+    async def _decide(self) -> Decision:
+        """What the caller says next, from what the agent just said."""
+        agent_said = await self._hear()
+        # A policy may call an LLM: off the event loop, so frames keep their pace.
+        decision = await asyncio.to_thread(self.policy.next_line, agent_said)
+        self._event(
+            "caller_decision",
+            text=decision.text,
+            hang_up=decision.hang_up,
+            reason=decision.reason,
+            **decision.meta,
+        )
+        return decision
 
     async def _watch_reaction(self, barge_sample: int) -> None:
         """After the caller barges in: did the agent stop talking, and how fast?"""
@@ -514,10 +531,10 @@ class SimulatedCall:
             if conduct in done:
                 ended = conduct.result()
             elif stopper in done:
-                ended = RUN_CANCELLED
+                ended = EndedReason.RUN_CANCELLED
                 self.error = "the run was cancelled during the call"
             elif not done:
-                ended = EXCEEDED_MAX_DURATION
+                ended = EndedReason.EXCEEDED_MAX_DURATION
             else:
                 broken = next(iter(done))
                 if broken.exception() is not None:
@@ -531,7 +548,7 @@ class SimulatedCall:
                     conduct, max(0.1, self.max_duration - (time.monotonic() - self.t0))
                 )
         except TimeoutError:
-            ended = EXCEEDED_MAX_DURATION
+            ended = EndedReason.EXCEEDED_MAX_DURATION
         finally:
             conduct.cancel()
             self.speaker.stop()

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .cpu import set_cpu_policy
+from .speech import FasterWhisperASR, Transcriber
 
 log = logging.getLogger(__name__)
 HEADER = struct.Struct("<I")
@@ -125,8 +126,6 @@ def serve(threads: int, nice: int, model: Any = None, cpu_policy: str = "normal"
         os.nice(nice)
     set_cpu_policy(cpu_policy)
     if model is None:
-        from .speech import FasterWhisperASR
-
         model = FasterWhisperASR(threads=threads, short_context=True)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
@@ -140,3 +139,24 @@ def serve(threads: int, nice: int, model: Any = None, cpu_policy: str = "normal"
         text = model.transcribe(np.frombuffer(data, dtype=np.int16)) if len(data) == size else ""
         stdout.write(json.dumps({"text": text}).encode() + b"\n")
         stdout.flush()
+
+
+_hearing: Transcriber | None = None
+_hearing_lock = threading.Lock()
+
+
+def get_hearing(threads: int = 1, in_process: bool = False, helpers: int = 1) -> Transcriber:
+    """The transcriber a live call hears the agent with (short-context Whisper), one per
+    process: by default a helper process of this process's own, so transcription never holds
+    the GIL the call's pacing needs (`helpers` of them when the process holds several calls);
+    `in_process` loads it here instead."""
+    global _hearing
+    with _hearing_lock:
+        if _hearing is None:
+            if in_process:
+                _hearing = FasterWhisperASR(threads=threads, short_context=True)
+            elif helpers > 1:
+                _hearing = HearingPool(helpers, threads=threads)
+            else:
+                _hearing = HearingProcess(threads=threads)
+        return _hearing

@@ -40,7 +40,8 @@ def make_noise(kind: str, seconds: float, seed: int) -> np.ndarray:
         )
         x = _pink(white) * envelope
     x = x - x.mean()
-    return (x / (np.sqrt(np.mean(x * x)) or 1.0)).astype(np.float32)
+    unit: np.ndarray = (x / (np.sqrt(np.mean(x * x)) or 1.0)).astype(np.float32)
+    return unit
 
 
 def speech_rms(audio: np.ndarray) -> float:

@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from common.llm import LLMConfig, LLMError, chat
+from common.text import says_goodbye
+
 from .errors import RunnerError
-from .llm import LLMConfig, LLMError, chat
 from .matcher import best_match
 from .types import MAX_LINE_CHARS
 
 GOODBYE = "Thank you, goodbye."
-_GOODBYE = re.compile(r"\b(good\s*bye|bye|have a (nice|good|great) day)\b", re.I)
 END_TOKEN = "[END_CALL]"
 
 
@@ -29,11 +30,6 @@ class CallerPolicy(Protocol):
     def opening(self) -> str: ...
 
     def next_line(self, agent_said: str) -> Decision: ...
-
-
-def says_goodbye(text: str) -> bool:
-    """Whether a line closes the conversation (goodbye, bye, have a nice day)."""
-    return bool(_GOODBYE.search(text))
 
 
 class ScriptedPolicy:

@@ -17,10 +17,11 @@ from dataclasses import replace
 
 import httpx
 
+from common.llm import LLMConfig
+
 from . import host, loop
 from .call import SimulatedCall, lowered, run_call_async
 from .errors import RunCancelled, RunnerError, ScenarioError, SessionEndpointError
-from .llm import LLMConfig
 from .policy import (
     CallerPolicy,
     Condition,

@@ -128,28 +128,13 @@ async def fetch_join_details_async(
         ) from None
 
 
-async def _fetch(  # noqa: C901
+async def _fetch(
     config: SessionEndpointConfig, join_uid: int, client: httpx.AsyncClient | None
 ) -> JoinDetails:
     method = config.method.upper()
     if method not in ("POST", "GET"):
         raise SessionEndpointError(f"request method must be POST or GET, not {config.method!r}")
-    url, extensions, headers = (
-        config.url,
-        {},
-        {config.header_name: config.secret, "Accept": "application/json"},
-    )
-    if config.allow_hosts is not None:
-        # A DNS lookup blocks: off the loop, still within the deadline.
-        ip = await asyncio.to_thread(check_destination, config.url, config.allow_hosts)
-        if ip is not None:
-            # Connect to the address that was checked, not to a fresh lookup; the Host header
-            # and TLS (SNI, certificate) still name the host.
-            parts = urlsplit(config.url)
-            url = pinned_url(config.url, ip)
-            headers["Host"] = parts.netloc.rpartition("@")[2]
-            if parts.scheme == "https":
-                extensions["sni_hostname"] = parts.hostname
+    url, headers, extensions = await _destination(config)
     timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))
     own_client = client is None
     http = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
@@ -170,6 +155,37 @@ async def _fetch(  # noqa: C901
             request = http.build_request(
                 "GET", url, params=params, headers=headers, timeout=timeout, extensions=extensions
             )
+        status, body = await _exchange(http, request, config)
+    finally:
+        if own_client:
+            await http.aclose()
+    return parse_join_details(_answer(status, body), join_uid=join_uid)
+
+
+async def _destination(config: SessionEndpointConfig) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """(URL, headers, request extensions) to reach the endpoint: with an allow-list set, the
+    host is resolved and checked first (off the loop: a DNS lookup blocks), and the request
+    goes to the address that was checked, not to a fresh lookup; the Host header and TLS (SNI,
+    certificate) still name the host."""
+    url, headers = config.url, {config.header_name: config.secret, "Accept": "application/json"}
+    extensions: dict[str, Any] = {}
+    if config.allow_hosts is not None:
+        ip = await asyncio.to_thread(check_destination, config.url, config.allow_hosts)
+        if ip is not None:
+            parts = urlsplit(config.url)
+            url = pinned_url(config.url, ip)
+            headers["Host"] = parts.netloc.rpartition("@")[2]
+            if parts.scheme == "https":
+                extensions["sni_hostname"] = parts.hostname
+    return url, headers, extensions
+
+
+async def _exchange(
+    http: httpx.AsyncClient, request: httpx.Request, config: SessionEndpointConfig
+) -> tuple[int, bytes]:
+    """Send the request and read the answer, at most MAX_RESPONSE_BYTES; every way it can
+    fail becomes a SessionEndpointError in words."""
+    try:
         response = await http.send(request, stream=True)
         try:
             chunks, size = [], 0
@@ -196,20 +212,19 @@ async def _fetch(  # noqa: C901
         raise SessionEndpointError(
             f"could not connect to the session endpoint ({exc.__class__.__name__})", permanent=False
         ) from exc
-    finally:
-        if own_client:
-            await http.aclose()
-    if 300 <= response.status_code < 400:
+    return response.status_code, b"".join(chunks)
+
+
+def _answer(status: int, body: bytes) -> Any:
+    """The JSON of a 200 answer; a redirect, another status or a body that is not JSON is a
+    SessionEndpointError saying so."""
+    if 300 <= status < 400:
         raise SessionEndpointError(
-            f"session endpoint answered a redirect (HTTP {response.status_code}); redirects are "
-            "not followed"
+            f"session endpoint answered a redirect (HTTP {status}); redirects are not followed"
         )
-    if response.status_code != 200:
-        raise SessionEndpointError(
-            _describe_status(response.status_code), permanent=response.status_code < 500
-        )
+    if status != 200:
+        raise SessionEndpointError(_describe_status(status), permanent=status < 500)
     try:
-        body = json.loads(b"".join(chunks))
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SessionEndpointError("session endpoint answer is not valid JSON") from exc
-    return parse_join_details(body, join_uid=join_uid)

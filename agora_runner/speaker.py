@@ -73,7 +73,7 @@ class PacedSpeaker:
         start = (self.frames_sent * FRAME_SAMPLES) % n
         idx = (np.arange(FRAME_SAMPLES) + start) % n
         mixed = np.frombuffer(frame, dtype=np.int16).astype(np.int32) + self._background[idx]
-        return np.clip(mixed, -32768, 32767).astype(np.int16).tobytes()
+        return bytes(np.clip(mixed, -32768, 32767).astype(np.int16).tobytes())
 
     def clear(self) -> None:
         for utt in self.queue:

@@ -201,7 +201,6 @@ class OpenAIWhisperASR:
 class _Models:
     tts: PiperTTS | None = None
     asr: Transcriber | None = None
-    hearing: Transcriber | None = None
 
 
 _models = _Models()
@@ -227,21 +226,3 @@ def get_asr(backend: str = "faster-whisper", threads: int = 2, checkpoint: str =
                     f"unknown ASR backend {backend!r} (faster-whisper or openai-whisper)"
                 )
         return _models.asr
-
-
-def get_hearing(threads: int = 1, in_process: bool = False, helpers: int = 1) -> Transcriber:
-    """The transcriber a live call hears the agent with (short-context Whisper): by default a
-    helper process of this process's own (see agora_runner.hearing), so transcription never
-    holds the GIL the call's pacing needs (`helpers` of them when the process holds several
-    calls); `in_process` loads it here instead."""
-    from .hearing import HearingPool, HearingProcess
-
-    with _models_lock:
-        if _models.hearing is None:
-            if in_process:
-                _models.hearing = FasterWhisperASR(threads=threads, short_context=True)
-            elif helpers > 1:
-                _models.hearing = HearingPool(helpers, threads=threads)
-            else:
-                _models.hearing = HearingProcess(threads=threads)
-        return _models.hearing

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common.vocabulary import Role
+
 from .audio import SAMPLE_RATE, speech_segments
 from .speech import Transcriber
 from .types import CallRecording
-
-TESTING_AGENT = "Testing Agent"
-MAIN_AGENT = "Main Agent"
 
 
 @dataclass
@@ -45,11 +44,13 @@ def transcribe_call(
         start, end = float(utt["start"]), float(utt["end"])
         audio = recording.caller[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
         text = asr.transcribe(audio)
-        turns.append(Turn("Testing Agent", text, start, end, intended=str(utt["text"])))
+        turns.append(Turn(Role.TESTING_AGENT, text, start, end, intended=str(utt["text"])))
     for seg in speech_segments(recording.agent):
         text = asr.transcribe(recording.agent[seg.start : seg.end])
         if text:
-            turns.append(Turn(MAIN_AGENT, text, seg.start / SAMPLE_RATE, seg.end / SAMPLE_RATE))
+            turns.append(
+                Turn(Role.MAIN_AGENT, text, seg.start / SAMPLE_RATE, seg.end / SAMPLE_RATE)
+            )
     turns.sort(key=lambda t: t.start_time)
     return turns
 

@@ -5,23 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# ended_reason values (spec/cekura-api.md)
-MAIN_AGENT_ENDED = "Main agent-ended-call"
-TESTING_AGENT_ENDED = "Testing agent-ended-call"
-MAIN_AGENT_DID_NOT_ANSWER = "Main agent-did-not-answer"
-EXCEEDED_MAX_DURATION = "exceeded-max-duration"
-RUN_CANCELLED = "run-cancelled-by-user"
-CALL_NOT_CONNECTED = "Main agent-call-not-connected"
-PIPELINE_ERROR = "Testing agent-pipeline-error"
+from common.vocabulary import DEFAULT_SECRET_HEADER
 
 # A line of speech the caller says (a first message, an action) is at most this long: about a
 # minute of speech, three seconds of synthesis on one core.
 MAX_LINE_CHARS = 1000
-
-
-# The header that carries the agent's secret to its session endpoint, unless the agent names
-# another (spec/agora-simulations.md).
-DEFAULT_SECRET_HEADER = "X-Cekura-Secret"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -171,7 +172,10 @@ def fresh_stack(db: str, redis_db: int, var: Path, extra: dict[str, str]) -> dic
     return env
 
 
-def main() -> None:  # noqa: C901
+ENDED = ("completed", "failed", "timeout", "cancelled")
+
+
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument(
@@ -202,6 +206,11 @@ def main() -> None:  # noqa: C901
     )
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
+    return args
+
+
+def main() -> None:
+    args = _args()
     per_result = -(-args.runs // args.results)
 
     var = ROOT / "var" / "bench-load"
@@ -250,20 +259,7 @@ def main() -> None:  # noqa: C901
                 "web": stack.named["web"].pid,
             }
         )
-        # Workers load their models as they start (as in a deployment that is up before work
-        # arrives): wait until both are ready and idle, so the load measured is the calls'.
-        warm_started = time.monotonic()
-        while time.monotonic() - warm_started < 300:
-            before = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(
-                tree(stack.named["worker-post"].pid)
-            )
-            time.sleep(3)
-            after = cpu_seconds(tree(stack.named["worker"].pid)) + cpu_seconds(
-                tree(stack.named["worker-post"].pid)
-            )
-            if after - before < 0.3 and "ready" in (var / "logs" / "worker.log").read_text():
-                break
-        print(f"workers ready and idle after {time.monotonic() - warm_started:.0f} s", flush=True)
+        _wait_until_idle(stack, var)
         sampler.sample()
         cpu_before = dict(sampler.cpu)
         idle_mb = dict(sampler.tree_mb)
@@ -337,27 +333,7 @@ def main() -> None:  # noqa: C901
                 f"launched {launched}/{args.runs} at {time.monotonic() - started:.0f} s", flush=True
             )
             time.sleep(5)  # launches spread over the first part of the load
-        runs: list[dict[str, Any]] = []
-        while time.monotonic() - started < args.timeout:
-            runs = []
-            for i in range(0, len(run_ids), 100):
-                runs += api.get(
-                    "/test_framework/v1/runs/bulk/",
-                    params={"run_ids": ",".join(map(str, run_ids[i : i + 100]))},
-                ).json()
-            done = sum(r["status"] in ("completed", "failed", "timeout", "cancelled") for r in runs)
-            calls_over = sum(
-                r["status"] != "in_queue" and r["status"] != "running" and r["status"] != "pending"
-                for r in runs
-            )
-            print(
-                f"{time.monotonic() - started:5.0f} s: calls over {calls_over}/{len(runs)}, ended "
-                f"{done}",
-                flush=True,
-            )
-            if done == len(run_ids):
-                break
-            time.sleep(10)
+        runs = _poll_until_ended(api, run_ids, started, args.timeout)
         elapsed = time.monotonic() - started
         stop_polling.set()
         poller.join()  # before the web server goes: a request cut off mid-way is not a result
@@ -365,8 +341,50 @@ def main() -> None:  # noqa: C901
         sampler.join()
         sampler.sample()
 
-    ended = [r for r in runs if r["status"] in ("completed", "failed", "timeout", "cancelled")]
-    completed = [r for r in ended if r["status"] == "completed"]
+    _report(args, runs, run_ids, elapsed, sampler, cpu_before, idle_mb, launch_ms, bulk_ms)
+
+
+def _wait_until_idle(stack: EmbeddedStack, var: Path) -> None:
+    """Workers load their models as they start (as in a deployment that is up before work
+    arrives): wait until both are ready and idle, so the load measured is the calls'."""
+    workers = (stack.named["worker"].pid, stack.named["worker-post"].pid)
+    warm_started = time.monotonic()
+    while time.monotonic() - warm_started < 300:
+        before = sum(cpu_seconds(tree(pid)) for pid in workers)
+        time.sleep(3)
+        after = sum(cpu_seconds(tree(pid)) for pid in workers)
+        if after - before < 0.3 and "ready" in (var / "logs" / "worker.log").read_text():
+            break
+    print(f"workers ready and idle after {time.monotonic() - warm_started:.0f} s", flush=True)
+
+
+def _poll_until_ended(
+    api: httpx.Client, run_ids: list[int], started: float, timeout: float
+) -> list[dict[str, Any]]:
+    """The runs, read every 10 s until all have ended (or `timeout` s after `started`)."""
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() - started < timeout:
+        runs = []
+        for i in range(0, len(run_ids), 100):
+            runs += api.get(
+                "/test_framework/v1/runs/bulk/",
+                params={"run_ids": ",".join(map(str, run_ids[i : i + 100]))},
+            ).json()
+        done = sum(r["status"] in ENDED for r in runs)
+        calls_over = sum(r["status"] not in ("in_queue", "running", "pending") for r in runs)
+        print(
+            f"{time.monotonic() - started:5.0f} s: calls over {calls_over}/{len(runs)}, ended "
+            f"{done}",
+            flush=True,
+        )
+        if done == len(run_ids):
+            break
+        time.sleep(10)
+    return runs
+
+
+def _call_spans(runs: list[dict[str, Any]]) -> list[tuple[float, float, dict[str, Any]]]:
+    """(call start, call end, the caller's pacing) of every run whose call happened."""
     spans = []
     for r in runs:
         meta = r.get("metadata") or {}
@@ -378,9 +396,11 @@ def main() -> None:  # noqa: C901
                     meta.get("pacing") or {},
                 )
             )
-    first = min(s for s, _, _ in spans)
-    last_call_end = max(e for _, e, _ in spans)
-    # The most calls at once during each call, and that call's jitter.
+    return spans
+
+
+def _peaks(spans: list[tuple[float, float, dict[str, Any]]]) -> list[tuple[int, float]]:
+    """The most calls at once during each call, and that call's jitter p99."""
     peaks = []
     for s, e, pacing in spans:
         points = [s] + [x for x, _, _ in spans if s < x < e]
@@ -390,6 +410,26 @@ def main() -> None:  # noqa: C901
                 pacing.get("p99_ms", float("nan")),
             )
         )
+    return peaks
+
+
+def _report(
+    args: argparse.Namespace,
+    runs: list[dict[str, Any]],
+    run_ids: list[int],
+    elapsed: float,
+    sampler: Sampler,
+    cpu_before: dict[str, float],
+    idle_mb: dict[str, float],
+    launch_ms: list[float],
+    bulk_ms: list[float],
+) -> None:
+    ended = [r for r in runs if r["status"] in ENDED]
+    completed = [r for r in ended if r["status"] == "completed"]
+    spans = _call_spans(runs)
+    first = min(s for s, _, _ in spans)
+    last_call_end = max(e for _, e, _ in spans)
+    peaks = _peaks(spans)
     levels = sorted({p for p, _ in peaks})
     held = 0
     for level in levels:
@@ -406,12 +446,9 @@ def main() -> None:  # noqa: C901
         f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: "
         f"{len(run_ids) - len(ended)}"
     )
-    failures: dict[str, int] = {}
-    for r in ended:
-        if r["status"] != "completed":
-            failures[f"{r['status']}: {r['error_message'][:80]}"] = (
-                failures.get(f"{r['status']}: {r['error_message'][:80]}", 0) + 1
-            )
+    failures = Counter(
+        f"{r['status']}: {r['error_message'][:80]}" for r in ended if r["status"] != "completed"
+    )
     for reason, n in failures.items():
         print(f"  {n} × {reason}")
     print(

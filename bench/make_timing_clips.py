@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from timing_material import VOICES, compose_call  # noqa: E402
 
-from agora_runner.audio import SAMPLE_RATE, stereo_wav  # noqa: E402
+from common.wav import SAMPLE_RATE, stereo_wav  # noqa: E402
 
 OUT = ROOT / "tests" / "evaluators" / "clips"
 

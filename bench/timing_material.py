@@ -37,7 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agora_runner.audio import SAMPLE_RATE, read_wav, resample  # noqa: E402
+from agora_runner.audio import SAMPLE_RATE, resample  # noqa: E402
+from common.wav import read_wav  # noqa: E402
 
 CACHE = ROOT / "var" / "bench" / "tts"
 TRUTH_DB = -60.0  # an edge is the first (last) sample within this of the clip's peak

@@ -34,7 +34,7 @@ def _prepare_worker_process(**_: object) -> None:
     if "hearing" in settings.WORKER_PRELOAD:  # the call's hearing helper, its model loaded
         import numpy as np
 
-        from test_framework.tasks import call_hearing
+        from test_framework.pipeline import call_hearing
 
         hearing = call_hearing()
         silence = np.zeros(16000, dtype=np.int16)

@@ -261,8 +261,8 @@ class EmbeddedStack:
         # All calls on one shared event loop in one process (threads pool; the default), or one
         # process per call (prefork, CEKURA_CALLS_SHARED_LOOP=0). Read as settings read it.
         calls_pool = "threads" if calls_shared_loop(env) else "prefork"
-        # Calls on one worker, post-processing (ASR, metrics) on another, on idle CPU only; the post
-        # worker also runs beat (the reaper's and the retention schedule).
+        # Calls on one worker, post-processing (ASR, metrics) on another, on idle CPU only, and the
+        # maintenance worker: beat, the reaper and the retention, on a queue of their own.
         self._spawn(
             "worker",
             [
@@ -288,9 +288,6 @@ class EmbeddedStack:
                 env.get("CEKURA_POST_QUEUE", "post"),
                 "-c",
                 str(self.post_concurrency),
-                "--beat",
-                "-s",
-                str(beat_file),
                 "-n",
                 f"post-{os.getpid()}@%h",
             ],
@@ -301,6 +298,22 @@ class EmbeddedStack:
                 "CEKURA_WORKER_CPU_POLICY": env.get("CEKURA_WORKER_CPU_POLICY", "idle"),
                 "CEKURA_WORKER_PRELOAD": "asr",
             },
+        )
+        self._spawn(
+            "maintenance",
+            [
+                *common,
+                "--pool",
+                "solo",
+                "-Q",
+                env.get("CEKURA_MAINTENANCE_QUEUE", "maintenance"),
+                "--beat",
+                "-s",
+                str(beat_file),
+                "-n",
+                f"maintenance-{os.getpid()}@%h",
+            ],
+            env,
         )
         if self.web:
             port = int(env.get("CEKURA_WEB_PORT") or free_port())

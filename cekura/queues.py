@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from kombu.exceptions import ChannelError
 
 log = logging.getLogger(__name__)
@@ -12,10 +13,8 @@ log = logging.getLogger(__name__)
 def queue_depth(name: str) -> int | None:
     """Messages waiting in queue `name` (not those a worker has taken), or None if the broker
     could not be asked."""
-    from .celery import app
-
     try:
-        with app.connection_for_read() as conn:
+        with current_app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             try:
                 return int(

@@ -4,6 +4,7 @@ them (evaluators.timing), the caller's from the clips it spoke."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ def spans_activity(spans: list[tuple[float, float]], frames: int) -> np.ndarray:
     return active
 
 
-def caller_activity(utterances: list[dict], frames: int) -> np.ndarray:
+def caller_activity(utterances: list[dict[str, Any]], frames: int) -> np.ndarray:
     """The caller's activity: from the speech edges of the clips it spoke (exact, unaffected by
     noise), or, for runs recorded before those were kept, from when each line was sent."""
     spans = [

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from common.vocabulary import Role
+
 
 @dataclass
 class CallData:
@@ -41,7 +43,7 @@ class CallData:
         return caller_activity(self.caller_utterances, len(self.caller) // 160)
 
     def agent_text(self) -> str:
-        return " ".join(t["content"] for t in self.transcript if t["role"] == "Main Agent")
+        return " ".join(t["content"] for t in self.transcript if t["role"] == Role.MAIN_AGENT)
 
 
 @dataclass

@@ -23,12 +23,13 @@ from typing import Any
 
 import re2
 
-from agora_runner.llm import LLMConfig, LLMError
+from common.llm import LLMConfig, LLMError
+from common.vocabulary import Role
 
 from .base import CallData, MetricResult
 from .judge import ask, transcript_text
 
-SPEAKERS = ("Main Agent", "Testing Agent", "both")
+SPEAKERS = (Role.MAIN_AGENT, Role.TESTING_AGENT, "both")
 MAX_PATTERNS = 20
 MAX_PATTERN_CHARS = 200
 RULE_EVAL_TYPES = ("binary", "numeric")
@@ -40,7 +41,7 @@ CONTINUOUS_SCALE = (1, 5)
 class Rule:
     match: str
     patterns: tuple[str, ...]
-    speaker: str = "Main Agent"
+    speaker: str = Role.MAIN_AGENT
     expect: str = "present"
     threshold: int = 1
     case_sensitive: bool = False
@@ -75,8 +76,33 @@ class CustomMetric:
     enum_values: tuple[str, ...] = ()
 
 
-def parse_rule(configuration: Any, eval_type: str) -> Rule:  # noqa: C901
+def parse_rule(configuration: Any, eval_type: str) -> Rule:
     """The rule in a custom_code metric's configuration; ValueError saying what is wrong."""
+    raw = _rule_object(configuration, eval_type)
+    match = raw.get("match")
+    if match not in ("keyword", "regex"):
+        raise ValueError('rule.match must be "keyword" or "regex".')
+    patterns = _rule_patterns(raw.get("patterns"))
+    speaker = raw.get("speaker", Role.MAIN_AGENT)
+    if speaker not in SPEAKERS:
+        raise ValueError(f"rule.speaker must be one of: {', '.join(SPEAKERS)}.")
+    expect = raw.get("expect", "present")
+    if expect not in ("present", "absent"):
+        raise ValueError('rule.expect must be "present" or "absent".')
+    threshold = raw.get("threshold", 1)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 1000:
+        raise ValueError("rule.threshold must be a whole number from 1 to 1000.")
+    case_sensitive = raw.get("case_sensitive", False)
+    if not isinstance(case_sensitive, bool):
+        raise ValueError("rule.case_sensitive must be true or false.")
+    for pattern in patterns:
+        _check_compiles(pattern, match, case_sensitive)
+    return Rule(match, patterns, speaker, expect, threshold, case_sensitive)
+
+
+def _rule_object(configuration: Any, eval_type: str) -> dict[str, Any]:
+    """configuration.rule, checked for its shape: an object of known fields, on a metric type
+    a rule can give."""
     if not isinstance(configuration, dict):
         raise ValueError("configuration must be an object.")
     if "code" in configuration:
@@ -101,10 +127,11 @@ def parse_rule(configuration: Any, eval_type: str) -> Rule:  # noqa: C901
             "A rule metric is binary or numeric; use type llm_judge for enum and "
             "continuous_qualitative metrics."
         )
-    match = raw.get("match")
-    if match not in ("keyword", "regex"):
-        raise ValueError('rule.match must be "keyword" or "regex".')
-    patterns = raw.get("patterns")
+    return raw
+
+
+def _rule_patterns(patterns: Any) -> tuple[str, ...]:
+    """rule.patterns: 1–20 non-empty strings (a single string is a list of one)."""
     if isinstance(patterns, str):
         patterns = [patterns]
     if (
@@ -118,30 +145,18 @@ def parse_rule(configuration: Any, eval_type: str) -> Rule:  # noqa: C901
             f"rule.patterns takes at most {MAX_PATTERNS} patterns of at most {MAX_PATTERN_CHARS} "
             "characters."
         )
-    speaker = raw.get("speaker", "Main Agent")
-    if speaker not in SPEAKERS:
-        raise ValueError(f"rule.speaker must be one of: {', '.join(SPEAKERS)}.")
-    expect = raw.get("expect", "present")
-    if expect not in ("present", "absent"):
-        raise ValueError('rule.expect must be "present" or "absent".')
-    threshold = raw.get("threshold", 1)
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 1000:
-        raise ValueError("rule.threshold must be a whole number from 1 to 1000.")
-    case_sensitive = raw.get("case_sensitive", False)
-    if not isinstance(case_sensitive, bool):
-        raise ValueError("rule.case_sensitive must be true or false.")
-    for pattern in patterns:
-        try:
-            _compile(pattern, match, case_sensitive)
-        except re2.error as exc:
-            detail = (
-                exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-            )
-            raise ValueError(
-                f"rule.patterns: {pattern!r} is not a valid regex ({detail}); lookarounds and "
-                "backreferences are not supported."
-            ) from None
-    return Rule(match, tuple(patterns), speaker, expect, threshold, case_sensitive)
+    return tuple(patterns)
+
+
+def _check_compiles(pattern: str, match: str, case_sensitive: bool) -> None:
+    try:
+        _compile(pattern, match, case_sensitive)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(
+            f"rule.patterns: {pattern!r} is not a valid regex ({detail}); lookarounds and "
+            "backreferences are not supported."
+        ) from None
 
 
 def evaluate_rule(call: CallData, metric: CustomMetric) -> MetricResult:

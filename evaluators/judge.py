@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from agora_runner.llm import LLMConfig, chat
+from common.llm import LLMConfig, chat
 
 from .base import CallData
 

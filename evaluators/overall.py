@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .latency import NAME as LATENCY
-from .latency import percentile
+from .metrics.latency import NAME as LATENCY
+from .metrics.latency import percentile
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -109,12 +109,6 @@ def failed_reasons(runs: list[dict[str, Any]]) -> dict[str, int]:
                 if m.get("eval_type") == "binary" and m.get("passed") is False
             ]
         if not names:
-            names = [
-                str(
-                    (run.get("metadata") or {}).get("ended_reason")
-                    or run.get("status")
-                    or "unknown"
-                )
-            ]
+            names = [str(run.get("ended_reason") or run.get("status") or "unknown")]
         reasons.update(names)
     return dict(reasons.most_common())

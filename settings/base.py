@@ -194,6 +194,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # live call's CPU slot. Workers on the post queue may run niced (CEKURA_WORKER_NICE).
 CELERY_CALLS_QUEUE = env.str("CEKURA_CALLS_QUEUE", default="calls")
 CELERY_POST_QUEUE = env.str("CEKURA_POST_QUEUE", default="post")
+# The reaper and the retention run on a third queue, with a worker of their own (which also
+# runs beat), so they are never held up behind calls or transcriptions.
+CELERY_MAINTENANCE_QUEUE = env.str("CEKURA_MAINTENANCE_QUEUE", default="maintenance")
 CELERY_TASK_DEFAULT_QUEUE = CELERY_POST_QUEUE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below (run and result ids on every line, JSON in production).
@@ -217,8 +220,8 @@ RUN_REQUEUE_AFTER_SECONDS = env.float("CEKURA_RUN_REQUEUE_AFTER_SECONDS", defaul
 CELERY_TASK_ROUTES = {
     "test_framework.run_execute": {"queue": CELERY_CALLS_QUEUE},
     "test_framework.run_postprocess": {"queue": CELERY_POST_QUEUE},
-    "test_framework.reap_stale_runs": {"queue": CELERY_POST_QUEUE},
-    "test_framework.delete_old_recordings": {"queue": CELERY_POST_QUEUE},
+    "test_framework.reap_stale_runs": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "test_framework.delete_old_recordings": {"queue": CELERY_MAINTENANCE_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {

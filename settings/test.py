@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 from .base import *  # noqa: F403
 from .base import DATABASES, derive_fernet_key, env
 
 SECRET_KEY = "tests-only"
 FIELD_ENCRYPTION_KEYS = [derive_fernet_key("tests-only-field-key")]
 DATABASES["default"] = env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/test")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+# Each pytest-xdist worker (gw0, gw1, ...) its own Redis database, as it has its own Postgres one:
+# the end-to-end tests flush theirs.
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL", default=f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}"
+)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests hold overlapping calls on this one machine and wait for their results: post-processing
 # does not wait for live calls unless a test asks (bench/load.py sets it as production does).

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -9,6 +10,15 @@ from cekura.accounts.models import Organization
 from cekura.fields import EncryptedTextField
 
 from .choices import RUN_TYPE_AGORA, EvalType, MetricType, ScenarioType, Status
+
+# Lifecycle columns the API shows inside a run's `metadata`, when set (as it always has).
+LIFECYCLE_FLAGS = (
+    "credit_refunded",
+    "post_attempts",
+    "cancelled_while",
+    "reaped",
+    "post_processing_failed",
+)
 
 
 def new_seed() -> int:
@@ -201,7 +211,20 @@ class Run(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     recording = models.FileField(upload_to="recordings/", blank=True, default="")
     error_message = models.TextField(blank=True, default="")
+    # What happened in the call (timeline, caller lines, transport, pacing, seed, ...). How the
+    # run ended is in the lifecycle columns below (test_framework.lifecycle moves them).
     metadata = models.JSONField(default=dict, blank=True)
+    # How the call ended (agora_runner.types: "Main agent-ended-call", ...), blank until known.
+    ended_reason = models.CharField(max_length=64, blank=True, default="")
+    # The run failed on our side (the testing agent, a worker, the broker), not the agent's.
+    infrastructure = models.BooleanField(default=False)
+    credit_refunded = models.BooleanField(default=False)
+    # Times the reaper handed the stored call to post-processing again.
+    post_attempts = models.PositiveSmallIntegerField(default=0)
+    # The status the run was in when it was cancelled, where that is not evident ("evaluating").
+    cancelled_while = models.CharField(max_length=16, blank=True, default="")
+    reaped = models.BooleanField(default=False)  # ended by the reaper: its worker vanished
+    post_processing_failed = models.BooleanField(default=False)
     run_type = models.CharField(max_length=16, default=RUN_TYPE_AGORA)
     testing_channel_index = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
@@ -227,6 +250,16 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.status})"
+
+    def api_metadata(self) -> dict[str, Any]:
+        """The run's `metadata` as the API has always shown it: the call's data with the
+        lifecycle facts that apply (`ended_reason` always, the others when set)."""
+        meta: dict[str, Any] = {**(self.metadata or {}), "ended_reason": self.ended_reason or None}
+        for name in LIFECYCLE_FLAGS:
+            value = getattr(self, name)
+            if value:
+                meta[name] = value
+        return meta
 
     @property
     def scenario_name(self) -> str:

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from typing import Any
 
-from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
-from agora_runner.audio import read_wav
-from agora_runner.channel.network import NetworkConditions
-from agora_runner.llm import LLMConfig
-from agora_runner.types import (
-    DEFAULT_SECRET_HEADER,
-    CallerScript,
-    CallSpec,
-    Persona,
-    SessionEndpointConfig,
-)
 from cekura.accounts.models import Organization
-from evaluators import CallData
-from evaluators.custom import CustomMetric
 
-from .models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
+from .choices import IN_FLIGHT, TERMINAL, Status
+from .models import AIAgent, Personality, Result, Run, Scenario, ShareLink
 from .specs import case_personality, case_scenario
 
 
@@ -43,6 +30,43 @@ def run_list(*, organization: Organization) -> QuerySet[Run]:
     return Run.objects.filter(organization=organization).select_related(
         "scenario", "agent", "result"
     )
+
+
+def _progress_counts(prefix: str = "") -> dict[str, Any]:
+    """How a result's runs stand, as aggregates over its runs (`prefix` "runs__" from the
+    result's side). One definition for the API, the dashboard and the result's status."""
+    on = f"{prefix}id" if not prefix else prefix.removesuffix("__")
+    return {
+        "total": Count(on),
+        "completed": Count(on, filter=Q(**{f"{prefix}status": Status.COMPLETED})),
+        "success": Count(on, filter=Q(**{f"{prefix}success": True})),
+        "terminal": Count(on, filter=Q(**{f"{prefix}status__in": list(TERMINAL)})),
+        "cancelled": Count(on, filter=Q(**{f"{prefix}status": Status.CANCELLED})),
+        "in_flight": Count(on, filter=Q(**{f"{prefix}status__in": list(IN_FLIGHT)})),
+        "infra_failed": Count(
+            on,
+            filter=Q(
+                **{
+                    f"{prefix}status__in": [Status.FAILED, Status.TIMEOUT],
+                    f"{prefix}infrastructure": True,
+                }
+            ),
+        ),
+    }
+
+
+def result_progress(result: Result) -> dict[str, Any]:
+    """One result's counts: total, completed, success, terminal, cancelled, in_flight,
+    infra_failed, failed (every ended run that did not succeed: failed, timed out, cancelled,
+    or completed with a failing evaluation, so CI can compare it with zero) and duration."""
+    agg = result.runs.aggregate(**_progress_counts(), duration=Sum("duration_seconds"))
+    agg["failed"] = agg["terminal"] - agg["success"]
+    return agg
+
+
+def results_with_progress(results: QuerySet[Result]) -> QuerySet[Result]:
+    """Results, each annotated with the counts of result_progress (in one query)."""
+    return results.annotate(**_progress_counts("runs__"))
 
 
 def scenarios_for_launch(
@@ -99,156 +123,6 @@ def run_personality(run: Run) -> Personality | None:
             organization_id=run.organization_id, pk=scenario.personality
         ).first()
     return None
-
-
-def scenario_caller_script(
-    scenario: Scenario, personality: Personality | None = None
-) -> CallerScript:
-    """The scenario as plain data: its opening line (a FIRST_MESSAGE condition wins over
-    first_message) and its other conditions in id order."""
-    first = (scenario.first_message or "").strip() or "Hello"
-    conditions: list[dict[str, Any]] = []
-    data = scenario.conditional_actions if isinstance(scenario.conditional_actions, dict) else {}
-    for cond in sorted(
-        (c for c in data.get("conditions", []) if isinstance(c, dict)),
-        key=lambda c: c.get("id") or 0,
-    ):
-        action = str(cond.get("action") or "").strip()
-        if not action:
-            continue
-        if str(cond.get("condition", "")).strip().upper() == "FIRST_MESSAGE":
-            first = action
-        else:
-            conditions.append(
-                {
-                    "id": cond.get("id"),
-                    "condition": str(cond.get("condition") or ""),
-                    "action": action,
-                    "fixed_message": bool(cond.get("fixed_message")),
-                }
-            )
-    return CallerScript(
-        first_message=first,
-        scenario_type=scenario.scenario_type,
-        instructions=scenario.instructions or "",
-        conditions=tuple(conditions),
-        personality=personality.prompt if personality else "",
-    )
-
-
-def persona_of(personality: Personality | None) -> Persona:
-    if personality is None:
-        return Persona()
-    return Persona(
-        speed=personality.speed,
-        interruption_level=personality.interruption_level,
-        background_noise=personality.background_noise,
-        noise_snr_db=personality.background_noise_snr_db,
-        backchannels=personality.backchannels,
-    )
-
-
-def run_custom_metrics(run: Run) -> list[CustomMetric]:
-    """The metrics attached to the run's scenario (or named by its case) or to its agent, once
-    each, in id order."""
-    q = Metric.objects.none()
-    if run.case:
-        q = q | Metric.objects.filter(pk__in=[int(i) for i in run.case.get("metric_ids") or []])
-    elif run.scenario_id:
-        q = q | Metric.objects.filter(scenarios=run.scenario_id)
-    if run.agent_id:
-        q = q | Metric.objects.filter(agents=run.agent_id)
-    return [
-        CustomMetric(
-            m.pk,
-            m.name,
-            m.eval_type,
-            m.type,
-            m.prompt,
-            dict(m.configuration or {}),
-            tuple(m.enum_values or ()),
-        )
-        for m in q.filter(organization_id=run.organization_id).distinct().order_by("id")
-    ]
-
-
-def llm_config() -> LLMConfig | None:
-    if not (settings.LLM_BASE_URL and settings.LLM_MODEL):
-        return None
-    return LLMConfig(
-        settings.LLM_BASE_URL,
-        settings.LLM_MODEL,
-        settings.LLM_API_KEY,
-        settings.LLM_TIMEOUT_SECONDS,
-    )
-
-
-def agent_endpoint_config(agent: AIAgent) -> tuple[SessionEndpointConfig, int]:
-    """The agent's session endpoint as the runner calls it (secret decrypted in memory), and
-    the caller's join uid."""
-    data: dict[str, Any] = agent.agora_data or {}
-    config = SessionEndpointConfig(
-        url=str(data.get("session_endpoint_url", "")),
-        client_id=str(data.get("client_id", "")),
-        secret=agent.agora_api_key,
-        header_name=str(data.get("auth_header_name") or DEFAULT_SECRET_HEADER),
-        method=str(data.get("request_method") or "POST").upper(),
-        timeout_seconds=settings.SESSION_ENDPOINT_TIMEOUT_SECONDS,
-        deadline_seconds=settings.SESSION_ENDPOINT_DEADLINE_SECONDS,
-        total_seconds=settings.SESSION_ENDPOINT_TOTAL_SECONDS,
-        allow_hosts=tuple(settings.SESSION_ENDPOINT_ALLOW),
-    )
-    return config, int(data.get("join_uid") or 1)
-
-
-def run_call_spec(*, run: Run) -> CallSpec:
-    """Everything the runner needs for one run, as plain data (the secret decrypted in memory)."""
-    agent = run.agent
-    scenario = run_scenario(run)
-    if agent is None or scenario is None:
-        raise LookupError("the run's agent or scenario was deleted")
-    personality = run_personality(run)
-    endpoint, join_uid = agent_endpoint_config(agent)
-    variables = (run.case or {}).get("agent_variables")
-    if variables:
-        endpoint = replace(endpoint, agent_variables=dict(variables))
-    return CallSpec(
-        endpoint=endpoint,
-        join_uid=join_uid,
-        caller=scenario_caller_script(scenario, personality),
-        persona=persona_of(personality),
-        seed=run.seed,
-        llm=llm_config(),
-        max_duration_seconds=float(scenario.max_duration or settings.DEFAULT_MAX_DURATION_SECONDS),
-        agent_join_timeout_seconds=settings.AGENT_JOIN_TIMEOUT_SECONDS,
-        silence_limit_seconds=settings.SILENCE_LIMIT_SECONDS,
-        end_of_turn_silence_ms=settings.END_OF_TURN_SILENCE_MS,
-        agent_gives_first_message=agent.agent_gives_first_message,
-        local_channel_address=settings.LOCAL_CHANNEL_ADDRESS,
-        local_channel_app_ids=tuple(settings.LOCAL_CHANNEL_APP_IDS),
-        local_network=NetworkConditions.parse(settings.LOCAL_CHANNEL_NETWORK),
-    )
-
-
-def run_call_data(
-    run: Run, *, transcript: list[dict[str, Any]], expected_outcome_prompt: str
-) -> CallData:
-    """A stored call as the evaluators read it: the run's stereo recording (caller left, agent
-    right) and the timeline kept in its metadata. Raises OSError or ValueError when the
-    recording cannot be read."""
-    with run.recording.open("rb") as fh:
-        rate, stereo = read_wav(fh.read())
-    meta = run.metadata or {}
-    return CallData(
-        sample_rate=rate,
-        caller=stereo[:, 0].copy(),
-        agent=stereo[:, 1].copy(),
-        transcript=transcript,
-        caller_utterances=list(meta.get("caller_utterances") or []),
-        timeline=list(meta.get("timeline") or []),
-        expected_outcome_prompt=expected_outcome_prompt,
-        ended_reason=str(meta.get("ended_reason") or ""),
-    )
 
 
 def share_link_open(*, token: str) -> ShareLink | None:

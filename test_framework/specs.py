@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -521,89 +521,106 @@ def _read_defaults(value: Any, problems: _Problems) -> dict[str, Any]:
     return read
 
 
-def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | None:  # noqa: C901
+def _read_case(raw: Any, path: str, problems: _Problems) -> dict[str, Any] | None:
     """The case's own fields that could be read (None: not an object at all)."""
     data = _object(raw, path, problems)
     if data is None:
         return None
     _keys_known(data, path, CASE_KEYS, problems)
-    read: dict[str, Any] = {}
     if "name" not in data:
         problems.add(_at(path, "name"), "This field is required.")
-    else:
-        name = _string(data["name"], _at(path, "name"), problems, MAX_NAME_LENGTH, blank=False)
-        if name is not None:
-            read["name"] = name.strip()
-    if "key" in data:
-        key = _string(data["key"], _at(path, "key"), problems, MAX_KEY_LENGTH, blank=False)
-        if key is not None:
-            read["key"] = key.strip()
-    kind = data.get("type", ScenarioType.INSTRUCTION)
-    if kind in ScenarioType.values:
+    read: dict[str, Any] = {}
+    kind = _case_type(data.get("type", ScenarioType.INSTRUCTION), _at(path, "type"), problems)
+    if kind is not None:
         read["type"] = kind
-    elif kind in HOSTED_TYPES:
+    for key, value in data.items():
+        reader = _CASE_READERS.get(key)
+        if reader is not None:
+            field_value = reader(key, value, path, problems)
+            if field_value is not None:
+                read[key] = field_value
+    _case_needs(read, data, path, problems)
+    read["_unreadable"] = {k for k in data if k not in read}
+    return read
+
+
+def _case_type(kind: Any, at: str, problems: _Problems) -> str | None:
+    if kind in ScenarioType.values:
+        return str(kind)
+    if kind in HOSTED_TYPES:
         problems.add(
-            _at(path, "type"),
+            at,
             f'"{kind}" cases are not available on this server (instruction or '
             "conditional_actions).",
         )
     else:
         problems.add(
-            _at(path, "type"),
-            f'"{str(kind)[:40]}" is not a valid choice (instruction or conditional_actions).',
+            at, f'"{str(kind)[:40]}" is not a valid choice (instruction or conditional_actions).'
         )
-    for key in ("instructions", "expected_outcome"):
-        if key in data:
-            text = _string(data[key], _at(path, key), problems, limits.TEXT)
-            if text is not None:
-                read[key] = text
-    if "first_message" in data:
-        text = _string(
-            data["first_message"], _at(path, "first_message"), problems, limits.LINE, blank=False
-        )
-        if text is not None:
-            read["first_message"] = text
-    if "conditional_actions" in data:
-        actions = _conditional_actions(
-            data["conditional_actions"], _at(path, "conditional_actions"), problems
-        )
-        if actions is not None:
-            read["conditional_actions"] = actions
-    if "tools" in data:
-        tools = _tools(data["tools"], _at(path, "tools"), problems)
-        if tools is not None:
-            read["tools"] = tools
-    for key in (
-        "metrics",
-        "personality",
-        "test_profile",
-        "tags",
-        "language",
-        "frequency",
-        "max_duration",
-    ):
-        if key in data:
-            value = _common_field(key, data[key], path, problems)
-            if value is not None:
-                read[key] = value
-    # What the type needs, judged on the case's own fields (defaults carry neither).
+    return None
+
+
+def _case_needs(read: dict[str, Any], data: dict[str, Any], path: str, problems: _Problems) -> None:
+    """What the type needs, judged on the case's own fields (defaults carry neither)."""
     if (
         read.get("type") == ScenarioType.INSTRUCTION
         and _at(path, "instructions") not in problems.errors
+        and not str(read.get("instructions") or "").strip()
     ):
-        if not str(read.get("instructions") or "").strip():
-            problems.add(
-                _at(path, "instructions"),
-                "Instructions are required for an instruction case: what the simulated caller "
-                "does.",
-            )
+        problems.add(
+            _at(path, "instructions"),
+            "Instructions are required for an instruction case: what the simulated caller does.",
+        )
     if read.get("type") == ScenarioType.CONDITIONAL_ACTIONS and "conditional_actions" not in data:
         problems.add(
             _at(path, "conditional_actions"),
             "Required for a conditional_actions case: the caller's scripted lines.",
         )
-    read["_unreadable"] = {k for k in data if k not in read}
+
+
+def _stripped(limit: int) -> Callable[[str, Any, str, _Problems], str | None]:
+    def read(key: str, value: Any, path: str, problems: _Problems) -> str | None:
+        text = _string(value, _at(path, key), problems, limit, blank=False)
+        return text.strip() if text is not None else None
+
     return read
+
+
+def _text(limit: int, *, blank: bool = True) -> Callable[[str, Any, str, _Problems], str | None]:
+    def read(key: str, value: Any, path: str, problems: _Problems) -> str | None:
+        return _string(value, _at(path, key), problems, limit, blank=blank)
+
+    return read
+
+
+def _common(key: str, value: Any, path: str, problems: _Problems) -> Any:
+    return _common_field(key, value, path, problems)
+
+
+# How each of a case's own fields is read (None: unreadable, with the problem recorded).
+_CASE_READERS: dict[str, Callable[[str, Any, str, _Problems], Any]] = {
+    "name": _stripped(MAX_NAME_LENGTH),
+    "key": _stripped(MAX_KEY_LENGTH),
+    "instructions": _text(limits.TEXT),
+    "expected_outcome": _text(limits.TEXT),
+    "first_message": _text(limits.LINE, blank=False),
+    "conditional_actions": lambda key, value, path, problems: _conditional_actions(
+        value, _at(path, key), problems
+    ),
+    "tools": lambda key, value, path, problems: _tools(value, _at(path, key), problems),
+    **{
+        key: _common
+        for key in (
+            "metrics",
+            "personality",
+            "test_profile",
+            "tags",
+            "language",
+            "frequency",
+            "max_duration",
+        )
+    },
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -694,7 +711,7 @@ def spec_from_text(text: str | bytes, *, field: str) -> dict[str, Any]:
     return spec
 
 
-def spec_plan(  # noqa: C901
+def spec_plan(
     *,
     organization: Organization,
     agent: AIAgent,
@@ -718,41 +735,15 @@ def spec_plan(  # noqa: C901
         problems.add(
             "version", 'Must be "1" (a string): the only spec format version this server reads.'
         )
-    suite_name = ""
-    if "suite" in spec:
-        suite = _object(spec["suite"], "suite", problems)
-        if suite is not None:
-            _keys_known(suite, "suite", SUITE_KEYS, problems)
-            if "name" in suite:
-                suite_name = (_string(suite["name"], "suite.name", problems, 255) or "").strip()
-            if "description" in suite:
-                _string(suite["description"], "suite.description", problems, 5000)
+    suite_name = _read_suite(spec["suite"], problems) if "suite" in spec else ""
     defaults = (
         _read_defaults(spec["defaults"], problems) if "defaults" in spec else {"_unreadable": set()}
     )
-    raw_cases = spec.get("scenarios")
-    cases: list[tuple[int, dict[str, Any]]] = []
-    if "scenarios" not in spec:
-        problems.add("scenarios", "This field is required: the test cases, 1 to 200.")
-    elif not isinstance(raw_cases, list):
-        problems.add("scenarios", f"Expected a list of test cases, not {_type_name(raw_cases)}.")
-    elif not raw_cases:
-        problems.add("scenarios", "Give at least 1 test case.")
-    elif len(raw_cases) > MAX_CASES:
-        problems.add(
-            "scenarios",
-            f"A spec holds at most {MAX_CASES} test cases; this one has {len(raw_cases)}.",
-        )
-    else:
-        for i, raw in enumerate(raw_cases):
-            read = _read_case(raw, f"scenarios[{i}]", problems)
-            if read is not None:
-                cases.append((i, read))
     planned = _resolve(
         organization=organization,
         agent=agent,
         defaults=defaults,
-        cases=cases,
+        cases=_read_cases(spec, problems),
         frequency=frequency,
         problems=problems,
         suite_name=suite_name,
@@ -770,6 +761,43 @@ def spec_plan(  # noqa: C901
     return Plan(
         agent=agent, channel=channel, suite_name=suite_name, cases=planned, concurrency_limit=limit
     )
+
+
+def _read_suite(raw: Any, problems: _Problems) -> str:
+    """The suite's name ("" if none or unreadable); its description is only checked."""
+    suite = _object(raw, "suite", problems)
+    if suite is None:
+        return ""
+    _keys_known(suite, "suite", SUITE_KEYS, problems)
+    if "description" in suite:
+        _string(suite["description"], "suite.description", problems, 5000)
+    if "name" not in suite:
+        return ""
+    return (_string(suite["name"], "suite.name", problems, 255) or "").strip()
+
+
+def _read_cases(spec: dict[str, Any], problems: _Problems) -> list[tuple[int, dict[str, Any]]]:
+    """(index, the fields read) of each test case that is an object at all."""
+    raw_cases = spec.get("scenarios")
+    if "scenarios" not in spec:
+        problems.add("scenarios", "This field is required: the test cases, 1 to 200.")
+    elif not isinstance(raw_cases, list):
+        problems.add("scenarios", f"Expected a list of test cases, not {_type_name(raw_cases)}.")
+    elif not raw_cases:
+        problems.add("scenarios", "Give at least 1 test case.")
+    elif len(raw_cases) > MAX_CASES:
+        problems.add(
+            "scenarios",
+            f"A spec holds at most {MAX_CASES} test cases; this one has {len(raw_cases)}.",
+        )
+    else:
+        cases = []
+        for i, raw in enumerate(raw_cases):
+            read = _read_case(raw, f"scenarios[{i}]", problems)
+            if read is not None:
+                cases.append((i, read))
+        return cases
+    return []
 
 
 def _resolve(

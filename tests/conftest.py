@@ -17,6 +17,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REALTIME_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.realtime)
+        if item.get_closest_marker("e2e"):
+            # Under pytest-xdist (make test: -n 2 --dist loadgroup) the end-to-end tests, each
+            # a whole stack of processes, run one after another on one worker, while the
+            # others run on the rest.
+            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import factory
+from django.utils import timezone
 
 from cekura.accounts.models import Organization
-from test_framework.models import AIAgent, Scenario
+from test_framework.choices import Status
+from test_framework.models import AIAgent, Result, Run, Scenario
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):
@@ -42,3 +44,74 @@ class ScenarioFactory(factory.django.DjangoModelFactory):
     agent = factory.SubFactory(AgentFactory)
     name = factory.Sequence(lambda n: f"scenario-{n}")
     first_message = "Hi, I would like to book an appointment."
+
+
+class ResultFactory(factory.django.DjangoModelFactory):
+    """A result of one agent; `ResultFactory(finished=True)` is one whose runs all ended."""
+
+    class Meta:
+        model = Result
+
+    agent = factory.SubFactory(AgentFactory)
+    organization = factory.SelfAttribute("agent.organization")
+    agent_name = factory.SelfAttribute("agent.agent_name")
+    name = factory.Sequence(lambda n: f"result-{n}")
+    status = Status.IN_PROGRESS
+
+    class Params:
+        finished = factory.Trait(status=Status.COMPLETED)
+
+
+class RunFactory(factory.django.DjangoModelFactory):
+    """A run of a scenario in a result. Status traits give a run as the lifecycle leaves it:
+    `queued`, `running` (claimed, beating), `evaluating` (call stored), `completed`,
+    `failed` (on our side, refunded), `cancelled` (before it started, refunded)."""
+
+    class Meta:
+        model = Run
+
+    result = factory.SubFactory(ResultFactory)
+    agent = factory.SelfAttribute("result.agent")
+    organization = factory.SelfAttribute("result.organization")
+    scenario = factory.SubFactory(ScenarioFactory, agent=factory.SelfAttribute("..agent"))
+    status = Status.PENDING
+
+    class Params:
+        queued = factory.Trait(status=Status.IN_QUEUE)
+        running = factory.Trait(
+            status=Status.RUNNING,
+            executed_at=factory.LazyFunction(timezone.now),
+            heartbeat_at=factory.LazyFunction(timezone.now),
+            attempts=1,
+        )
+        evaluating = factory.Trait(
+            status=Status.EVALUATING,
+            executed_at=factory.LazyFunction(timezone.now),
+            heartbeat_at=factory.LazyFunction(timezone.now),
+            ended_reason="Testing agent-ended-call",
+            duration_seconds=12.0,
+            attempts=1,
+        )
+        completed = factory.Trait(
+            status=Status.COMPLETED,
+            success=True,
+            ended_reason="Testing agent-ended-call",
+            duration_seconds=12.0,
+            finished_at=factory.LazyFunction(timezone.now),
+        )
+        failed = factory.Trait(
+            status=Status.FAILED,
+            success=False,
+            ended_reason="Testing agent-pipeline-error",
+            infrastructure=True,
+            credit_refunded=True,
+            error_message="internal error in the testing agent",
+            finished_at=factory.LazyFunction(timezone.now),
+        )
+        cancelled = factory.Trait(
+            status=Status.CANCELLED,
+            success=False,
+            ended_reason="run-cancelled-by-user",
+            credit_refunded=True,
+            finished_at=factory.LazyFunction(timezone.now),
+        )

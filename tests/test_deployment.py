@@ -4,6 +4,7 @@ checking that every service's command names something the project really has."""
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 import tomllib
 from pathlib import Path
@@ -43,13 +44,14 @@ def check_command(argv: list[str]) -> None:
         from django.conf import settings
 
         sub = argv[argv.index("-A") + 2]
-        assert sub in ("worker", "beat"), f"unknown celery subcommand {sub!r}"
-        if sub == "worker":
-            assert argv[argv.index("-Q") + 1] in (
-                settings.CELERY_CALLS_QUEUE,
-                settings.CELERY_POST_QUEUE,
-            )
-        else:  # beat schedules tasks that exist, onto the queue the workers consume
+        assert sub == "worker", f"unexpected celery subcommand {sub!r}"
+        queue = argv[argv.index("-Q") + 1]
+        assert queue in (
+            settings.CELERY_CALLS_QUEUE,
+            settings.CELERY_POST_QUEUE,
+            settings.CELERY_MAINTENANCE_QUEUE,
+        )
+        if "--beat" in argv:  # beat schedules tasks that exist, onto the queue it consumes
             from cekura.celery import app as celery_app
 
             celery_app.loader.import_default_modules()
@@ -57,10 +59,7 @@ def check_command(argv: list[str]) -> None:
                 assert entry["task"] in celery_app.tasks, (
                     f"beat schedules an unknown task {entry['task']!r}"
                 )
-                assert (
-                    settings.CELERY_TASK_ROUTES[entry["task"]]["queue"]
-                    == settings.CELERY_POST_QUEUE
-                )
+                assert settings.CELERY_TASK_ROUTES[entry["task"]]["queue"] == queue
     elif argv[0] == "gunicorn":
         assert "gunicorn" in dependencies()
         module, _, attr = argv[1].partition(":")
@@ -71,19 +70,21 @@ def check_command(argv: list[str]) -> None:
 
 def test_every_compose_command_exists_in_the_project() -> None:
     services = compose()["services"]
-    assert {"postgres", "redis", "web", "worker", "worker-post", "beat", "migrate", "demo"} <= set(
-        services
-    )
+    long_running = {"web", "worker", "worker-post", "maintenance", "demo"}
+    assert {"postgres", "redis", "migrate", *long_running} <= set(services)
     queues = {
         shlex.split(services[n]["command"])[shlex.split(services[n]["command"]).index("-Q") + 1]
-        for n in ("worker", "worker-post")
+        for n in ("worker", "worker-post", "maintenance")
     }
     from django.conf import settings
 
     assert queues == {
         settings.CELERY_CALLS_QUEUE,
         settings.CELERY_POST_QUEUE,
-    }  # both queues are consumed
+        settings.CELERY_MAINTENANCE_QUEUE,
+    }  # every queue is consumed
+    beats = [n for n, svc in services.items() if "--beat" in str(svc.get("command", ""))]
+    assert beats == ["maintenance"]  # exactly one beat
     # Every task is routed to a queue some worker consumes.
     assert {r["queue"] for r in settings.CELERY_TASK_ROUTES.values()} <= queues
     commands = 0
@@ -95,21 +96,23 @@ def test_every_compose_command_exists_in_the_project() -> None:
             check_command(argv)
             commands += 1
             assert svc.get("build") == "." and (ROOT / "Dockerfile").exists(), name
-    assert commands == 6  # migrate, web, worker, worker-post, beat, demo
-    for name in (
-        "web",
-        "worker",
-        "worker-post",
-        "beat",
-        "demo",
-    ):  # long-running: brought back if they exit
+    assert commands == 6  # migrate, web, worker, worker-post, maintenance, demo
+    for name in long_running:  # brought back if they exit
         assert services[name].get("restart") == "unless-stopped", name
     assert services["migrate"]["restart"] == "no"
 
 
 def test_dockerfile_copies_every_package_and_uses_production_settings() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    for pkg in ("settings", "cekura", "test_framework", "agora_runner", "evaluators", "manage.py"):
+    for pkg in (
+        "settings",
+        "cekura",
+        "test_framework",
+        "agora_runner",
+        "evaluators",
+        "common",
+        "manage.py",
+    ):
         assert f"COPY {pkg}" in text
     assert "settings.production" in text
     check_command(shlex.split("gunicorn cekura.wsgi:application"))
@@ -137,3 +140,20 @@ def test_a_post_processing_worker_can_run_on_idle_cpu_only() -> None:
     with pytest.raises(ValueError, match="must be one of normal, batch, idle"):
         set_cpu_policy("lowest")
     set_cpu_policy("normal")  # the default: nothing changes
+
+
+def test_every_environment_variable_the_settings_read_is_in_the_readme() -> None:
+    """The README's configuration table is the users' reference: nothing the settings read may
+    be missing from it."""
+    read = set()
+    for path in (ROOT / "settings").glob("*.py"):
+        read |= set(
+            re.findall(
+                r"""(?:env(?:\.\w+)?|environ\.get|environ|getenv)[(\[]\s*["']([A-Z][A-Z0-9_]+)["']""",
+                path.read_text(),
+            )
+        )
+    assert len(read) > 40  # the pattern still finds them
+    read -= {"PYTEST_XDIST_WORKER"}  # set by pytest-xdist for the tests, not by a user
+    readme = (ROOT / "README.md").read_text()
+    assert sorted(v for v in read if f"`{v}`" not in readme) == []

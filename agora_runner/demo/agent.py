@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,17 @@ class AgentKnobs:
     calibrate_ms: tuple[
         int, ...
     ] = ()  # calibration: answer the fixed clip after these delays, in turn
+
+
+@dataclass
+class _Ear:
+    """What the agent keeps of the caller's audio while it listens."""
+
+    tracker: TurnTracker
+    history: list[bytes] = field(default_factory=list)  # the last frames, for the pre-roll
+    turn: list[bytes] | None = None  # the caller's turn so far, while one is under way
+    answers: int = 0  # calibration answers given
+    responding: asyncio.Task[None] | None = None
 
 
 class DemoAgent:
@@ -157,15 +168,9 @@ class DemoAgent:
             log.info("demo agent: interrupted, stopping")
             self.speaker.clear()
 
-    async def _listen(self, caller_present: asyncio.Event) -> None:  # noqa: C901
-        calibrating = bool(self.knobs.calibrate_ms)
-        tracker = TurnTracker(
-            CALIBRATION_END_OF_TURN_MS if calibrating else self.knobs.end_of_turn_ms
-        )
-        answers = 0
-        history: list[bytes] = []
-        turn: list[bytes] | None = None
-        responding: asyncio.Task[None] | None = None
+    async def _listen(self, caller_present: asyncio.Event) -> None:
+        end_of_turn = CALIBRATION_END_OF_TURN_MS if self.knobs.calibrate_ms else None
+        ear = _Ear(TurnTracker(end_of_turn or self.knobs.end_of_turn_ms))
         while True:
             ev = await self.transport.events.get()
             if isinstance(ev, UserJoined):
@@ -175,35 +180,40 @@ class DemoAgent:
                 return
             elif isinstance(ev, RemoteAudio):
                 caller_present.set()
-                arrived = time.monotonic()
-                history = (history + [ev.pcm])[-PRE_ROLL_FRAMES:]
-                change = tracker.push(ev.pcm)
-                if tracker.detector.last_voiced:
-                    self._last_voiced_at = arrived
-                if change == "start":
-                    turn = list(history)
-                    if self.speaker.speaking and not self.knobs.talk_over:
-                        self._spawn(self._yield_if_interrupted(tracker))
-                    if self.knobs.talk_over and not self.speaker.speaking:
-                        self._spawn(self._say(TALK_OVER))
-                elif turn is not None:
-                    turn.append(ev.pcm)
-                if change == "end" and calibrating:
-                    turn = None
-                    delay = self.knobs.calibrate_ms[answers % len(self.knobs.calibrate_ms)]
-                    answers += 1
-                    self._spawn(
-                        self._answer_after(
-                            delay,
-                            self._last_voiced_at,
-                            CALIBRATION_CLIPS[answers % len(CALIBRATION_CLIPS)],
-                        )
-                    )
-                elif change == "end" and turn is not None:
-                    audio = np.frombuffer(b"".join(turn), dtype=np.int16)
-                    turn = None
-                    if responding is None or responding.done():
-                        responding = self._spawn(self._respond(audio))
+                self._heard(ear, ev.pcm)
+
+    def _heard(self, ear: _Ear, pcm: bytes) -> None:
+        """A frame of the caller's audio: follow its turns, and act when one starts or ends."""
+        arrived = time.monotonic()
+        ear.history = (ear.history + [pcm])[-PRE_ROLL_FRAMES:]
+        change = ear.tracker.push(pcm)
+        if ear.tracker.detector.last_voiced:
+            self._last_voiced_at = arrived
+        if change == "start":
+            ear.turn = list(ear.history)
+            if self.speaker.speaking and not self.knobs.talk_over:
+                self._spawn(self._yield_if_interrupted(ear.tracker))
+            if self.knobs.talk_over and not self.speaker.speaking:
+                self._spawn(self._say(TALK_OVER))
+        elif ear.turn is not None:
+            ear.turn.append(pcm)
+        if change == "end":
+            self._turn_ended(ear)
+
+    def _turn_ended(self, ear: _Ear) -> None:
+        """The caller's turn ended: answer it (in calibration mode, with the next fixed clip
+        at the next fixed delay)."""
+        if self.knobs.calibrate_ms:
+            ear.turn = None
+            delay = self.knobs.calibrate_ms[ear.answers % len(self.knobs.calibrate_ms)]
+            ear.answers += 1
+            clip = CALIBRATION_CLIPS[ear.answers % len(CALIBRATION_CLIPS)]
+            self._spawn(self._answer_after(delay, self._last_voiced_at, clip))
+        elif ear.turn is not None:
+            audio = np.frombuffer(b"".join(ear.turn), dtype=np.int16)
+            ear.turn = None
+            if ear.responding is None or ear.responding.done():
+                ear.responding = self._spawn(self._respond(audio))
 
     async def run(self) -> None:
         if self.knobs.never_join:

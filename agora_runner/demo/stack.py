@@ -27,13 +27,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from common.vocabulary import DEFAULT_SECRET_HEADER
+
 from .. import loop as event_loop
 from ..channel.network import FIELDS, NetworkConditions
 from ..channel.server import ChannelServer
 from ..session import ENCRYPTION_MODES
 from ..speech import Synthesizer, Transcriber
 from ..tokens import mint_rtc_token
-from ..types import DEFAULT_SECRET_HEADER, EncryptionConfig, JoinDetails
+from ..types import EncryptionConfig, JoinDetails
 from .agent import AgentKnobs, DemoAgent
 from .defaults import DEMO_AGENT_UID, DEMO_APP_CERTIFICATE, DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
 

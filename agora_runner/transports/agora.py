@@ -140,7 +140,7 @@ def _uid(value: Any) -> int:
 def _observers(sdk: SimpleNamespace, transport: AgoraTransport) -> tuple[Any, Any]:
     """Observer classes built on the SDK's own interfaces, bound to one transport."""
 
-    class ConnectionObserver(sdk.IRTCConnectionObserver):  # type: ignore[name-defined]
+    class ConnectionObserver(sdk.IRTCConnectionObserver):  # type: ignore[name-defined, misc]
         def on_connected(self, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:
             transport._threadsafe(transport._on_connected)
 
@@ -166,7 +166,7 @@ def _observers(sdk: SimpleNamespace, transport: AgoraTransport) -> tuple[Any, An
             # 1 = decryption failure: the agent's audio cannot be heard.
             transport._emit(EncryptionFailure(-1, time.monotonic()))
 
-    class AudioObserver(sdk.IAudioFrameObserver):  # type: ignore[name-defined]
+    class AudioObserver(sdk.IAudioFrameObserver):  # type: ignore[name-defined, misc]
         def on_playback_audio_frame_before_mixing(
             self,
             agora_local_user: Any,

@@ -11,15 +11,19 @@ than none.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..base import CallData
+from common.wav import speech_edges
+
 from .background import measure_background
 from .edges import find_onset, find_stop
 from .params import PARAMS, TimingParams
 from .signal import SAMPLE_RATE, Track
+
+if TYPE_CHECKING:  # the call's data computes its timing with this module, lazily
+    from ..base import CallData
 
 __all__ = ["PARAMS", "StopTiming", "Timing", "TimingParams", "TurnTiming", "score_timing"]
 
@@ -83,8 +87,6 @@ def _caller_lines(call: CallData) -> list[tuple[int, int]]:
     """(speech start, speech end) of each caller line, in samples: as authored when the run
     kept them, else the edges of the sound on the caller's track while the line was sent
     (backchannels are not lines: the agent is not expected to answer them)."""
-    from agora_runner.audio import speech_edges
-
     sr = call.sample_rate
     out = []
     for u in sorted(

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .params import PARAMS, TimingParams
-from .signal import SAMPLE_RATE, Track, bands_of, broadband_db, highpass
+from .signal import (
+    SAMPLE_RATE,
+    Track,
+    bands_of,
+    broadband_db,
+    envelope,
+    highpass,
+    region_evidence,
+)
 
 SILENCE = "silence"  # digital silence or close to it
 STEADY = "steady"  # noise whose level holds (a fan, a line, comfort noise, hum)
@@ -100,8 +108,6 @@ def measure_background(
     )
     excess_ceiling = float(np.quantile(excess_max(bands, partial), p.ceiling_quantile))
     sum_ceiling = float(np.quantile(excess_sum(bands, partial, p), p.ceiling_quantile))
-    from .edges import region_evidence
-
     evidence = region_evidence(bands, power, p)
     xf = x.astype(np.float64)
     n = len(xf) // 160
@@ -109,7 +115,7 @@ def measure_background(
     level = float(20 * np.log10(max(np.median(rms), 1e-3) / 32768))
     hp = highpass(x, p)
     settle = min(len(hp) // 4, int(0.02 * SAMPLE_RATE))  # the filter's start-up is not background
-    envelope_peak = float(_envelope(hp[settle:]).max()) if len(hp) > settle else 0.0
+    envelope_peak = float(envelope(hp[settle:]).max()) if len(hp) > settle else 0.0
     if level < -75:
         kind = SILENCE
     elif modulation_db(bands, p) >= p.fluctuating_db:
@@ -135,12 +141,6 @@ def measure_background(
         ),
         float(np.quantile(broadband_db(bands), p.ceiling_quantile)),
     )
-
-
-def _envelope(x: np.ndarray) -> np.ndarray:
-    from .edges import _envelope as envelope
-
-    return envelope(x)
 
 
 def modulation_db(bands: np.ndarray, p: TimingParams = PARAMS) -> float:

@@ -18,7 +18,15 @@ import numpy as np
 
 from .background import FLUCTUATING, SILENCE, STEADY, Background
 from .params import PARAMS, TimingParams
-from .signal import SAMPLE_RATE, Track, bands_of, broadband_db, highpass
+from .signal import (
+    SAMPLE_RATE,
+    Track,
+    bands_of,
+    broadband_db,
+    envelope,
+    highpass,
+    region_evidence,
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,8 @@ def _window_max(x: np.ndarray, before: int, after: int) -> np.ndarray:
     from numpy.lib.stride_tricks import sliding_window_view
 
     padded = np.concatenate([np.full(before, -np.inf), x, np.full(after, -np.inf)])
-    return sliding_window_view(padded, before + after + 1).max(axis=1)
+    peaks: np.ndarray = sliding_window_view(padded, before + after + 1).max(axis=1)
+    return peaks
 
 
 @dataclass(frozen=True)
@@ -98,32 +107,6 @@ def analyse(
     return Analysis(origin, level, nearby, over, evidence, loud & (share >= p.sure_fraction))
 
 
-def region_evidence(bands: np.ndarray, power: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
-    """Per frame and band region, the log-likelihood ratio (up to a scale) of "power raised
-    by evidence_snr" against the background's power: each band's power ratio less the
-    break-even ratio, weighted by its bins."""
-    ratio = np.minimum(10 ** (bands / 10) / power[None, :], p.evidence_cap)
-    s = p.evidence_snr
-    breakeven = np.log1p(s) * (1 + s) / s
-    weights = np.array([len(b) for b in _bins(p)], dtype=np.float64)
-    per_band = (ratio - breakeven) * weights[None, :]
-    return np.stack([per_band[:, r].sum(axis=1) for r in _regions(p)], axis=1)
-
-
-def _bins(p: TimingParams) -> list[np.ndarray]:
-    from .signal import _band_bins
-
-    return _band_bins(p.frame, p.bands_hz)
-
-
-def _regions(p: TimingParams) -> list[np.ndarray]:
-    """Band indices of each region: low (vowels, nasals), middle, high (fricatives), all."""
-    lows = np.asarray(p.bands_hz[:-1])
-    return [np.flatnonzero((lows >= lo) & (lows < hi)) for lo, hi in p.evidence_regions_hz] + [
-        np.arange(len(lows))
-    ]
-
-
 def _change_point(
     a: Analysis, bg: Background, start: int, limit: int, step: int, p: TimingParams
 ) -> int:
@@ -174,16 +157,6 @@ def _ceiling_walk(a: Analysis, start: int, limit: int, step: int, p: TimingParam
     return edge
 
 
-def _envelope(x: np.ndarray) -> np.ndarray:
-    """1 ms RMS envelope, centred (float64)."""
-    n = SAMPLE_RATE // 1000
-    c = np.concatenate([[0.0], np.cumsum(x * x)])
-    i = np.arange(len(x))
-    lo = np.maximum(i - n // 2, 0)
-    hi = np.minimum(i + n // 2 + 1, len(x))
-    return np.sqrt((c[hi] - c[lo]) / (hi - lo))
-
-
 def _follow(env: np.ndarray, start: int, threshold: float, step: int, bridge: int) -> int:
     """From `start`, the last sample (going by `step`) where env ≥ threshold, crossing gaps of
     up to `bridge` samples."""
@@ -221,7 +194,7 @@ def _quiet_edge(
     hp = (
         highpass(seg, p) if step < 0 else highpass(seg[::-1], p)[::-1]
     )  # never moves the edge outward
-    env = _envelope(hp)
+    env = envelope(hp)
     at = sure_sample - lo
     peak = float(env.max()) if len(env) else 0.0
     bridge = int((p.bridge_ms if step < 0 else p.stop_bridge_ms) * SAMPLE_RATE / 1000)
@@ -260,7 +233,7 @@ def _quiet(track: np.ndarray | Track, bg: Background, sure_sample: int, p: Timin
     seg = track[
         max(0, sure_sample - 160) : sure_sample + int(p.answer_reference_ms * SAMPLE_RATE / 1000)
     ]
-    peak = float(_envelope(highpass(seg, p)).max()) if len(seg) else 0.0
+    peak = float(envelope(highpass(seg, p)).max()) if len(seg) else 0.0
     return peak > 0 and 20 * np.log10(peak / max(bg.envelope_peak, 1e-3)) >= p.quiet_margin_db
 
 

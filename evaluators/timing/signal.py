@@ -44,14 +44,16 @@ def band_db(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
     # (re full scale): a band's level reads in dBFS.
     power = (spectrum.real**2 + spectrum.imag**2) * (2.0 / (p.frame * np.sum(w * w)))
     bands = np.stack([power[:, b].sum(axis=1) for b in _band_bins(p.frame, p.bands_hz)], axis=1)
-    return np.maximum(10 * np.log10(np.maximum(bands, 1e-30)), p.floor_db)
+    db: np.ndarray = np.maximum(10 * np.log10(np.maximum(bands, 1e-30)), p.floor_db)
+    return db
 
 
 @lru_cache(maxsize=4)
 def _highpass(cutoff: float) -> np.ndarray:
     from scipy.signal import butter
 
-    return butter(4, cutoff, btype="highpass", fs=SAMPLE_RATE, output="sos")
+    sos: np.ndarray = butter(4, cutoff, btype="highpass", fs=SAMPLE_RATE, output="sos")
+    return sos
 
 
 def highpass(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
@@ -62,7 +64,8 @@ def highpass(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
     if not len(x):
         return x
     # Start from the first sample's level, so a constant offset does not ring at the start.
-    return sosfilt(_highpass(p.highpass_hz), x - x[0])
+    filtered: np.ndarray = sosfilt(_highpass(p.highpass_hz), x - x[0])
+    return filtered
 
 
 def frame_end(t: int, p: TimingParams = PARAMS) -> int:
@@ -96,7 +99,8 @@ class Track:
         return len(self.samples)
 
     def __getitem__(self, index: Any) -> np.ndarray:
-        return self.samples[index]
+        part: np.ndarray = self.samples[index]
+        return part
 
     def _block(self, b: int) -> np.ndarray:
         if b not in self._blocks:
@@ -134,3 +138,38 @@ def bands_of(
         return origin, track.bands(origin, end)
     start = max(start, 0)
     return start, band_db(track[start:end], p)
+
+
+def region_evidence(bands: np.ndarray, power: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
+    """Per frame and band region, the log-likelihood ratio (up to a scale) of "power raised
+    by evidence_snr" against the background's power: each band's power ratio less the
+    break-even ratio, weighted by its bins."""
+    ratio = np.minimum(10 ** (bands / 10) / power[None, :], p.evidence_cap)
+    s = p.evidence_snr
+    breakeven = np.log1p(s) * (1 + s) / s
+    weights = np.array([len(b) for b in bins_of(p)], dtype=np.float64)
+    per_band = (ratio - breakeven) * weights[None, :]
+    return np.stack([per_band[:, r].sum(axis=1) for r in regions_of(p)], axis=1)
+
+
+def bins_of(p: TimingParams) -> list[np.ndarray]:
+    return _band_bins(p.frame, p.bands_hz)
+
+
+def regions_of(p: TimingParams) -> list[np.ndarray]:
+    """Band indices of each region: low (vowels, nasals), middle, high (fricatives), all."""
+    lows = np.asarray(p.bands_hz[:-1])
+    return [np.flatnonzero((lows >= lo) & (lows < hi)) for lo, hi in p.evidence_regions_hz] + [
+        np.arange(len(lows))
+    ]
+
+
+def envelope(x: np.ndarray) -> np.ndarray:
+    """1 ms RMS envelope, centred (float64)."""
+    n = SAMPLE_RATE // 1000
+    c = np.concatenate([[0.0], np.cumsum(x * x)])
+    i = np.arange(len(x))
+    lo = np.maximum(i - n // 2, 0)
+    hi = np.minimum(i + n // 2 + 1, len(x))
+    rms: np.ndarray = np.sqrt((c[hi] - c[lo]) / (hi - lo))
+    return rms

@@ -10,16 +10,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agora_runner.transcribe import mmss
-from agora_runner.types import DEFAULT_SECRET_HEADER
 from cekura.parsers import loads as bounded_json
+from common.vocabulary import DEFAULT_SECRET_HEADER
 from evaluators.custom import parse_rule
 from evaluators.overall import failed_reasons, overall_evaluation
 
-from .. import limits
+from .. import limits, selectors
 from ..choices import TERMINAL, EvalType, MetricType, ScenarioType, Status
 from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
 from ..selectors import run_personality
-from ..services import metric_slug_new, metric_slug_taken, result_counts
+from ..services import MSG_BAD_SCENARIOS, metric_slug_new, metric_slug_taken
 from .fields import LenientIdField, coerce_id
 
 AGORA_DATA_DEFAULTS = {
@@ -348,7 +348,7 @@ class RunScenariosAgoraSerializer(serializers.Serializer):
     )
 
     def validate_scenarios(self, value: Any) -> dict[str, Any]:
-        bad = serializers.ValidationError("Invalid scenario IDs or scenarios not found")
+        bad = serializers.ValidationError(MSG_BAD_SCENARIOS)
         if isinstance(value, str) and value.strip().lower() == "all":
             return {"all": True}
         if isinstance(value, list):
@@ -365,13 +365,6 @@ class RunScenariosAgoraSerializer(serializers.Serializer):
         if n < 1:
             raise bad
         return {"first_n": n}
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "ids" not in attrs["scenarios"] and attrs.get("agent_id") is None:
-            raise serializers.ValidationError(
-                {"agent_id": ['agent_id is required when scenarios is a number or "all".']}
-            )
-        return attrs
 
 
 class SpecLaunchSerializer(serializers.Serializer):
@@ -598,10 +591,7 @@ class RunSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_metadata(self, run: Run) -> dict[str, Any]:
-        meta = dict(run.metadata or {})
-        meta.setdefault("ended_reason", None)
-        meta.pop("infrastructure", None)
-        return meta
+        return run.api_metadata()
 
 
 class ResultRunSerializer(RunSerializer):
@@ -631,7 +621,7 @@ class _ResultCountsMixin(serializers.Serializer):
     def _counts(self, result: Result) -> dict[str, Any]:
         cache = cast(dict[str, Any], self.context).setdefault("_counts", {})
         if result.pk not in cache:
-            cache[result.pk] = result_counts(result)
+            cache[result.pk] = selectors.result_progress(result)
         return cache[result.pk]
 
     def get_total_runs_count(self, result: Result) -> int:
@@ -723,7 +713,7 @@ class ResultDetailSerializer(ResultListSerializer):
 
     def _finished(self, result: Result) -> list[dict[str, Any]]:
         if not hasattr(result, "_finished_runs"):
-            fields = ("status", "success", "evaluation", "expected_outcome", "metadata")
+            fields = ("status", "success", "evaluation", "expected_outcome", "ended_reason")
             result._finished_runs = list(result.runs.filter(status__in=TERMINAL).values(*fields))  # type: ignore[attr-defined]
         return result._finished_runs  # type: ignore[attr-defined]
 

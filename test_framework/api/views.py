@@ -27,7 +27,7 @@ from cekura.auth import ApiKeyPrincipal
 from cekura.errors import InvalidInput
 from cekura.ranged import stored_file_response
 from cekura.throttling import LAUNCH_THROTTLES
-from evaluators import PREDEFINED, RecordingError, read_recording, score_recording
+from evaluators import RecordingError, catalogue, read_recording, score_recording
 
 from .. import selectors, services
 from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
@@ -487,12 +487,12 @@ class RecordingViewSet(viewsets.ViewSet):
 
 
 class PredefinedMetricViewSet(viewsets.ViewSet):
-    """The built-in metric catalogue (evaluators.PREDEFINED)."""
+    """The built-in metric catalogue (evaluators.catalogue())."""
 
     serializer_class = PredefinedMetricSerializer
 
     @extend_schema(responses={200: PredefinedMetricSerializer(many=True)})
     def list(self, request: Request) -> Response:
         return Response(
-            PredefinedMetricSerializer([m.as_dict() for m in PREDEFINED], many=True).data
+            PredefinedMetricSerializer([m.as_dict() for m in catalogue()], many=True).data
         )

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from django import forms
 
-from agora_runner.types import DEFAULT_SECRET_HEADER
+from common.vocabulary import DEFAULT_SECRET_HEADER
 
 from .. import limits
 from ..choices import ScenarioType

@@ -15,7 +15,6 @@ from cekura.ranged import stored_file_response
 
 from .. import selectors
 from ..models import ShareLink
-from ..services import result_counts
 
 # The token is in the path: keep it out of other sites' logs (Referer), caches and indexes.
 PRIVATE_HEADERS = {
@@ -47,12 +46,12 @@ def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
             {
                 "run": run,
                 "metrics": (run.evaluation or {}).get("metrics", []),
-                "ended_reason": (run.metadata or {}).get("ended_reason") or "",
+                "ended_reason": run.ended_reason,
                 "transcript": run.transcript_object or [],
             }
         )
     results = [
-        {"result": r, "counts": result_counts(r), "runs": runs_by_result.get(r.pk, [])}
+        {"result": r, "counts": selectors.result_progress(r), "runs": runs_by_result.get(r.pk, [])}
         for r in link.results.order_by("id")
     ]
     return _with_headers(

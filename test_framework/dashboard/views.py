@@ -9,17 +9,17 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from agora_runner.types import DEFAULT_SECRET_HEADER
 from cekura.accounts.models import ApiKey, Organization
 from cekura.accounts.services import api_key_create, api_key_revoke, organization_of
 from cekura.errors import DomainError
 from cekura.ranged import stored_file_response
+from common.vocabulary import DEFAULT_SECRET_HEADER
 from evaluators.overall import turn_latencies
 
 from .. import selectors, services
@@ -29,7 +29,7 @@ from ..api.serializers import (
     RunSerializer,
     ScenarioSerializer,
 )
-from ..choices import IN_FLIGHT, TERMINAL, Status
+from ..choices import TERMINAL, Status
 from ..models import AIAgent, Personality, Result, Run
 from . import media
 from .forms import AgoraAgentForm, RunForm, ScenarioForm
@@ -278,19 +278,14 @@ def scenarios_run(request: HttpRequest) -> HttpResponse:
 
 # --- results and runs --------------------------------------------------------------------
 def _progress(results: Any) -> list[dict[str, Any]]:
-    rows = results.annotate(
-        total=Count("runs"),
-        done=Count("runs", filter=Q(runs__status__in=list(TERMINAL))),
-        ok=Count("runs", filter=Q(runs__success=True)),
-        live=Count("runs", filter=Q(runs__status__in=list(IN_FLIGHT))),
-    )
+    rows = selectors.results_with_progress(results)
     return [
         {
             "id": r.pk,
             "status": r.status,
-            "total": r.total,
-            "done": r.done,
-            "running": r.live,
+            "total": r.total,  # type: ignore[attr-defined]  # annotated by the selector
+            "done": r.terminal,  # type: ignore[attr-defined]
+            "running": r.in_flight,  # type: ignore[attr-defined]
             "success_rate": r.success_rate,
             "terminal": r.status in TERMINAL,
         }
@@ -357,7 +352,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "run": run,
             "data": data,
             "metrics": (run.evaluation or {}).get("metrics", []),
-            "ended_reason": (run.metadata or {}).get("ended_reason", ""),
+            "ended_reason": run.ended_reason,
             "transcript": run.transcript_object or [],
             "terminal": run.status in TERMINAL,
         },
@@ -380,7 +375,7 @@ def run_recording(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @org_required
 def run_waveform(request: HttpRequest, pk: int) -> JsonResponse:
-    from agora_runner.audio import read_wav
+    from common.wav import read_wav
 
     run = _recording(request, pk)
     with run.recording.open("rb") as fh:

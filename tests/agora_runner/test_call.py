@@ -8,14 +8,8 @@ from typing import Any
 from agora_runner.demo.defaults import DEMO_APP_ID, DEMO_CLIENT_ID, DEMO_SECRET
 from agora_runner.runner import execute_call
 from agora_runner.transcribe import transcribe_call
-from agora_runner.types import (
-    CALL_NOT_CONNECTED,
-    MAIN_AGENT_DID_NOT_ANSWER,
-    MAIN_AGENT_ENDED,
-    CallerScript,
-    CallSpec,
-    SessionEndpointConfig,
-)
+from agora_runner.types import CallerScript, CallSpec, SessionEndpointConfig
+from common.vocabulary import EndedReason
 from evaluators.text import word_error_rate
 
 
@@ -41,7 +35,7 @@ def test_a_full_call_records_both_sides_and_transcribes_them(
 ) -> None:
     lines = ["Hi, I would like to book an appointment.", "Tuesday would be great."]
     outcome = execute_call(spec_for(demo_stack, lines=lines), tts=tts)
-    assert outcome.ended_reason == MAIN_AGENT_ENDED  # the agent says goodbye and leaves
+    assert outcome.ended_reason == EndedReason.MAIN_AGENT_ENDED  # the agent says goodbye and leaves
     assert outcome.transport == "local" and outcome.agent_uid == 1000
     rec = outcome.recording
     assert rec is not None and 10 < rec.duration_seconds < 60
@@ -66,19 +60,19 @@ def test_a_full_call_records_both_sides_and_transcribes_them(
 
 def test_agent_that_never_joins_ends_not_connected(demo_stack: Any, tts: Any) -> None:
     outcome = execute_call(spec_for(demo_stack, "?fault=never_join"), tts=tts)
-    assert outcome.ended_reason == CALL_NOT_CONNECTED
+    assert outcome.ended_reason == EndedReason.CALL_NOT_CONNECTED
     assert outcome.error == "the agent did not join the channel within 3 s"
 
 
 def test_silent_agent_ends_did_not_answer(demo_stack: Any, tts: Any) -> None:
     outcome = execute_call(spec_for(demo_stack, "?fault=silent"), tts=tts)
-    assert outcome.ended_reason == MAIN_AGENT_DID_NOT_ANSWER
+    assert outcome.ended_reason == EndedReason.MAIN_AGENT_DID_NOT_ANSWER
     assert "did not answer within 4 s" in (outcome.error or "")
 
 
 def test_agent_leaving_mid_call_ends_main_agent_ended(demo_stack: Any, tts: Any) -> None:
     outcome = execute_call(spec_for(demo_stack, "?fault=leave_mid_call&leave_after=2"), tts=tts)
-    assert outcome.ended_reason == MAIN_AGENT_ENDED
+    assert outcome.ended_reason == EndedReason.MAIN_AGENT_ENDED
     assert outcome.recording is not None and outcome.recording.duration_seconds < 10
 
 
@@ -99,32 +93,29 @@ def test_wrong_secret_fails_before_joining(demo_stack: Any, tts: Any) -> None:
         execute_call(bad, tts=tts)
 
 
-def test_encrypted_channel_call_completes(demo_stack: Any, tts: Any) -> None:
-    outcome = execute_call(spec_for(demo_stack, "?encryption=aes_256_gcm2"), tts=tts)
-    assert outcome.ended_reason == MAIN_AGENT_ENDED and outcome.error is None
-    assert not any(e.kind == "encryption_error" for e in outcome.timeline)
-
-
 def test_mismatched_encryption_fails_saying_the_audio_could_not_be_decrypted(
     demo_stack: Any, tts: Any
 ) -> None:
     outcome = execute_call(
         spec_for(demo_stack, "?encryption=aes_128_gcm&agent_key=not-the-same"), tts=tts
     )
-    assert outcome.ended_reason == CALL_NOT_CONNECTED
+    assert outcome.ended_reason == EndedReason.CALL_NOT_CONNECTED
     assert outcome.error is not None and "could not be decrypted" in outcome.error
 
 
-def test_call_under_latency_jitter_and_loss_still_completes(demo_stack: Any, tts: Any) -> None:
+def test_an_encrypted_call_under_latency_jitter_and_loss_completes(
+    demo_stack: Any, tts: Any
+) -> None:
     from agora_runner.channel.network import NetworkConditions
 
     spec = spec_for(
         demo_stack,
-        "?latency_ms=150&jitter_ms=20&loss=0.02&seed=3",
+        "?encryption=aes_256_gcm2&latency_ms=150&jitter_ms=20&loss=0.02&seed=3",
         local_network=NetworkConditions(100, 10, 0.01, 4),
     )
     outcome = execute_call(spec, tts=tts)
-    assert outcome.ended_reason == MAIN_AGENT_ENDED
+    assert outcome.ended_reason == EndedReason.MAIN_AGENT_ENDED and outcome.error is None
+    assert not any(e.kind == "encryption_error" for e in outcome.timeline)
 
 
 def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> None:
@@ -186,7 +177,7 @@ def test_first_publisher_is_the_agent_and_other_uids_are_recorded(tts: Any) -> N
 
     outcome = asyncio.run(scenario())
     assert outcome.agent_uid == 2000 and outcome.other_uids == [1500]
-    assert outcome.ended_reason == MAIN_AGENT_ENDED
+    assert outcome.ended_reason == EndedReason.MAIN_AGENT_ENDED
 
 
 def test_a_crashed_audio_loop_fails_the_call_at_once(
@@ -232,4 +223,4 @@ def test_a_caller_that_cannot_hear_in_time_answers_anyway(
     assert [u["text"] for u in outcome.caller_utterances][:1] == [
         "Hello, when are you open?"
     ]  # it spoke on
-    assert outcome.ended_reason == MAIN_AGENT_ENDED
+    assert outcome.ended_reason == EndedReason.MAIN_AGENT_ENDED

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from agora_runner.errors import RunnerError
-from agora_runner.llm import LLMConfig
 from agora_runner.matcher import best_match, score
 from agora_runner.policy import (
     Condition,
@@ -19,7 +18,9 @@ from agora_runner.policy import (
     lines_from_instructions,
 )
 from agora_runner.runner import execute_call
-from agora_runner.types import MAIN_AGENT_ENDED, TESTING_AGENT_ENDED, CallerScript
+from agora_runner.types import CallerScript
+from common.llm import LLMConfig
+from common.vocabulary import EndedReason
 
 from .fake_llm import scripted_llm
 from .test_call import spec_for
@@ -156,7 +157,7 @@ def test_conditional_scenario_against_the_demo_agent(demo_stack: Any, tts: Any, 
     )
     heard = [e.data["text"].lower() for e in outcome.timeline if e.kind == "agent_turn_heard"]
     assert "which day" in heard[1] and "anything else" in heard[2]
-    assert outcome.ended_reason in (MAIN_AGENT_ENDED, TESTING_AGENT_ENDED)
+    assert outcome.ended_reason in (EndedReason.MAIN_AGENT_ENDED, EndedReason.TESTING_AGENT_ENDED)
 
 
 def test_llm_caller_against_the_demo_agent(demo_stack: Any, tts: Any, asr: Any) -> None:
@@ -183,7 +184,7 @@ def test_llm_caller_against_the_demo_agent(demo_stack: Any, tts: Any, asr: Any) 
         ].lower()
         assert "which day" in first_user
         assert all(r["body"]["seed"] == 11 for r in llm.requests)
-    assert outcome.ended_reason in (MAIN_AGENT_ENDED, TESTING_AGENT_ENDED)
+    assert outcome.ended_reason in (EndedReason.MAIN_AGENT_ENDED, EndedReason.TESTING_AGENT_ENDED)
 
 
 def test_same_seed_same_caller_audio_and_each_line_synthesised_once(demo_stack: Any) -> None:

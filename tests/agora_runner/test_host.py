@@ -12,7 +12,7 @@ import pytest
 
 from agora_runner.host import CallTimeLimit, SharedLoop
 from agora_runner.runner import execute_call
-from agora_runner.types import MAIN_AGENT_ENDED
+from common.vocabulary import EndedReason
 from tests.agora_runner.test_call import spec_for
 
 
@@ -62,6 +62,6 @@ def test_two_calls_at_once_on_the_shared_loop(demo_stack: Any, tts: Any) -> None
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(lambda _: execute_call(spec, tts=tts, shared_loop=True), range(2)))
     for outcome in outcomes:
-        assert outcome.ended_reason == MAIN_AGENT_ENDED
+        assert outcome.ended_reason == EndedReason.MAIN_AGENT_ENDED
         assert outcome.recording is not None and outcome.recording.duration_seconds > 2.5
         assert outcome.pacing["frames"] > 250

@@ -2,14 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from agora_runner.audio import (
-    FRAME_BYTES,
-    FRAME_SAMPLES,
-    read_wav,
-    speech_edges,
-    stereo_wav,
-)
+from agora_runner.audio import FRAME_BYTES, FRAME_SAMPLES
 from agora_runner.call import Recorder
+from common.wav import read_wav, speech_edges, stereo_wav
 
 
 def tone(seconds: float, freq: float = 220.0, amp: float = 8000.0, sr: int = 16000) -> np.ndarray:

@@ -49,10 +49,7 @@ def test_a_worker_killed_mid_call_leaves_no_run_running(
     assert reap_stale_runs() == 1
     run = Run.objects.get(pk=run_id)
     assert run.status == Status.FAILED and "the run was ended by the reaper" in run.error_message
-    assert (
-        run.metadata["ended_reason"] == "Testing agent-pipeline-error"
-        and run.metadata["credit_refunded"] is True
-    )
+    assert run.ended_reason == "Testing agent-pipeline-error" and run.credit_refunded
     result = Result.objects.get(pk=run.result_id)
     assert result.status == Status.FAILED  # its only run failed on our side
     org.refresh_from_db()

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from evaluators import CallData
-from evaluators import conversation as conv
-from evaluators import outcome_checks as oc
-from evaluators.catalogue import PREDEFINED, call_success, evaluate_call
+from evaluators.catalogue import EXPECTED_OUTCOME_ID, call_success, evaluate_call
+from evaluators.metrics import conversation as conv
+from evaluators.metrics import outcome_checks as oc
+from evaluators.registry import catalogue, predefined
 from tests.evaluators.speech import speech
 
 SR = 16000
@@ -151,9 +152,13 @@ def test_infrastructure_termination_transcription_sentiment_repetition() -> None
 
 
 def test_catalogue_shape_and_success_rule() -> None:
-    assert [m.id for m in PREDEFINED] == list(range(1, 17))
+    assert [m.id for m in catalogue()] == list(range(1, 17))
     call = call_with([(1, 2)], [(4, 2)], ended_reason="Testing agent-ended-call")
     outcome, metrics = evaluate_call(call)
+    # Each metric comes out as the catalogue declares it (id, name, type), the outcome apart.
+    declared = [(m.id, m.name, m.eval_type) for m in catalogue()]
+    scored = [(r.id, r.name, r.eval_type) for r in [outcome, *metrics]]
+    assert sorted(scored) == declared and outcome.id == EXPECTED_OUTCOME_ID
     shapes = {m.name: m.as_dict() for m in metrics}
     assert (
         "passed" in shapes["Infrastructure Issues"]
@@ -163,3 +168,14 @@ def test_catalogue_shape_and_success_rule() -> None:
     assert call_success(outcome, metrics) is False  # the caller hung up without a goodbye
     ok = [m for m in metrics if m.name != "Appropriate Termination by Testing Agent"]
     assert call_success(outcome, ok) is True
+
+
+def test_a_metric_is_declared_once() -> None:
+    taken = catalogue()[0]
+    with pytest.raises(ValueError, match="clashes"):
+        predefined(taken.id, "Another name", "binary", "x")(lambda call, metric_id: None)
+    with pytest.raises(ValueError, match="clashes"):
+        predefined(999, taken.name, "binary", "x")(lambda call, metric_id: None)
+    with pytest.raises(ValueError, match="eval_type"):
+        predefined(998, "Odd", "percent", "x")
+    assert [m.id for m in catalogue()] == list(range(1, 17))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agora_runner.llm import LLMConfig
+from common.llm import LLMConfig
 from evaluators import CallData
 from evaluators.catalogue import call_success, score_call
 from evaluators.custom import CustomMetric, evaluate, parse_rule
@@ -214,7 +214,7 @@ def test_overall_evaluation_and_failed_reasons_over_runs() -> None:
         return {
             "status": status,
             "success": success,
-            "metadata": {"ended_reason": "Testing agent-ended-call"},
+            "ended_reason": "Testing agent-ended-call",
             "expected_outcome": {"score": 100.0 if outcome else 0.0, "passed": outcome},
             "evaluation": {
                 "metrics": [
@@ -251,7 +251,7 @@ def test_overall_evaluation_and_failed_reasons_over_runs() -> None:
         {
             "status": "failed",
             "success": None,
-            "metadata": {"ended_reason": "Main agent-call-not-connected"},
+            "ended_reason": "Main agent-call-not-connected",
         }
     ]
     assert failed_reasons(failed) == {

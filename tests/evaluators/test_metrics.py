@@ -7,8 +7,8 @@ import numpy as np
 import respx
 
 from evaluators import CallData, evaluate_call
-from evaluators.expected_outcome import LLMConfig, llm_judge, offline, quoted_phrases
-from evaluators.latency import evaluate as latency
+from evaluators.metrics.expected_outcome import LLMConfig, llm_judge, offline, quoted_phrases
+from evaluators.metrics.latency import evaluate as latency
 from evaluators.text import word_error_rate
 from tests.evaluators.speech import speech
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agora_runner.audio import read_wav, stereo_wav
+from common.wav import read_wav, stereo_wav
 from evaluators import RecordingError, read_recording, score_recording
 from evaluators.__main__ import main
 

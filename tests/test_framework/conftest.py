@@ -38,7 +38,7 @@ def wired(settings: Any, demo_stack: Any, tmp_path: Any, monkeypatch: Any) -> An
     would (the end-to-end tests cross the real broker)."""
     from test_framework.tasks import run_postprocess
 
-    monkeypatch.setattr(run_postprocess, "apply_async", lambda args, **kw: run_postprocess(*args))
+    monkeypatch.setattr("test_framework.dispatch.send_post", run_postprocess)
     settings.LOCAL_CHANNEL_ADDRESS = demo_stack.channel_address
     settings.MEDIA_ROOT = str(tmp_path)
     settings.AGENT_JOIN_TIMEOUT_SECONDS = 3

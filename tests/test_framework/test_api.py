@@ -159,7 +159,7 @@ def test_launch_creates_runs_debits_credits_and_enqueues_after_commit(
     a, b = ScenarioFactory(agent=agent, name="First"), ScenarioFactory(agent=agent)
     sent: list[int] = []
     monkeypatch.setattr(
-        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0])
+        "test_framework.dispatch.send_call", lambda run_id, **kw: sent.append(run_id)
     )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         r = client.post(
@@ -204,7 +204,7 @@ def test_launch_creates_runs_debits_credits_and_enqueues_after_commit(
 
 
 def test_launch_first_n_and_all(client: APIClient, agent: AIAgent, monkeypatch: Any) -> None:
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     s1, s2, _ = (
         ScenarioFactory(agent=agent),
         ScenarioFactory(agent=agent),
@@ -221,7 +221,7 @@ def test_launch_concurrency_limit_enqueues_only_that_many(
 ) -> None:
     sent: list[int] = []
     monkeypatch.setattr(
-        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0])
+        "test_framework.dispatch.send_call", lambda run_id, **kw: sent.append(run_id)
     )
     s = ScenarioFactory(agent=agent)
     with django_capture_on_commit_callbacks(execute=True):
@@ -302,7 +302,7 @@ def test_insufficient_balance_is_402_and_creates_nothing(client: APIClient, agen
 def test_post_without_trailing_slash_is_not_redirected(
     client: APIClient, agent: AIAgent, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     s = ScenarioFactory(agent=agent)
     r = client.post(RUN.rstrip("/"), {"agent_id": agent.pk, "scenarios": [s.pk]}, format="json")
     assert r.status_code == 200 and len(r.json()["runs"]) == 1
@@ -325,7 +325,7 @@ def _finished_result(agent: AIAgent) -> Result:
         status=Status.COMPLETED,
         success=True,
         duration_seconds=65.2,
-        metadata={"ended_reason": "Main agent-ended-call"},
+        ended_reason="Main agent-ended-call",
         transcript="[00:00] Main Agent: hi",
     )
     Run.objects.create(
@@ -335,7 +335,7 @@ def _finished_result(agent: AIAgent) -> Result:
         agent=agent,
         status=Status.FAILED,
         success=False,
-        metadata={"ended_reason": "Main agent-call-not-connected"},
+        ended_reason="Main agent-call-not-connected",
         error_message="no",
     )
     return result
@@ -565,7 +565,7 @@ def test_personalities_crud_and_validation(client: APIClient) -> None:
 def test_launch_with_personalities_runs_each_scenario_with_each(
     client: APIClient, agent: AIAgent, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     s1, s2 = ScenarioFactory(agent=agent), ScenarioFactory(agent=agent)
     ids = [
         client.post("/test_framework/v1/personalities/", {"name": n}, format="json").json()["id"]
@@ -602,7 +602,7 @@ def test_launch_with_personalities_runs_each_scenario_with_each(
 
 
 def test_run_spec_carries_the_personality(db: Any, agent: AIAgent) -> None:
-    from test_framework import selectors
+    from test_framework import assembly
     from test_framework.models import Personality
 
     p = Personality.objects.create(
@@ -620,7 +620,7 @@ def test_run_spec_carries_the_personality(db: Any, agent: AIAgent) -> None:
     run = Run.objects.create(
         organization=agent.organization, result=result, scenario=s, agent=agent
     )
-    spec = selectors.run_call_spec(run=run)  # the scenario's personality, by id
+    spec = assembly.run_call_spec(run=run)  # the scenario's personality, by id
     assert (
         spec.persona.speed,
         spec.persona.interruption_level,

@@ -12,10 +12,10 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from agora_runner.audio import stereo_wav
 from agora_runner.demo.defaults import DEMO_CLIENT_ID, DEMO_SECRET
 from cekura.accounts.models import ApiKey, Organization
 from cekura.accounts.services import organization_get_or_create, user_create
+from common.wav import stereo_wav
 from test_framework.choices import Status
 from test_framework.models import AIAgent, Result, Run, Scenario
 from tests.factories import AgentFactory, ScenarioFactory
@@ -256,7 +256,7 @@ def test_run_page_has_audio_waveform_transcript_and_metrics(org: Organization) -
                 }
             ]
         },
-        metadata={"ended_reason": "Testing agent-ended-call"},
+        ended_reason="Testing agent-ended-call",
         duration_seconds=4.0,
     )
     t = np.arange(16000 * 4) / 16000

@@ -24,7 +24,7 @@ def sent(monkeypatch: Any) -> list[tuple[list[int], dict[str, Any]]]:
     """What the workers are handed (the broker is the outside edge here)."""
     out: list[tuple[list[int], dict[str, Any]]] = []
     monkeypatch.setattr(
-        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: out.append((args, kw))
+        "test_framework.dispatch.send_call", lambda run_id, **kw: out.append(([run_id], kw))
     )
     return out
 

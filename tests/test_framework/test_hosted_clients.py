@@ -20,7 +20,7 @@ from tests.factories import AgentFactory, ScenarioFactory
 
 @pytest.fixture
 def no_calls(monkeypatch: Any) -> None:
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
 
 
 # --- run_scenarios ---------------------------------------------------------------------------

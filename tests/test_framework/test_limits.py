@@ -125,6 +125,6 @@ def test_a_run_of_a_scenario_stored_over_the_limit_ends_at_once_with_the_reason(
     assert run.error_message.startswith(
         "a caller line is 1,119,999 characters long; the limit is 1,000"
     )
-    assert run.metadata["infrastructure"] is False
+    assert run.infrastructure is False
     agent.organization.refresh_from_db()
     assert agent.organization.credits > credits_before  # refunded: nothing was called

@@ -47,7 +47,7 @@ def key(db: Any, monkeypatch: Any) -> str:
     agent = AgentFactory()
     ScenarioFactory(agent=agent, organization=agent.organization)
     # Launches are accepted and queued; no worker runs them here.
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     return api_key_create(organization=agent.organization)[1]
 
 

@@ -69,7 +69,7 @@ def test_dispatch_respects_the_concurrency_limit_as_runs_end(
 ) -> None:
     sent: list[int] = []
     monkeypatch.setattr(
-        "test_framework.tasks.run_execute.apply_async", lambda args, **kw: sent.append(args[0])
+        "test_framework.dispatch.send_call", lambda run_id, **kw: sent.append(run_id)
     )
     result = make_result(3, limit=2)
     with django_capture_on_commit_callbacks(execute=True):
@@ -78,13 +78,13 @@ def test_dispatch_respects_the_concurrency_limit_as_runs_end(
     assert len(first) == 2 and sent == first
     services.run_claim(run_id=first[0])
     with django_capture_on_commit_callbacks(execute=True):
-        services.run_finish(run_id=first[0], status=Status.COMPLETED, success=True)
+        services.run_finish(run_id=first[0], status=Status.FAILED, success=False)
     assert len(sent) == 3  # the freed slot went to the last pending run
     assert result.runs.filter(status=Status.PENDING).count() == 0
 
 
 def test_run_finish_is_once_and_settles_the_result(db: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     result = make_result(2, status=Status.RUNNING)
     a, b = result.runs.all()
     # The recording is kept when the call ends (run_store_call); the run is scored after.
@@ -95,9 +95,7 @@ def test_run_finish_is_once_and_settles_the_result(db: Any, monkeypatch: Any) ->
     assert not services.run_finish(run_id=a.pk, status=Status.FAILED)  # already ended
     result.refresh_from_db()
     assert result.status == Status.IN_PROGRESS and result.success_rate == 50.0
-    services.run_finish(
-        run_id=b.pk, status=Status.FAILED, metadata={"ended_reason": "x", "infrastructure": False}
-    )
+    services.run_finish(run_id=b.pk, status=Status.FAILED, ended_reason="x", infrastructure=False)
     result.refresh_from_db()
     assert result.status == Status.COMPLETED and result.success_rate == 50.0
     a.refresh_from_db()
@@ -110,7 +108,8 @@ def test_result_fails_only_when_every_run_failed_on_our_side(db: Any) -> None:
         services.run_finish(
             run_id=run.pk,
             status=Status.FAILED,
-            metadata={"ended_reason": "Testing agent-pipeline-error", "infrastructure": True},
+            ended_reason="Testing agent-pipeline-error",
+            infrastructure=True,
         )
     result.refresh_from_db()
     assert result.status == Status.FAILED and result.success_rate == 0.0
@@ -122,7 +121,7 @@ def test_runs_the_broker_refuses_end_failed_not_stuck(
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", broker_down)
+    monkeypatch.setattr("test_framework.dispatch.send_call", broker_down)
     result = make_result(2)
     with django_capture_on_commit_callbacks(execute=True):
         services.result_dispatch(result_id=result.pk)
@@ -141,7 +140,7 @@ def test_two_launches_racing_for_the_last_credits_only_one_is_debited(monkeypatc
     leaves nothing behind, and the balance never goes below zero. Each launch holds its
     transaction open for a moment after debiting, so the second debit runs while the first is
     still uncommitted (a read-then-write debit would let both through)."""
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     agent = AgentFactory()
     scenario = ScenarioFactory(agent=agent)
     type(agent.organization).objects.filter(pk=agent.organization_id).update(credits=3)

@@ -10,9 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from test_framework.assembly import run_call_spec, run_custom_metrics
 from test_framework.choices import Status
 from test_framework.models import AIAgent, Metric, Personality, Result, Run, Scenario
-from test_framework.selectors import run_call_spec, run_custom_metrics
 from tests.factories import AgentFactory
 
 VALIDATE = "/test_framework/v1/scenarios/validate_scenarios_json/"
@@ -716,7 +716,7 @@ def test_dry_run_checks_the_balance_and_creates_nothing(
 def test_a_launch_makes_runs_that_keep_their_case(
     client: APIClient, agent: AIAgent, metric: Metric, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     base = Personality.objects.create(
         organization=agent.organization, name="Calm", prompt="Calm.", speed=1.0
     )
@@ -804,7 +804,7 @@ def test_a_launch_makes_runs_that_keep_their_case(
 def test_runs_of_a_case_are_found_by_key_across_results(
     client: APIClient, agent: AIAgent, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     body = {
         "agent_id": agent.pk,
         "spec": spec(case(name="Refund", key="refund"), case(name="Hours")),
@@ -841,7 +841,7 @@ def test_a_case_run_is_still_called_after_its_result_is_listed(
     client: APIClient, agent: AIAgent, monkeypatch: Any
 ) -> None:
     """A run of a case has no stored scenario, yet it is not 'Scenario Deleted' anywhere."""
-    monkeypatch.setattr("test_framework.tasks.run_execute.apply_async", lambda *a, **k: None)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
     launched = client.post(
         RUN_JSON, {"agent_id": agent.pk, "spec": spec(case(name="Hours"))}, format="json"
     ).json()

@@ -5,9 +5,12 @@ stated accuracy is listed with its reason and left out of them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .base import CallData, MetricResult
+from ..base import CallData, MetricResult
+from ..registry import predefined
 
 NAME = "Latency"
 
@@ -25,12 +28,21 @@ def turn_latencies(call: CallData) -> list[dict[str, float]]:
     ]
 
 
+@predefined(
+    2,
+    NAME,
+    "numeric",
+    "Per turn, the time from the caller's last voiced sample to the agent's first voiced "
+    "sample, measured on the recording. Score is the median; P50/P90/P95/P99 in "
+    "extra.percentiles; the greeting apart.",
+    unit="ms",
+)
 def evaluate(call: CallData, metric_id: int | None = None) -> MetricResult:
     timing = call.timing
     answered = [t for t in timing.turns if t.agent_start_s is not None or not t.measurable]
     values = [t.latency_ms for t in timing.turns if t.measurable and t.latency_ms is not None]
     unmeasured = [t for t in timing.turns if not t.measurable]
-    extra: dict = {
+    extra: dict[str, Any] = {
         "turns": [t.as_dict() for t in timing.turns],
         "unmeasurable_turns": len(unmeasured),
     }

@@ -7,10 +7,11 @@ import re
 
 import httpx
 
-from agora_runner.llm import LLMConfig, LLMError
+from common.llm import LLMConfig, LLMError
 
-from .base import CallData, MetricResult
-from .judge import ask, transcript_text
+from ..base import CallData, MetricResult
+from ..judge import ask, transcript_text
+from ..registry import predefined
 
 __all__ = ["LLMConfig", "evaluate", "llm_judge", "offline", "quoted_phrases"]
 
@@ -102,8 +103,18 @@ def llm_judge(
     )
 
 
+@predefined(
+    1,
+    NAME,
+    "numeric",
+    "Whether the call reached the scenario's expected outcome: an LLM judge when configured; "
+    "offline, every quoted phrase of the expected outcome must occur in the agent's speech. "
+    "Score is the percentage of outcome parts met.",
+    unit="%",
+    uses_llm=True,
+)
 def evaluate(
-    call: CallData, llm: LLMConfig | None = None, metric_id: int | None = None
+    call: CallData, metric_id: int | None = None, llm: LLMConfig | None = None
 ) -> MetricResult:
     if llm is not None and call.expected_outcome_prompt.strip():
         return llm_judge(call, llm, metric_id)

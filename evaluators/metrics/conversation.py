@@ -3,13 +3,26 @@ silences, talk ratio, speaking rate, repetition."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from rapidfuzz import fuzz
 
-from .activity import FRAME_MS, seconds
-from .base import CallData, MetricResult
+from common.vocabulary import Role
+
+from ..activity import FRAME_MS, seconds
+from ..base import CallData, MetricResult
+from ..registry import predefined
 
 
+@predefined(
+    3,
+    "AI Interrupting User",
+    "numeric",
+    "Times the agent started speaking while the caller was speaking (overlap of at least 200 "
+    "ms on the two tracks).",
+    unit="count",
+)
 def ai_interrupting_user(call: CallData, metric_id: int | None = None) -> MetricResult:
     """The agent starting to talk while the caller holds the floor (at least 200 ms of
     overlap; a resumption after the agent's own short pause is not a start)."""
@@ -27,6 +40,14 @@ def ai_interrupting_user(call: CallData, metric_id: int | None = None) -> Metric
     )
 
 
+@predefined(
+    4,
+    "User Interrupting AI",
+    "numeric",
+    "Times the caller started speaking while the agent was speaking (overlap of at least 200 "
+    "ms; backchannels not counted).",
+    unit="count",
+)
 def user_interrupting_ai(call: CallData, metric_id: int | None = None) -> MetricResult:
     """The caller's next line starting while the agent's answer is under way (at least 200 ms
     of overlap); backchannels are not lines."""
@@ -43,6 +64,13 @@ def user_interrupting_ai(call: CallData, metric_id: int | None = None) -> Metric
     )
 
 
+@predefined(
+    5,
+    "Stop Time After User Interruption",
+    "numeric",
+    "Median time from the caller's interrupting onset to the agent's last voiced frame.",
+    unit="ms",
+)
 def stop_time_after_interruption(call: CallData, metric_id: int | None = None) -> MetricResult:
     """For each caller interruption: ms from the caller's onset (as authored) to the agent's
     last sample of speech of that turn."""
@@ -50,7 +78,7 @@ def stop_time_after_interruption(call: CallData, metric_id: int | None = None) -
     measured = [
         round(max(s.stop_ms, 0.0), 1) for s in stops if s.measurable and s.stop_ms is not None
     ]
-    extra: dict = {"stop_ms": measured, "stops": [s.as_dict() for s in stops]}
+    extra: dict[str, Any] = {"stop_ms": measured, "stops": [s.as_dict() for s in stops]}
     if not stops:
         return MetricResult(
             metric_id,
@@ -85,6 +113,13 @@ def stop_time_after_interruption(call: CallData, metric_id: int | None = None) -
     )
 
 
+@predefined(
+    6,
+    "Detect Silence in Conversation",
+    "binary",
+    "Fails when neither side speaks for silence_duration seconds (default 10) between the "
+    "first and last speech.",
+)
 def detect_silence(
     call: CallData, metric_id: int | None = None, silence_duration: float = 10.0
 ) -> MetricResult:
@@ -111,6 +146,13 @@ def detect_silence(
     )
 
 
+@predefined(
+    10,
+    "Talk Ratio",
+    "numeric",
+    "The agent's share of all speaking time on the two tracks (0–1).",
+    unit="ratio",
+)
 def talk_ratio(call: CallData, metric_id: int | None = None) -> MetricResult:
     agent_s, caller_s = seconds(call.agent_active), seconds(call.caller_active)
     total = agent_s + caller_s
@@ -125,9 +167,16 @@ def talk_ratio(call: CallData, metric_id: int | None = None) -> MetricResult:
     )
 
 
+@predefined(
+    11,
+    "Words Per Minute",
+    "numeric",
+    "Words in the agent's transcript over its speaking time (the caller's in extra).",
+    unit="wpm",
+)
 def words_per_minute(call: CallData, metric_id: int | None = None) -> MetricResult:
     rates = {}
-    for role, key in (("Main Agent", "agent"), ("Testing Agent", "caller")):
+    for role, key in ((Role.MAIN_AGENT, "agent"), (Role.TESTING_AGENT, "caller")):
         turns = [t for t in call.transcript if t["role"] == role]
         words = sum(len(t["content"].split()) for t in turns)
         minutes = sum(max(t["end_time"] - t["start_time"], 0.0) for t in turns) / 60
@@ -145,13 +194,20 @@ def words_per_minute(call: CallData, metric_id: int | None = None) -> MetricResu
     )
 
 
+@predefined(
+    12,
+    "Unnecessary Repetition Count",
+    "numeric",
+    "Agent turns that repeat an earlier agent turn (token similarity of 90 % or more).",
+    unit="count",
+)
 def repetition(
     call: CallData, metric_id: int | None = None, similarity: float = 90.0
 ) -> MetricResult:
     said = [
         t["content"]
         for t in call.transcript
-        if t["role"] == "Main Agent" and len(t["content"].split()) >= 3
+        if t["role"] == Role.MAIN_AGENT and len(t["content"].split()) >= 3
     ]
     repeats = [
         (i, s)

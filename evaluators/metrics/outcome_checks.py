@@ -3,18 +3,26 @@ sentiment, and the LLM-only judgements (CSAT, hallucination)."""
 
 from __future__ import annotations
 
-from agora_runner.llm import LLMConfig, LLMError
-from agora_runner.policy import says_goodbye
+from common.llm import LLMConfig, LLMError
+from common.text import says_goodbye
+from common.vocabulary import EndedReason, Role
 
-from .activity import seconds
-from .base import CallData, MetricResult
-from .judge import ask_about_call
-from .text import word_error_rate
+from ..activity import seconds
+from ..base import CallData, MetricResult
+from ..judge import ask_about_call
+from ..registry import predefined
+from ..text import word_error_rate
 
 
+@predefined(
+    7,
+    "Infrastructure Issues",
+    "binary",
+    "Fails on a join failure, no audio from the agent, or one-way audio.",
+)
 def infrastructure_issues(call: CallData, metric_id: int | None = None) -> MetricResult:
     problems = []
-    if call.ended_reason == "Main agent-call-not-connected":
+    if call.ended_reason == EndedReason.CALL_NOT_CONNECTED:
         problems.append("the call did not connect (join failure)")
     agent_s, caller_s = seconds(call.agent_active), seconds(call.caller_active)
     if not agent_s:
@@ -35,9 +43,16 @@ def _last_turn(call: CallData, role: str) -> str:
     return turns[-1] if turns else ""
 
 
+@predefined(
+    8,
+    "Appropriate Termination by Main Agent",
+    "binary",
+    "When the agent ended the call: passes if it closed the conversation (a goodbye) before "
+    "leaving.",
+)
 def termination_by_main_agent(call: CallData, metric_id: int | None = None) -> MetricResult:
     name = "Appropriate Termination by Main Agent"
-    if call.ended_reason != "Main agent-ended-call":
+    if call.ended_reason != EndedReason.MAIN_AGENT_ENDED:
         return MetricResult(
             metric_id,
             name,
@@ -45,7 +60,7 @@ def termination_by_main_agent(call: CallData, metric_id: int | None = None) -> M
             passed=None,
             explanation=["Not applicable: the agent did not end the call."],
         )
-    said_bye = says_goodbye(_last_turn(call, "Main Agent"))
+    said_bye = says_goodbye(_last_turn(call, Role.MAIN_AGENT))
     return MetricResult(
         metric_id,
         name,
@@ -59,9 +74,16 @@ def termination_by_main_agent(call: CallData, metric_id: int | None = None) -> M
     )
 
 
+@predefined(
+    9,
+    "Appropriate Termination by Testing Agent",
+    "binary",
+    "When the caller ended the call: passes if it said goodbye; fails if the call hit its "
+    "maximum duration.",
+)
 def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -> MetricResult:
     name = "Appropriate Termination by Testing Agent"
-    if call.ended_reason == "exceeded-max-duration":
+    if call.ended_reason == EndedReason.EXCEEDED_MAX_DURATION:
         return MetricResult(
             metric_id,
             name,
@@ -69,7 +91,7 @@ def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -
             passed=False,
             explanation=["❌ The call ran until the maximum duration."],
         )
-    if call.ended_reason != "Testing agent-ended-call":
+    if call.ended_reason != EndedReason.TESTING_AGENT_ENDED:
         return MetricResult(
             metric_id,
             name,
@@ -79,7 +101,7 @@ def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -
         )
     hangups = [e for e in call.timeline if e.get("kind") == "caller_hangup"]
     reason = hangups[-1]["data"].get("reason", "") if hangups else ""
-    said_bye = says_goodbye(_last_turn(call, "Testing Agent"))
+    said_bye = says_goodbye(_last_turn(call, Role.TESTING_AGENT))
     return MetricResult(
         metric_id,
         name,
@@ -96,6 +118,14 @@ def termination_by_testing_agent(call: CallData, metric_id: int | None = None) -
     )
 
 
+@predefined(
+    13,
+    "Transcription Accuracy",
+    "numeric",
+    "Our ASR on the caller's own track against the text the caller was made to say: 100 × (1 − "
+    "WER).",
+    unit="%",
+)
 def transcription_accuracy(call: CallData, metric_id: int | None = None) -> MetricResult:
     """Our ASR's word error rate on the caller's own track, against what it was made to say."""
     pairs: list[tuple[str, str]] = []
@@ -103,7 +133,7 @@ def transcription_accuracy(call: CallData, metric_id: int | None = None) -> Metr
         found = [
             t["content"]
             for t in call.transcript
-            if t["role"] == "Testing Agent" and abs(t["start_time"] - utt["start"]) < 0.05
+            if t["role"] == Role.TESTING_AGENT and abs(t["start_time"] - utt["start"]) < 0.05
         ]
         if found:
             pairs.append((str(utt["text"]), str(found[0])))
@@ -129,11 +159,17 @@ def transcription_accuracy(call: CallData, metric_id: int | None = None) -> Metr
     )
 
 
+@predefined(
+    14,
+    "Sentiment",
+    "enum",
+    "The caller's sentiment from the VADER lexicon: positive, neutral or negative.",
+)
 def sentiment(call: CallData, metric_id: int | None = None) -> MetricResult:
     """The caller's sentiment over the call, from the VADER lexicon (offline)."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    text = " ".join(t["content"] for t in call.transcript if t["role"] == "Testing Agent")
+    text = " ".join(t["content"] for t in call.transcript if t["role"] == Role.TESTING_AGENT)
     if not text.strip():
         return MetricResult(
             metric_id, "Sentiment", "enum", enum=None, explanation=["The caller said nothing."]
@@ -162,7 +198,14 @@ def _needs_llm(name: str, eval_type: str, metric_id: int | None) -> MetricResult
     )
 
 
-def csat(call: CallData, llm: LLMConfig | None, metric_id: int | None = None) -> MetricResult:
+@predefined(
+    15,
+    "CSAT",
+    "numeric",
+    "How satisfied the caller would be, 1–5, by an LLM judge (needs one configured).",
+    uses_llm=True,
+)
+def csat(call: CallData, metric_id: int | None, llm: LLMConfig | None) -> MetricResult:
     if llm is None:
         return _needs_llm("CSAT", "numeric", metric_id)
     try:
@@ -180,9 +223,14 @@ def csat(call: CallData, llm: LLMConfig | None, metric_id: int | None = None) ->
     return MetricResult(metric_id, "CSAT", "numeric", score, explanation=[str(out.get("why", ""))])
 
 
-def hallucination(
-    call: CallData, llm: LLMConfig | None, metric_id: int | None = None
-) -> MetricResult:
+@predefined(
+    16,
+    "Hallucination",
+    "binary",
+    "Whether the agent made things up, by an LLM judge (needs one configured).",
+    uses_llm=True,
+)
+def hallucination(call: CallData, metric_id: int | None, llm: LLMConfig | None) -> MetricResult:
     if llm is None:
         return _needs_llm("Hallucination", "binary", metric_id)
     try:
