@@ -148,3 +148,43 @@ def share_link_runs(*, link: ShareLink) -> QuerySet[Run]:
 def share_token_digest(token: str) -> str:
     # 256 random bits: a plain digest is enough (as for API keys).
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def result_comparison(*, baseline: Result, candidate: Result) -> dict[str, Any]:
+    """Two results of one organization compared case by case (evaluators.compare): each side's
+    finished runs, a case being the scenario (or the spec case's key) with its personality."""
+    from evaluators.compare import RunSample, compare
+
+    def samples(result: Result) -> list[RunSample]:
+        out = []
+        for run in result.runs.filter(status=Status.COMPLETED).select_related(
+            "scenario", "personality"
+        ):
+            case = run.scenario_key or f"scenario:{run.scenario_id}"
+            name = run.scenario_name
+            if run.personality_id:
+                case += f"/personality:{run.personality_id}"
+                name += f" ({run.personality.name})" if run.personality else ""
+            out.append(
+                RunSample(case, name, run.success, list((run.evaluation or {}).get("metrics", [])))
+            )
+        return out
+
+    report = compare(samples(baseline), samples(candidate))
+    side = {
+        "baseline": baseline,
+        "candidate": candidate,
+    }
+    return {
+        **{
+            key: {
+                "id": r.pk,
+                "name": r.name,
+                "agent": r.agent_id,
+                "status": r.status,
+                "runs_compared": r.runs.filter(status=Status.COMPLETED).count(),
+            }
+            for key, r in side.items()
+        },
+        **report,
+    }

@@ -333,6 +333,45 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
     def get_serializer_class(self) -> Any:
         return ResultDetailSerializer if self.action == "retrieve" else ResultListSerializer
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("baseline", int, required=True, description="the result before"),
+            OpenApiParameter("candidate", int, required=True, description="the result after"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["get"], url_path="compare", pagination_class=None)
+    def compare(self, request: Request) -> Response:
+        """Did the candidate make things better or worse than the baseline? Per case and per
+        measure (the run's success and binary metrics as pass rates with Wilson intervals and
+        Fisher's exact test; latency per turn and numeric metrics as medians with a bootstrap
+        interval and the Mann-Whitney test), p-values adjusted across rows (Benjamini-
+        Hochberg), each row `better`, `worse`, or `no clear change` at 0.05."""
+        results: dict[str, Result] = {}
+        errors: dict[str, list[str]] = {}
+        for key in ("baseline", "candidate"):
+            raw = request.query_params.get(key)
+            try:
+                pk = coerce_id(raw) if raw is not None else None
+            except ValueError:
+                pk = None
+            found = self.get_queryset().filter(pk=pk).first() if pk is not None else None
+            if found is None:
+                errors[key] = [
+                    "This query parameter is required: a result id."
+                    if raw is None
+                    else f"No result {str(raw)[:40]!r} in your organization."
+                ]
+            else:
+                results[key] = found
+        if errors:
+            return Response(errors, status=400)
+        return Response(
+            selectors.result_comparison(
+                baseline=results["baseline"], candidate=results["candidate"]
+            )
+        )
+
     @extend_schema(request=None, responses={200: ResultDetailSerializer})
     @action(detail=True, methods=["post"], url_path="end_calls")
     def end_calls(self, request: Request, pk: str | None = None) -> Response:

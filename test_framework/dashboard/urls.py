@@ -32,6 +32,7 @@ urlpatterns = [
     path("scenarios/run/", views.scenarios_run, name="scenarios_run"),
     path("results/", views.results, name="results"),
     path("results/progress.json", views.results_progress, name="results_progress"),
+    path("results/compare/", views.results_compare, name="results_compare"),
     path("results/<id:pk>/", views.result_detail, name="result"),
     path("results/<id:pk>/end/", views.result_end, name="result_end"),
     path("runs/<id:pk>/", views.run_detail, name="run"),

@@ -337,6 +337,31 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @org_required
+def results_compare(request: HttpRequest) -> HttpResponse:
+    """Two results side by side, case by case and measure by measure (selectors.
+    result_comparison): pick them, then read which rows got better or worse."""
+    results = selectors.result_list(organization=org_of(request))
+    picked = {}
+    for key in ("baseline", "candidate"):
+        raw = request.GET.get(key, "")
+        picked[key] = results.filter(pk=int(raw)).first() if raw.isdigit() else None
+    report = None
+    if picked["baseline"] and picked["candidate"]:
+        report = selectors.result_comparison(
+            baseline=picked["baseline"], candidate=picked["candidate"]
+        )
+    return render(
+        request,
+        "dashboard/compare.html",
+        {
+            "choices": results.only("id", "name", "created_at")[:200],
+            "picked": picked,
+            "report": report,
+        },
+    )
+
+
+@org_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         selectors.run_list(organization=org_of(request)).select_related(

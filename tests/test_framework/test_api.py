@@ -629,3 +629,51 @@ def test_run_spec_carries_the_personality(db: Any, agent: AIAgent) -> None:
         spec.persona.backchannels,
     ) == (1.5, "low", "street", 12, True)
     assert spec.caller.personality == "Be brief." and spec.seed == run.seed
+
+
+def test_compare_two_results_case_by_case(client: APIClient, org: Any) -> None:
+    from tests.factories import ResultFactory, RunFactory, ScenarioFactory
+
+    agent = AgentFactory(organization=org)
+    scenario = ScenarioFactory(agent=agent, name="Opening hours")
+    latency = {"name": "Latency", "eval_type": "numeric", "score": 300.0}
+    before, after = ResultFactory(agent=agent), ResultFactory(agent=agent)
+    for result, ok in ((before, True), (after, False)):
+        for _ in range(10):
+            RunFactory(
+                result=result,
+                scenario=scenario,
+                completed=True,
+                success=ok,
+                evaluation={
+                    "metrics": [
+                        {"name": "Infrastructure Issues", "eval_type": "binary", "passed": ok},
+                        {**latency, "extra": {"turns": [{"latency_ms": 300.0}]}},
+                    ]
+                },
+            )
+    RunFactory(result=after, scenario=scenario, failed=True)  # not a finished call: left out
+    r = client.get(
+        "/test_framework/v1/results/compare/", {"baseline": before.pk, "candidate": after.pk}
+    )
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["baseline"]["runs_compared"] == body["candidate"]["runs_compared"] == 10
+    rows = {row["measure"]: row for row in body["rows"]}
+    assert rows["Success"]["case_name"] == "Opening hours"
+    assert rows["Success"]["verdict"] == "worse" and rows["Success"]["p_adjusted"] < 0.05
+    assert rows["Infrastructure Issues"]["verdict"] == "worse"
+    assert rows["Latency"]["verdict"] == "no clear change" and rows["Latency"]["p_value"] == 1.0
+    assert body["summary"] == {"worse": 2, "no clear change": 1}
+
+    other = ResultFactory()  # another organization's
+    r = client.get(
+        "/test_framework/v1/results/compare/", {"baseline": before.pk, "candidate": other.pk}
+    )
+    assert r.status_code == 400
+    assert r.json() == {"candidate": [f"No result '{other.pk}' in your organization."]}
+    r = client.get("/test_framework/v1/results/compare/", {"baseline": "x"})
+    assert r.json() == {
+        "baseline": ["No result 'x' in your organization."],
+        "candidate": ["This query parameter is required: a result id."],
+    }

@@ -296,6 +296,7 @@ def test_run_page_has_audio_waveform_transcript_and_metrics(org: Organization) -
     assert wave["seconds"] == 4.0 and max(wave["caller"]) > 0.08 and max(wave["agent"]) == 0.0
     summary = c.get(f"/results/{result.pk}/").content.decode()
     assert 'id="latency-plot"' in summary and "p50" in summary
+    assert "<td>Testing agent-ended-call</td>" in summary  # how each run ended
     assert c.get(f"/runs/{run.pk}/status.json").json() == {
         "id": run.pk,
         "status": "completed",
@@ -312,3 +313,23 @@ def test_create_user_command(db: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("CEKURA_USER_PASSWORD", "short")
     with pytest.raises(CommandError, match="too short"):
         call_command("create_user", "hopper", organization="Acme")
+
+
+def test_compare_page_shows_which_cases_got_worse(org: Organization) -> None:
+    from tests.factories import ResultFactory, RunFactory, ScenarioFactory
+
+    agent = AgentFactory(organization=org)
+    scenario = ScenarioFactory(agent=agent, name="Booking")
+    before, after = ResultFactory(agent=agent), ResultFactory(agent=agent)
+    for result, ok in ((before, True), (after, False)):
+        RunFactory.create_batch(10, result=result, scenario=scenario, completed=True, success=ok)
+    c = signed_in(org)
+    assert 'id="compare-link"' in c.get("/results/").content.decode()
+    empty = c.get("/results/compare/").content.decode()
+    assert "Choose a result" in empty and "compare-table" not in empty
+    page = c.get(f"/results/compare/?baseline={before.pk}&candidate={after.pk}").content.decode()
+    assert 'id="compare-table"' in page and "Booking" in page
+    assert "<strong>worse</strong>" in page and "10/10" in page and "0/10" in page
+    other = ResultFactory()  # another organization's result is never compared
+    page = c.get(f"/results/compare/?baseline={before.pk}&candidate={other.pk}").content.decode()
+    assert "compare-table" not in page
