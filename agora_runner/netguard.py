@@ -104,28 +104,31 @@ def allowed(host: str, port: int, allow: tuple[str, ...]) -> bool:
     return ALLOW_ALL in allow or host in allow or f"{host}:{port}" in allow
 
 
-def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
-    """Raise SessionEndpointError if `url` leads somewhere our server must not call. Returns
-    the address that was checked (to connect to that one and no other: a second lookup could
-    answer differently, a DNS rebinding), or None for an allowed host or an address literal."""
+def check_destination(
+    url: str, allow: tuple[str, ...] = (), what: str = "session endpoint"
+) -> str | None:
+    """Raise SessionEndpointError if `url` leads somewhere our server must not call (`what`
+    names it in the message). Returns the address that was checked (to connect to that one and
+    no other: a second lookup could answer differently, a DNS rebinding), or None for an
+    allowed host or an address literal."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:  # e.g. "http://[::1/"
-        raise SessionEndpointError("session endpoint URL is not a valid http(s) URL") from None
+        raise SessionEndpointError(f"{what} URL is not a valid http(s) URL") from None
     if not host or parts.scheme not in ("http", "https"):
-        raise SessionEndpointError("session endpoint URL is not a valid http(s) URL")
+        raise SessionEndpointError(f"{what} URL is not a valid http(s) URL")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise SessionEndpointError("session endpoint URL has an invalid port") from None
+        raise SessionEndpointError(f"{what} URL has an invalid port") from None
     if allowed(host, port, allow):
         return None
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise SessionEndpointError(
-            f"the session endpoint's host {host!r} does not resolve", permanent=False
+            f"the {what}'s host {host!r} does not resolve", permanent=False
         ) from None
     checked = []
     for info in infos:
@@ -133,16 +136,14 @@ def check_destination(url: str, allow: tuple[str, ...] = ()) -> str | None:
         why = kind(ip)
         if why is not None:
             raise SessionEndpointError(
-                f"the session endpoint's host {host!r} resolves to {ip} ({why} address); this "
+                f"the {what}'s host {host!r} resolves to {ip} ({why} address); this "
                 "server does not "
                 "call such addresses (an administrator can allow the host with "
                 "CEKURA_SESSION_ENDPOINT_ALLOW)"
             )
         checked.append(ip)
     if not checked:
-        raise SessionEndpointError(
-            f"the session endpoint's host {host!r} does not resolve", permanent=False
-        )
+        raise SessionEndpointError(f"the {what}'s host {host!r} does not resolve", permanent=False)
     try:
         ipaddress.ip_address(host.strip("[]"))
         return None  # an address literal: the request goes there anyway

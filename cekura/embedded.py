@@ -304,7 +304,9 @@ class EmbeddedStack:
             [
                 *common,
                 "--pool",
-                "solo",
+                "threads",
+                "-c",
+                "4",
                 "-Q",
                 env.get("CEKURA_MAINTENANCE_QUEUE", "maintenance"),
                 "--beat",

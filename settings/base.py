@@ -222,6 +222,7 @@ CELERY_TASK_ROUTES = {
     "test_framework.run_postprocess": {"queue": CELERY_POST_QUEUE},
     "test_framework.reap_stale_runs": {"queue": CELERY_MAINTENANCE_QUEUE},
     "test_framework.delete_old_recordings": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "test_framework.deliver_webhook": {"queue": CELERY_MAINTENANCE_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {

@@ -19,6 +19,7 @@ CALL_TASK = "test_framework.run_execute"
 POST_TASK = "test_framework.run_postprocess"
 REAP_TASK = "test_framework.reap_stale_runs"
 RETENTION_TASK = "test_framework.delete_old_recordings"
+WEBHOOK_TASK = "test_framework.deliver_webhook"
 
 # Publishing retries for about ten seconds (a broker restarting) before a run is given up on.
 BROKER_RETRY = {"max_retries": 8, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
@@ -53,4 +54,16 @@ def send_post(run_id: int) -> None:
         queue=settings.CELERY_POST_QUEUE,
         soft_time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS,
         time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS + 60,
+    )
+
+
+def send_webhook(delivery_id: int, *, countdown: float = 0) -> None:
+    """Hand a webhook delivery's next attempt to the maintenance queue (after `countdown` s)."""
+    _send(
+        WEBHOOK_TASK,
+        delivery_id,
+        queue=settings.CELERY_MAINTENANCE_QUEUE,
+        countdown=countdown or None,
+        soft_time_limit=120,
+        time_limit=180,
     )

@@ -287,3 +287,60 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"Share link {self.pk}"
+
+
+class Webhook(models.Model):
+    """Where an organization is told about its results. The secret goes in every delivery's
+    X-CEKURA-SECRET header and keys its signature; it is encrypted at rest, never returned."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(max_length=500)
+    secret = EncryptedTextField(blank=True, default="")
+    events = models.JSONField(default=list)  # test_framework.webhooks.EVENTS
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.pk} ({self.url})"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one webhook: what was sent, and how each attempt went."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32)
+    subject_id = models.PositiveBigIntegerField(default=0)  # the result's or the run's id
+    idempotency_key = models.CharField(max_length=128)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # of the last attempt
+    error = models.CharField(max_length=500, blank=True, default="")  # of the last attempt
+    duration_ms = models.FloatField(null=True, blank=True)  # of the last attempt
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "idempotency_key"], name="one_delivery_per_event"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to webhook {self.webhook_id} ({self.state})"

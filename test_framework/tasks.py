@@ -6,8 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from . import pipeline, services
-from .dispatch import CALL_TASK, POST_TASK, REAP_TASK, RETENTION_TASK
+from . import pipeline, services, webhook_payloads, webhooks
+from .dispatch import CALL_TASK, POST_TASK, REAP_TASK, RETENTION_TASK, WEBHOOK_TASK
 
 
 @shared_task(name=CALL_TASK, acks_late=True, ignore_result=True)
@@ -36,3 +36,10 @@ def reap_stale_runs() -> int:
 def delete_old_recordings() -> int:
     """Periodic (Celery beat, the maintenance queue): RECORDING_RETENTION_DAYS."""
     return services.recordings_expire(days=settings.RECORDING_RETENTION_DAYS)
+
+
+@shared_task(name=WEBHOOK_TASK, ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt at a webhook delivery (the maintenance queue); the next, if any, is sent
+    with its backoff."""
+    return webhooks.deliver(delivery_id, build=webhook_payloads.payload_for)

@@ -17,9 +17,20 @@ from evaluators.overall import failed_reasons, overall_evaluation
 
 from .. import limits, selectors
 from ..choices import TERMINAL, EvalType, MetricType, ScenarioType, Status
-from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
+from ..models import (
+    AIAgent,
+    Metric,
+    Personality,
+    Result,
+    Run,
+    Scenario,
+    ShareLink,
+    Webhook,
+    WebhookDelivery,
+)
 from ..selectors import run_personality
 from ..services import MSG_BAD_SCENARIOS, metric_slug_new, metric_slug_taken
+from ..webhooks import EVENTS as WEBHOOK_EVENTS
 from .fields import LenientIdField, coerce_id
 
 AGORA_DATA_DEFAULTS = {
@@ -746,3 +757,62 @@ class PredefinedMetricSerializer(serializers.Serializer):
     prompt = serializers.CharField(allow_blank=True)
     configuration = serializers.DictField()
     agents = serializers.ListField(child=serializers.IntegerField())
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    """A webhook. `secret` is write-only: it is sent in each delivery's X-CEKURA-SECRET header
+    and keys its signature, and is never shown again (`has_secret` says whether one is set)."""
+
+    secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=500, trim_whitespace=False
+    )
+    has_secret = serializers.SerializerMethodField()
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(WEBHOOK_EVENTS)),
+        allow_empty=False,
+        help_text="result.completed (a result's last run ended), run.completed (one run ended)",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "secret", "has_secret", "events", "enabled", "created_at"]
+        read_only_fields = ["id", "has_secret", "created_at"]
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_has_secret(self, hook: Webhook) -> bool:
+        return bool(hook.secret)
+
+    def validate_url(self, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("A webhook URL starts with http:// or https://.")
+        return value
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    def update(self, instance: Webhook, validated_data: dict[str, Any]) -> Webhook:
+        if not validated_data.get("secret"):
+            validated_data.pop("secret", None)  # left out or blank: the secret is kept
+        return super().update(instance, validated_data)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    """A delivery: the event, its body, and how its last attempt went."""
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "webhook",
+            "event",
+            "idempotency_key",
+            "state",
+            "attempts",
+            "status_code",
+            "error",
+            "duration_ms",
+            "payload",
+            "created_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields

@@ -19,6 +19,8 @@ RESOURCES: list[tuple[str, type[viewsets.ViewSetMixin]]] = [
     ("predefined-metrics", views.PredefinedMetricViewSet),
     ("share-links", views.ShareLinkViewSet),
     ("recordings", views.RecordingViewSet),
+    ("webhooks", views.WebhookViewSet),
+    ("webhook-deliveries", views.WebhookDeliveryViewSet),
 ]
 
 
@@ -38,6 +40,7 @@ def _router(suffix: str, name_suffix: str) -> SimpleRouter:
             "personalities": "personality",
             "share-links": "share-link",
             "recordings": "recording",
+            "webhook-deliveries": "webhook-delivery",
         }.get(name, name.rstrip("s"))
         router.register(f"{name}{suffix}", viewset, basename=basename + name_suffix)
     return router

@@ -29,8 +29,18 @@ from cekura.ranged import stored_file_response
 from cekura.throttling import LAUNCH_THROTTLES
 from evaluators import RecordingError, catalogue, read_recording, score_recording
 
-from .. import selectors, services
-from ..models import AIAgent, Metric, Personality, Result, Run, Scenario, ShareLink
+from .. import selectors, services, webhooks
+from ..models import (
+    AIAgent,
+    Metric,
+    Personality,
+    Result,
+    Run,
+    Scenario,
+    ShareLink,
+    Webhook,
+    WebhookDelivery,
+)
 from ..specs import Plan
 from .fields import coerce_id
 from .serializers import (
@@ -49,6 +59,8 @@ from .serializers import (
     ShareLinkCreateSerializer,
     ShareLinkSerializer,
     SpecLaunchSerializer,
+    WebhookDeliverySerializer,
+    WebhookSerializer,
 )
 
 MAX_BULK_IDS = 1000  # runs/bulk/: ids in one request
@@ -484,6 +496,36 @@ class ShareLinkViewSet(
         """Revoke the link: its page answers 404 from then on."""
         link = services.share_link_revoke(link=self.get_object())
         return Response(ShareLinkSerializer(link).data)
+
+
+class WebhookViewSet(CrudViewSet):
+    """Where the organization is told about its results: a URL, a secret (write-only), the
+    events wanted. Each delivery carries X-CEKURA-SECRET, an HMAC-SHA256 signature
+    (X-CEKURA-SIGNATURE over X-CEKURA-TIMESTAMP and the body) and an idempotency key."""
+
+    model = Webhook
+    serializer_class = WebhookSerializer
+
+
+class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """Every delivery of the organization's webhooks, newest first (`?webhook=<id>` for one),
+    with how its last attempt went; `resend` sends one again."""
+
+    model = WebhookDelivery
+    serializer_class = WebhookDeliverySerializer
+
+    def get_queryset(self) -> Any:
+        qs = super().get_queryset()
+        if self.request.query_params.get("webhook"):
+            qs = qs.filter(webhook_id=_id_param(self.request.query_params["webhook"], "webhook"))
+        return qs
+
+    @extend_schema(request=None, responses={200: WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"], url_path="resend", throttle_classes=LAUNCH_THROTTLES)
+    def resend(self, request: Request, pk: str | None = None) -> Response:
+        """Send the delivery again: the same body and idempotency key, three attempts anew."""
+        delivery = webhooks.resend(self.get_object())
+        return Response(WebhookDeliverySerializer(delivery).data)
 
 
 def share_url(request: Request, token: str) -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from common.vocabulary import EndedReason
 
-from .. import dispatch, lifecycle, selectors
+from .. import dispatch, lifecycle, selectors, webhooks
 from ..choices import IN_CALL, TERMINAL, Status
 from ..models import Result, Run
 
@@ -201,9 +201,10 @@ def run_finish(
         fields["expected_outcome"] = expected_outcome
     done = lifecycle.run_move(run_id, status, **fields)
     if done:
-        result_id = Run.objects.filter(pk=run_id).values_list("result_id", flat=True).first()
-        if result_id is not None:
-            result_after_run(result_id=result_id)
+        owners = Run.objects.filter(pk=run_id).values_list("result_id", "organization_id").first()
+        if owners is not None:
+            webhooks.run_completed(organization_id=owners[1], run_id=run_id)
+            result_after_run(result_id=owners[0])
     return done
 
 
@@ -224,6 +225,7 @@ def result_refresh(*, result_id: int) -> Result:
         c = selectors.result_progress(result)
         result.success_rate = round(100.0 * c["success"] / c["total"], 2) if c["total"] else 0.0
         if c["total"] and c["terminal"] == c["total"] and result.status not in TERMINAL:
+            webhooks.result_completed(organization_id=result.organization_id, result_id=result.pk)
             if c["cancelled"] == c["total"]:
                 result.status = Status.CANCELLED
             elif c["infra_failed"] == c["total"]:
