@@ -28,7 +28,8 @@ from .choices import TERMINAL, Status
 from .models import Run
 
 MOVES: dict[str, frozenset[str]] = {
-    Status.PENDING: frozenset({Status.IN_QUEUE, Status.CANCELLED}),
+    # pending → failed: the launch's pre-trigger webhook was refused (test_framework.webhooks).
+    Status.PENDING: frozenset({Status.IN_QUEUE, Status.CANCELLED, Status.FAILED}),
     Status.IN_QUEUE: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
     Status.RUNNING: frozenset({Status.EVALUATING, Status.FAILED, Status.TIMEOUT, Status.CANCELLED}),
     Status.EVALUATING: frozenset(

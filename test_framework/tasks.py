@@ -29,7 +29,8 @@ def reap_stale_runs() -> int:
     the broker lost."""
     touched = services.runs_reap(stale_after_seconds=settings.RUN_STALE_AFTER_SECONDS)
     requeued = services.runs_requeue_lost(queued_for_seconds=settings.RUN_REQUEUE_AFTER_SECONDS)
-    return len(touched) + len(requeued)
+    overdue = services.pre_triggers_overdue(after_seconds=webhooks.PRE_TRIGGER_OVERDUE_SECONDS)
+    return len(touched) + len(requeued) + len(overdue)
 
 
 @shared_task(name=RETENTION_TASK, ignore_result=True)
@@ -42,4 +43,6 @@ def delete_old_recordings() -> int:
 def deliver_webhook(delivery_id: int) -> str:
     """One attempt at a webhook delivery (the maintenance queue); the next, if any, is sent
     with its backoff."""
-    return webhooks.deliver(delivery_id, build=webhook_payloads.payload_for)
+    return webhooks.deliver(
+        delivery_id, build=webhook_payloads.payload_for, settled=services.pre_trigger_settled
+    )

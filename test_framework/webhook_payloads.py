@@ -7,19 +7,20 @@ from typing import Any
 
 from .api.serializers import ResultRunSerializer, RunSerializer
 from .models import Result, Run
-from .webhooks import RESULT_COMPLETED, RUN_COMPLETED
+from .webhooks import RESULT_COMPLETED, RESULT_PRE_TRIGGER, RUN_COMPLETED
 
 
 def payload_for(event: str, subject_id: int) -> dict[str, Any]:
-    if event == RESULT_COMPLETED:
-        return result_payload(Result.objects.get(pk=subject_id))
+    if event in (RESULT_COMPLETED, RESULT_PRE_TRIGGER):
+        return result_payload(Result.objects.get(pk=subject_id), event)
     if event == RUN_COMPLETED:
         return run_payload(Run.objects.select_related("scenario").get(pk=subject_id))
     raise ValueError(f"no payload for event {event!r}")
 
 
-def result_payload(result: Result) -> dict[str, Any]:
-    """`result.completed` as the hosted product sends it (spec/hosted-clients.md)."""
+def result_payload(result: Result, event: str = RESULT_COMPLETED) -> dict[str, Any]:
+    """`result.completed` (or `result.pre_trigger`, before any call) as the hosted product
+    sends it (spec/hosted-clients.md)."""
     runs = result.runs.select_related("scenario", "personality").order_by("id")
     by_number = {}
     for n, run in enumerate(runs, 1):
@@ -40,7 +41,7 @@ def result_payload(result: Result) -> dict[str, Any]:
             )
         }
     return {
-        "event_type": RESULT_COMPLETED,
+        "event_type": event,
         "data": {
             "id": result.pk,
             "name": result.name,

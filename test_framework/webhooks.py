@@ -41,8 +41,11 @@ from .models import Webhook, WebhookDelivery
 log = logging.getLogger(__name__)
 
 RESULT_COMPLETED = "result.completed"
+RESULT_PRE_TRIGGER = "result.pre_trigger"
 RUN_COMPLETED = "run.completed"
-EVENTS = (RESULT_COMPLETED, RUN_COMPLETED)
+EVENTS = (RESULT_COMPLETED, RESULT_PRE_TRIGGER, RUN_COMPLETED)
+# A pre-trigger still pending this long after its launch (its messages lost) fails the launch.
+PRE_TRIGGER_OVERDUE_SECONDS = 300
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = (2.0, 8.0)  # before the second and the third attempt
 TIMEOUT_SECONDS = 30.0
@@ -90,6 +93,19 @@ def result_completed(*, organization_id: int, result_id: int) -> None:
     )
 
 
+def pre_trigger(*, organization_id: int, result_id: int) -> bool:
+    """`result.pre_trigger` for a launch: True when some webhook wants it, and the launch's
+    runs then wait for its answer (services.runs.pre_trigger_settled)."""
+    return bool(
+        emit(
+            organization_id=organization_id,
+            event=RESULT_PRE_TRIGGER,
+            key=f"result_pre_trigger:{result_id}",
+            subject_id=result_id,
+        )
+    )
+
+
 def run_completed(*, organization_id: int, run_id: int) -> None:
     emit(
         organization_id=organization_id,
@@ -119,10 +135,13 @@ def resend(delivery: WebhookDelivery) -> WebhookDelivery:
     return delivery
 
 
-def deliver(delivery_id: int, build: Build) -> str:
+def deliver(
+    delivery_id: int, build: Build, settled: Callable[[WebhookDelivery], None] | None = None
+) -> str:
     """One attempt at a delivery (the webhook task); schedules the next attempt if this one
     may be retried. `build(event, subject_id)` makes the body at the first attempt (it is
-    kept, so every attempt and resend sends the same). Returns the delivery's state after."""
+    kept, so every attempt and resend sends the same); `settled(delivery)` is called once it
+    is delivered or has failed for good. Returns the delivery's state after."""
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
     if delivery is None or delivery.state != WebhookDelivery.State.PENDING:
         return delivery.state if delivery else "missing"
@@ -154,6 +173,9 @@ def deliver(delivery_id: int, build: Build) -> str:
     )
     if state == WebhookDelivery.State.PENDING:
         _send(delivery.pk, countdown=BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1])
+    elif settled is not None:
+        delivery.refresh_from_db()
+        settled(delivery)
     return str(state)
 
 

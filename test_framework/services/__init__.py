@@ -19,6 +19,7 @@ from .launch import (
 from .maintenance import (
     POST_ATTEMPTS,
     calls_live_on,
+    pre_triggers_overdue,
     recordings_expire,
     runs_reap,
     runs_requeue_lost,
@@ -26,6 +27,7 @@ from .maintenance import (
 from .runs import (
     UNSTARTED,
     call_time_limit,
+    pre_trigger_settled,
     result_after_run,
     result_cancel,
     result_dispatch,
@@ -60,6 +62,8 @@ __all__ = [
     "expected_outcome_dict",
     "metric_slug_new",
     "metric_slug_taken",
+    "pre_trigger_settled",
+    "pre_triggers_overdue",
     "recordings_expire",
     "result_after_run",
     "result_cancel",

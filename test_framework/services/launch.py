@@ -15,7 +15,7 @@ from cekura.accounts.models import Organization
 from cekura.accounts.services import credits_debit
 from cekura.errors import InsufficientBalance, InvalidInput
 
-from .. import limits, selectors
+from .. import limits, selectors, webhooks
 from ..choices import Status
 from ..models import AIAgent, Personality, Result, Run, Scenario
 from ..specs import MAX_SPEC_BYTES, Plan, spec_from_text, spec_plan
@@ -211,7 +211,10 @@ def _result_create(
             run.organization, run.result, run.agent = organization, result, agent
             run.evaluation = {"metrics": []}
         Run.objects.bulk_create(runs)
-        result_dispatch(result_id=result.pk)
+        # A pre-trigger webhook holds the runs until the organization's server says go
+        # (runs.pre_trigger_settled); otherwise the first runs go now.
+        if not webhooks.pre_trigger(organization_id=organization.pk, result_id=result.pk):
+            result_dispatch(result_id=result.pk)
     return result
 
 

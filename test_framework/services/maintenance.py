@@ -14,9 +14,10 @@ from django.utils import timezone
 from cekura import queues
 from common.vocabulary import EndedReason
 
+from .. import webhooks
 from ..choices import TERMINAL, Status
-from ..models import Run
-from .runs import run_enqueue_postprocess, run_finish, runs_send
+from ..models import Run, WebhookDelivery
+from .runs import pre_trigger_settled, run_enqueue_postprocess, run_finish, runs_send
 
 log = logging.getLogger(__name__)
 
@@ -150,3 +151,26 @@ def recordings_expire(*, days: int, batch: int = 500) -> int:
     if deleted:
         log.info("retention: deleted %s recording(s) older than %s day(s)", deleted, days)
     return deleted
+
+
+def pre_triggers_overdue(*, after_seconds: float) -> list[int]:
+    """Launches whose pre-trigger is still pending long after it was sent (its messages were
+    lost with a broker): the delivery fails, and the launch with it, instead of its runs
+    waiting in `pending` for ever. Returns the deliveries ended."""
+    cutoff = timezone.now() - timedelta(seconds=after_seconds)
+    ended = []
+    for delivery in WebhookDelivery.objects.filter(
+        event=webhooks.RESULT_PRE_TRIGGER,
+        state=WebhookDelivery.State.PENDING,
+        created_at__lt=cutoff,
+    ):
+        if WebhookDelivery.objects.filter(
+            pk=delivery.pk, state=WebhookDelivery.State.PENDING
+        ).update(
+            state=WebhookDelivery.State.FAILED,
+            error=f"no answer within {after_seconds:g} s of the launch",
+        ):
+            delivery.refresh_from_db()
+            pre_trigger_settled(delivery)
+            ended.append(delivery.pk)
+    return ended

@@ -17,7 +17,7 @@ from common.vocabulary import EndedReason
 
 from .. import dispatch, lifecycle, selectors, webhooks
 from ..choices import IN_CALL, TERMINAL, Status
-from ..models import Result, Run
+from ..models import Result, Run, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -281,3 +281,36 @@ def run_heartbeat(*, run_id: int) -> bool:
         heartbeat_at=timezone.now()
     )
     return run_cancel_requested(run_id=run_id)
+
+
+def pre_trigger_settled(delivery: WebhookDelivery) -> None:
+    """A launch's pre-trigger webhook answered for good. Once every pre-trigger of the result is
+    delivered, its first runs go; if one failed, the runs end `failed` with the reason (and
+    their credits come back: no call was placed)."""
+    if delivery.event != webhooks.RESULT_PRE_TRIGGER:
+        return
+    result_id = delivery.subject_id
+    if delivery.state == WebhookDelivery.State.DELIVERED:
+        pending = WebhookDelivery.objects.filter(
+            organization_id=delivery.organization_id,
+            idempotency_key=delivery.idempotency_key,
+        ).exclude(state=WebhookDelivery.State.DELIVERED)
+        if not pending.exists():
+            result_dispatch(result_id=result_id)
+        return
+    why = delivery.error or "no answer"
+    lifecycle.runs_move(
+        list(
+            Run.objects.filter(result_id=result_id, status=Status.PENDING).values_list(
+                "pk", flat=True
+            )
+        ),
+        Status.FAILED,
+        sources={Status.PENDING},
+        success=False,
+        infrastructure=False,
+        error_message=(
+            f"the pre-trigger webhook did not accept the launch ({why}); no call was placed"
+        ),
+    )
+    result_refresh(result_id=result_id)

@@ -19,6 +19,7 @@ RUN_STATUSES = [s for s in Status if s != Status.IN_PROGRESS]
 ALLOWED = {
     (Status.PENDING, Status.IN_QUEUE),
     (Status.PENDING, Status.CANCELLED),
+    (Status.PENDING, Status.FAILED),
     (Status.IN_QUEUE, Status.RUNNING),
     (Status.IN_QUEUE, Status.CANCELLED),
     (Status.IN_QUEUE, Status.FAILED),

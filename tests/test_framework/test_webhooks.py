@@ -201,3 +201,93 @@ def test_webhooks_api_keeps_the_secret_write_only(org: Any, client: APIClient) -
     )
     assert bad.status_code == 400 and set(bad.json()) == {"url", "events"}
     assert Webhook.objects.count() == 1
+
+
+def launch(client: APIClient, org: Any) -> Any:
+    from tests.factories import AgentFactory, ScenarioFactory
+
+    agent = AgentFactory(organization=org)
+    scenarios = ScenarioFactory.create_batch(2, agent=agent)
+    r = client.post(
+        "/test_framework/v1/scenarios-external/run_scenarios_agora/",
+        {"agent_id": agent.pk, "scenarios": [s.pk for s in scenarios]},
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    return r.json()
+
+
+def test_a_pre_trigger_holds_the_runs_until_the_receiver_says_go(
+    org: Any,
+    client: APIClient,
+    monkeypatch: Any,
+    inline: list[float],
+    receiver_factory: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "test_framework.dispatch.send_call", lambda run_id, **kw: sent.append(run_id)
+    )
+    receiver = receiver_factory([200])
+    Webhook.objects.create(
+        organization=org, url=receiver.url, secret=SECRET, events=["result.pre_trigger"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        result = launch(client, org)
+    ((headers, body),) = receiver.got
+    assert headers["X-CEKURA-IDEMPOTENCY-KEY"] == f"result_pre_trigger:{result['id']}"
+    sent_body = json.loads(body)
+    assert sent_body["event_type"] == "result.pre_trigger" and len(sent_body["data"]["runs"]) == 2
+    assert sorted(sent) == sorted(r["id"] for r in result["runs"])  # then the runs went
+
+
+def test_a_refused_pre_trigger_fails_the_launch_and_refunds_it(
+    org: Any,
+    client: APIClient,
+    monkeypatch: Any,
+    inline: list[float],
+    receiver_factory: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "test_framework.dispatch.send_call", lambda run_id, **kw: sent.append(run_id)
+    )
+    receiver = receiver_factory([503])
+    Webhook.objects.create(
+        organization=org, url=receiver.url, secret=SECRET, events=["result.pre_trigger"]
+    )
+    credits = org.credits
+    with django_capture_on_commit_callbacks(execute=True):
+        result = launch(client, org)
+    assert len(receiver.got) == 3 and sent == []  # three tries, and no call
+    runs = client.get("/test_framework/v1/runs/", {"result_id": result["id"]}).json()["results"]
+    assert {r["status"] for r in runs} == {"failed"}
+    assert runs[0]["error_message"] == (
+        "the pre-trigger webhook did not accept the launch (the receiver answered HTTP 503); "
+        "no call was placed"
+    )
+    org.refresh_from_db()
+    assert org.credits == credits  # debited at launch, refunded with the failure
+
+
+def test_a_pre_trigger_whose_messages_were_lost_fails_the_launch_in_time(
+    org: Any, client: APIClient, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr("test_framework.dispatch.send_webhook", lambda *a, **k: None)  # lost
+    Webhook.objects.create(
+        organization=org, url="https://hooks.example.com/x", events=["result.pre_trigger"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        result = launch(client, org)
+    assert services.pre_triggers_overdue(after_seconds=300) == []  # not yet
+    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(seconds=301))
+    (ended,) = services.pre_triggers_overdue(after_seconds=300)
+    runs = client.get("/test_framework/v1/runs/", {"result_id": result["id"]}).json()["results"]
+    assert {r["status"] for r in runs} == {"failed"}
+    assert "no answer within 300 s of the launch" in runs[0]["error_message"]
