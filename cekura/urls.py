@@ -8,6 +8,7 @@ from cekura import converters  # noqa: F401 - registers <id:…>
 from cekura.health import healthz
 from cekura.prometheus import metrics_view
 from cekura.views import DocsView, SchemaView, api_not_found
+from test_framework.api.urls import schedule_urlpatterns
 from test_framework.dashboard import share
 
 urlpatterns = [
@@ -16,6 +17,8 @@ urlpatterns = [
     # Any other path under the API answers a short JSON 404, never an HTML page (CI clients
     # paste error bodies into their summaries), whatever DEBUG says.
     re_path(r"^test_framework/", api_not_found),
+    path("schedules/", include(schedule_urlpatterns)),
+    re_path(r"^schedules/", api_not_found),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),

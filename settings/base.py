@@ -223,6 +223,7 @@ CELERY_TASK_ROUTES = {
     "test_framework.reap_stale_runs": {"queue": CELERY_MAINTENANCE_QUEUE},
     "test_framework.delete_old_recordings": {"queue": CELERY_MAINTENANCE_QUEUE},
     "test_framework.deliver_webhook": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "test_framework.fire_schedules": {"queue": CELERY_MAINTENANCE_QUEUE},
 }
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-runs": {
@@ -230,6 +231,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": RUN_REAP_EVERY_SECONDS,
     },
     "delete-old-recordings": {"task": "test_framework.delete_old_recordings", "schedule": 3600.0},
+    "fire-schedules": {"task": "test_framework.fire_schedules", "schedule": 20.0},
 }
 # Post-processing (ASR and metrics of one stored call) is ended after this long.
 RUN_POST_TIME_LIMIT_SECONDS = env.int("CEKURA_RUN_POST_TIME_LIMIT_SECONDS", default=900)

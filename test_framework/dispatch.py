@@ -20,6 +20,7 @@ POST_TASK = "test_framework.run_postprocess"
 REAP_TASK = "test_framework.reap_stale_runs"
 RETENTION_TASK = "test_framework.delete_old_recordings"
 WEBHOOK_TASK = "test_framework.deliver_webhook"
+SCHEDULES_TASK = "test_framework.fire_schedules"
 
 # Publishing retries for about ten seconds (a broker restarting) before a run is given up on.
 BROKER_RETRY = {"max_retries": 8, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}

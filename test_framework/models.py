@@ -169,6 +169,9 @@ class Result(models.Model):
     success_rate = models.FloatField(default=0.0)
     run_as_text = models.BooleanField(default=False)
     is_cronjob = models.BooleanField(default=False)
+    cron_job = models.ForeignKey(
+        "CronJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="results"
+    )
     run_type = models.CharField(max_length=16, default=RUN_TYPE_AGORA)
     frequency = models.PositiveIntegerField(default=1)
     concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
@@ -344,3 +347,55 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to webhook {self.webhook_id} ({self.state})"
+
+
+class CronJob(models.Model):
+    """A schedule: at each fire time of its cron expression (in its time zone) it launches what
+    run_scenarios launches, and the result carries is_cronjob and the job's id."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="cron_jobs"
+    )
+    name = models.CharField(max_length=200)
+    expression = models.CharField(max_length=120)
+    timezone = models.CharField(max_length=64, default="UTC")
+    agent = models.ForeignKey(AIAgent, on_delete=models.CASCADE, related_name="cron_jobs")
+    # As run_scenarios takes them: {"ids": [...]}, {"first_n": N} or {"all": true}.
+    scenarios = models.JSONField(default=dict)
+    frequency = models.PositiveIntegerField(default=1)
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
+    personality_ids = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Fire even while the job's previous result is still in progress.
+    allow_overlap = models.BooleanField(default=False)
+    # The next fire time, claimed by compare-and-set: exactly one beat fires it.
+    next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CronFiring(models.Model):
+    """One fire time of a schedule: the result it launched, or why it launched nothing."""
+
+    job = models.ForeignKey(CronJob, on_delete=models.CASCADE, related_name="firings")
+    fire_at = models.DateTimeField()
+    result = models.ForeignKey(
+        Result, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    skipped = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-fire_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "fire_at"], name="one_firing_per_fire_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} at {self.fire_at:%Y-%m-%d %H:%M}"

@@ -7,7 +7,14 @@ from celery import shared_task
 from django.conf import settings
 
 from . import pipeline, services, webhook_payloads, webhooks
-from .dispatch import CALL_TASK, POST_TASK, REAP_TASK, RETENTION_TASK, WEBHOOK_TASK
+from .dispatch import (
+    CALL_TASK,
+    POST_TASK,
+    REAP_TASK,
+    RETENTION_TASK,
+    SCHEDULES_TASK,
+    WEBHOOK_TASK,
+)
 
 
 @shared_task(name=CALL_TASK, acks_late=True, ignore_result=True)
@@ -46,3 +53,10 @@ def deliver_webhook(delivery_id: int) -> str:
     return webhooks.deliver(
         delivery_id, build=webhook_payloads.payload_for, settled=services.pre_trigger_settled
     )
+
+
+@shared_task(name=SCHEDULES_TASK, ignore_result=True)
+def fire_schedules() -> int:
+    """Periodic (Celery beat, the maintenance queue, every 20 s): launch the schedules whose
+    fire time has come, each fire time once."""
+    return len(services.cron_jobs_fire_due())

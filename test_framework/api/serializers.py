@@ -15,10 +15,11 @@ from common.vocabulary import DEFAULT_SECRET_HEADER
 from evaluators.custom import parse_rule
 from evaluators.overall import failed_reasons, overall_evaluation
 
-from .. import limits, selectors
+from .. import limits, schedules, selectors
 from ..choices import TERMINAL, EvalType, MetricType, ScenarioType, Status
 from ..models import (
     AIAgent,
+    CronJob,
     Metric,
     Personality,
     Result,
@@ -657,6 +658,7 @@ RESULT_FIELDS = [
     "success_rate",
     "run_as_text",
     "is_cronjob",
+    "cron_job",
     "runs",
     "total_runs_count",
     "completed_runs_count",
@@ -816,3 +818,65 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
         ]
         read_only_fields = fields
+
+
+class CronJobSerializer(serializers.ModelSerializer):
+    """A schedule. `scenarios` as run_scenarios takes them: a list of ids, a number N (the
+    agent's first N), or "all". The answer says when it fires next, in UTC and in words."""
+
+    agent = OrgScopedPrimaryKeyField(queryset=AIAgent.objects.all())
+    scenarios = serializers.JSONField(help_text='A list of scenario ids, a number N, or "all".')
+    personality_ids = serializers.ListField(
+        child=LenientIdField(), required=False, allow_empty=True, default=list
+    )
+    frequency = serializers.IntegerField(min_value=1, max_value=limits.FREQUENCY, default=1)
+    concurrency_limit = serializers.IntegerField(
+        min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True
+    )
+    description = serializers.SerializerMethodField()
+    next_fire_times = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CronJob
+        fields = [
+            "id",
+            "name",
+            "expression",
+            "timezone",
+            "description",
+            "agent",
+            "scenarios",
+            "frequency",
+            "concurrency_limit",
+            "personality_ids",
+            "enabled",
+            "allow_overlap",
+            "next_fire_at",
+            "next_fire_times",
+            "created_at",
+        ]
+        read_only_fields = ["id", "description", "next_fire_at", "next_fire_times", "created_at"]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_description(self, job: CronJob) -> str:
+        return schedules.describe(job.expression, job.timezone)
+
+    @extend_schema_field({"type": "array", "items": {"type": "string", "format": "date-time"}})
+    def get_next_fire_times(self, job: CronJob) -> list[str]:
+        if not job.enabled:
+            return []
+        times = schedules.next_fire_times(job.expression, job.timezone, timezone.now(), 5)
+        return [t.isoformat() for t in times]
+
+    def validate_scenarios(self, value: Any) -> dict[str, Any]:
+        return RunScenariosAgoraSerializer().validate_scenarios(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        expression = attrs.get("expression", getattr(self.instance, "expression", ""))
+        zone = attrs.get("timezone", getattr(self.instance, "timezone", "UTC"))
+        try:
+            schedules.check(expression, zone)
+        except schedules.ScheduleError as exc:
+            field = "timezone" if "time zone" in str(exc) else "expression"
+            raise serializers.ValidationError({field: [str(exc)]}) from None
+        return attrs

@@ -51,3 +51,9 @@ urlpatterns = [
     path("v1/", include(_router("-external", "-external").urls)),
     path("v2/", include(_router("", "-v2").urls)),
 ]
+
+
+# Schedules answer where the hosted product has them: /schedules/v1/cron-jobs/.
+schedule_router = OptionalSlashRouter()
+schedule_router.register("cron-jobs", views.CronJobViewSet, basename="cron-job")
+schedule_urlpatterns = [path("v1/", include(schedule_router.urls))]

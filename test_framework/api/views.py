@@ -32,6 +32,7 @@ from evaluators import RecordingError, catalogue, read_recording, score_recordin
 from .. import selectors, services, webhooks
 from ..models import (
     AIAgent,
+    CronJob,
     Metric,
     Personality,
     Result,
@@ -45,6 +46,7 @@ from ..specs import Plan
 from .fields import coerce_id
 from .serializers import (
     AIAgentSerializer,
+    CronJobSerializer,
     MetricSerializer,
     PersonalitySerializer,
     PredefinedMetricSerializer,
@@ -526,6 +528,42 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, O
         """Send the delivery again: the same body and idempotency key, three attempts anew."""
         delivery = webhooks.resend(self.get_object())
         return Response(WebhookDeliverySerializer(delivery).data)
+
+
+class CronJobViewSet(CrudViewSet):
+    """Schedules (/schedules/v1/cron-jobs/): at each fire time of a 5-field cron expression in
+    an IANA time zone, launch what run_scenarios launches; the result carries is_cronjob and
+    cron_job. A fire time is skipped, with the reason in its history, when credits are short
+    or the previous result is still in progress (unless allow_overlap)."""
+
+    model = CronJob
+    serializer_class = CronJobSerializer
+
+    def perform_create(self, serializer: Any) -> None:
+        job = serializer.save(organization=org_of(self.request))
+        services.cron_job_schedule(job)
+
+    def perform_update(self, serializer: Any) -> None:
+        services.cron_job_schedule(serializer.save())
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], url_path="history")
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """The schedule's fire times, newest first: the result each launched (with its status
+        and success rate) or why it launched nothing; and the pass rate over them."""
+        job = self.get_object()
+        firings = list(job.firings.select_related("result")[:100])
+        rows = [
+            {
+                "fire_at": f.fire_at.isoformat(),
+                "result": f.result_id,
+                "status": f.result.status if f.result else None,
+                "success_rate": f.result.success_rate if f.result else None,
+                "skipped": f.skipped or None,
+            }
+            for f in firings
+        ]
+        return Response({"id": job.pk, "name": job.name, "firings": rows})
 
 
 def share_url(request: Request, token: str) -> str:

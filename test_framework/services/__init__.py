@@ -43,6 +43,7 @@ from .runs import (
     run_store_call,
     runs_send,
 )
+from .schedules import cron_job_schedule, cron_jobs_fire_due
 from .scoring import expected_outcome_dict, result_reevaluate
 from .sharing import SHARE_LINK_DEFAULT_DAYS, share_link_create, share_link_revoke
 
@@ -58,6 +59,8 @@ __all__ = [
     "agent_get",
     "agent_test_endpoint",
     "call_time_limit",
+    "cron_job_schedule",
+    "cron_jobs_fire_due",
     "calls_live_on",
     "expected_outcome_dict",
     "metric_slug_new",

@@ -17,7 +17,7 @@ from cekura.errors import InsufficientBalance, InvalidInput
 
 from .. import limits, selectors, webhooks
 from ..choices import Status
-from ..models import AIAgent, Personality, Result, Run, Scenario
+from ..models import AIAgent, CronJob, Personality, Result, Run, Scenario
 from ..specs import MAX_SPEC_BYTES, Plan, spec_from_text, spec_plan
 from .runs import result_dispatch
 
@@ -58,6 +58,7 @@ def result_launch_selected(
     concurrency_limit: int | None = None,
     personality_ids: list[int] | None = None,
     any_agents_scenarios: bool = False,
+    cron_job: CronJob | None = None,
 ) -> Result:
     """Launch from ids, as the API and the dashboard receive them: the agent (or the one agent
     of the chosen scenarios), the scenarios (ids, the first N, or all), the personalities.
@@ -99,6 +100,7 @@ def result_launch_selected(
         name=name,
         concurrency_limit=concurrency_limit,
         personalities=personalities,
+        cron_job=cron_job,
     )
 
 
@@ -118,6 +120,7 @@ def result_launch(
     name: str = "",
     concurrency_limit: int | None = None,
     personalities: Sequence[Personality] | None = None,
+    cron_job: CronJob | None = None,
 ) -> Result:
     """Create a Result and one Run per scenario × personality × frequency, debit credits,
     and enqueue.
@@ -149,6 +152,7 @@ def result_launch(
         name=name,
         frequency=frequency,
         concurrency_limit=concurrency_limit,
+        cron_job=cron_job,
     )
 
 
@@ -191,9 +195,10 @@ def _result_create(
     name: str,
     frequency: int,
     concurrency_limit: int | None,
+    cron_job: CronJob | None = None,
 ) -> Result:
     """The Result and its (unsaved) runs, stored with the debit in one transaction; the first
-    runs are enqueued once it commits."""
+    runs are enqueued once it commits. `cron_job`: the schedule that launched it."""
     if len(runs) > limits.RUNS_PER_LAUNCH:
         raise InvalidInput(limits.too_many_runs(len(runs)), field="frequency")
     with transaction.atomic():
@@ -206,6 +211,8 @@ def _result_create(
             status=Status.IN_PROGRESS,
             frequency=frequency,
             concurrency_limit=concurrency_limit,
+            is_cronjob=cron_job is not None,
+            cron_job=cron_job,
         )
         for run in runs:
             run.organization, run.result, run.agent = organization, result, agent
