@@ -18,7 +18,7 @@ urlpatterns = [
     # paste error bodies into their summaries), whatever DEBUG says.
     re_path(r"^test_framework/", api_not_found),
     path("schedules/", include(schedule_urlpatterns)),
-    re_path(r"^schedules/", api_not_found),
+    re_path(r"^schedules/v[0-9]+/", api_not_found),  # /schedules/ itself: the dashboard
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),

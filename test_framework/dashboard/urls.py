@@ -5,7 +5,7 @@ from django.urls import path
 
 from cekura import converters  # noqa: F401 - registers <id:…>
 
-from . import views
+from . import automation, views
 
 app_name = "dashboard"
 
@@ -35,6 +35,11 @@ urlpatterns = [
     path("results/compare/", views.results_compare, name="results_compare"),
     path("results/<id:pk>/", views.result_detail, name="result"),
     path("results/<id:pk>/end/", views.result_end, name="result_end"),
+    path("schedules/", automation.schedules_page, name="schedules"),
+    path("schedules/<id:pk>/", automation.schedule_detail, name="schedule"),
+    path("schedules/<id:pk>/toggle/", automation.schedule_toggle, name="schedule_toggle"),
+    path("webhooks/", automation.webhooks_page, name="webhooks"),
+    path("webhooks/deliveries/<id:pk>/resend/", automation.webhook_resend, name="webhook_resend"),
     path("runs/<id:pk>/", views.run_detail, name="run"),
     path("runs/<id:pk>/end/", views.run_end, name="run_end"),
     path("runs/<id:pk>/status.json", views.run_status, name="run_status"),

@@ -333,3 +333,88 @@ def test_compare_page_shows_which_cases_got_worse(org: Organization) -> None:
     other = ResultFactory()  # another organization's result is never compared
     page = c.get(f"/results/compare/?baseline={before.pk}&candidate={other.pk}").content.decode()
     assert "compare-table" not in page
+
+
+def test_schedules_page_creates_pauses_and_shows_history(
+    org: Organization, monkeypatch: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from test_framework import services
+    from test_framework.models import CronJob
+
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
+    agent = AgentFactory(organization=org, agent_name="Clinic")
+    ScenarioFactory(agent=agent, name="Hours")
+    c = signed_in(org)
+    page = c.get("/schedules/").content.decode()
+    assert "No schedules yet." in page and "Clinic: Hours" in page
+    bad = c.post(
+        "/schedules/", {"name": "x", "expression": "0 9 * *", "agent": agent.pk}
+    ).content.decode()
+    assert "expression: A cron expression has five fields" in bad
+    assert CronJob.objects.count() == 0
+    r = c.post(
+        "/schedules/",
+        {
+            "name": "Mornings",
+            "expression": "0 9 * * 1-5",
+            "timezone": "Europe/Berlin",
+            "agent": agent.pk,
+            "frequency": "1",
+        },
+    )
+    assert r.status_code == 302
+    job = CronJob.objects.get()
+    listed = c.get("/schedules/").content.decode()
+    assert "At 09:00, Monday through Friday (Europe/Berlin)" in listed and ">Pause<" in listed
+    c.post(f"/schedules/{job.pk}/toggle/")
+    job.refresh_from_db()
+    assert not job.enabled and job.next_fire_at is None
+    assert ">Resume<" in c.get("/schedules/").content.decode()
+    CronJob.objects.filter(pk=job.pk).update(
+        enabled=True, next_fire_at=datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    services.cron_jobs_fire_due(now=datetime(2027, 1, 1, 0, 1, tzinfo=UTC))
+    detail = c.get(f"/schedules/{job.pk}/").content.decode()
+    assert 'id="firings-table"' in detail and "2027-01-01 00:00" in detail
+    assert 'id="trend-plot"' in detail
+
+
+def test_webhooks_page_adds_a_webhook_and_resends_a_delivery(
+    org: Organization, monkeypatch: Any
+) -> None:
+    from test_framework.models import Webhook, WebhookDelivery
+
+    resent: list[int] = []
+    monkeypatch.setattr("test_framework.dispatch.send_webhook", lambda pk, **k: resent.append(pk))
+    c = signed_in(org)
+    assert "No webhooks yet." in c.get("/webhooks/").content.decode()
+    bad = c.post("/webhooks/", {"url": "ftp://x", "events": ["result.completed"]})
+    assert "url: " in bad.content.decode() and Webhook.objects.count() == 0
+    r = c.post(
+        "/webhooks/",
+        {
+            "url": "https://hooks.example.com/a",
+            "secret": "s3cret-hook",
+            "events": ["result.completed"],
+        },
+    )
+    assert r.status_code == 302
+    hook = Webhook.objects.get()
+    page = c.get("/webhooks/").content.decode()
+    assert "https://hooks.example.com/a" in page and "s3cret-hook" not in page
+    delivery = WebhookDelivery.objects.create(
+        organization=org,
+        webhook=hook,
+        event="result.completed",
+        idempotency_key="k",
+        state="failed",
+        attempts=3,
+        status_code=500,
+        error="the receiver answered HTTP 500",
+    )
+    assert "the receiver answered HTTP 500" in c.get("/webhooks/").content.decode()
+    c.post(f"/webhooks/deliveries/{delivery.pk}/resend/")
+    delivery.refresh_from_db()
+    assert resent == [delivery.pk] and delivery.state == "pending" and delivery.attempts == 0
