@@ -186,12 +186,41 @@ def test_configure_run_watch_and_listen(
     shoot(page, "07-run")
     run_path = page.url.replace(base, "")
 
+    # Compare the result with itself: nothing changed.
+    page.goto(base + "/results/")
+    page.click("#compare-link")
+    page.select_option("select[name=baseline]", index=1)
+    page.select_option("select[name=candidate]", index=1)
+    page.click("text=Compare")
+    page.wait_for_selector("#compare-table")
+    assert "no clear change" in page.text_content("#compare-table")
+    shoot(page, "08-compare")
+
+    # A schedule, read back in words; a webhook, its secret never shown.
+    page.click("text=Schedules")
+    page.fill("#schedule-form input[name=name]", "Weekday mornings")
+    page.fill("#schedule-form input[name=expression]", "0 9 * * 1-5")
+    page.fill("#schedule-form input[name=timezone]", "Europe/Berlin")
+    page.click("text=Create schedule")
+    page.wait_for_selector("text=At 09:00, Monday through Friday (Europe/Berlin)")
+    shoot(page, "09-schedules")
+    page.click("text=Webhooks")
+    page.fill("#webhook-form input[name=url]", "https://hooks.example.com/cekura")
+    page.fill("#webhook-form input[name=secret]", "whsec-browser")
+    page.click("text=Add webhook")
+    page.wait_for_selector("#webhooks-table >> text=https://hooks.example.com/cekura")
+    assert "whsec-browser" not in page.content()
+    shoot(page, "10-webhooks")
+
     storage = ctx.storage_state()
     for path, name in (
         ("/results/", "results"),
         ("/scenarios/", "scenarios"),
         ("/agents/", "agents"),
         ("/keys/", "keys"),
+        ("/schedules/", "schedules"),
+        ("/webhooks/", "webhooks"),
+        ("/results/compare/", "compare"),
         (run_path, "run"),
     ):
         fits_phone(browser, base, storage, path, name)
