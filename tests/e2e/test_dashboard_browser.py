@@ -191,7 +191,7 @@ def test_configure_run_watch_and_listen(
     page.click("#compare-link")
     page.select_option("select[name=baseline]", index=1)
     page.select_option("select[name=candidate]", index=1)
-    page.click("text=Compare")
+    page.click("#compare-form button[type=submit]")
     page.wait_for_selector("#compare-table")
     assert "no clear change" in page.text_content("#compare-table")
     shoot(page, "08-compare")

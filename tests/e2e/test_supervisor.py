@@ -20,7 +20,7 @@ from tests.factories import OrganizationFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHILDREN = ["demo-stack", "worker", "worker-post", "web"]
+CHILDREN = ["demo-stack", "worker", "worker-post", "maintenance", "web"]
 
 
 @pytest.fixture

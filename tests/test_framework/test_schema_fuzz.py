@@ -20,7 +20,7 @@ from cekura.accounts.services import api_key_create
 from tests.factories import AgentFactory, ScenarioFactory
 
 # Per operation; CEKURA_FUZZ_EXAMPLES=200 for a deeper search by hand (about 4 minutes).
-EXAMPLES = int(os.environ.get("CEKURA_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("CEKURA_FUZZ_EXAMPLES", "8"))
 
 
 @pytest.fixture
