@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import SessionEndpointError
@@ -149,6 +150,17 @@ def check_destination(
         return None  # an address literal: the request goes there anyway
     except ValueError:
         return str(checked[0])
+
+
+def pinned(url: str, ip: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """(URL, headers, httpx request extensions) to reach `url` at the checked address `ip`
+    (None: as it is): the host replaced by the address, while the Host header and TLS (SNI, the
+    certificate check) still name the host."""
+    if ip is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    extensions: dict[str, Any] = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return pinned_url(url, ip), {"Host": parts.netloc.rpartition("@")[2]}, extensions
 
 
 def pinned_url(url: str, ip: str) -> str:

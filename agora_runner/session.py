@@ -14,12 +14,11 @@ import base64
 import binascii
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from .errors import SessionEndpointError
-from .netguard import check_destination, pinned_url
+from .netguard import check_destination, pinned
 from .types import EncryptionConfig, JoinDetails, SessionEndpointConfig
 
 ENCRYPTION_MODES = {
@@ -167,16 +166,11 @@ async def _destination(config: SessionEndpointConfig) -> tuple[str, dict[str, st
     host is resolved and checked first (off the loop: a DNS lookup blocks), and the request
     goes to the address that was checked, not to a fresh lookup; the Host header and TLS (SNI,
     certificate) still name the host."""
-    url, headers = config.url, {config.header_name: config.secret, "Accept": "application/json"}
-    extensions: dict[str, Any] = {}
+    ip = None
     if config.allow_hosts is not None:
         ip = await asyncio.to_thread(check_destination, config.url, config.allow_hosts)
-        if ip is not None:
-            parts = urlsplit(config.url)
-            url = pinned_url(config.url, ip)
-            headers["Host"] = parts.netloc.rpartition("@")[2]
-            if parts.scheme == "https":
-                extensions["sni_hostname"] = parts.hostname
+    url, headers, extensions = pinned(config.url, ip)
+    headers.update({config.header_name: config.secret, "Accept": "application/json"})
     return url, headers, extensions
 
 

@@ -170,11 +170,11 @@ def result_comparison(*, baseline: Result, candidate: Result) -> dict[str, Any]:
             )
         return out
 
-    report = compare(samples(baseline), samples(candidate))
-    side = {
-        "baseline": baseline,
-        "candidate": candidate,
+    sides = {
+        "baseline": (baseline, samples(baseline)),
+        "candidate": (candidate, samples(candidate)),
     }
+    report = compare(sides["baseline"][1], sides["candidate"][1])
     return {
         **{
             key: {
@@ -182,9 +182,9 @@ def result_comparison(*, baseline: Result, candidate: Result) -> dict[str, Any]:
                 "name": r.name,
                 "agent": r.agent_id,
                 "status": r.status,
-                "runs_compared": r.runs.filter(status=Status.COMPLETED).count(),
+                "runs_compared": len(runs),
             }
-            for key, r in side.items()
+            for key, (r, runs) in sides.items()
         },
         **report,
     }

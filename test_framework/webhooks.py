@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -33,7 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agora_runner.errors import SessionEndpointError
-from agora_runner.netguard import check_destination, pinned_url
+from agora_runner.netguard import check_destination, pinned
 
 from . import dispatch
 from .models import Webhook, WebhookDelivery
@@ -186,13 +185,7 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
         ip = check_destination(hook.url, tuple(settings.SESSION_ENDPOINT_ALLOW), what="webhook")
     except SessionEndpointError as exc:
         return None, exc.message, not exc.permanent
-    url, headers, extensions = hook.url, {}, {}
-    if ip is not None:  # connect to the address that was checked; Host and TLS name the host
-        parts = urlsplit(hook.url)
-        url = pinned_url(hook.url, ip)
-        headers["Host"] = parts.netloc.rpartition("@")[2]
-        if parts.scheme == "https":
-            extensions["sni_hostname"] = parts.hostname
+    url, headers, extensions = pinned(hook.url, ip)  # to the address that was checked
     # Keys sorted: the body is the same bytes at every attempt and resend (the database does
     # not keep an object's key order).
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True, default=str).encode()
