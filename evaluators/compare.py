@@ -237,11 +237,18 @@ def compare(
     }
 
 
+def flaky_cases(runs: Iterable[RunSample], side: str) -> list[dict[str, Any]]:
+    """The cases among `runs` (one result's, or several results' of one agent) that both
+    passed and failed, with their pass rate and its Wilson interval."""
+    names, rates, _ = _gather(runs)
+    return flaky(rates, names, side)
+
+
 def flaky(
     rates: dict[tuple[str, str], list[bool]], names: dict[str, str], side: str
 ) -> list[dict[str, Any]]:
-    """Cases that both passed and failed within one result: their outcome is not settled by
-    the agent alone (a race, an LLM's whim, a noisy turn), and one run of them says little."""
+    """Cases that both passed and failed: their outcome is not settled by the agent alone (a
+    race, an LLM's whim, a noisy turn), and one run of them says little."""
     out = []
     for (case, measure), outcomes in sorted(rates.items(), key=lambda kv: _order(kv[0])):
         passed = sum(outcomes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
@@ -12,6 +12,9 @@ from cekura.accounts.models import Organization
 from .choices import IN_FLIGHT, TERMINAL, Status
 from .models import AIAgent, Personality, Result, Run, Scenario, ShareLink
 from .specs import case_personality, case_scenario
+
+if TYPE_CHECKING:
+    from evaluators.compare import RunSample
 
 
 def agent_list(*, organization: Organization) -> QuerySet[AIAgent]:
@@ -150,25 +153,31 @@ def share_token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def run_samples(runs: QuerySet[Run]) -> list[RunSample]:
+    """What a comparison reads of finished runs: a case is the scenario (or the spec case's
+    key) with its personality, so the same case matches across results."""
+    from evaluators.compare import RunSample
+
+    out = []
+    for run in runs.filter(status=Status.COMPLETED).select_related("scenario", "personality"):
+        case = run.scenario_key or f"scenario:{run.scenario_id}"
+        name = run.scenario_name
+        if run.personality_id:
+            case += f"/personality:{run.personality_id}"
+            name += f" ({run.personality.name})" if run.personality else ""
+        out.append(
+            RunSample(case, name, run.success, list((run.evaluation or {}).get("metrics", [])))
+        )
+    return out
+
+
 def result_comparison(*, baseline: Result, candidate: Result) -> dict[str, Any]:
-    """Two results of one organization compared case by case (evaluators.compare): each side's
-    finished runs, a case being the scenario (or the spec case's key) with its personality."""
-    from evaluators.compare import RunSample, compare
+    """Two results of one organization compared case by case (evaluators.compare), each side's
+    finished runs read by run_samples."""
+    from evaluators.compare import compare
 
     def samples(result: Result) -> list[RunSample]:
-        out = []
-        for run in result.runs.filter(status=Status.COMPLETED).select_related(
-            "scenario", "personality"
-        ):
-            case = run.scenario_key or f"scenario:{run.scenario_id}"
-            name = run.scenario_name
-            if run.personality_id:
-                case += f"/personality:{run.personality_id}"
-                name += f" ({run.personality.name})" if run.personality else ""
-            out.append(
-                RunSample(case, name, run.success, list((run.evaluation or {}).get("metrics", [])))
-            )
-        return out
+        return run_samples(result.runs.all())
 
     sides = {
         "baseline": (baseline, samples(baseline)),
@@ -187,4 +196,51 @@ def result_comparison(*, baseline: Result, candidate: Result) -> dict[str, Any]:
             for key, (r, runs) in sides.items()
         },
         **report,
+    }
+
+
+TREND_RESULTS = 20  # how many of an agent's latest results its trend shows
+
+
+def agent_trend(
+    *, organization: Organization, agent: AIAgent, last: int = TREND_RESULTS
+) -> dict[str, Any]:
+    """An agent's last `last` ended results, oldest first: each one's pass rate (with its Wilson
+    interval) and its turns' latency p50/p90; and the cases that both passed and failed across
+    them (flaky over time, not only within one result)."""
+    import numpy as np
+
+    from evaluators.compare import flaky_cases, wilson
+    from evaluators.overall import turn_latencies
+
+    results = list(
+        Result.objects.filter(organization=organization, agent=agent, status__in=TERMINAL).order_by(
+            "-created_at", "-id"
+        )[:last]
+    )[::-1]
+    points, pooled = [], []
+    for result in results:
+        samples = run_samples(result.runs.all())
+        pooled += samples
+        judged = [s.success for s in samples if s.success is not None]
+        latencies = turn_latencies([{"evaluation": {"metrics": s.metrics}} for s in samples])
+        p50, p90 = np.percentile(latencies, [50, 90]).tolist() if latencies else (None, None)
+        points.append(
+            {
+                "result": result.pk,
+                "name": result.name,
+                "created_at": result.created_at,
+                "status": result.status,
+                "runs": len(samples),
+                "passed": sum(judged),
+                "pass_rate": sum(judged) / len(judged) if judged else None,
+                "interval": wilson(sum(judged), len(judged)),
+                "latency_p50_ms": p50,
+                "latency_p90_ms": p90,
+            }
+        )
+    return {
+        "agent": agent.pk,
+        "results": points,
+        "flaky_cases": flaky_cases(pooled, f"last {len(results)} results"),
     }

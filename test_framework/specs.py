@@ -676,6 +676,8 @@ class Plan:
     suite_name: str
     cases: list[PlannedCase]
     concurrency_limit: int | None
+    # Drops in pass rate the plan states the power for (evaluators.power's defaults if empty).
+    drops: tuple[tuple[float, float], ...] = ()
 
     @property
     def total_runs(self) -> int:
@@ -686,6 +688,8 @@ class Plan:
         return self.total_runs * settings.CREDITS_PER_RUN
 
     def as_dict(self) -> dict[str, Any]:
+        from evaluators.power import plan_power  # scipy: loaded when a plan is answered
+
         return {
             "agent_id": self.agent.pk,
             "channel": self.channel,
@@ -695,6 +699,7 @@ class Plan:
             "estimated_cost": self.estimated_cost,
             "concurrency_limit": self.concurrency_limit,
             "scenarios": [c.as_plan() for c in self.cases],
+            "power": plan_power([c.frequency for c in self.cases], drops=self.drops or None),
         }
 
 

@@ -407,6 +407,14 @@ class SpecLaunchSerializer(serializers.Serializer):
     concurrency_limit = serializers.IntegerField(
         min_value=1, max_value=limits.CONCURRENCY, required=False, allow_null=True, default=None
     )
+    detect_from = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        help_text="With detect_to: the plan's power section also states this drop in pass rate "
+        "(e.g. 0.9 to 0.7).",
+    )
+    detect_to = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
 
     def validate_channel(self, value: str) -> str:
         if value.strip().lower() in SPEC_CHANNELS:
@@ -424,6 +432,21 @@ class SpecLaunchSerializer(serializers.Serializer):
                     "spec": [
                         "Send exactly one of spec (a JSON object) or file (a .json spec file, as "
                         "multipart)."
+                    ]
+                }
+            )
+        drop = (attrs.get("detect_from"), attrs.get("detect_to"))
+        if (drop[0] is None) != (drop[1] is None):
+            missing = "detect_to" if drop[1] is None else "detect_from"
+            raise serializers.ValidationError(
+                {missing: ["Send detect_from and detect_to together (pass rates, 0 to 1)."]}
+            )
+        if drop[0] is not None and drop[0] == drop[1]:
+            raise serializers.ValidationError(
+                {
+                    "detect_to": [
+                        "Must differ from detect_from: no number of runs tells equal "
+                        "pass rates apart."
                     ]
                 }
             )

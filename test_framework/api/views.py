@@ -107,6 +107,28 @@ class AIAgentViewSet(CrudViewSet):
     model = AIAgent
     serializer_class = AIAgentSerializer
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "last",
+                int,
+                description=f"how many latest results (1-100, default {selectors.TREND_RESULTS})",
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"], url_path="trends", pagination_class=None)
+    def trends(self, request: Request, pk: Any = None) -> Response:
+        """The agent's last ended results, oldest first: each one's pass rate with its Wilson
+        95 % interval and its turns' latency p50/p90; and the cases that both passed and failed
+        across them (flaky_cases)."""
+        agent = self.get_object()
+        raw = request.query_params.get("last", str(selectors.TREND_RESULTS))
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            return Response({"last": ["A whole number from 1 to 100."]}, status=400)
+        trend = selectors.agent_trend(organization=org_of(request), agent=agent, last=int(raw))
+        return Response(trend)
+
 
 class PersonalityViewSet(CrudViewSet):
     model = Personality
@@ -238,6 +260,8 @@ class ScenarioViewSet(CrudViewSet):
             frequency=data["frequency"],
             concurrency_limit=data.get("concurrency_limit"),
         )
+        if data.get("detect_from") is not None:
+            plan.drops = ((data["detect_from"], data["detect_to"]),)
         return plan, data
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -43,3 +45,31 @@ def histogram(values: list[float], bins: int = 12) -> list[dict[str, float]]:
             }
         )
     return out
+
+
+def trend_lines(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The agent trend's SVG shapes, in a 100 × 100 box, oldest result on the left: the pass
+    rate (0–100 % up) with its Wilson band, and latency p50 / p90 scaled to the highest p90
+    (`latency_top`, ms). Each series is its polyline's points and its dots (a lone result is a
+    dot); a result without a value is skipped."""
+    step = 100 / max(len(points) - 1, 1)
+    top = max((p["latency_p90_ms"] or 0 for p in points), default=0) or 1.0
+
+    def series(key: str, scale: float) -> dict[str, Any]:
+        dots = [
+            (round(i * step, 1), round(100 - p[key] * scale, 1))
+            for i, p in enumerate(points)
+            if p[key] is not None
+        ]
+        return {"line": " ".join(f"{x},{y}" for x, y in dots), "dots": dots}
+
+    rated = [(round(i * step, 1), p["interval"]) for i, p in enumerate(points) if p["interval"]]
+    band = [f"{x},{100 - hi * 100:.1f}" for x, (_, hi) in rated]
+    band += [f"{x},{100 - lo * 100:.1f}" for x, (lo, _) in reversed(rated)]
+    return {
+        "pass_rate": series("pass_rate", 100),
+        "pass_band": " ".join(band),
+        "p50": series("latency_p50_ms", 100 / top),
+        "p90": series("latency_p90_ms", 100 / top),
+        "latency_top": f"{top:.0f}",
+    }

@@ -102,6 +102,56 @@ def agents(request: HttpRequest) -> HttpResponse:
 
 
 @org_required
+def agent_trends(request: HttpRequest, pk: int) -> HttpResponse:
+    """An agent's last results as a chart (pass rate with its interval, latency p50/p90), each
+    one a click from its comparison with the one before, and the cases flaky across them."""
+    org = org_of(request)
+    agent = get_object_or_404(selectors.agent_list(organization=org), pk=pk)
+    trend = selectors.agent_trend(organization=org, agent=agent)
+    points = trend["results"]
+    for before, after in zip(points, points[1:], strict=False):
+        after["previous"] = before["result"]
+    return render(
+        request,
+        "dashboard/agent_trends.html",
+        {
+            "nav": "agents",
+            "agent": agent,
+            "points": points,
+            "newest_first": points[::-1],
+            "lines": media.trend_lines(points) if points else None,
+            "flaky": trend["flaky_cases"],
+        },
+    )
+
+
+@org_required
+def power_estimate(request: HttpRequest) -> JsonResponse:
+    """The launch dialog's repetitions hint: the power of `frequency` runs per case to detect
+    a drop in pass rate from `from` % to `to` %, and the runs 80 % power needs."""
+    from evaluators import power
+
+    try:
+        n = int(request.GET.get("frequency", "1"))
+        rates = float(request.GET.get("from", "90")) / 100, float(request.GET.get("to", "70")) / 100
+    except ValueError:
+        return JsonResponse({"error": "frequency, from and to must be numbers."}, status=400)
+    if not (1 <= n <= power.MAX_RUNS and all(0 <= r <= 1 for r in rates)) or rates[0] == rates[1]:
+        return JsonResponse(
+            {"error": f"frequency 1–{power.MAX_RUNS}; from and to 0–100 %, not equal."}, status=400
+        )
+    return JsonResponse(
+        {
+            "frequency": n,
+            "power": round(power.power(n, *rates), 3),
+            "runs_needed": power.runs_needed(*rates),
+            "target_power": power.POWER,
+            "max_runs": power.MAX_RUNS,
+        }
+    )
+
+
+@org_required
 def agent_new(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/agent_providers.html", {"providers": PROVIDERS})
 

@@ -131,6 +131,11 @@ def test_configure_run_watch_and_listen(
     page.click("#run-selected")
     assert page.is_visible("#voice-webrtc") and "WebRTC" in page.text_content("#voice-webrtc")
     assert page.text_content("#run-dialog legend") == "VOICE"
+    # The repetitions hint answers for the frequency typed.
+    page.fill("#run-frequency", "20")
+    page.wait_for_selector("#power-answer >> text=With frequency 20")
+    assert "runs per scenario in both results" in page.text_content("#power-answer")
+    page.fill("#run-frequency", "1")
     shoot(page, "04-configure-run")
     page.fill("#run-dialog input[name=name]", "browser run")
     page.click("#run-start")
@@ -195,6 +200,13 @@ def test_configure_run_watch_and_listen(
     page.wait_for_selector("#compare-table")
     assert "no clear change" in page.text_content("#compare-table")
     shoot(page, "08-compare")
+
+    # The agent's trend: its one result on the chart, the comparison a click away.
+    page.goto(base + "/agents/")
+    page.click("text=Trends")
+    page.wait_for_selector("#pass-trend")
+    assert "browser run" in page.text_content("#trend-table")
+    shoot(page, "08b-trends")
 
     # A schedule, read back in words; a webhook, its secret never shown.
     page.click("text=Schedules")

@@ -677,3 +677,58 @@ def test_compare_two_results_case_by_case(client: APIClient, org: Any) -> None:
         "baseline": ["No result 'x' in your organization."],
         "candidate": ["This query parameter is required: a result id."],
     }
+
+
+def test_agent_trends_pass_rate_latency_and_flaky_cases(client: APIClient, org: Any) -> None:
+    from evaluators.compare import wilson
+    from tests.factories import ResultFactory, RunFactory, ScenarioFactory
+
+    agent = AgentFactory(organization=org)
+    steady = ScenarioFactory(agent=agent, name="Opening hours")
+    wobbly = ScenarioFactory(agent=agent, name="Refund")
+
+    def run(result: Any, scenario: Any, ok: bool, latencies: list[float]) -> None:
+        turns = [{"latency_ms": v} for v in latencies] + [{"latency_ms": None}]
+        RunFactory(
+            result=result,
+            scenario=scenario,
+            completed=True,
+            success=ok,
+            evaluation={
+                "metrics": [{"name": "Latency", "eval_type": "numeric", "extra": {"turns": turns}}]
+            },
+        )
+
+    first, second = (
+        ResultFactory(agent=agent, finished=True),
+        ResultFactory(agent=agent, finished=True),
+    )
+    run(first, steady, True, [100, 200])
+    run(first, wobbly, True, [300])
+    run(second, steady, True, [400])
+    run(second, wobbly, False, [500, 600, 700, 800])
+    ResultFactory(agent=agent)  # still in progress: not on the trend
+    r = client.get(f"/test_framework/v1/aiagents/{agent.pk}/trends/")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert [p["result"] for p in body["results"]] == [first.pk, second.pk]  # oldest first
+    a, b = body["results"]
+    assert (a["passed"], a["runs"], a["pass_rate"]) == (2, 2, 1.0)
+    assert (b["passed"], b["runs"], b["pass_rate"]) == (1, 2, 0.5)
+    assert b["interval"] == pytest.approx(list(wilson(1, 2)))
+    # The turns' latencies pooled per result: 100, 200, 300 and 400, 500, 600, 700, 800.
+    assert a["latency_p50_ms"] == 200 and a["latency_p90_ms"] == pytest.approx(280)
+    assert b["latency_p50_ms"] == 600 and b["latency_p90_ms"] == pytest.approx(760)
+    # Refund passed in the first result and failed in the second: flaky across them though
+    # neither result alone shows it.
+    (flaky,) = body["flaky_cases"]
+    assert (flaky["name"], flaky["passed"], flaky["runs"]) == ("Refund", 1, 2)
+
+    r = client.get(f"/test_framework/v1/aiagents/{agent.pk}/trends/", {"last": 1})
+    assert [p["result"] for p in r.json()["results"]] == [second.pk]
+    assert r.json()["flaky_cases"] == []
+    assert client.get(f"/test_framework/v1/aiagents/{agent.pk}/trends/", {"last": 0}).json() == {
+        "last": ["A whole number from 1 to 100."]
+    }
+    other = AgentFactory()
+    assert client.get(f"/test_framework/v1/aiagents/{other.pk}/trends/").status_code == 404

@@ -335,6 +335,47 @@ def test_compare_page_shows_which_cases_got_worse(org: Organization) -> None:
     assert "compare-table" not in page
 
 
+def test_agent_trends_page_charts_results_and_links_comparisons(org: Organization) -> None:
+    from tests.factories import ResultFactory, RunFactory, ScenarioFactory
+
+    agent = AgentFactory(organization=org, agent_name="Clinic")
+    scenario = ScenarioFactory(agent=agent, name="Booking")
+    c = signed_in(org)
+    assert "has no ended results yet" in c.get(f"/agents/{agent.pk}/trends/").content.decode()
+    before, after = (
+        ResultFactory(agent=agent, finished=True),
+        ResultFactory(agent=agent, finished=True),
+    )
+    for result, outcomes in ((before, [True, True]), (after, [True, False])):
+        for ok in outcomes:
+            RunFactory(result=result, scenario=scenario, completed=True, success=ok)
+    assert f"/agents/{agent.pk}/trends/" in c.get("/agents/").content.decode()
+    page = c.get(f"/agents/{agent.pk}/trends/").content.decode()
+    assert 'id="pass-trend"' in page and "<polygon" in page  # the line and its interval
+    assert f"?baseline={before.pk}&amp;candidate={after.pk}" in page
+    assert 'id="flaky-table"' in page and "3 of 4" in page
+    other = AgentFactory()
+    assert c.get(f"/agents/{other.pk}/trends/").status_code == 404
+
+
+def test_launch_dialog_power_estimate(org: Organization) -> None:
+    from evaluators.power import power, runs_needed
+
+    c = signed_in(org)
+    assert 'id="power"' in c.get("/scenarios/").content.decode()
+    r = c.get("/scenarios/power.json", {"frequency": 10, "from": 90, "to": 70})
+    assert r.json() == {
+        "frequency": 10,
+        "power": round(power(10, 0.9, 0.7), 3),
+        "runs_needed": runs_needed(0.9, 0.7),
+        "target_power": 0.8,
+        "max_runs": 200,
+    }
+    for bad in ({"frequency": "x"}, {"frequency": 0}, {"from": 70, "to": 70}, {"to": 120}):
+        assert c.get("/scenarios/power.json", bad).status_code == 400
+    assert c.get("/scenarios/power.json", {"from": 90, "to": 89}).json()["runs_needed"] is None
+
+
 def test_schedules_page_creates_pauses_and_shows_history(
     org: Organization, monkeypatch: Any
 ) -> None:

@@ -666,7 +666,9 @@ def test_validation_costs_nothing_and_checks_no_balance(
         suite={"name": "Checkout"},
         defaults={"frequency": 2, "concurrency_limit": 2},
     )
-    assert plan(client, agent, body, frequency=2) == {
+    answered = plan(client, agent, body, frequency=2)
+    assert set(answered.pop("power")) == {"test", "level", "target_power", "note", "drops"}
+    assert answered == {
         "agent_id": agent.pk,
         "channel": "voice",
         "suite_name": "Checkout",
@@ -874,3 +876,35 @@ def test_the_example_spec_is_valid_for_an_agora_agent(
         "mode": "inline",
         "sections": ["agent_variables"],
     }
+
+
+def test_the_plan_says_how_many_runs_a_drop_needs(client: APIClient, agent: AIAgent) -> None:
+    from evaluators.power import DEFAULT_DROPS, power, runs_needed
+
+    body = spec(case(name="A"), case(name="B", frequency=3))
+    p = plan(client, agent, body, frequency=2)
+    assert [c["frequency"] for c in p["scenarios"]] == [2, 6]
+    drops = p["power"]["drops"]
+    assert [(d["from"], d["to"]) for d in drops] == list(DEFAULT_DROPS)
+    first = drops[0]
+    assert first["runs_per_case"] == runs_needed(0.9, 0.7)
+    assert first["power_at_frequency"] == {
+        "2": round(power(2, 0.9, 0.7), 3),
+        "6": round(power(6, 0.9, 0.7), 3),
+    }
+    # A drop of the user's own.
+    own = plan(client, agent, body, detect_from=0.95, detect_to=0.6)["power"]["drops"]
+    assert [(d["from"], d["to"]) for d in own] == [(0.95, 0.6)]
+    assert own[0]["runs_per_case"] == runs_needed(0.95, 0.6)
+
+
+def test_a_drop_needs_both_rates_and_two_different_ones(client: APIClient, agent: AIAgent) -> None:
+    assert errors(client, agent, spec(), detect_from=0.9) == {
+        "detect_to": ["Send detect_from and detect_to together (pass rates, 0 to 1)."]
+    }
+    assert errors(client, agent, spec(), detect_from=0.9, detect_to=0.9) == {
+        "detect_to": [
+            "Must differ from detect_from: no number of runs tells equal pass rates apart."
+        ]
+    }
+    assert "detect_from" in errors(client, agent, spec(), detect_from=1.5, detect_to=0.5)
