@@ -37,3 +37,9 @@ if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
+
+# The product's own error pages (cekura.errorpages), never Django's debug pages.
+handler400 = "cekura.errorpages.bad_request"
+handler403 = "cekura.errorpages.permission_denied"
+handler404 = "cekura.errorpages.page_not_found"
+handler500 = "cekura.errorpages.server_error"

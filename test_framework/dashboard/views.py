@@ -5,33 +5,44 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from cekura import fields
 from cekura.accounts.models import ApiKey, Organization
-from cekura.accounts.services import api_key_create, api_key_revoke, organization_of
-from cekura.errors import DomainError
+from cekura.accounts.services import (
+    api_key_create,
+    api_key_revoke,
+    credits_add,
+    organization_of,
+)
+from cekura.errorpages import error_page
+from cekura.errors import DomainError, InsufficientBalance
 from cekura.ranged import stored_file_response
 from common.vocabulary import DEFAULT_SECRET_HEADER
 from evaluators.overall import turn_latencies
 
-from .. import selectors, services
+from .. import explain, selectors, services
 from ..api.serializers import (
     AIAgentSerializer,
     ResultDetailSerializer,
     RunSerializer,
     ScenarioSerializer,
 )
-from ..choices import TERMINAL, Status
+from ..choices import TERMINAL, ScenarioType, Status
 from ..models import AIAgent, Personality, Result, Run
-from . import media
+from . import listing, media
 from .forms import AgoraAgentForm, RunForm, ScenarioForm
 
 PROVIDERS = [
@@ -196,26 +207,42 @@ def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @org_required
 @require_POST
-def agent_test(request: HttpRequest, pk: int) -> HttpResponse:
-    agent = get_object_or_404(selectors.agent_list(organization=org_of(request)), pk=pk)
-    try:
-        report = services.agent_test_endpoint(agent=agent)
-        findings, ok = report.findings, report.ok
-    except DomainError as exc:
-        findings, ok = [], False
-        messages.error(request, exc.message)
-    form = AgoraAgentForm(initial=_agent_initial(agent))
-    return render(
-        request,
-        "dashboard/agent_form.html",
-        {"form": form, "agent": agent, "findings": findings, "check_ok": ok},
+def agent_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Test endpoint with the values on screen, saved or not: they are checked as Save would
+    check them, then the endpoint is called once as a run would call it. Nothing is saved; a
+    secret left empty means the stored one."""
+    org = org_of(request)
+    agent = get_object_or_404(selectors.agent_list(organization=org), pk=pk) if pk else None
+    form = AgoraAgentForm(request.POST)
+    context: dict[str, Any] = {"form": form, "agent": agent, "tested": True}
+    if not form.is_valid():
+        return render(request, "dashboard/agent_form.html", context, status=400)
+    serializer = AIAgentSerializer(
+        agent, data=form.api_data(), partial=agent is not None, context=_api_context(request)
     )
+    if not serializer.is_valid():
+        _form_errors(form, serializer.errors, {"agora_api_key": "secret"})
+        return render(request, "dashboard/agent_form.html", context, status=400)
+    data = serializer.validated_data
+    trial = AIAgent(
+        organization=org,
+        agent_name=data.get("agent_name", ""),
+        agora_data=data.get("agora_data") or (agent.agora_data if agent else {}),
+    )
+    trial.agora_api_key = data.get("agora_api_key") or (agent.agora_api_key if agent else "")
+    try:
+        report = services.agent_test_endpoint(agent=trial)
+        context.update(findings=report.findings, check_ok=report.ok)
+    except DomainError as exc:
+        context.update(findings=[], check_ok=False, check_error=exc.message)
+    return render(request, "dashboard/agent_form.html", context)
 
 
 # --- API keys ----------------------------------------------------------------------------
 @org_required
 def keys(request: HttpRequest) -> HttpResponse:
-    new_key = None
+    """API keys. Creating one redirects (a refresh never makes a second key); the new key is
+    shown once on the page it redirects to, carried there encrypted in the session."""
     if request.method == "POST":
         try:
             _, new_key = api_key_create(
@@ -223,8 +250,21 @@ def keys(request: HttpRequest) -> HttpResponse:
             )
         except DomainError as exc:
             messages.error(request, exc.message)
+        else:
+            request.session[NEW_KEY] = fields.encrypt(new_key)
+        return redirect("dashboard:keys")
+    shown = request.session.pop(NEW_KEY, None)
     rows = ApiKey.objects.filter(organization=org_of(request)).order_by("-created_at")
-    return render(request, "dashboard/keys.html", {"keys": rows, "new_key": new_key})
+    response = render(
+        request,
+        "dashboard/keys.html",
+        {"keys": rows, "new_key": fields.decrypt(shown) if shown else None},
+    )
+    response["Cache-Control"] = "no-store"  # the page with the key is not kept by the browser
+    return response
+
+
+NEW_KEY = "dashboard.new_api_key"
 
 
 @org_required
@@ -238,21 +278,69 @@ def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboard:keys")
 
 
+# --- credits -----------------------------------------------------------------------------
+@org_required
+def credits_page(request: HttpRequest) -> HttpResponse:
+    """The balance, what a run costs, what was spent lately, and how credits are added: by
+    staff here, or by an operator with `manage.py add_credits`."""
+    org = org_of(request)
+    if request.method == "POST":
+        if not request.user.is_staff:
+            return error_page(request, 403)
+        raw = request.POST.get("amount", "").strip()
+        try:
+            balance = credits_add(organization=org, amount=int(raw))
+        except ValueError:
+            messages.error(request, "Amount: a whole number of credits.")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Added {int(raw)} credits: the balance is {balance}.")
+        return redirect("dashboard:credits")
+    since = timezone.now() - timedelta(days=30)
+    recent = Run.objects.filter(organization=org, timestamp__gte=since)
+    return render(
+        request,
+        "dashboard/credits.html",
+        {
+            "org": org,
+            "per_run": settings.CREDITS_PER_RUN,
+            "runs_30_days": recent.count(),
+            "refunded_30_days": recent.filter(credit_refunded=True).count(),
+        },
+    )
+
+
 # --- scenarios ---------------------------------------------------------------------------
 @org_required
 def scenarios(request: HttpRequest) -> HttpResponse:
+    return _scenarios_page(request)
+
+
+def _scenarios_page(
+    request: HttpRequest, *, launch: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """The scenarios list and its Configure Run dialog; `launch`: a launch that was refused,
+    shown again in the open dialog with its selection and the reason."""
     org = org_of(request)
-    rows = selectors.scenario_list(organization=org).select_related("agent")
+    found = listing.scenarios(
+        request, selectors.scenario_list(organization=org).select_related("agent")
+    )
     personalities = Personality.objects.filter(organization=org).order_by("id")
     return render(
         request,
         "dashboard/scenarios.html",
         {
-            "scenarios": rows,
-            "run_form": RunForm(personalities=[(p.pk, p.name) for p in personalities]),
+            "scenarios": found.rows,
+            "listing": found,
+            "agents": selectors.agent_list(organization=org).order_by("agent_name"),
+            "types": ScenarioType.choices,
             "personalities": personalities,
             "credits": org.credits,
+            "credits_per_run": settings.CREDITS_PER_RUN,
+            "launch": launch,
         },
+        status=status,
     )
 
 
@@ -303,11 +391,16 @@ def scenarios_run(request: HttpRequest) -> HttpResponse:
     org = org_of(request)
     personalities = [(p.pk, p.name) for p in Personality.objects.filter(organization=org)]
     form = RunForm(request.POST, personalities=personalities)
+    refused = {
+        "scenario_ids": request.POST.get("scenario_ids", ""),
+        "frequency": request.POST.get("frequency", "1"),
+        "concurrency_limit": request.POST.get("concurrency_limit", ""),
+        "name": request.POST.get("name", ""),
+        "personality_ids": request.POST.getlist("personality_ids"),
+    }
     if not form.is_valid():
-        for errors in form.errors.values():
-            for e in errors:
-                messages.error(request, str(e))
-        return redirect("dashboard:scenarios")
+        refused["errors"] = [str(e) for errors in form.errors.values() for e in errors]
+        return _scenarios_page(request, launch=refused, status=400)
     d = form.cleaned_data
     try:
         result = services.result_launch_selected(
@@ -319,9 +412,19 @@ def scenarios_run(request: HttpRequest) -> HttpResponse:
             concurrency_limit=d.get("concurrency_limit"),
             personality_ids=[int(p) for p in d.get("personality_ids") or []] or None,
         )
+    except InsufficientBalance:
+        runs = len(d["scenario_ids"]) * d["frequency"] * max(1, len(d.get("personality_ids") or []))
+        needed = runs * settings.CREDITS_PER_RUN
+        org.refresh_from_db(fields=["credits"])
+        refused["errors"] = [
+            f"Not enough credits: {runs} run{pluralize(runs)} need{'' if runs != 1 else 's'} "
+            f"{needed} credit{pluralize(needed)}, you have {org.credits}. Lower the frequency "
+            "or the selection, or add credits (Credits page)."
+        ]
+        return _scenarios_page(request, launch=refused, status=400)
     except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("dashboard:scenarios")
+        refused["errors"] = [exc.message]
+        return _scenarios_page(request, launch=refused, status=400)
     messages.success(request, f"Started {result.runs.count()} run(s).")
     return redirect("dashboard:result", pk=result.pk)
 
@@ -333,6 +436,7 @@ def _progress(results: Any) -> list[dict[str, Any]]:
         {
             "id": r.pk,
             "status": r.status,
+            "label": _label(r),
             "total": r.total,  # type: ignore[attr-defined]  # annotated by the selector
             "done": r.terminal,  # type: ignore[attr-defined]
             "running": r.in_flight,  # type: ignore[attr-defined]
@@ -343,16 +447,64 @@ def _progress(results: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _label(result: Any) -> str:
+    """How a result's status reads to a person. The API's status says whether the result
+    ended and whether our side failed it (README: a result's status); a person also wants to
+    see at a glance that no call of it happened: an ended result with runs none of which
+    completed reads "failed"."""
+    ended = result.status in TERMINAL
+    if ended and result.status == Status.COMPLETED and result.total and not result.completed:
+        return "failed"
+    return str(result.status)
+
+
+def _run_row(run: Run) -> dict[str, Any]:
+    """A run's row on the result page, as the page draws it and as it updates live."""
+    reason = explain.why(run)
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "verdict": ("pass" if run.success else "fail" if run.success is False else "—"),
+        "duration": f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "—",
+        "ended": run.ended_reason or "—",
+        "why": reason.headline if reason else "",
+        "terminal": run.status in TERMINAL,
+    }
+
+
 @org_required
 def results(request: HttpRequest) -> HttpResponse:
-    rows = (
-        selectors.result_list(organization=org_of(request))
-        .select_related("agent")
-        .order_by("-id")[:100]
+    org = org_of(request)
+    found = listing.results(
+        request, selectors.result_list(organization=org).select_related("agent")
     )
+    rows = found.rows
     progress = {p["id"]: p for p in _progress(Result.objects.filter(pk__in=[r.pk for r in rows]))}
     return render(
-        request, "dashboard/results.html", {"results": [(r, progress[r.pk]) for r in rows]}
+        request,
+        "dashboard/results.html",
+        {
+            "results": [(r, progress[r.pk]) for r in rows],
+            "listing": found,
+            "agents": selectors.agent_list(organization=org).order_by("agent_name"),
+            "statuses": listing.STATUSES,
+        },
+    )
+
+
+@org_required
+def runs_page(request: HttpRequest) -> HttpResponse:
+    org = org_of(request)
+    found = listing.runs(request, selectors.run_list(organization=org))
+    return render(
+        request,
+        "dashboard/runs.html",
+        {
+            "runs": [(r, _run_row(r)) for r in found.rows],
+            "listing": found,
+            "agents": selectors.agent_list(organization=org).order_by("agent_name"),
+            "statuses": [s for s in listing.STATUSES if s != Status.IN_PROGRESS],
+        },
     )
 
 
@@ -367,7 +519,7 @@ def results_progress(request: HttpRequest) -> JsonResponse:
 def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
     result = get_object_or_404(selectors.result_list(organization=org_of(request)), pk=pk)
     data = ResultDetailSerializer(result, context=_api_context(request)).data
-    runs = result.runs.select_related("scenario").order_by("id")
+    runs = list(result.runs.select_related("scenario").order_by("id"))
     latencies = turn_latencies(
         [{"evaluation": r.evaluation} for r in runs if r.status == Status.COMPLETED]
     )
@@ -377,13 +529,21 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "result": result,
             "data": data,
-            "runs": runs,
+            "runs": [(r, _run_row(r)) for r in runs],
+            "why_groups": explain.group(runs),
             "overall": data["overall_evaluation"],
             "failed_reasons": data["failed_reasons"],
             "histogram": media.histogram(latencies),
             "progress": _progress(Result.objects.filter(pk=result.pk))[0],
         },
     )
+
+
+@org_required
+def result_runs(request: HttpRequest, pk: int) -> JsonResponse:
+    """The result page's run rows, for its live update."""
+    result = get_object_or_404(selectors.result_list(organization=org_of(request)), pk=pk)
+    return JsonResponse({"runs": [_run_row(r) for r in result.runs.order_by("id")]})
 
 
 @org_required

@@ -114,7 +114,7 @@ def test_configure_run_watch_and_listen(
     assert DEMO_SECRET not in page.content()
     page.click("#test-endpoint")
     page.wait_for_selector("#findings")
-    assert "The endpoint is ready for runs." in page.content()
+    assert "the endpoint is ready for runs." in page.text_content("#test-verdict")
     shoot(page, "03-agent")
 
     # A scenario, then Run from the list through the Configure Run dialog.
@@ -234,6 +234,100 @@ def test_configure_run_watch_and_listen(
         ("/webhooks/", "webhooks"),
         ("/results/compare/", "compare"),
         (run_path, "run"),
+    ):
+        fits_phone(browser, base, storage, path, name)
+    ctx.close()
+
+
+def test_daily_use(browser: Any, live_server: Any) -> None:
+    """What a person meets on the first day, without a call: long lists, a result that failed,
+    credits running out, a refresh after creating a key, a stale link, the phone."""
+    from cekura.accounts.models import ApiKey
+    from common.vocabulary import EndedReason
+    from test_framework.choices import Status
+    from tests.factories import AgentFactory, ResultFactory, RunFactory, ScenarioFactory
+
+    org = OrganizationFactory(credits=1)
+    user_create(username="ada", password=PASSWORD, organization=org)
+    agent = AgentFactory(organization=org, agent_name="Clinic")
+    scenarios = [ScenarioFactory(agent=agent, name=f"Case {i}") for i in range(2)]
+    results = [ResultFactory(agent=agent, name=f"nightly {i}", finished=True) for i in range(105)]
+    broken = results[-1]
+    for _ in range(2):
+        RunFactory(
+            result=broken,
+            scenario=scenarios[0],
+            status=Status.FAILED,
+            success=False,
+            ended_reason=EndedReason.CALL_NOT_CONNECTED,
+            error_message="the agent did not join the channel within 20 s",
+        )
+    base = live_server.url
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(base + "/login/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/results/")
+
+    # 105 results: 25 to a page, the oldest reached through the pager.
+    assert "105 results · page 1 of 5" in page.text_content("#list-count")
+    assert page.text_content("#credits").strip() == "1 credit"
+    page.click("#last-page")
+    page.wait_for_selector("text=page 5 of 5")
+    assert page.is_visible(f"text=nightly 0 #{results[0].pk}")
+    shoot(page, "11-results-last-page")
+
+    # The result whose runs all failed says why, in words, and reads failed.
+    page.goto(base + f"/results/{broken.pk}/")
+    why = page.text_content("#why-failed")
+    assert "2 runs: the agent never joined the channel." in " ".join(why.split())
+    assert page.text_content("#results-table [data-field=status]") == "failed"
+    assert page.is_visible("#why-failed >> text=Test endpoint")
+    shoot(page, "12-result-failed")
+
+    # The run dialog: the cost, and Start disabled with the shortfall at 1 credit.
+    page.goto(base + "/scenarios/")
+    page.check("#select-all")
+    page.click("#run-selected")
+    page.fill("#run-frequency", "2")
+    assert "4 runs" in page.text_content("#run-cost")
+    assert page.is_disabled("#run-start")
+    assert "Needs 4 credits, you have 1." in " ".join(page.text_content("#run-short").split())
+    shoot(page, "13-run-dialog-short")
+    page.click("#run-cancel")
+
+    # A refresh after creating a key makes no second key; Revoke asks first.
+    page.goto(base + "/keys/")
+    page.fill("input[name=name]", "ci")
+    page.click("text=Create key")
+    page.wait_for_selector("#new-key")
+    page.reload()
+    assert ApiKey.objects.filter(organization=org).count() == 1
+    assert not page.is_visible("#new-key")  # shown once
+    page.once("dialog", lambda d: d.dismiss())
+    page.click("text=Revoke")
+    assert ApiKey.objects.get(organization=org).revoked_at is None
+    page.once("dialog", lambda d: d.accept())
+    page.click("text=Revoke")
+    page.wait_for_selector("text=revoked")
+    assert ApiKey.objects.get(organization=org).revoked_at is not None
+
+    # A stale link: our page, not a debug page.
+    page.goto(base + "/results/999999/")
+    assert page.is_visible("#error-page") and "URLconf" not in page.content()
+    shoot(page, "14-not-found")
+
+    storage = ctx.storage_state()
+    for path, name in (
+        ("/runs/", "runs"),
+        (f"/results/{broken.pk}/", "result-failed"),
+        ("/credits/", "credits"),
+        (f"/agents/{agent.pk}/trends/", "trends"),
+        (f"/agents/{agent.pk}/", "agent"),
+        ("/results/999999/", "not-found"),
     ):
         fits_phone(browser, base, storage, path, name)
     ctx.close()

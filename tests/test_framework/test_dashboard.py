@@ -120,37 +120,59 @@ def test_rows_of_another_organization_are_not_found(org: Organization) -> None:
     c = signed_in(org)
     for url in (f"/agents/{other.pk}/", f"/scenarios/{scenario.pk}/"):
         assert c.get(url).status_code == 404
-    assert c.post(f"/agents/{other.pk}/test/").status_code == 404
+    assert c.post(f"/agents/{other.pk}/test/", {"agent_name": "x"}).status_code == 404
     r = c.post("/scenarios/run/", {"scenario_ids": str(scenario.pk), "frequency": "1"}, follow=True)
     assert "Invalid scenario IDs or scenarios not found" in r.content.decode()
     assert not Result.objects.exists()
 
 
-def test_test_endpoint_reports_findings(org: Organization, demo_stack: Any) -> None:
+def test_test_endpoint_tests_the_values_on_screen_without_saving(
+    org: Organization, demo_stack: Any
+) -> None:
     agent = AgentFactory(
         organization=org,
         agora_api_key=DEMO_SECRET,
-        agora_data={"session_endpoint_url": demo_stack.endpoint_url, "client_id": DEMO_CLIENT_ID},
+        agora_data={"session_endpoint_url": "http://127.0.0.1:9/old", "client_id": DEMO_CLIENT_ID},
     )
     c = signed_in(org)
-    page = c.post(f"/agents/{agent.pk}/test/").content.decode()
-    assert (
-        "session endpoint answered the contract" in page
-        and "The endpoint is ready for runs." in page
-    )
-    agent.agora_api_key = "wrong"
-    agent.save()
-    page = c.post(f"/agents/{agent.pk}/test/").content.decode()
-    assert "Fix the failures above" in page and "wrong" not in page.split("findings")[-1].split(
-        "</ul>"
-    )[0].replace("wrong secret", "")
+    form = {
+        "agent_name": agent.agent_name,
+        "session_endpoint_url": demo_stack.endpoint_url,  # edited, not saved
+        "client_id": DEMO_CLIENT_ID,
+        "secret": "",  # empty: the stored secret
+        "request_method": "POST",
+        "auth_header_name": "X-Cekura-Secret",
+        "join_uid": "1",
+    }
+    page = c.post(f"/agents/{agent.pk}/test/", form).content.decode()
+    assert "session endpoint answered the contract" in page
+    assert "Tested the values on screen (nothing was saved): the endpoint is ready" in page
+    assert f'value="{demo_stack.endpoint_url}"' in page  # the form keeps what was typed
+    agent.refresh_from_db()
+    assert agent.agora_data["session_endpoint_url"] == "http://127.0.0.1:9/old"
+    page = c.post(f"/agents/{agent.pk}/test/", {**form, "secret": "wrong"}).content.decode()
+    assert "fix the failures above" in page
+    agent.refresh_from_db()
+    assert agent.agora_api_key == DEMO_SECRET
+    # A new agent can be tried before it is saved.
+    before = AIAgent.objects.count()
+    page = c.post("/agents/new/agora/test/", {**form, "secret": DEMO_SECRET}).content.decode()
+    assert "the endpoint is ready" in page and AIAgent.objects.count() == before
+    bad = c.post(f"/agents/{agent.pk}/test/", {**form, "session_endpoint_url": "nope"})
+    assert bad.status_code == 400 and "nothing was called" in bad.content.decode()
 
 
 def test_api_keys_are_shown_once_and_can_be_revoked(org: Organization) -> None:
     c = signed_in(org)
-    page = c.post("/keys/", {"name": "ci"}).content.decode()
+    r = c.post("/keys/", {"name": "ci"})
+    assert r.status_code == 302 and r["Location"] == "/keys/"  # a refresh repeats nothing
+    page = c.get("/keys/").content.decode()
     raw = page.split('id="new-key">')[1].split("<")[0]
     key = ApiKey.objects.get(organization=org)
+    # Carried to that page encrypted: the session never holds the key in plain text.
+    from django.contrib.sessions.models import Session
+
+    assert all(raw not in str(s.get_decoded()) for s in Session.objects.all())
     assert (
         raw.startswith("ck_") and key.digest != raw and raw not in c.get("/keys/").content.decode()
     )
@@ -201,6 +223,7 @@ def test_scenarios_form_and_configure_run_launch(org: Organization) -> None:
     assert progress == {
         "id": result.pk,
         "status": result.status,
+        "label": result.status,
         "total": 2,
         "done": 0,
         "running": progress["running"],
@@ -296,7 +319,7 @@ def test_run_page_has_audio_waveform_transcript_and_metrics(org: Organization) -
     assert wave["seconds"] == 4.0 and max(wave["caller"]) > 0.08 and max(wave["agent"]) == 0.0
     summary = c.get(f"/results/{result.pk}/").content.decode()
     assert 'id="latency-plot"' in summary and "p50" in summary
-    assert "<td>Testing agent-ended-call</td>" in summary  # how each run ended
+    assert 'data-field="ended">Testing agent-ended-call</td>' in summary  # how each run ended
     assert c.get(f"/runs/{run.pk}/status.json").json() == {
         "id": run.pk,
         "status": "completed",

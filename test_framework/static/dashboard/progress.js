@@ -3,6 +3,28 @@
   const script = document.currentScript;
   const url = script.dataset.url;
   function pending() { return Array.from(document.querySelectorAll("tr[data-result][data-terminal='0']")); }
+  // The result page's run rows follow their runs too.
+  const runsTable = document.getElementById("runs-table");
+  const ICON = {
+    pass: '<span class="verdict pass"><svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><path d="M3 8.5l3 3 7-7" fill="none" stroke="currentColor" stroke-width="2"/></svg>pass</span>',
+    fail: '<span class="verdict fail"><svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><path d="M4 4l8 8M12 4l-8 8" fill="none" stroke="currentColor" stroke-width="2"/></svg>fail</span>',
+  };
+  async function refreshRuns() {
+    if (!runsTable) return;
+    const resp = await fetch(runsTable.dataset.url, { headers: { Accept: "application/json" } });
+    if (!resp.ok) return;
+    for (const r of (await resp.json()).runs) {
+      const row = runsTable.querySelector("tr[data-run='" + r.id + "']");
+      if (!row) continue;
+      const badge = row.querySelector("[data-field=status]");
+      badge.textContent = r.status; badge.className = "badge " + r.status;
+      row.querySelector("[data-field=verdict]").innerHTML = ICON[r.verdict] || '<span class="verdict none">—</span>';
+      row.querySelector("[data-field=duration]").textContent = r.duration;
+      const ended = row.querySelector("[data-field=ended]");
+      ended.textContent = r.ended;
+      if (r.why) { ended.appendChild(document.createElement("br")); const s = document.createElement("small"); s.textContent = r.why; ended.appendChild(s); }
+    }
+  }
   async function tick() {
     const rows = pending();
     if (!rows.length) return;
@@ -14,10 +36,11 @@
           const row = document.querySelector("tr[data-result='" + p.id + "']");
           if (!row) continue;
           const status = row.querySelector("[data-field=status]");
-          status.textContent = p.status; status.className = "badge " + p.status;
+          status.textContent = p.label; status.className = "badge " + p.label;
           row.querySelector("[data-field=progress]").textContent = p.done + "/" + p.total;
           const bar = row.querySelector("progress"); bar.max = p.total; bar.value = p.done;
           row.querySelector("[data-field=success_rate]").textContent = p.success_rate.toFixed(1) + " %";
+          await refreshRuns();
           if (p.terminal) {
             row.dataset.terminal = "1";
             if (row.dataset.reload === "1") { window.location.reload(); return; }

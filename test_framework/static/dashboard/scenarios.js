@@ -7,17 +7,42 @@
   function refresh() { if (runButton) runButton.disabled = picks().length === 0; }
   document.querySelectorAll("input.pick").forEach((box) => box.addEventListener("change", refresh));
   if (all) all.addEventListener("change", () => { document.querySelectorAll("input.pick").forEach((b) => { b.checked = all.checked; }); refresh(); });
-  if (runButton) runButton.addEventListener("click", () => {
-    const chosen = picks();
-    document.getElementById("scenario-ids").value = chosen.map((b) => b.value).join(",");
-    document.getElementById("run-count").textContent = String(chosen.length);
-    const agora = chosen.length > 0 && chosen.every((b) => b.dataset.agora === "1");
+  // Cost: scenarios × frequency × personalities (at least one) × credits per run; Start is
+  // disabled, with the shortfall, when the balance does not cover it.
+  let selected = 0;
+  let agoraOk = false;
+  function cost() {
+    const freq = Math.max(1, parseInt(document.getElementById("run-frequency").value, 10) || 1);
+    const people = Math.max(1, document.querySelectorAll("#run-dialog input.personality:checked").length);
+    const perRun = parseInt(dialog.dataset.perRun, 10) || 1;
+    const runs = selected * freq * people;
+    const needed = runs * perRun;
+    const have = parseInt(dialog.dataset.credits, 10) || 0;
+    document.getElementById("run-cost").textContent = runs + " run" + (runs === 1 ? "" : "s") +
+      " (" + selected + " scenario" + (selected === 1 ? "" : "s") + " × frequency " + freq +
+      (people > 1 ? " × " + people + " personalities" : "") + "): " + needed + " credit" + (needed === 1 ? "" : "s") + ".";
+    const short = needed > have;
+    document.getElementById("run-needs").textContent = needed + " credit" + (needed === 1 ? "" : "s");
+    document.getElementById("run-short").hidden = !short;
+    document.getElementById("run-start").disabled = short || !agoraOk;
+  }
+  function open(ids, agora) {
+    selected = ids.length;
+    agoraOk = agora;
+    document.getElementById("scenario-ids").value = ids.join(",");
+    document.getElementById("run-count").textContent = String(ids.length);
     document.getElementById("voice-webrtc").hidden = !agora;
     document.getElementById("voice-none").hidden = agora;
-    document.getElementById("run-start").disabled = !agora;
+    cost();
     dialog.showModal();
     estimate();
+  }
+  if (runButton) runButton.addEventListener("click", () => {
+    const chosen = picks();
+    open(chosen.map((b) => b.value), chosen.length > 0 && chosen.every((b) => b.dataset.agora === "1"));
   });
+  ["run-frequency"].forEach((id) => document.getElementById(id)?.addEventListener("input", cost));
+  document.querySelectorAll("#run-dialog input.personality").forEach((b) => b.addEventListener("change", cost));
   // Repetitions: how likely `frequency` runs per scenario are to show the chosen drop.
   const powerBox = document.getElementById("power");
   const answer = document.getElementById("power-answer");
@@ -45,4 +70,12 @@
   const cancel = document.getElementById("run-cancel");
   if (cancel) cancel.addEventListener("click", () => dialog.close());
   refresh();
+  // A launch the server refused: the dialog again, with its selection and the reason.
+  if (dialog && dialog.dataset.reopen) {
+    const ids = dialog.dataset.reopen.split(",").filter((x) => x.trim());
+    const boxes = ids.map((id) => document.querySelector("input.pick[value='" + id + "']"));
+    boxes.forEach((b) => { if (b) b.checked = true; });
+    refresh();
+    open(ids, boxes.every((b) => !b || b.dataset.agora === "1"));
+  }
 })();

@@ -1,0 +1,272 @@
+"""The dashboard for daily use (issue 23): failures that explain themselves, lists that scale,
+credits in sight, launches that keep their selection, error pages of our own."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from cekura.accounts.models import Organization
+from common.vocabulary import EndedReason
+from test_framework import explain
+from test_framework.choices import Status
+from test_framework.models import Result
+from tests.factories import AgentFactory, ResultFactory, RunFactory, ScenarioFactory
+from tests.test_framework.test_dashboard import signed_in
+
+
+def run_like(**fields: Any) -> SimpleNamespace:
+    base = {
+        "status": Status.FAILED,
+        "success": False,
+        "ended_reason": "",
+        "error_message": "",
+        "infrastructure": False,
+        "post_processing_failed": False,
+        "reaped": False,
+    }
+    return SimpleNamespace(**{**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "key"),
+    [
+        (
+            {
+                "ended_reason": EndedReason.CALL_NOT_CONNECTED,
+                "error_message": "the agent did not join the channel within 20 s",
+            },
+            "agent_never_joined",
+        ),
+        (
+            {
+                "ended_reason": EndedReason.CALL_NOT_CONNECTED,
+                "error_message": "session endpoint answered HTTP 500",
+            },
+            "session_endpoint",
+        ),
+        (
+            {
+                "ended_reason": EndedReason.CALL_NOT_CONNECTED,
+                "error_message": "joining channel refused: invalid token",
+            },
+            "join_refused",
+        ),
+        (
+            {"error_message": "the pre-trigger webhook did not accept the launch (HTTP 500)"},
+            "pre_trigger",
+        ),
+        ({"post_processing_failed": True, "infrastructure": True}, "scoring"),
+        ({"reaped": True, "infrastructure": True}, "worker_stopped"),
+        (
+            {"infrastructure": True, "ended_reason": EndedReason.PIPELINE_ERROR},
+            "our_side",
+        ),
+        ({"ended_reason": EndedReason.PIPELINE_ERROR}, "scenario"),
+        ({"status": Status.TIMEOUT}, "time_limit"),
+        ({"status": Status.CANCELLED}, "cancelled"),
+        ({"status": Status.COMPLETED}, "not_passed"),
+        (
+            {"status": Status.COMPLETED, "ended_reason": EndedReason.MAIN_AGENT_DID_NOT_ANSWER},
+            "no_answer",
+        ),
+    ],
+)
+def test_why_a_run_did_not_succeed(fields: dict[str, Any], key: str) -> None:
+    reason = explain.why(run_like(**fields))
+    assert reason is not None and reason.key == key
+    assert reason.headline and (reason.advice or key == "cancelled")
+
+
+def test_runs_that_succeeded_or_are_going_need_no_explanation() -> None:
+    assert explain.why(run_like(status=Status.COMPLETED, success=True)) is None
+    assert explain.why(run_like(status=Status.RUNNING, success=None)) is None
+    assert explain.why(run_like(status=Status.COMPLETED, success=None)) is None
+
+
+def test_a_result_whose_runs_all_failed_explains_itself(org: Organization) -> None:
+    agent = AgentFactory(organization=org)
+    result = ResultFactory(agent=agent, status=Status.COMPLETED)
+    never = "the agent did not join the channel within 20 s"
+    runs = [
+        RunFactory(
+            result=result,
+            status=Status.FAILED,
+            success=False,
+            ended_reason=EndedReason.CALL_NOT_CONNECTED,
+            error_message=never,
+        )
+        for _ in range(2)
+    ]
+    c = signed_in(org)
+    page = c.get(f"/results/{result.pk}/").content.decode()
+    why = page[page.index('id="why-failed"') :]
+    assert "<strong>2 runs</strong>: the agent never joined the channel." in why
+    assert f'href="/agents/{agent.pk}/#test"' in why and never in why
+    assert all(f"/runs/{r.pk}/" in why for r in runs)
+    # The API says "completed" (our side did not fail it); a person reads "failed".
+    assert 'data-field="status">failed</span>' in page
+    assert Result.objects.get(pk=result.pk).status == Status.COMPLETED
+    listed = c.get("/results/").content.decode()
+    assert 'data-field="status">failed</span>' in listed
+    # The run rows as the page updates them live.
+    rows = c.get(f"/results/{result.pk}/runs.json").json()["runs"]
+    assert rows[0] == {
+        "id": runs[0].pk,
+        "status": "failed",
+        "verdict": "fail",
+        "duration": "—",
+        "ended": EndedReason.CALL_NOT_CONNECTED.value,
+        "why": "the agent never joined the channel",
+        "terminal": True,
+    }
+    other = ResultFactory()
+    assert c.get(f"/results/{other.pk}/runs.json").status_code == 404
+
+
+def test_pass_and_fail_read_as_words_with_an_icon_not_emoji(org: Organization) -> None:
+    result = ResultFactory(agent=AgentFactory(organization=org), finished=True)
+    RunFactory(result=result, completed=True, success=True, duration_seconds=12.34)
+    RunFactory(result=result, completed=True, success=False)
+    page = signed_in(org).get(f"/results/{result.pk}/").content.decode()
+    assert '<span class="verdict pass"><svg' in page and '<span class="verdict fail"><svg' in page
+    assert "✅" not in page and "❌" not in page
+    assert "12.3 s" in page
+
+
+def test_results_are_paged_and_the_oldest_is_reachable(org: Organization) -> None:
+    agent = AgentFactory(organization=org, agent_name="Clinic")
+    results = [ResultFactory(agent=agent, name=f"nightly {i}") for i in range(105)]
+    c = signed_in(org)
+    first = c.get("/results/").content.decode()
+    assert "105 results · page 1 of 5" in first
+    assert first.count("data-result=") == 25 and f"#{results[-1].pk}<" in first
+    last = re.search(r'id="last-page" href="([^"]+)"', first)
+    assert last is not None
+    oldest = c.get("/results/" + last.group(1).replace("&amp;", "&")).content.decode()
+    assert "page 5 of 5" in oldest and f"nightly 0 #{results[0].pk}<" in oldest
+    assert 'id="next-page"' not in oldest
+    # Junk page numbers land on a real page, never an error.
+    assert c.get("/results/?page=999").status_code == 200
+    assert c.get("/results/?page=x").status_code == 200
+
+
+def test_results_filters(org: Organization) -> None:
+    clinic = AgentFactory(organization=org, agent_name="Clinic")
+    shop = AgentFactory(organization=org, agent_name="Shop")
+    done = ResultFactory(agent=clinic, name="refunds", status=Status.COMPLETED)
+    ResultFactory(agent=shop, name="orders")
+    keyed = ResultFactory(agent=shop, name="spec run")
+    RunFactory(result=keyed, scenario_key="refund-happy-path")
+    old = ResultFactory(agent=shop, name="last year")
+    Result.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    c = signed_in(org)
+
+    def names(query: dict[str, Any]) -> set[str]:
+        page = c.get("/results/", query).content.decode()
+        return set(re.findall(r'<a href="/results/\d+/">(.+?) #\d+</a>', page))
+
+    assert names({"agent": clinic.pk}) == {"refunds"}
+    assert names({"status": "completed"}) == {"refunds"}
+    assert names({"q": "ORD"}) == {"orders"}
+    assert names({"q": f"#{done.pk}"}) == {"refunds"}
+    assert names({"key": "refund-happy-path"}) == {"spec run"}
+    since = (timezone.now() - timedelta(days=30)).date().isoformat()
+    assert "last year" not in names({"from": since}) and len(names({"from": since})) == 3
+    assert names({"to": since}) == {"last year"}
+    page = c.get("/results/", {"from": "yesterday", "status": "nope"}).content.decode()
+    assert "from: not a date (use YYYY-MM-DD)." in page
+    assert "status: choose one from the list." in page
+    assert "No result matches these filters." not in page or "4 results" in page
+
+
+def test_runs_page_filters_and_explains(org: Organization) -> None:
+    agent = AgentFactory(organization=org)
+    booking = ScenarioFactory(agent=agent, name="Booking")
+    result = ResultFactory(agent=agent)
+    RunFactory(result=result, scenario=booking, completed=True, success=True)
+    RunFactory(
+        result=result,
+        status=Status.FAILED,
+        success=False,
+        ended_reason=EndedReason.CALL_NOT_CONNECTED,
+        error_message="session endpoint answered HTTP 401",
+    )
+    RunFactory(result=ResultFactory(), completed=True)  # another organization's
+    c = signed_in(org)
+    page = c.get("/runs/").content.decode()
+    assert "2 runs" in page and "the agent&#x27;s session endpoint did not give" in page
+    assert "1 run match" in c.get("/runs/", {"q": "book"}).content.decode()
+    assert "1 run match" in c.get("/runs/", {"status": "failed"}).content.decode()
+    assert "2 runs match" in c.get("/runs/", {"result": result.pk}).content.decode()
+    assert "result: a result&#x27;s number." in c.get("/runs/", {"result": "x"}).content.decode()
+
+
+def test_scenarios_are_paged_and_searchable(org: Organization) -> None:
+    agent = AgentFactory(organization=org)
+    for i in range(30):
+        ScenarioFactory(agent=agent, name=f"Case {i:02d}")
+    c = signed_in(org)
+    page = c.get("/scenarios/").content.decode()
+    assert "30 scenarios · page 1 of 2" in page and page.count('class="pick"') == 25
+    assert "Case 29" in c.get("/scenarios/", {"page": 2}).content.decode()
+    found = c.get("/scenarios/", {"q": "case 07"}).content.decode()
+    assert "1 scenario matches" in found and "Case 07" in found
+
+
+def test_credits_in_the_header_and_a_refused_launch_keeps_its_selection(
+    org: Organization,
+) -> None:
+    org.credits = 1
+    org.save()
+    agent = AgentFactory(organization=org)
+    picked = [ScenarioFactory(agent=agent) for _ in range(2)]
+    c = signed_in(org)
+    page = c.get("/scenarios/").content.decode()
+    assert 'id="credits"' in page and "1 credit<" in page
+    ids = ",".join(str(s.pk) for s in picked)
+    r = c.post("/scenarios/run/", {"scenario_ids": ids, "frequency": "3", "name": "nightly"})
+    assert r.status_code == 400
+    body = r.content.decode()
+    assert "Not enough credits: 6 runs need 6 credits, you have 1." in body
+    assert f'data-reopen="{ids}"' in body and 'value="nightly"' in body and 'value="3"' in body
+    assert Result.objects.count() == 0
+    assert "1 credit" in c.get("/credits/").content.decode()
+
+
+def test_credits_page_adds_for_staff_only(org: Organization) -> None:
+    c = signed_in(org)
+    assert c.post("/credits/", {"amount": "5"}).status_code == 403
+    org.refresh_from_db()
+    before = org.credits
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.filter(username="ada").update(is_staff=True)
+    r = c.post("/credits/", {"amount": "5"})
+    assert r.status_code == 302 and r["Location"] == "/credits/"  # a refresh adds nothing
+    org.refresh_from_db()
+    assert org.credits == before + 5
+    assert (
+        "Amount: a whole number"
+        in c.post("/credits/", {"amount": "x"}, follow=True).content.decode()
+    )
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_error_pages_are_our_own_whatever_debug_says(org: Organization, debug: bool) -> None:
+    c = signed_in(org)
+    with override_settings(DEBUG=debug):
+        for path in ("/results/999999/", "/no-such-page/", "/runs/999999/"):
+            r = c.get(path)
+            body = r.content.decode()
+            assert r.status_code == 404, path
+            assert 'id="error-page"' in body and "Not found" in body
+            assert "URLconf" not in body and "urlpatterns" not in body.lower()
+        api = c.get("/test_framework/v1/no-such-resource/")
+        assert api.status_code == 404 and api.json() == {"detail": "Not found."}
