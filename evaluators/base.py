@@ -46,6 +46,13 @@ class CallData:
         return " ".join(t["content"] for t in self.transcript if t["role"] == Role.MAIN_AGENT)
 
 
+# A metric that needs an LLM judge, on a server that has none.
+NO_JUDGE = (
+    "Not judged: this metric needs an LLM judge, and this server has none configured (its "
+    "operator sets CEKURA_LLM_BASE_URL and CEKURA_LLM_MODEL)."
+)
+
+
 @dataclass
 class MetricResult:
     """One metric on one run, in the spec's shape (see `as_dict`)."""

@@ -26,7 +26,7 @@ import re2
 from common.llm import LLMConfig, LLMError
 from common.vocabulary import Role
 
-from .base import CallData, MetricResult
+from .base import NO_JUDGE, CallData, MetricResult
 from .judge import ask, transcript_text
 
 SPEAKERS = (Role.MAIN_AGENT, Role.TESTING_AGENT, "both")
@@ -221,10 +221,7 @@ def _judge_question(metric: CustomMetric) -> str:
 def evaluate_llm(call: CallData, metric: CustomMetric, llm: LLMConfig | None) -> MetricResult:
     result = MetricResult(metric.id, metric.name, metric.eval_type, extra={"method": "llm-judge"})
     if llm is None:
-        result.explanation = [
-            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and "
-            "CEKURA_LLM_MODEL)."
-        ]
+        result.explanation = [NO_JUDGE]
         return result
     try:
         out = ask(llm, _judge_question(metric), transcript_text(call))

@@ -237,6 +237,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Post-processing (ASR and metrics of one stored call) is ended after this long.
 RUN_POST_TIME_LIMIT_SECONDS = env.int("CEKURA_RUN_POST_TIME_LIMIT_SECONDS", default=900)
+# How long a result's re-score (evaluate_metrics, in the background) may take before it is
+# ended as failed.
+RESCORE_TIME_LIMIT_SECONDS = env.int("CEKURA_RESCORE_TIME_LIMIT_SECONDS", default=1800)
 # Recordings are deleted this many days after their run ended (0 keeps them for ever).
 RECORDING_RETENTION_DAYS = env.int("CEKURA_RECORDING_RETENTION_DAYS", default=0)
 # A call's task is given this long beyond the call's own maximum duration (joining, waiting

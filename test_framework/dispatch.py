@@ -21,6 +21,7 @@ REAP_TASK = "test_framework.reap_stale_runs"
 RETENTION_TASK = "test_framework.delete_old_recordings"
 WEBHOOK_TASK = "test_framework.deliver_webhook"
 SCHEDULES_TASK = "test_framework.fire_schedules"
+RESCORE_TASK = "test_framework.result_rescore"
 
 # Publishing retries for about ten seconds (a broker restarting) before a run is given up on.
 BROKER_RETRY = {"max_retries": 8, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
@@ -55,6 +56,17 @@ def send_post(run_id: int) -> None:
         queue=settings.CELERY_POST_QUEUE,
         soft_time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS,
         time_limit=settings.RUN_POST_TIME_LIMIT_SECONDS + 60,
+    )
+
+
+def send_rescore(result_id: int) -> None:
+    """Hand a result's re-score to the post-processing queue (it reads the stored calls)."""
+    _send(
+        RESCORE_TASK,
+        result_id,
+        queue=settings.CELERY_POST_QUEUE,
+        soft_time_limit=settings.RESCORE_TIME_LIMIT_SECONDS,
+        time_limit=settings.RESCORE_TIME_LIMIT_SECONDS + 60,
     )
 
 

@@ -96,12 +96,22 @@ NOT_PASSED = Why(
 )
 
 
+NOT_JUDGED = Why(
+    "not_judged",
+    "completed, but were not judged: the scenario checks nothing of its own",
+    "Add an expected outcome to the scenario, or attach a metric to it or to its agent, then "
+    "re-score the result.",
+)
+
+
 def why(run: Any) -> Why | None:
-    """Why `run` did not succeed; None when it succeeded, is still going, or was not judged."""
+    """Why `run` did not succeed; None when it succeeded or is still going."""
     status = run.status
     message = (run.error_message or "").lower()
     if status == Status.COMPLETED:
-        if run.success is not False:
+        if run.success is None:
+            return NOT_JUDGED
+        if run.success:
             return None
         return (
             NO_ANSWER if run.ended_reason == EndedReason.MAIN_AGENT_DID_NOT_ANSWER else NOT_PASSED

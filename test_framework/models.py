@@ -37,6 +37,8 @@ class AIAgent(models.Model):
     agora_data = models.JSONField(null=True, blank=True)
     # The secret sent to the session endpoint: encrypted at rest, never returned.
     agora_api_key = EncryptedTextField(blank=True, default="")
+    # Deleted in the dashboard while it has results: hidden from lists, its results kept.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -148,6 +150,8 @@ class Scenario(models.Model):
         null=True, blank=True, validators=[MinValueValidator(10), MaxValueValidator(3600)]
     )
     personality = models.IntegerField(null=True, blank=True)
+    # Deleted in the dashboard while it has runs: hidden from lists, its runs keep their name.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,6 +179,12 @@ class Result(models.Model):
     run_type = models.CharField(max_length=16, default=RUN_TYPE_AGORA)
     frequency = models.PositiveIntegerField(default=1)
     concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
+    # Re-scoring the stored calls (evaluate_metrics), a background task: where it stands.
+    rescore_state = models.CharField(max_length=16, blank=True, default="")
+    rescore_done = models.PositiveIntegerField(default=0)
+    rescore_total = models.PositiveIntegerField(default=0)
+    rescore_error = models.CharField(max_length=500, blank=True, default="")
+    rescore_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -298,7 +298,7 @@ def _joining(run_id: int, then: Callable[[], None] | None) -> None:
         then()
 
 
-Scorer = Callable[..., tuple[Any, list[Any], bool]]
+Scorer = Callable[..., tuple[Any, list[Any], bool | None]]
 
 
 def postprocess_run(run_id: int, *, asr: Any = None, scorer: Scorer = score_call) -> None:

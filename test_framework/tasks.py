@@ -11,6 +11,7 @@ from .dispatch import (
     CALL_TASK,
     POST_TASK,
     REAP_TASK,
+    RESCORE_TASK,
     RETENTION_TASK,
     SCHEDULES_TASK,
     WEBHOOK_TASK,
@@ -29,6 +30,12 @@ def run_postprocess(run_id: int) -> None:
     pipeline.postprocess_run(run_id)
 
 
+@shared_task(name=RESCORE_TASK, acks_late=True, ignore_result=True)
+def result_rescore(result_id: int) -> None:
+    """Score a result's stored calls again (the post-processing queue), with progress."""
+    services.result_rescore(result_id=result_id)
+
+
 @shared_task(name=REAP_TASK, ignore_result=True)
 def reap_stale_runs() -> int:
     """Periodic (Celery beat, the maintenance queue): end runs whose worker vanished mid-call,
@@ -37,7 +44,8 @@ def reap_stale_runs() -> int:
     touched = services.runs_reap(stale_after_seconds=settings.RUN_STALE_AFTER_SECONDS)
     requeued = services.runs_requeue_lost(queued_for_seconds=settings.RUN_REQUEUE_AFTER_SECONDS)
     overdue = services.pre_triggers_overdue(after_seconds=webhooks.PRE_TRIGGER_OVERDUE_SECONDS)
-    return len(touched) + len(requeued) + len(overdue)
+    rescores = services.rescores_overdue(after_seconds=settings.RESCORE_TIME_LIMIT_SECONDS + 120)
+    return len(touched) + len(requeued) + len(overdue) + len(rescores)
 
 
 @shared_task(name=RETENTION_TASK, ignore_result=True)

@@ -8,7 +8,7 @@ from common.text import says_goodbye
 from common.vocabulary import EndedReason, Role
 
 from ..activity import seconds
-from ..base import CallData, MetricResult
+from ..base import NO_JUDGE, CallData, MetricResult
 from ..judge import ask_about_call
 from ..registry import predefined
 from ..text import word_error_rate
@@ -191,10 +191,7 @@ def _needs_llm(name: str, eval_type: str, metric_id: int | None) -> MetricResult
         metric_id,
         name,
         eval_type,
-        explanation=[
-            "Not judged: this metric needs an LLM judge (set CEKURA_LLM_BASE_URL and "
-            "CEKURA_LLM_MODEL)."
-        ],
+        explanation=[NO_JUDGE],
     )
 
 

@@ -722,12 +722,26 @@ class ResultListSerializer(_ResultCountsMixin, serializers.ModelSerializer):
         fields = RESULT_FIELDS
 
 
+def rescore_state(result: Result) -> dict[str, Any] | None:
+    """Where the result's re-score (evaluate_metrics) stands; None if none was asked for."""
+    if not result.rescore_state:
+        return None
+    return {
+        "state": result.rescore_state,  # queued | running | done | failed
+        "done": result.rescore_done,
+        "total": result.rescore_total,
+        "error": result.rescore_error or None,
+        "requested_at": result.rescore_requested_at,
+    }
+
+
 class ResultDetailSerializer(ResultListSerializer):
     runs = serializers.SerializerMethodField()  # type: ignore[assignment]  # the list's brief runs, in full
     total_duration = serializers.SerializerMethodField()
     overall_evaluation = serializers.SerializerMethodField()
     run_settings = serializers.SerializerMethodField()
     failed_reasons = serializers.SerializerMethodField()
+    rescore = serializers.SerializerMethodField()
 
     class Meta:
         model = Result
@@ -736,7 +750,12 @@ class ResultDetailSerializer(ResultListSerializer):
             "overall_evaluation",
             "run_settings",
             "failed_reasons",
+            "rescore",
         ]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_rescore(self, result: Result) -> dict[str, Any] | None:
+        return rescore_state(result)
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_runs(self, result: Result) -> dict[str, Any]:

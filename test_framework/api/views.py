@@ -63,6 +63,7 @@ from .serializers import (
     SpecLaunchSerializer,
     WebhookDeliverySerializer,
     WebhookSerializer,
+    rescore_state,
 )
 
 MAX_BULK_IDS = 1000  # runs/bulk/: ids in one request
@@ -484,14 +485,28 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
             {"id": link.pk, "share_url": share_url(request, token), "expire_at": link.expire_at}
         )
 
-    @extend_schema(request=None, responses={200: ResultDetailSerializer})
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "wait", bool, description="re-score inside the request and answer the result"
+            )
+        ],
+        responses={200: ResultDetailSerializer, 202: OpenApiTypes.OBJECT},
+    )
     @action(detail=True, methods=["post"], url_path="evaluate_metrics")
     def evaluate_metrics(self, request: Request, pk: str | None = None) -> Response:
         """Re-score the result's completed runs from their stored recordings and transcripts
-        with the current metrics and expected outcomes, without calling again."""
-        result, _ = services.result_reevaluate(result=self.get_object())
-        result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
-        return Response(ResultDetailSerializer(result, context={"request": request}).data)
+        with the current metrics and expected outcomes, without calling again: in the
+        background (202, with `rescore` to follow in results/{id}/), or with `?wait=true`
+        inside the request (200, the re-scored result)."""
+        result = self.get_object()
+        if str(request.query_params.get("wait", "")).lower() in ("1", "true", "yes"):
+            result, _ = services.result_reevaluate(result=result)
+            result = Result.objects.prefetch_related("runs__scenario").get(pk=result.pk)
+            return Response(ResultDetailSerializer(result, context={"request": request}).data)
+        result = services.result_rescore_request(result=result)
+        return Response({"id": result.pk, "rescore": rescore_state(result)}, status=202)
 
 
 def _id_param(raw: str, name: str) -> int:

@@ -13,6 +13,9 @@ SECTIONS = {
     "scenario": "scenarios",
     "result": "results",
     "run": "results",
+    "personalit": "personalities",
+    "metric": "metrics",
+    "credits": "credits",
 }
 
 

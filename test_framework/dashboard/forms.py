@@ -66,7 +66,12 @@ class ScenarioForm(forms.Form):
     name = forms.CharField(max_length=80)
     agent = forms.TypedChoiceField(coerce=int)
     scenario_type = forms.ChoiceField(
-        choices=ScenarioType.choices, initial=ScenarioType.INSTRUCTION
+        label="Type",
+        choices=[
+            (ScenarioType.INSTRUCTION, "Instructions: the caller improvises from them"),
+            (ScenarioType.CONDITIONAL_ACTIONS, "Scripted steps: the caller says set lines"),
+        ],
+        initial=ScenarioType.INSTRUCTION,
     )
     first_message = forms.CharField(initial="Hello", max_length=limits.LINE)
     instructions = forms.CharField(
@@ -74,11 +79,6 @@ class ScenarioForm(forms.Form):
         max_length=limits.TEXT,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="For instruction scenarios: what the caller wants, in plain words.",
-    )
-    actions = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="For conditional-actions scenarios: one line per step, 'when the agent … => say …'; a line without '=>' is said as it is.",  # noqa: E501
     )
     expected_outcome_prompt = forms.CharField(
         label="Expected outcome",
@@ -94,6 +94,35 @@ class ScenarioForm(forms.Form):
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["agent"]).choices = agents
 
+    def clean(self) -> dict[str, Any]:
+        """The steps of a scripted scenario come as two lists, `step_when` and `step_say` (one
+        pair per row of the editor); an instruction scenario needs its instructions."""
+        d = super().clean() or {}
+        whens = self.data.getlist("step_when") if hasattr(self.data, "getlist") else []
+        says = self.data.getlist("step_say") if hasattr(self.data, "getlist") else []
+        steps: list[tuple[str, str]] = []
+        for i in range(max(len(whens), len(says))):
+            when = (whens[i] if i < len(whens) else "").strip()
+            say = (says[i] if i < len(says) else "").strip()
+            if not when and not say:
+                continue  # an empty row of the editor
+            if not say:
+                self.add_error(None, f"Step {len(steps) + 1}: what should the caller say?")
+            if len(say) > limits.LINE or len(when) > limits.TEXT:
+                self.add_error(None, f"Step {len(steps) + 1} is too long.")
+            steps.append((when, say))
+        d["steps"] = steps
+        kind = d.get("scenario_type")
+        if kind == ScenarioType.CONDITIONAL_ACTIONS and not steps:
+            self.add_error(
+                None, "A scripted scenario needs at least one step: what to say, and when."
+            )
+        if kind == ScenarioType.INSTRUCTION and not (d.get("instructions") or "").strip():
+            self.add_error(
+                "instructions", "Say what the caller wants: the caller improvises from this."
+            )
+        return d
+
     def api_data(self) -> dict[str, Any]:
         d = self.cleaned_data
         data: dict[str, Any] = {
@@ -106,37 +135,23 @@ class ScenarioForm(forms.Form):
             "max_duration": d.get("max_duration"),
         }
         if d["scenario_type"] == ScenarioType.CONDITIONAL_ACTIONS:
-            conditions = []
-            for i, line in enumerate(
-                filter(None, (x.strip() for x in (d.get("actions") or "").splitlines())), start=1
-            ):
-                condition, sep, action = line.partition("=>")
-                if sep:
-                    conditions.append(
-                        {
-                            "id": i,
-                            "condition": condition.strip(),
-                            "action": action.strip(),
-                            "fixed_message": True,
-                        }
-                    )
-                else:
-                    conditions.append(
-                        {"id": i, "condition": "", "action": line, "fixed_message": True}
-                    )
-            data["conditional_actions"] = {"role": "", "conditions": conditions}
+            data["conditional_actions"] = {
+                "role": "",
+                "conditions": [
+                    {"id": i, "condition": when, "action": say, "fixed_message": True}
+                    for i, (when, say) in enumerate(d["steps"], start=1)
+                ],
+            }
         return data
 
     @staticmethod
-    def actions_text(conditional_actions: dict[str, Any] | None) -> str:
-        lines = []
-        for c in (conditional_actions or {}).get("conditions", []):
-            lines.append(
-                f"{c['condition']} => {c['action']}"
-                if c.get("condition")
-                else str(c.get("action", ""))
-            )
-        return "\n".join(lines)
+    def steps_of(conditional_actions: dict[str, Any] | None) -> list[tuple[str, str]]:
+        """A stored scenario's steps as the editor's rows: (when the agent …, the caller says)."""
+        return [
+            (str(c.get("condition") or ""), str(c.get("action") or ""))
+            for c in (conditional_actions or {}).get("conditions", [])
+            if isinstance(c, dict)
+        ]
 
 
 class RunForm(forms.Form):

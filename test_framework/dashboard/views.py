@@ -11,7 +11,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -41,7 +41,7 @@ from ..api.serializers import (
     ScenarioSerializer,
 )
 from ..choices import TERMINAL, ScenarioType, Status
-from ..models import AIAgent, Personality, Result, Run
+from ..models import AIAgent, Metric, Personality, Result, Run, Scenario
 from . import listing, media
 from .forms import AgoraAgentForm, RunForm, ScenarioForm
 
@@ -106,8 +106,10 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- agents ------------------------------------------------------------------------------
 @org_required
 def agents(request: HttpRequest) -> HttpResponse:
-    rows = selectors.agent_list(organization=org_of(request)).annotate(
-        n_scenarios=Count("scenarios")
+    rows = (
+        selectors.agent_list(organization=org_of(request))
+        .filter(archived_at__isnull=True)
+        .annotate(n_scenarios=Count("scenarios", filter=Q(scenarios__archived_at__isnull=True)))
     )
     return render(request, "dashboard/agents.html", {"agents": rows})
 
@@ -324,7 +326,10 @@ def _scenarios_page(
     shown again in the open dialog with its selection and the reason."""
     org = org_of(request)
     found = listing.scenarios(
-        request, selectors.scenario_list(organization=org).select_related("agent")
+        request,
+        selectors.scenario_list(organization=org)
+        .filter(archived_at__isnull=True, agent__archived_at__isnull=True)
+        .select_related("agent"),
     )
     personalities = Personality.objects.filter(organization=org).order_by("id")
     return render(
@@ -348,12 +353,18 @@ def _scenarios_page(
 def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     org = org_of(request)
     scenario = get_object_or_404(selectors.scenario_list(organization=org), pk=pk) if pk else None
-    agent_choices = [(a.pk, a.agent_name) for a in selectors.agent_list(organization=org)]
+    agent_choices = [
+        (a.pk, a.agent_name)
+        for a in selectors.agent_list(organization=org).filter(archived_at__isnull=True)
+    ]
     if not agent_choices:
         messages.info(request, "Add an agent first: scenarios belong to an agent.")
         return redirect("dashboard:agent_new")
     if request.method == "POST":
         form = ScenarioForm(request.POST, agents=agent_choices)
+        steps = list(
+            zip(request.POST.getlist("step_when"), request.POST.getlist("step_say"), strict=False)
+        )
         if form.is_valid():
             serializer = ScenarioSerializer(
                 scenario,
@@ -364,12 +375,13 @@ def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             if serializer.is_valid():
                 saved = serializer.save(**({} if scenario else {"organization": org}))
                 messages.success(request, f"Scenario “{saved.name}” saved.")
+                if not _checks_something(saved):
+                    messages.warning(request, NOTHING_CHECKED.format(name=saved.name))
                 return redirect("dashboard:scenarios")
-            _form_errors(
-                form, serializer.errors, {"conditional_actions": "actions", "conditions": "actions"}
-            )
+            _form_errors(form, serializer.errors, SCENARIO_FIELDS)
     else:
         initial = None
+        steps = []
         if scenario:
             initial = {
                 "name": scenario.name,
@@ -377,12 +389,37 @@ def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 "scenario_type": scenario.scenario_type,
                 "first_message": scenario.first_message,
                 "instructions": scenario.instructions,
-                "actions": ScenarioForm.actions_text(scenario.conditional_actions),
                 "expected_outcome_prompt": scenario.expected_outcome_prompt,
                 "max_duration": scenario.max_duration,
             }
+            steps = ScenarioForm.steps_of(scenario.conditional_actions)
         form = ScenarioForm(initial=initial, agents=agent_choices)
-    return render(request, "dashboard/scenario_form.html", {"form": form, "scenario": scenario})
+    return render(
+        request,
+        "dashboard/scenario_form.html",
+        {
+            "form": form,
+            "scenario": scenario,
+            "steps": steps + [("", "")],  # one empty row to type into
+            "checks_nothing": scenario is not None and not _checks_something(scenario),
+        },
+    )
+
+
+NOTHING_CHECKED = (
+    "“{name}” checks nothing yet: it has no expected outcome and no metric of its own, so its "
+    "runs will be reported as not judged. Add an expected outcome, or attach a metric."
+)
+# The API's field names, as the form's own (its errors land on the field a person sees).
+SCENARIO_FIELDS = {"conditional_actions": "__all__", "conditions": "__all__"}
+
+
+def _checks_something(scenario: Scenario) -> bool:
+    """evaluators.catalogue.checks_something, for a stored scenario: an expected outcome, or a
+    metric attached to it or to its agent."""
+    if scenario.expected_outcome_prompt.strip() or scenario.metrics.exists():
+        return True
+    return Metric.objects.filter(agents=scenario.agent_id).exists()
 
 
 @org_required
@@ -442,6 +479,9 @@ def _progress(results: Any) -> list[dict[str, Any]]:
             "running": r.in_flight,  # type: ignore[attr-defined]
             "success_rate": r.success_rate,
             "terminal": r.status in TERMINAL,
+            "rescore": r.rescore_state,
+            "rescore_done": r.rescore_done,
+            "rescore_total": r.rescore_total,
         }
         for r in rows
     ]
@@ -458,13 +498,19 @@ def _label(result: Any) -> str:
     return str(result.status)
 
 
+def _verdict(run: Run) -> str:
+    if run.success is not None:
+        return "pass" if run.success else "fail"
+    return "not judged" if run.status == Status.COMPLETED else "—"
+
+
 def _run_row(run: Run) -> dict[str, Any]:
     """A run's row on the result page, as the page draws it and as it updates live."""
     reason = explain.why(run)
     return {
         "id": run.pk,
         "status": run.status,
-        "verdict": ("pass" if run.success else "fail" if run.success is False else "—"),
+        "verdict": _verdict(run),
         "duration": f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "—",
         "ended": run.ended_reason or "—",
         "why": reason.headline if reason else "",
@@ -532,10 +578,34 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "runs": [(r, _run_row(r)) for r in runs],
             "why_groups": explain.group(runs),
             "overall": data["overall_evaluation"],
+            "overall_rows": _overall_rows(data["overall_evaluation"]),
+            "latency_reading": _latency_reading(data["overall_evaluation"]),
             "failed_reasons": data["failed_reasons"],
             "histogram": media.histogram(latencies),
             "progress": _progress(Result.objects.filter(pk=result.pk))[0],
         },
+    )
+
+
+def _overall_rows(overall: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """Each metric's summary over the runs with its unit (from the metric's declaration)."""
+    from evaluators.registry import catalogue
+
+    units = {m.name: "" if m.unit == "count" else m.unit for m in catalogue()}
+    units.setdefault("Latency", "ms")
+    return [(name, m, units.get(name, "")) for name, m in overall.items()]
+
+
+def _latency_reading(overall: dict[str, Any]) -> str:
+    """The response latency in one sentence a person reads at a glance."""
+    latency = overall.get("Latency") or {}
+    pct = latency.get("percentiles") or {}
+    if pct.get("p50") is None:
+        return ""
+    turns = latency.get("turns") or 0
+    return (
+        f"Half of the agent's answers began within {pct['p50']:.0f} ms of the caller finishing, "
+        f"and 9 in 10 within {pct['p90']:.0f} ms (over {turns} turn{'s' if turns != 1 else ''})."
     )
 
 
@@ -605,7 +675,10 @@ def _recording(request: HttpRequest, pk: int) -> Run:
 def run_recording(request: HttpRequest, pk: int) -> HttpResponseBase:
     run = _recording(request, pk)
     # Byte ranges: the player seeks anywhere at once, without downloading the whole file.
-    return stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
+    response = stored_file_response(request, run.recording, "audio/wav", f"run-{run.pk}.wav")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}.wav"'
+    return response
 
 
 @org_required

@@ -44,7 +44,13 @@ from .runs import (
     runs_send,
 )
 from .schedules import cron_job_schedule, cron_jobs_fire_due
-from .scoring import expected_outcome_dict, result_reevaluate
+from .scoring import (
+    expected_outcome_dict,
+    rescores_overdue,
+    result_reevaluate,
+    result_rescore,
+    result_rescore_request,
+)
 from .sharing import SHARE_LINK_DEFAULT_DAYS, share_link_create, share_link_revoke
 
 __all__ = [
@@ -92,4 +98,7 @@ __all__ = [
     "share_link_create",
     "share_link_revoke",
     "spec_plan_for",
+    "result_rescore",
+    "result_rescore_request",
+    "rescores_overdue",
 ]

@@ -123,7 +123,8 @@ def test_configure_run_watch_and_listen(
     page.select_option("select[name=scenario_type]", "conditional_actions")
     page.fill("input[name=name]", "Booking")
     page.fill("input[name=first_message]", "Hi, I would like to book an appointment.")
-    page.fill("textarea[name=actions]", "asks for a day => Thursday would be great.")
+    page.fill("input[name=step_when]", "asks for a day")
+    page.fill("input[name=step_say]", "Thursday would be great.")
     page.fill("textarea[name=expected_outcome_prompt]", 'Books it: "appointment is on Thursday".')
     page.click("text=Save scenario")
     page.wait_for_selector("#scenario-table")
@@ -315,6 +316,39 @@ def test_daily_use(browser: Any, live_server: Any) -> None:
     page.wait_for_selector("text=revoked")
     assert ApiKey.objects.get(organization=org).revoked_at is not None
 
+    # Scripted steps as two fields, rows added with a button.
+    page.goto(base + "/scenarios/new/")
+    page.fill("input[name=name]", "Reschedule")
+    page.select_option("select[name=scenario_type]", "conditional_actions")
+    assert not page.is_visible("textarea[name=instructions]")
+    page.fill("input[name=first_message]", "Hi, I need to move my appointment.")
+    page.fill("#step-rows li:nth-child(1) input[name=step_when]", "asks which day")
+    page.fill("#step-rows li:nth-child(1) input[name=step_say]", "Tuesday, please.")
+    page.click("#add-step")
+    page.fill("#step-rows li:nth-child(2) input[name=step_say]", "Thanks, goodbye.")
+    page.fill("textarea[name=expected_outcome_prompt]", "Moves it to Tuesday")
+    shoot(page, "15-scripted-steps")
+    page.click("text=Save scenario")
+    page.wait_for_selector("#scenario-table")
+    from test_framework.models import Scenario
+
+    steps = Scenario.objects.get(name="Reschedule").conditional_actions["conditions"]
+    assert [(x["condition"], x["action"]) for x in steps] == [
+        ("asks which day", "Tuesday, please."),
+        ("", "Thanks, goodbye."),
+    ]
+    # A metric of one's own, attached to that scenario.
+    page.click("header >> text=Metrics")
+    page.click("text=New metric")
+    page.fill("input[name=name]", "Never says Monday")
+    page.select_option("select[name=type]", "custom_code")
+    page.fill("textarea[name=rule_patterns]", "Monday")
+    page.select_option("select[name=rule_expect]", "absent")
+    page.check("text=Reschedule (Clinic)")
+    page.click("text=Save metric")
+    page.wait_for_selector("#metrics-table >> text=Never says Monday")
+    assert "Reschedule" in page.text_content("#metrics-table")
+
     # A stale link: our page, not a debug page.
     page.goto(base + "/results/999999/")
     assert page.is_visible("#error-page") and "URLconf" not in page.content()
@@ -328,6 +362,10 @@ def test_daily_use(browser: Any, live_server: Any) -> None:
         (f"/agents/{agent.pk}/trends/", "trends"),
         (f"/agents/{agent.pk}/", "agent"),
         ("/results/999999/", "not-found"),
+        ("/metrics/", "metrics"),
+        ("/metrics/new/", "metric-new"),
+        ("/personalities/new/", "personality-new"),
+        ("/scenarios/new/", "scenario-new"),
     ):
         fits_phone(browser, base, storage, path, name)
     ctx.close()

@@ -179,3 +179,27 @@ def test_a_metric_is_declared_once() -> None:
     with pytest.raises(ValueError, match="eval_type"):
         predefined(998, "Odd", "percent", "x")
     assert [m.id for m in catalogue()] == list(range(1, 17))
+
+
+def test_a_scenario_that_checks_nothing_is_not_judged() -> None:
+    from dataclasses import replace
+
+    from evaluators.catalogue import score_call
+
+    transcript = [
+        {
+            "role": "Testing Agent",
+            "content": "Hi, is it the clinic?",
+            "start_time": 1,
+            "end_time": 2,
+        },
+        {"role": "Main Agent", "content": "Yes, how can I help?", "start_time": 3, "end_time": 4},
+    ]
+    base = call_with(
+        [(1, 1)], [(3, 1)], transcript=transcript, ended_reason="Main agent-ended-call"
+    )
+    assert score_call(base)[2] is None  # no expected outcome, no metric: nothing says what good is
+    judged = replace(base, expected_outcome_prompt="Greets the caller")
+    assert score_call(judged)[2] is not None  # judged now (no LLM here: pass or fail, never None)
+    silent = replace(base, transcript=transcript[:1])
+    assert score_call(silent)[2] is False  # the agent never answered: a failure either way

@@ -193,7 +193,8 @@ def test_scenarios_form_and_configure_run_launch(org: Organization) -> None:
             "agent": agent.pk,
             "scenario_type": "conditional_actions",
             "first_message": "Hi there",
-            "actions": "asks for a day => Tuesday please\nThanks, goodbye",
+            "step_when": ["asks for a day", "", ""],
+            "step_say": ["Tuesday please", "Thanks, goodbye", ""],
             "expected_outcome_prompt": 'Says "booked"',
         },
     )
@@ -229,6 +230,9 @@ def test_scenarios_form_and_configure_run_launch(org: Organization) -> None:
         "running": progress["running"],
         "success_rate": 0.0,
         "terminal": False,
+        "rescore": "",
+        "rescore_done": 0,
+        "rescore_total": 0,
     }
     assert "nightly" in c.get("/results/").content.decode()
     # Not enough credits: a clear message and nothing created.
@@ -319,6 +323,7 @@ def test_run_page_has_audio_waveform_transcript_and_metrics(org: Organization) -
     assert wave["seconds"] == 4.0 and max(wave["caller"]) > 0.08 and max(wave["agent"]) == 0.0
     summary = c.get(f"/results/{result.pk}/").content.decode()
     assert 'id="latency-plot"' in summary and "p50" in summary
+    assert "Half of the agent&#x27;s answers began within" in summary
     assert 'data-field="ended">Testing agent-ended-call</td>' in summary  # how each run ended
     assert c.get(f"/runs/{run.pk}/status.json").json() == {
         "id": run.pk,

@@ -87,7 +87,7 @@ def test_why_a_run_did_not_succeed(fields: dict[str, Any], key: str) -> None:
 def test_runs_that_succeeded_or_are_going_need_no_explanation() -> None:
     assert explain.why(run_like(status=Status.COMPLETED, success=True)) is None
     assert explain.why(run_like(status=Status.RUNNING, success=None)) is None
-    assert explain.why(run_like(status=Status.COMPLETED, success=None)) is None
+    assert explain.why(run_like(status=Status.COMPLETED, success=None)).key == "not_judged"  # type: ignore[union-attr]
 
 
 def test_a_result_whose_runs_all_failed_explains_itself(org: Organization) -> None:
@@ -270,3 +270,288 @@ def test_error_pages_are_our_own_whatever_debug_says(org: Organization, debug: b
             assert "URLconf" not in body and "urlpatterns" not in body.lower()
         api = c.get("/test_framework/v1/no-such-resource/")
         assert api.status_code == 404 and api.json() == {"detail": "Not found."}
+
+
+def scenario_form(agent: Any, **fields: Any) -> dict[str, Any]:
+    return {
+        "name": "Book",
+        "agent": agent.pk,
+        "scenario_type": "conditional_actions",
+        "first_message": "Hi there",
+        "expected_outcome_prompt": "",
+        **fields,
+    }
+
+
+def test_scripted_steps_are_two_fields_and_say_what_is_typed(org: Organization) -> None:
+    from test_framework.models import Scenario
+
+    agent = AgentFactory(organization=org)
+    c = signed_in(org)
+    r = c.post(
+        "/scenarios/new/",
+        scenario_form(
+            agent,
+            step_when=["asks which day", ""],
+            step_say=["Tuesday, please.", ""],
+            expected_outcome_prompt="Booked for Tuesday",
+        ),
+    )
+    assert r.status_code == 302
+    scenario = Scenario.objects.get(name="Book")
+    assert scenario.conditional_actions["conditions"] == [
+        {
+            "id": 1,
+            "type": "standard",
+            "condition": "asks which day",
+            "action": "Tuesday, please.",
+            "fixed_message": True,
+        }
+    ]
+    page = c.get(f"/scenarios/{scenario.pk}/").content.decode()
+    assert 'value="asks which day"' in page and 'value="Tuesday, please."' in page
+    # A step with a condition and nothing to say, and a scripted scenario with no steps.
+    page = c.post(
+        "/scenarios/new/", scenario_form(agent, name="X", step_when=["asks"], step_say=[""])
+    ).content.decode()
+    assert "Step 1: what should the caller say?" in page
+    page = c.post("/scenarios/new/", scenario_form(agent, name="Y")).content.decode()
+    assert "needs at least one step" in page
+    page = c.post(
+        "/scenarios/new/", scenario_form(agent, name="Z", scenario_type="instruction")
+    ).content.decode()
+    assert "Say what the caller wants" in page
+    assert not Scenario.objects.filter(name__in=["X", "Y", "Z"]).exists()
+
+
+def test_a_scenario_that_checks_nothing_is_warned_and_not_judged(org: Organization) -> None:
+    from test_framework.models import Scenario
+
+    agent = AgentFactory(organization=org)
+    c = signed_in(org)
+    r = c.post(
+        "/scenarios/new/",
+        scenario_form(agent, step_when=[""], step_say=["Hello?"]),
+        follow=True,
+    )
+    assert "checks nothing yet" in r.content.decode()
+    scenario = Scenario.objects.get(name="Book")
+    assert 'id="checks-nothing"' in c.get(f"/scenarios/{scenario.pk}/").content.decode()
+    result = ResultFactory(agent=agent, finished=True)
+    RunFactory(result=result, scenario=scenario, completed=True, success=None)
+    page = c.get(f"/results/{result.pk}/").content.decode()
+    print(page[page.index("runs-table") :][:1500])
+    assert '<span class="verdict none">not judged</span>' in page
+    assert "were not judged: the scenario checks nothing of its own" in page
+
+
+def test_old_say_steps_migrate_to_the_line_itself() -> None:
+    import importlib
+
+    spoken = importlib.import_module("test_framework.migrations.0011_steps_without_say").spoken
+    assert spoken("say Tuesday please.") == "Tuesday please."
+    assert spoken('say "Tuesday, please."') == "Tuesday, please."
+    assert spoken("say: thanks") == "Thanks"
+    assert spoken("Say that again?") == "Say that again?"  # a real line, left alone
+    assert spoken("Tuesday") == "Tuesday"
+
+
+def test_rescore_rerun_and_export_a_result(org: Organization, monkeypatch: Any) -> None:
+    import csv
+    import io
+
+    sent: list[int] = []
+    monkeypatch.setattr("test_framework.dispatch.send_rescore", sent.append)
+    monkeypatch.setattr("test_framework.dispatch.send_call", lambda *a, **k: None)
+    org.credits = 10
+    org.save()
+    agent = AgentFactory(organization=org)
+    scenario = ScenarioFactory(agent=agent, name="Booking")
+    result = ResultFactory(agent=agent, name="nightly", status=Status.COMPLETED, frequency=2)
+    metrics = [
+        {"name": "Latency", "eval_type": "numeric", "score": 812.0},
+        {"name": "Infrastructure Issues", "eval_type": "binary", "passed": True},
+    ]
+    for ok in (True, False):
+        RunFactory(
+            result=result,
+            scenario=scenario,
+            completed=True,
+            success=ok,
+            evaluation={"metrics": metrics},
+            expected_outcome={"passed": ok},
+        )
+    c = signed_in(org)
+    page = c.get(f"/results/{result.pk}/").content.decode()
+    assert 'id="rerun"' in page and 'id="rescore"' in page
+    # Re-score: in the background, the page following it.
+    r = c.post(f"/results/{result.pk}/rescore/")
+    assert r.status_code == 302 and sent == [result.pk]
+    page = c.get(f"/results/{result.pk}/").content.decode()
+    assert 'id="rescore-state" data-state="queued"' in page and "0/2" in page
+    # Export: CSV, a row per run with every metric; JSON, what the API answers.
+    rows = list(csv.reader(io.StringIO(c.get(f"/results/{result.pk}/export.csv").content.decode())))
+    assert rows[0] == [
+        "run",
+        "scenario",
+        "status",
+        "success",
+        "duration_s",
+        "ended_reason",
+        "why",
+        "expected_outcome",
+        "Latency",
+        "Infrastructure Issues",
+    ]
+    assert [r[3] for r in rows[1:]] == ["pass", "fail"] and rows[1][8:] == ["812.0", "pass"]
+    assert rows[2][6] == "completed, but did not pass"
+    exported = c.get(f"/results/{result.pk}/export.json")
+    assert exported["Content-Disposition"] == f'attachment; filename="result-{result.pk}.json"'
+    assert exported.json()["id"] == result.pk and len(exported.json()["runs"]) == 2
+    # Run again: the same scenarios × frequency as a new result, charged.
+    r = c.post(f"/results/{result.pk}/rerun/")
+    again = Result.objects.exclude(pk=result.pk).get()
+    assert r["Location"] == f"/results/{again.pk}/"
+    assert again.runs.count() == 2 and again.name == "nightly (again)"
+    org.refresh_from_db()
+    assert org.credits == 8
+
+
+def test_a_spec_files_result_is_rerun_from_its_spec(org: Organization) -> None:
+    agent = AgentFactory(organization=org)
+    result = ResultFactory(agent=agent, status=Status.COMPLETED)
+    RunFactory(result=result, scenario=None, case={"name": "Refund"}, scenario_key="refund")
+    r = signed_in(org).post(f"/results/{result.pk}/rerun/", follow=True)
+    assert "run the spec file again" in r.content.decode()
+    assert Result.objects.count() == 1
+
+
+def test_delete_and_duplicate_agents_and_scenarios(org: Organization) -> None:
+    from test_framework.models import AIAgent, Metric, Scenario
+
+    c = signed_in(org)
+    used = AgentFactory(organization=org, agent_name="Used", agora_api_key="s3cret")
+    metric = Metric.objects.create(organization=org, name="Polite", eval_type="binary")
+    metric.agents.add(used)
+    kept = ScenarioFactory(agent=used, name="Kept")
+    RunFactory(result=ResultFactory(agent=used), scenario=kept)
+    spare = ScenarioFactory(agent=used, name="Spare")
+    # Duplicate: settings, secret and metrics, not history.
+    r = c.post(f"/agents/{used.pk}/duplicate/")
+    copy = AIAgent.objects.get(agent_name="Used (copy)")
+    assert r["Location"] == f"/agents/{copy.pk}/"
+    assert copy.agora_api_key == "s3cret" and list(copy.metrics.all()) == [metric]
+    assert not copy.scenarios.exists()
+    c.post(f"/scenarios/{kept.pk}/duplicate/")
+    assert Scenario.objects.filter(name="Kept (copy)", agent=used).exists()
+    # Delete: soft with history, hard without.
+    c.post(f"/scenarios/{kept.pk}/delete/")
+    c.post(f"/scenarios/{spare.pk}/delete/")
+    assert Scenario.objects.get(pk=kept.pk).archived_at is not None
+    assert not Scenario.objects.filter(pk=spare.pk).exists()
+    listed = c.get("/scenarios/").content.decode()
+    assert "Kept (copy)" in listed and ">Kept<" not in listed
+    c.post(f"/agents/{used.pk}/delete/")
+    c.post(f"/agents/{copy.pk}/delete/")
+    assert AIAgent.objects.get(pk=used.pk).archived_at is not None
+    assert not AIAgent.objects.filter(pk=copy.pk).exists()
+    agents = c.get("/agents/").content.decode()
+    assert ">Used<" not in agents
+    assert "/results/" in c.get("/results/").content.decode()  # its results are still listed
+    other = AgentFactory()
+    assert c.post(f"/agents/{other.pk}/delete/").status_code == 404
+    assert AIAgent.objects.filter(pk=other.pk, archived_at=None).exists()
+
+
+def test_a_recording_downloads_as_a_file(org: Organization) -> None:
+    import numpy as np
+    from django.core.files.base import ContentFile
+
+    from common.wav import stereo_wav
+
+    run = RunFactory(result=ResultFactory(agent=AgentFactory(organization=org)), completed=True)
+    silence = np.zeros(1600, np.int16)
+    run.recording.save("r.wav", ContentFile(stereo_wav(silence, silence)))
+    c = signed_in(org)
+    assert 'id="download-recording"' in c.get(f"/runs/{run.pk}/").content.decode()
+    r = c.get(f"/runs/{run.pk}/recording.wav", {"download": "1"})
+    assert r["Content-Disposition"] == f'attachment; filename="run-{run.pk}.wav"'
+    assert b"".join(r.streaming_content)[:4] == b"RIFF"
+
+
+def test_personalities_page_creates_and_edits(org: Organization) -> None:
+    from test_framework.models import Personality
+
+    c = signed_in(org)
+    assert "No personalities yet" in c.get("/personalities/").content.decode()
+    form = {
+        "name": "Hurried",
+        "prompt": "In a hurry; answers in few words.",
+        "speed": "1.3",
+        "interruption_level": "medium",
+        "background_noise": "street",
+        "background_noise_snr_db": "10",
+    }
+    assert c.post("/personalities/new/", form).status_code == 302
+    p = Personality.objects.get(organization=org)
+    assert (p.speed, p.interruption_level, p.background_noise, p.backchannels) == (
+        1.3,
+        "medium",
+        "street",
+        False,
+    )
+    assert "street at 10 dB" in c.get("/personalities/").content.decode()
+    page = c.post(f"/personalities/{p.pk}/", {**form, "speed": "3"}).content.decode()
+    assert "Ensure this value is less than or equal to 2.0." in page
+    c.post(f"/personalities/{p.pk}/", {**form, "name": "Rushed", "backchannels": "on"})
+    p.refresh_from_db()
+    assert p.name == "Rushed" and p.backchannels is True
+    # It is offered in the run dialog.
+    assert "Rushed" in c.get("/scenarios/").content.decode()
+    other = Personality.objects.create(organization=AgentFactory().organization, name="x")
+    assert c.get(f"/personalities/{other.pk}/").status_code == 404
+
+
+def test_metrics_page_creates_rules_and_judges_and_attaches_them(org: Organization) -> None:
+    from test_framework.models import Metric
+
+    agent = AgentFactory(organization=org, agent_name="Clinic")
+    scenario = ScenarioFactory(agent=agent, name="Booking")
+    c = signed_in(org)
+    rule = {
+        "name": "Never says Monday",
+        "type": "custom_code",
+        "eval_type": "binary",
+        "rule_match": "keyword",
+        "rule_patterns": "Monday\nmonday's",
+        "rule_speaker": "Main Agent",
+        "rule_expect": "absent",
+        "scenarios": [str(scenario.pk)],
+    }
+    assert c.post("/metrics/new/", rule).status_code == 302
+    m = Metric.objects.get(organization=org)
+    assert m.configuration == {
+        "rule": {
+            "match": "keyword",
+            "patterns": ["Monday", "monday's"],
+            "speaker": "Main Agent",
+            "expect": "absent",
+        }
+    }
+    assert list(m.scenarios.all()) == [scenario] and not m.agents.exists()
+    assert m.slug == "never_says_monday"
+    page = c.get("/metrics/").content.decode()
+    assert "Never says Monday" in page and "Booking" in page
+    # A judge without a question, a rule without patterns: the API's messages, nothing saved.
+    page = c.post(
+        "/metrics/new/", {"name": "Polite", "type": "llm_judge", "eval_type": "binary"}
+    ).content.decode()
+    assert "An llm_judge metric needs a prompt" in page
+    page = c.post("/metrics/new/", {**rule, "name": "Empty", "rule_patterns": ""}).content.decode()
+    assert 'class="error"' in page and Metric.objects.count() == 1
+    # Edit: attach to the agent instead of the scenario.
+    edit = c.get(f"/metrics/{m.pk}/").content.decode()
+    assert "monday&#x27;s" in edit or "monday's" in edit
+    c.post(f"/metrics/{m.pk}/", {**rule, "scenarios": [], "agents": [str(agent.pk)]})
+    m.refresh_from_db()
+    assert list(m.agents.all()) == [agent] and not m.scenarios.exists()

@@ -46,7 +46,11 @@ def credits(run: Run) -> int:
 def test_a_recorded_call_is_stored_transcribed_scored_and_settles_its_result(
     post_inline: list[int],
 ) -> None:
-    run = RunFactory(queued=True, scenario__first_message="Hello, when are you open?")
+    run = RunFactory(
+        queued=True,
+        scenario__first_message="Hello, when are you open?",
+        expected_outcome_prompt='Says "Monday to Friday".',
+    )
     before = credits(run)
     runner = recorded_runner()
     pipeline.execute_run(run.pk, runner=runner)

@@ -274,7 +274,7 @@ def test_evaluate_metrics_rescores_stored_calls_without_calling_again(
     Run.objects.filter(pk=run.pk).update(evaluation={"metrics": []})
     client = APIClient()
     client.credentials(HTTP_X_CEKURA_API_KEY=api_key_create(organization=run.organization)[1])
-    r = client.post(f"/test_framework/v1/results/{run.result_id}/evaluate_metrics/")
+    r = client.post(f"/test_framework/v1/results/{run.result_id}/evaluate_metrics/?wait=true")
     assert r.status_code == 200
     run.refresh_from_db()
     assert len(run.evaluation["metrics"]) == 17

@@ -26,4 +26,15 @@
       if (b.dataset.label) b.textContent = b.dataset.label;
     });
   });
+  // Phone width shows table rows as cards: each cell names its column (the pages that do not
+  // name them in the markup get them from the table's header here).
+  document.querySelectorAll("table.list").forEach((table) => {
+    const heads = Array.from(table.querySelectorAll("thead th")).map((th) => th.textContent.trim());
+    if (!heads.length) return;
+    table.querySelectorAll("tbody tr").forEach((tr) => {
+      Array.from(tr.children).forEach((td, i) => {
+        if (td.tagName === "TD" && !td.hasAttribute("data-label") && heads[i] && !td.hasAttribute("colspan")) td.dataset.label = heads[i];
+      });
+    });
+  });
 })();

@@ -51,4 +51,24 @@
     if (pending().length) setTimeout(tick, 2000);
   }
   if (pending().length) setTimeout(tick, 1500);
+  // A re-score under way: follow it, then show the new scores.
+  const rescore = document.getElementById("rescore-state");
+  async function rescoreTick() {
+    try {
+      const resp = await fetch(url + "?ids=" + rescore.dataset.result, { headers: { Accept: "application/json" } });
+      if (resp.ok) {
+        const p = (await resp.json()).results[0];
+        if (p) {
+          rescore.querySelector("strong").textContent = p.rescore;
+          const bar = rescore.querySelector("progress");
+          if (bar) { bar.max = p.rescore_total; bar.value = p.rescore_done; }
+          const text = rescore.querySelector("[data-field=rescore]");
+          if (text) text.textContent = p.rescore_done + "/" + p.rescore_total;
+          if (p.rescore === "done" || p.rescore === "failed") { window.location.reload(); return; }
+        }
+      }
+    } catch (e) { /* the next tick tries again */ }
+    setTimeout(rescoreTick, 2000);
+  }
+  if (rescore && (rescore.dataset.state === "queued" || rescore.dataset.state === "running")) setTimeout(rescoreTick, 1500);
 })();
