@@ -96,10 +96,16 @@ class MetricForm(forms.Form):
         choices=[("present", "said"), ("absent", "never said")],
     )
     agents = forms.MultipleChoiceField(
-        label="Judge every call of these agents", required=False, choices=[]
+        label="Judge every call of these agents",
+        required=False,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
     )
     scenarios = forms.MultipleChoiceField(
-        label="…and every call of these scenarios", required=False, choices=[]
+        label="…and every call of these scenarios",
+        required=False,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
     )
 
     def __init__(

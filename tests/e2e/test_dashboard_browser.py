@@ -364,7 +364,9 @@ def test_daily_use(browser: Any, live_server: Any) -> None:
         ("/results/999999/", "not-found"),
         ("/metrics/", "metrics"),
         ("/metrics/new/", "metric-new"),
+        ("/personalities/", "personalities"),
         ("/personalities/new/", "personality-new"),
+        ("/agents/new/", "providers"),
         ("/scenarios/new/", "scenario-new"),
     ):
         fits_phone(browser, base, storage, path, name)
