@@ -36,8 +36,8 @@ def call_success(outcome: MetricResult, metrics: list[MetricResult]) -> bool:
 
 def checks_something(call: CallData, custom_metrics: Sequence[CustomMetric]) -> bool:
     """Whether the scenario says what a good call is: an expected outcome or a metric of its
-    own. Without either, the predefined catalogue alone would pass any call the agent answered,
-    so such a run is reported as not judged rather than as a success."""
+    own. Without either, only the predefined catalogue judges the call, and a call it finds no
+    fault with is reported as not judged rather than as a success."""
     return bool(call.expected_outcome_prompt.strip()) or bool(custom_metrics)
 
 
@@ -45,13 +45,12 @@ def score_call(
     call: CallData, *, llm: LLMConfig | None = None, custom_metrics: Sequence[CustomMetric] = ()
 ) -> tuple[MetricResult, list[MetricResult], bool | None]:
     """(expected outcome, metrics, success) — success: the agent answered, and the expected
-    outcome and every binary metric (predefined or custom) passed wherever they were judged;
-    None (not judged) when the agent answered but the scenario checks nothing of its own."""
+    outcome and every binary metric (predefined or custom) passed wherever they were judged.
+    A failure is a failure either way; a call with no fault found is None (not judged) when
+    the scenario checks nothing of its own."""
     outcome, metrics = evaluate_call(call, llm=llm, custom_metrics=custom_metrics)
     agent_spoke = any(t["role"] == Role.MAIN_AGENT for t in call.transcript)
     answered = agent_spoke and call.ended_reason != EndedReason.MAIN_AGENT_DID_NOT_ANSWER
-    if not answered:
+    if not answered or not call_success(outcome, metrics):
         return outcome, metrics, False
-    if not checks_something(call, custom_metrics):
-        return outcome, metrics, None
-    return outcome, metrics, call_success(outcome, metrics)
+    return outcome, metrics, True if checks_something(call, custom_metrics) else None

@@ -186,20 +186,25 @@ def test_a_scenario_that_checks_nothing_is_not_judged() -> None:
 
     from evaluators.catalogue import score_call
 
+    def said(role: str, text: str, at: float) -> dict[str, object]:
+        return {"role": role, "content": text, "start_time": at, "end_time": at + 1}
+
     transcript = [
-        {
-            "role": "Testing Agent",
-            "content": "Hi, is it the clinic?",
-            "start_time": 1,
-            "end_time": 2,
-        },
-        {"role": "Main Agent", "content": "Yes, how can I help?", "start_time": 3, "end_time": 4},
+        said("Testing Agent", "Is it the clinic? Bye.", 1),
+        said("Main Agent", "Yes. Goodbye!", 3),
     ]
     base = call_with(
-        [(1, 1)], [(3, 1)], transcript=transcript, ended_reason="Main agent-ended-call"
+        [(1, 1)], [(3, 1)], transcript=transcript, ended_reason="Testing agent-ended-call"
     )
     assert score_call(base)[2] is None  # no expected outcome, no metric: nothing says what good is
     judged = replace(base, expected_outcome_prompt="Greets the caller")
     assert score_call(judged)[2] is not None  # judged now (no LLM here: pass or fail, never None)
     silent = replace(base, transcript=transcript[:1])
     assert score_call(silent)[2] is False  # the agent never answered: a failure either way
+    # A predefined check that fails (the agent hung up without a goodbye) fails the run.
+    rude = replace(
+        base,
+        ended_reason="Main agent-ended-call",
+        transcript=[transcript[0], said("Main Agent", "Yes.", 3)],
+    )
+    assert score_call(rude)[2] is False
