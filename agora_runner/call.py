@@ -264,7 +264,14 @@ class SimulatedCall:
             # answers what it could not hear rather than stall the call.
             self._event("agent_turn_heard", text="", timed_out=True)
             return ""
-        self._event("agent_turn_heard", text=text)
+        # Where in the agent's track it was heard: post-processing reuses the text for that
+        # stretch instead of transcribing it again (agora_runner.transcribe).
+        self._event(
+            "agent_turn_heard",
+            text=text,
+            start=round(start / SAMPLE_RATE, 3),
+            end=round(min(end + SAMPLE_RATE // 10, len(track)) / SAMPLE_RATE, 3),
+        )
         return text
 
     # --- incoming -----------------------------------------------------------------------

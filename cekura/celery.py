@@ -27,7 +27,7 @@ def _prepare_worker_process(**_: object) -> None:
     if settings.WORKER_NICE:
         os.nice(settings.WORKER_NICE)
     set_cpu_policy(settings.WORKER_CPU_POLICY)
-    from agora_runner.speech import get_asr, get_tts
+    from agora_runner.speech import get_tts
 
     if "tts" in settings.WORKER_PRELOAD:
         get_tts().synthesize("Hello.")  # the first synthesis of a process is the slow one
@@ -43,7 +43,9 @@ def _prepare_worker_process(**_: object) -> None:
         else:
             hearing.transcribe(silence)
     if "asr" in settings.WORKER_PRELOAD:
-        get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
+        from test_framework.pipeline import post_asr
+
+        post_asr()
 
 
 @worker_ready.connect

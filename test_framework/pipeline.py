@@ -301,6 +301,16 @@ def _joining(run_id: int, then: Callable[[], None] | None) -> None:
 Scorer = Callable[..., tuple[Any, list[Any], bool | None]]
 
 
+def post_asr() -> Any:
+    """This post worker's recogniser for post-call transcripts (loaded once per process)."""
+    return get_asr(
+        settings.ASR_BACKEND,
+        settings.ASR_THREADS,
+        settings.WHISPER_CHECKPOINT,
+        short_context=settings.POST_ASR_SHORT_CONTEXT,
+    )
+
+
 def postprocess_run(run_id: int, *, asr: Any = None, scorer: Scorer = score_call) -> None:
     """Transcribe and score a stored call (the post-processing queue). Safe to deliver twice:
     only the first to finish the run writes. `asr`: this worker's speech recogniser (loaded
@@ -326,8 +336,7 @@ def _postprocess_run(run_id: int, asr: Any, scorer: Scorer) -> None:
         with Watchdog(run_id):
             _postprocess(
                 run,
-                asr
-                or get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT),
+                asr or post_asr(),
                 scorer,
             )
     except SoftTimeLimitExceeded:
@@ -377,7 +386,7 @@ def _postprocess(run: Run, asr: Any, scorer: Scorer) -> None:
     )
     recording = CallRecording(call.sample_rate, call.caller, call.agent)
     started = time.monotonic()
-    turns = transcribe_call(recording, call.caller_utterances, asr)
+    turns = transcribe_call(recording, call.caller_utterances, asr, timeline=call.timeline)
     meta["asr_real_time_factor"] = round(
         (time.monotonic() - started) / max(recording.duration_seconds, 1e-6), 4
     )

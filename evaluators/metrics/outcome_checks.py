@@ -3,6 +3,9 @@ sentiment, and the LLM-only judgements (CSAT, hallucination)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from common.llm import LLMConfig, LLMError
 from common.text import says_goodbye
 from common.vocabulary import EndedReason, Role
@@ -167,14 +170,12 @@ def transcription_accuracy(call: CallData, metric_id: int | None = None) -> Metr
 )
 def sentiment(call: CallData, metric_id: int | None = None) -> MetricResult:
     """The caller's sentiment over the call, from the VADER lexicon (offline)."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
     text = " ".join(t["content"] for t in call.transcript if t["role"] == Role.TESTING_AGENT)
     if not text.strip():
         return MetricResult(
             metric_id, "Sentiment", "enum", enum=None, explanation=["The caller said nothing."]
         )
-    compound = SentimentIntensityAnalyzer().polarity_scores(text)["compound"]
+    compound = _vader().polarity_scores(text)["compound"]
     label = "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
     return MetricResult(
         metric_id,
@@ -184,6 +185,14 @@ def sentiment(call: CallData, metric_id: int | None = None) -> MetricResult:
         explanation=[f"Caller sentiment {label} (VADER compound {compound:+.2f})."],
         extra={"compound": compound},
     )
+
+
+@lru_cache(maxsize=1)
+def _vader() -> Any:
+    """The analyser, its lexicon read once per process (reading it is most of its cost)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
 
 
 def _needs_llm(name: str, eval_type: str, metric_id: int | None) -> MetricResult:

@@ -354,6 +354,15 @@ def test_daily_use(browser: Any, live_server: Any) -> None:
     assert page.is_visible("#error-page") and "URLconf" not in page.content()
     shoot(page, "14-not-found")
 
+    for path, name in (  # every other page, at desktop width
+        ("/runs/", "16-runs"),
+        ("/credits/", "17-credits"),
+        ("/personalities/", "18-personalities"),
+        ("/metrics/", "19-metrics"),
+        (f"/agents/{agent.pk}/trends/", "20-trends"),
+    ):
+        page.goto(base + path)
+        shoot(page, name)
     storage = ctx.storage_state()
     for path, name in (
         ("/runs/", "runs"),

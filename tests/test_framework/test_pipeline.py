@@ -211,3 +211,29 @@ def test_a_call_the_agent_never_answered_completes_unsuccessful(post_inline: lis
     assert (run.status, run.success) == (Status.COMPLETED, False)
     assert run.ended_reason == EndedReason.MAIN_AGENT_DID_NOT_ANSWER
     assert run.error_message == "the agent did not answer within 15 s"
+
+
+def test_a_reply_heard_during_the_call_is_not_transcribed_again(post_inline: list[int]) -> None:
+    from agora_runner.types import TimelineEvent
+    from tests.test_framework.recorded import recorded_outcome
+
+    live = "We are open Monday to Friday, from eight to six."
+    outcome = recorded_outcome()
+    timeline = [
+        *outcome.timeline,
+        TimelineEvent(11.9, "agent_turn_heard", {"text": live, "start": 7.85, "end": 11.85}),
+    ]
+    run = RunFactory(queued=True, scenario__first_message="Hello, when are you open?")
+    pipeline.execute_run(run.pk, runner=recorded_runner(outcome, timeline=timeline))
+    run.refresh_from_db()
+    agent = [t["content"] for t in run.transcript_object if t["role"] == "Main Agent"]
+    assert live in agent and len(agent) == 3  # the greeting and the goodbye transcribed after
+    assert any(e["kind"] == "agent_turn_heard" for e in run.metadata["timeline"])
+
+
+def test_post_call_transcripts_use_a_short_window_of_at_least_ten_seconds() -> None:
+    from agora_runner.speech import FasterWhisperASR
+
+    asr = pipeline.post_asr()
+    assert isinstance(asr, FasterWhisperASR)
+    assert asr.short_context and asr.min_window_frames == 1000
