@@ -16,7 +16,7 @@ from common.vocabulary import Role
 from ..api.serializers import MetricSerializer, PersonalitySerializer
 from ..choices import EvalType, MetricType
 from ..models import AIAgent, Metric, Personality, Scenario
-from .views import _api_context, _form_errors, org_of, org_required
+from .views import api_context, form_errors, org_of, org_required
 
 
 class PersonalityForm(forms.Form):
@@ -174,13 +174,13 @@ def personality_edit(request: HttpRequest, pk: int | None = None) -> HttpRespons
         form = PersonalityForm(request.POST)
         if form.is_valid():
             serializer = PersonalitySerializer(
-                item, data=form.api_data(), partial=item is not None, context=_api_context(request)
+                item, data=form.api_data(), partial=item is not None, context=api_context(request)
             )
             if serializer.is_valid():
                 saved = serializer.save(**({} if item else {"organization": org}))
                 messages.success(request, f"Personality “{saved.name}” saved.")
                 return redirect("dashboard:personalities")
-            _form_errors(form, serializer.errors)
+            form_errors(form, serializer.errors)
     else:
         initial = None
         if item is not None:
@@ -222,7 +222,7 @@ def metric_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         form = MetricForm(request.POST, agents=agents, scenarios=scenarios)
         if form.is_valid():
             serializer = MetricSerializer(
-                item, data=form.api_data(), partial=item is not None, context=_api_context(request)
+                item, data=form.api_data(), partial=item is not None, context=api_context(request)
             )
             if serializer.is_valid():
                 saved = serializer.save(**({} if item else {"organization": org}))
@@ -233,7 +233,7 @@ def metric_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 )
                 messages.success(request, f"Metric “{saved.name}” saved.")
                 return redirect("dashboard:metrics")
-            _form_errors(
+            form_errors(
                 form, serializer.errors, {"configuration": "rule_patterns", "rule": "rule_patterns"}
             )
     else:

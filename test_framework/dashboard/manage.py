@@ -11,7 +11,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -22,7 +21,7 @@ from cekura.errors import DomainError
 from .. import explain, selectors, services
 from ..api.serializers import ResultDetailSerializer
 from ..models import AIAgent, Result, Run, Scenario
-from .views import _api_context, _verdict, org_of, org_required
+from .views import api_context, org_of, org_required, run_verdict
 
 
 # --- results ------------------------------------------------------------------------------
@@ -94,7 +93,7 @@ def result_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     result = get_object_or_404(selectors.result_list(organization=org_of(request)), pk=pk)
     stem = f"result-{result.pk}"
     if fmt == "json":
-        data = ResultDetailSerializer(result, context=_api_context(request)).data
+        data = ResultDetailSerializer(result, context=api_context(request)).data
         response = HttpResponse(
             json.dumps(data, indent=2, default=str), content_type="application/json"
         )
@@ -118,7 +117,7 @@ def result_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
                     run.pk,
                     run.scenario_name,
                     run.status,
-                    _verdict(run),
+                    run_verdict(run),
                     "" if run.duration_seconds is None else round(run.duration_seconds, 2),
                     run.ended_reason,
                     reason.headline if reason else "",
@@ -197,8 +196,3 @@ def scenario_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     copy.metrics.set(metrics)
     messages.success(request, f"Copied as “{copy.name}”.")
     return redirect("dashboard:scenario", pk=copy.pk)
-
-
-def active(qs: Any) -> Any:
-    """Rows not deleted in the dashboard (archived ones stay for their history)."""
-    return qs.filter(Q(archived_at__isnull=True))

@@ -82,19 +82,19 @@ def org_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
     return wrapper
 
 
-def _form_errors(form: Any, errors: dict[str, Any], mapping: dict[str, str] | None = None) -> None:
+def form_errors(form: Any, errors: dict[str, Any], mapping: dict[str, str] | None = None) -> None:
     """API serializer errors onto the form's fields (nested ones flattened)."""
     mapping = mapping or {}
     for key, value in errors.items():
         if isinstance(value, dict):
-            _form_errors(form, value, mapping)
+            form_errors(form, value, mapping)
             continue
         field = mapping.get(key, key)
         for message in value if isinstance(value, list) else [value]:
             form.add_error(field if field in form.fields else None, str(message))
 
 
-def _api_context(request: HttpRequest) -> dict[str, Any]:
+def api_context(request: HttpRequest) -> dict[str, Any]:
     return {"request": request}
 
 
@@ -195,13 +195,13 @@ def agent_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 agent,
                 data=form.api_data(),
                 partial=agent is not None,
-                context=_api_context(request),
+                context=api_context(request),
             )
             if serializer.is_valid():
                 saved = serializer.save(**({} if agent else {"organization": org_of(request)}))
                 messages.success(request, f"Agent “{saved.agent_name}” saved.")
                 return redirect("dashboard:agent", pk=saved.pk)
-            _form_errors(form, serializer.errors, {"agora_api_key": "secret"})
+            form_errors(form, serializer.errors, {"agora_api_key": "secret"})
     else:
         form = AgoraAgentForm(initial=_agent_initial(agent) if agent else None)
     return render(request, "dashboard/agent_form.html", {"form": form, "agent": agent})
@@ -220,10 +220,10 @@ def agent_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if not form.is_valid():
         return render(request, "dashboard/agent_form.html", context, status=400)
     serializer = AIAgentSerializer(
-        agent, data=form.api_data(), partial=agent is not None, context=_api_context(request)
+        agent, data=form.api_data(), partial=agent is not None, context=api_context(request)
     )
     if not serializer.is_valid():
-        _form_errors(form, serializer.errors, {"agora_api_key": "secret"})
+        form_errors(form, serializer.errors, {"agora_api_key": "secret"})
         return render(request, "dashboard/agent_form.html", context, status=400)
     data = serializer.validated_data
     trial = AIAgent(
@@ -370,7 +370,7 @@ def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 scenario,
                 data=form.api_data(),
                 partial=scenario is not None,
-                context=_api_context(request),
+                context=api_context(request),
             )
             if serializer.is_valid():
                 saved = serializer.save(**({} if scenario else {"organization": org}))
@@ -378,7 +378,7 @@ def scenario_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 if not _checks_something(saved):
                     messages.warning(request, NOTHING_CHECKED.format(name=saved.name))
                 return redirect("dashboard:scenarios")
-            _form_errors(form, serializer.errors, SCENARIO_FIELDS)
+            form_errors(form, serializer.errors, SCENARIO_FIELDS)
     else:
         initial = None
         steps = []
@@ -498,7 +498,7 @@ def _label(result: Any) -> str:
     return str(result.status)
 
 
-def _verdict(run: Run) -> str:
+def run_verdict(run: Run) -> str:
     if run.success is not None:
         return "pass" if run.success else "fail"
     return "not judged" if run.status == Status.COMPLETED else "—"
@@ -510,7 +510,7 @@ def _run_row(run: Run) -> dict[str, Any]:
     return {
         "id": run.pk,
         "status": run.status,
-        "verdict": _verdict(run),
+        "verdict": run_verdict(run),
         "duration": f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "—",
         "ended": run.ended_reason or "—",
         "why": reason.headline if reason else "",
@@ -564,7 +564,7 @@ def results_progress(request: HttpRequest) -> JsonResponse:
 @org_required
 def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
     result = get_object_or_404(selectors.result_list(organization=org_of(request)), pk=pk)
-    data = ResultDetailSerializer(result, context=_api_context(request)).data
+    data = ResultDetailSerializer(result, context=api_context(request)).data
     runs = list(result.runs.select_related("scenario").order_by("id"))
     latencies = turn_latencies(
         [{"evaluation": r.evaluation} for r in runs if r.status == Status.COMPLETED]
@@ -649,7 +649,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    data = RunSerializer(run, context=_api_context(request)).data
+    data = RunSerializer(run, context=api_context(request)).data
     return render(
         request,
         "dashboard/run.html",
