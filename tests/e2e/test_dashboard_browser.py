@@ -65,6 +65,16 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def until(page: Any, expression: str, timeout: float = 20.0) -> None:
+    """Wait until `expression` is true in the page. (Playwright's wait_for_function builds its
+    predicate with eval, which the dashboard's Content-Security-Policy refuses; evaluate does
+    not.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        time.sleep(0.1)
+
+
 def fits_phone(browser: Any, base: str, storage: Any, path: str, name: str) -> None:
     """The page at phone width: no sideways scrolling, and a screenshot."""
     ctx = browser.new_context(viewport=PHONE, storage_state=storage)
@@ -169,16 +179,14 @@ def test_configure_run_watch_and_listen(
     facts = page.text_content("#run-facts")
     assert "completed" in facts and "Agora" in facts and "agent-ended-call" in facts
     assert "Latency" in page.text_content("table.metrics")
-    page.wait_for_function("document.querySelector('#audio').readyState >= 1")
+    until(page, "document.querySelector('#audio').readyState >= 1")
     duration = page.evaluate("document.querySelector('#audio').duration")
     lines = page.query_selector_all("#transcript li")
     assert len(lines) >= 4 and duration > 5
     target = lines[2]
     start = float(target.get_attribute("data-start"))
     target.click()
-    page.wait_for_function(
-        f"Math.abs(document.querySelector('#audio').currentTime - {start}) < 1.5"
-    )
+    until(page, f"Math.abs(document.querySelector('#audio').currentTime - {start}) < 1.5")
     # The clicked line is the one highlighted while it plays (the server answers byte ranges,
     # so the seek lands at once).
     page.wait_for_selector(
