@@ -20,6 +20,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from agora_runner.cpu import machine_id
 from agora_runner.errors import RunCancelled, RunnerError
@@ -424,6 +425,12 @@ def _postprocess(run: Run, asr: Any, scorer: Scorer) -> None:
     expected, metrics, success = scorer(
         call, llm=assembly.llm_config(), custom_metrics=assembly.run_custom_metrics(run)
     )
+    # How long after the hang-up the result was ready (the call began to join at
+    # call_started_at and lasted duration_seconds): what a user waits for after a call.
+    if run.call_started_at is not None and run.duration_seconds:
+        since = (timezone.now() - run.call_started_at).total_seconds() - run.duration_seconds
+        meta["ready_after_call_s"] = round(max(since, 0.0), 2)
+        meta["ready_after_call_ratio"] = round(max(since, 0.0) / run.duration_seconds, 3)
     with_db_retry(
         lambda: services.run_finish(
             run_id=run.pk,

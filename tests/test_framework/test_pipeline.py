@@ -69,6 +69,7 @@ def test_a_recorded_call_is_stored_transcribed_scored_and_settles_its_result(
     assert metrics["Latency"]["extra"]["percentiles"]["p50"] > 0
     assert metrics["Transcription Accuracy"]["score"] >= 70
     assert run.metadata["transport"] == "local" and run.metadata["pacing"]["frames"] > 0
+    assert run.metadata["ready_after_call_s"] >= 0 and run.metadata["ready_after_call_ratio"] >= 0
     run.result.refresh_from_db()
     assert (run.result.status, run.result.success_rate) == (Status.COMPLETED, 100.0)
     # The runner was handed the scenario's call: the agent's endpoint, the caller's script.

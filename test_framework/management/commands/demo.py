@@ -175,7 +175,11 @@ class Command(BaseCommand):
 
     def _table(self, runs: list[dict[str, Any]]) -> None:
         self.say("")
-        header = f"{'scenario':<24} {'status':<10} {'success':<8} {'duration':<8} {'p50 ms':>7}  {'ended reason':<26} first lines"  # noqa: E501
+        self.say(
+            "(ready: seconds from the hang-up to the scored result, and that as a share of "
+            "the call)"
+        )
+        header = f"{'scenario':<24} {'status':<10} {'success':<8} {'duration':<8} {'p50 ms':>7} {'ready':>6}  {'ended reason':<26} first lines"  # noqa: E501
         self.say(header)
         self.say("-" * len(header))
         for r in runs:
@@ -191,7 +195,8 @@ class Command(BaseCommand):
             self.say(
                 f"{r['scenario_name'][:24]:<24} {r['status']:<10} {str(r['success']):<8} "
                 f"{str(r['duration'] or '-'):<8} "
-                f"{(f'{p50:.0f}' if p50 is not None else '-'):>7}  "
+                f"{(f'{p50:.0f}' if p50 is not None else '-'):>7} "
+                f"{_ready(r):>6}  "
                 f"{str(r['metadata'].get('ended_reason') or '-'):<26} "
                 + (" | ".join(lines) if lines else (r.get("error_message") or ""))
             )
@@ -205,3 +210,12 @@ def _ok(response: httpx.Response) -> Any:
             f"{response.status_code}: {response.text[:500]}"
         )
     return response.json()
+
+
+def _ready(run: dict[str, Any]) -> str:
+    """Seconds from the hang-up to the scored result, with that as a share of the call."""
+    meta = run.get("metadata") or {}
+    after, ratio = meta.get("ready_after_call_s"), meta.get("ready_after_call_ratio")
+    if after is None:
+        return "-"
+    return f"{after:.0f}s" + (f"/{ratio:.1f}x" if ratio is not None else "")
