@@ -179,7 +179,7 @@ class Command(BaseCommand):
             "(ready: seconds from the hang-up to the scored result, and that as a share of "
             "the call)"
         )
-        header = f"{'scenario':<24} {'status':<10} {'success':<8} {'duration':<8} {'p50 ms':>7} {'ready':>6}  {'ended reason':<26} first lines"  # noqa: E501
+        header = f"{'scenario':<24} {'status':<10} {'success':<8} {'duration':<8} {'p50 ms':>7} {'ready':>9}  {'ended reason':<26} first lines"  # noqa: E501
         self.say(header)
         self.say("-" * len(header))
         for r in runs:
@@ -196,7 +196,7 @@ class Command(BaseCommand):
                 f"{r['scenario_name'][:24]:<24} {r['status']:<10} {str(r['success']):<8} "
                 f"{str(r['duration'] or '-'):<8} "
                 f"{(f'{p50:.0f}' if p50 is not None else '-'):>7} "
-                f"{_ready(r):>6}  "
+                f"{_ready(r):>9}  "
                 f"{str(r['metadata'].get('ended_reason') or '-'):<26} "
                 + (" | ".join(lines) if lines else (r.get("error_message") or ""))
             )
