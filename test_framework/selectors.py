@@ -208,9 +208,8 @@ def agent_trend(
     """An agent's last `last` ended results, oldest first: each one's pass rate (with its Wilson
     interval) and its turns' latency p50/p90; and the cases that both passed and failed across
     them (flaky over time, not only within one result)."""
-    import numpy as np
-
     from evaluators.compare import flaky_cases, wilson
+    from evaluators.metrics.latency import percentile
     from evaluators.overall import turn_latencies
 
     results = list(
@@ -224,7 +223,9 @@ def agent_trend(
         pooled += samples
         judged = [s.success for s in samples if s.success is not None]
         latencies = turn_latencies([{"evaluation": {"metrics": s.metrics}} for s in samples])
-        p50, p90 = np.percentile(latencies, [50, 90]).tolist() if latencies else (None, None)
+        p50, p90 = (
+            (percentile(latencies, 50), percentile(latencies, 90)) if latencies else (None, None)
+        )
         points.append(
             {
                 "result": result.pk,

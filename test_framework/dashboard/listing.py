@@ -89,18 +89,14 @@ def _given(request: HttpRequest, *names: str) -> dict[str, str]:
 STATUSES = [s.value for s in Status]
 
 
-def results(request: HttpRequest, qs: QuerySet[Any]) -> Listing:
-    """Results, newest first: q (name or id), agent, status, from / to (start date), key (a
-    spec case's key among its runs)."""
-    f = _given(request, "q", "agent", "status", "from", "to", "key")
-    problems: list[str] = []
-    if f["q"]:
-        by_name = Q(name__icontains=f["q"]) | Q(agent_name__icontains=f["q"])
-        qs = (
-            qs.filter(by_name | Q(pk=int(f["q"].lstrip("#"))))
-            if f["q"].lstrip("#").isdigit()
-            else qs.filter(by_name)
-        )
+def _number(raw: str) -> int | None:
+    """A row's number as a person types it ("42" or "#42"), or None."""
+    digits = raw.lstrip("#")
+    return int(digits) if digits.isdigit() else None
+
+
+def _common(qs: QuerySet[Any], f: dict[str, str], problems: list[str], day: str) -> QuerySet[Any]:
+    """The filters results and runs share: agent, status, and from / to on the `day` field."""
     if (agent := _agent(f["agent"], problems)) is not None:
         qs = qs.filter(agent_id=agent)
     if f["status"]:
@@ -109,9 +105,22 @@ def results(request: HttpRequest, qs: QuerySet[Any]) -> Listing:
         else:
             problems.append("status: choose one from the list.")
     if (start := _day(f["from"], "from", problems)) is not None:
-        qs = qs.filter(created_at__date__gte=start)
+        qs = qs.filter(**{f"{day}__date__gte": start})
     if (end := _day(f["to"], "to", problems)) is not None:
-        qs = qs.filter(created_at__date__lte=end)
+        qs = qs.filter(**{f"{day}__date__lte": end})
+    return qs
+
+
+def results(request: HttpRequest, qs: QuerySet[Any]) -> Listing:
+    """Results, newest first: q (name or id), agent, status, from / to (start date), key (a
+    spec case's key among its runs)."""
+    f = _given(request, "q", "agent", "status", "from", "to", "key")
+    problems: list[str] = []
+    if f["q"]:
+        by_name = Q(name__icontains=f["q"]) | Q(agent_name__icontains=f["q"])
+        number = _number(f["q"])
+        qs = qs.filter(by_name | Q(pk=number)) if number is not None else qs.filter(by_name)
+    qs = _common(qs, f, problems, "created_at")
     if f["key"]:
         qs = qs.filter(runs__scenario_key=f["key"]).distinct()
     return paginate(request, qs.order_by("-id"), f, problems)
@@ -123,22 +132,12 @@ def runs(request: HttpRequest, qs: QuerySet[Any]) -> Listing:
     problems: list[str] = []
     if f["q"]:
         qs = qs.filter(Q(scenario__name__icontains=f["q"]) | Q(case__name__icontains=f["q"]))
-    if (agent := _agent(f["agent"], problems)) is not None:
-        qs = qs.filter(agent_id=agent)
-    if f["status"]:
-        if f["status"] in STATUSES:
-            qs = qs.filter(status=f["status"])
-        else:
-            problems.append("status: choose one from the list.")
+    qs = _common(qs, f, problems, "timestamp")
     if f["result"]:
-        if f["result"].lstrip("#").isdigit():
-            qs = qs.filter(result_id=int(f["result"].lstrip("#")))
+        if (number := _number(f["result"])) is not None:
+            qs = qs.filter(result_id=number)
         else:
             problems.append("result: a result's number.")
-    if (start := _day(f["from"], "from", problems)) is not None:
-        qs = qs.filter(timestamp__date__gte=start)
-    if (end := _day(f["to"], "to", problems)) is not None:
-        qs = qs.filter(timestamp__date__lte=end)
     if f["key"]:
         qs = qs.filter(scenario_key=f["key"])
     return paginate(request, qs.order_by("-id"), f, problems)

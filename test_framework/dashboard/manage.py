@@ -155,17 +155,23 @@ def agent_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     """A copy of the agent's settings (its secret too, still encrypted) and of its metrics'
     attachments; not its scenarios or results."""
     agent = get_object_or_404(selectors.agent_list(organization=org_of(request)), pk=pk)
-    metrics = list(agent.metrics.all())
-    secret = agent.agora_api_key
-    copy = AIAgent.objects.get(pk=agent.pk)
-    copy.pk = None
-    copy.agent_name = f"{agent.agent_name} (copy)"[:200]
-    copy.archived_at = None
-    copy.agora_api_key = secret
-    copy.save()
-    copy.metrics.set(metrics)
+    copy = _duplicate(agent, agent_name=f"{agent.agent_name} (copy)"[:200])
     messages.success(request, f"Copied as “{copy.agent_name}”.")
     return redirect("dashboard:agent", pk=copy.pk)
+
+
+def _duplicate(row: Any, **changes: Any) -> Any:
+    """A new row with `row`'s fields (an agent's secret too, encrypted again when saved),
+    `changes` applied, not archived, and the same metrics attached."""
+    metrics = list(row.metrics.all())
+    copy = type(row).objects.get(pk=row.pk)
+    copy.pk = None
+    copy.archived_at = None
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    copy.save()
+    copy.metrics.set(metrics)
+    return copy
 
 
 @org_required
@@ -187,12 +193,6 @@ def scenario_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def scenario_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     scenario = get_object_or_404(selectors.scenario_list(organization=org_of(request)), pk=pk)
-    metrics = list(scenario.metrics.all())
-    copy = Scenario.objects.get(pk=scenario.pk)
-    copy.pk = None
-    copy.name = f"{scenario.name} (copy)"[:80]
-    copy.archived_at = None
-    copy.save()
-    copy.metrics.set(metrics)
+    copy = _duplicate(scenario, name=f"{scenario.name} (copy)"[:80])
     messages.success(request, f"Copied as “{copy.name}”.")
     return redirect("dashboard:scenario", pk=copy.pk)

@@ -5,10 +5,6 @@
   function pending() { return Array.from(document.querySelectorAll("tr[data-result][data-terminal='0']")); }
   // The result page's run rows follow their runs too.
   const runsTable = document.getElementById("runs-table");
-  const ICON = {
-    pass: '<span class="verdict pass"><svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><path d="M3 8.5l3 3 7-7" fill="none" stroke="currentColor" stroke-width="2"/></svg>pass</span>',
-    fail: '<span class="verdict fail"><svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><path d="M4 4l8 8M12 4l-8 8" fill="none" stroke="currentColor" stroke-width="2"/></svg>fail</span>',
-  };
   async function refreshRuns() {
     if (!runsTable) return;
     const resp = await fetch(runsTable.dataset.url, { headers: { Accept: "application/json" } });
@@ -18,7 +14,11 @@
       if (!row) continue;
       const badge = row.querySelector("[data-field=status]");
       badge.textContent = r.status; badge.className = "badge " + r.status;
-      row.querySelector("[data-field=verdict]").innerHTML = ICON[r.verdict] || '<span class="verdict none">—</span>';
+      // The pass / fail marks as the page's own templates draw them (dashboard/_verdict.html).
+      const mark = document.getElementById("verdict-" + r.verdict);
+      const cell = row.querySelector("[data-field=verdict]");
+      if (mark) cell.replaceChildren(mark.content.cloneNode(true));
+      else { const s = document.createElement("span"); s.className = "verdict none"; s.textContent = r.verdict; cell.replaceChildren(s); }
       row.querySelector("[data-field=duration]").textContent = r.duration;
       const ended = row.querySelector("[data-field=ended]");
       ended.textContent = r.ended;
