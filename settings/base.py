@@ -283,9 +283,9 @@ NetworkConditions.parse(LOCAL_CHANNEL_NETWORK)
 # --- speech --------------------------------------------------------------------------------
 ASR_BACKEND = env.str("CEKURA_ASR_BACKEND", default="faster-whisper")
 ASR_THREADS = env.int("CEKURA_ASR_THREADS", default=2)
-# Post-call transcripts encode each turn with 5 s of margin rather than Whisper's whole 30 s
-# window (faster-whisper): a third to a quarter of the CPU, the same word error rate
-# (bench/hearing.py, bench/profile_post.py).
+# Post-call transcripts encode each turn with 5 s of margin, in a window of at least 10 s,
+# rather than Whisper's whole 30 s window (faster-whisper): 1.2-3.3x less CPU per turn, the
+# word error rate the same or lower in 7 of 8 rows (bench/hearing.py, bench/profile_post.py).
 POST_ASR_SHORT_CONTEXT = env.bool("CEKURA_POST_ASR_SHORT_CONTEXT", default=True)
 # A live call hears the agent through a helper process of its own (agora_runner.hearing), so
 # transcription never stalls the call's frame pacing; 0 hears in a thread of the call's process.
