@@ -3,11 +3,12 @@
 The stack is the one docker-compose runs, started as local processes: Postgres (a fresh
 database on the local server) and Redis, the web server, **two Celery workers** (calls:
 `-Q calls`, every call on one shared event loop, or with `--prefork` one child process per
-simultaneous call; post-processing: `-Q post`, on idle CPU, waiting for live calls),
-beat, and the demo stack (local channel, session endpoint, demo agents). The demo agents
-answer in calibration mode (fixed clips after a fixed delay), so the agents' side costs little
-and the figures are those of the testing side: the caller's TTS, live hearing (ASR of each
-agent turn), pacing, recording, then transcription and metrics.
+simultaneous call; post-processing: `-Q post`, on idle CPU, waiting for live calls or, with
+`--post-during-calls 1`, one task at a time while they are live), beat, and the demo stack
+(local channel, session endpoint, demo agents). The demo agents answer in calibration mode
+(fixed clips after a fixed delay), so the agents' side costs little and the figures are
+those of the testing side: the caller's TTS, live hearing (ASR of each agent turn), pacing,
+recording, then transcription and metrics.
 
 Results are launched through the API while calls are under way, and `runs/bulk/` is polled
 all along, so the API latencies are measured under load. Each run records its own caller's
@@ -15,9 +16,11 @@ send-time jitter (metadata.pacing); the number of calls in progress at each mome
 each run's call start and end.
 
     .venv/bin/python bench/load.py [--runs 200] [--results 8] [--calls 20] [--lines 3]
+        [--post 2] [--post-during-calls 0] [--post-yields 600]
 
-Prints: calls per minute, simultaneous calls reached and the jitter at each level, the most
-simultaneous calls held with every call's jitter p99 ≤ 5 ms, API latency p50/p99 of
+Prints: calls per minute, runs per minute end to end (from the first call's start to the
+last result, against calls per minute), simultaneous calls reached and the jitter at each
+level, the most simultaneous calls held with every call's jitter p99 ≤ 5 ms, API latency p50/p99 of
 run_scenarios_agora and runs/bulk/, CPU-seconds and peak memory per call, and whether
 anything was lost (every run must end, and end completed).
 """
@@ -188,7 +191,16 @@ def _args() -> argparse.Namespace:
         help="child processes of the calls worker: simultaneous calls",
     )
     parser.add_argument(
-        "--post", type=int, default=1, help="child processes of the post-processing worker"
+        "--post",
+        type=int,
+        default=2,
+        help="child processes of the post-processing worker (docker-compose.yml: 2)",
+    )
+    parser.add_argument(
+        "--post-during-calls",
+        type=int,
+        default=0,
+        help="CEKURA_POST_PROCESSES_DURING_CALLS: post tasks that work while calls are live (the others wait)",  # noqa: E501
     )
     parser.add_argument(
         "--prefork",
@@ -223,6 +235,7 @@ def main() -> None:
             "CEKURA_RUN_STALE_AFTER_SECONDS": "300",
             "CEKURA_CALLS_SHARED_LOOP": "0" if args.prefork else "1",
             "CEKURA_POST_YIELD_TO_CALLS_SECONDS": str(args.post_yields),
+            "CEKURA_POST_PROCESSES_DURING_CALLS": str(args.post_during_calls),
         },
     )
     full = {**os.environ, **env}
@@ -361,7 +374,7 @@ def _wait_until_idle(stack: EmbeddedStack, var: Path) -> None:
 def _poll_until_ended(
     api: httpx.Client, run_ids: list[int], started: float, timeout: float
 ) -> list[dict[str, Any]]:
-    """The runs, read every 10 s until all have ended (or `timeout` s after `started`)."""
+    """The runs, read every 2 s until all have ended (or `timeout` s after `started`)."""
     runs: list[dict[str, Any]] = []
     while time.monotonic() - started < timeout:
         runs = []
@@ -379,7 +392,7 @@ def _poll_until_ended(
         )
         if done == len(run_ids):
             break
-        time.sleep(10)
+        time.sleep(2)
     return runs
 
 
@@ -397,6 +410,17 @@ def _call_spans(runs: list[dict[str, Any]]) -> list[tuple[float, float, dict[str
                 )
             )
     return spans
+
+
+def _ready_times(runs: list[dict[str, Any]]) -> list[float]:
+    """When each run's result was ready (its call's end plus metadata.ready_after_call_s)."""
+    out = []
+    for r in runs:
+        meta = r.get("metadata") or {}
+        if meta.get("call_ended_at") and meta.get("ready_after_call_s") is not None:
+            ended = datetime.fromisoformat(meta["call_ended_at"]).timestamp()
+            out.append(ended + float(meta["ready_after_call_s"]))
+    return out
 
 
 def _peaks(spans: list[tuple[float, float, dict[str, Any]]]) -> list[tuple[int, float]]:
@@ -440,7 +464,7 @@ def _report(
     print(
         f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} "
         f"{'processes' if args.prefork else 'threads on one shared loop'}, post worker with "
-        f"{args.post}{f' (waits up to {args.post_yields:g} s for live calls)' if args.post_yields else ''}; {os.cpu_count()} cores"  # noqa: E501
+        f"{args.post}{f' ({args.post_during_calls} at a time while calls are live, the others wait up to {args.post_yields:g} s)' if args.post_yields else ''}; {os.cpu_count()} cores"  # noqa: E501
     )
     print(
         f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: "
@@ -451,10 +475,19 @@ def _report(
     )
     for reason, n in failures.items():
         print(f"  {n} × {reason}")
+    calls_rate = len(spans) / ((last_call_end - first) / 60)
+    ready = _ready_times(runs)
     print(
-        f"calls per minute: {len(spans) / ((last_call_end - first) / 60):.1f} (calls alone); all "
-        f"done in {elapsed:.0f} s, {len(ended) / (elapsed / 60):.1f} runs/min end to end"
+        f"calls per minute: {calls_rate:.1f} (calls alone); all done in {elapsed:.0f} s from the "
+        f"first launch, {len(ended) / (elapsed / 60):.1f} runs/min end to end"
     )
+    if ready:
+        results_rate = len(ready) / ((max(ready) - first) / 60)
+        print(
+            f"runs per minute end to end, from the first call's start to the last result: "
+            f"{results_rate:.1f} ({100 * results_rate / calls_rate:.0f} % of calls per minute; "
+            f"the last result {max(ready) - last_call_end:.1f} s after the last call ended)"
+        )
     print("simultaneous calls (the most during each call) → that call's send-time jitter p99:")
     for level in levels:
         js = [j for p, j in peaks if p == level]

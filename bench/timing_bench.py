@@ -8,7 +8,7 @@ truth) p95 |error| and the worst, answers missed, stop-time error after barge-in
 interruptions the agent never made ("invented"). And the CPU time per minute of recording.
 
     .venv/bin/python bench/timing_bench.py [--part tuning|heldout|both] [--calls 2]
-        [--conditions clean,opus,...] [--json out.json] [--detail]
+        [--conditions clean,opus,...] [--json out.json] [--detail] [--set NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -197,6 +197,23 @@ def fmt(v: float | None, unit: str = "") -> str:
     return "-" if v is None else f"{v:.1f}{unit}"
 
 
+def _params(settings: list[str]) -> Any:
+    """TimingParams with the --set NAME=VALUE fields changed (each parsed as its field's type)."""
+    import ast
+    import dataclasses
+
+    from evaluators.timing import PARAMS
+
+    changes: dict[str, Any] = {}
+    fields = {f.name for f in dataclasses.fields(PARAMS)}
+    for item in settings:
+        name, _, value = item.partition("=")
+        if name not in fields:
+            raise SystemExit(f"--set {item}: TimingParams has no field {name!r}")
+        changes[name] = ast.literal_eval(value)
+    return dataclasses.replace(PARAMS, **changes) if changes else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -209,7 +226,15 @@ def main() -> None:
     ap.add_argument(
         "--by-engine", action="store_true", help="figures per speech engine too (Piper, espeak-ng)"
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="score with a TimingParams field changed (repeatable), to compare a choice",
+    )
     args = ap.parse_args()
+    params = _params(args.set)
     if not espeak_available():
         raise SystemExit(
             "espeak-ng is missing (its voices are most of the material): apt-get install espeak-ng"
@@ -225,7 +250,7 @@ def main() -> None:
     for part in parts:
         calls = calls_of(part, args.calls)
         for name in names:
-            total, per_call = measure(calls, name)
+            total, per_call = measure(calls, name, params)
             cls = CLASS[name]
             stop_p95 = p95(total.stop_errors)
             print(

@@ -300,6 +300,13 @@ CALLS_HEARING_HELPERS = env.int("CEKURA_CALLS_HEARING_HELPERS", default=2)
 # (0: never waits). A post worker on a machine without calls never waits. At most
 # RUN_POST_TIME_LIMIT_SECONDS − 300 (the wait counts against the task's time limit).
 POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", default=600.0)
+# …except this many post-processing tasks at a time (0: none), which work during calls, on
+# CPU time the calls leave (the post worker runs in Linux's idle class): results keep coming
+# while calls go on, at some cost to the calls' pacing (docs/benchmarks.md). Turns are locks
+# on files in POST_SLOTS_DIR/<machine>, shared by every post worker on the machine (a volume
+# shared by its containers).
+POST_PROCESSES_DURING_CALLS = env.int("CEKURA_POST_PROCESSES_DURING_CALLS", default=0)
+POST_SLOTS_DIR = Path(env.str("CEKURA_POST_SLOTS_DIR", default=str(VAR_DIR / "post-slots")))
 WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
 
 # --- LLM (optional; everything runs offline without it) ------------------------------------

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -36,7 +37,7 @@ from common.vocabulary import EndedReason
 from common.wav import stereo_wav
 from evaluators.catalogue import score_call
 
-from . import assembly, services
+from . import assembly, postslots, services
 from .choices import Status
 from .fairness import CONNECTING, Pass
 from .models import Run
@@ -355,10 +356,12 @@ YIELD_POLL_SECONDS = 1.0
 POST_WORK_RESERVE_SECONDS = 300
 
 
-def yield_to_calls() -> float:
-    """Wait while calls are live on this machine, up to POST_YIELD_TO_CALLS_SECONDS; returns
-    the seconds waited. (The reaper has a queue and a worker of its own, so it is never held
-    up behind this wait.)"""
+def yield_to_calls() -> tuple[float, postslots.Turn | None]:
+    """Wait while calls are live on this machine and every turn for post-processing during
+    calls (POST_PROCESSES_DURING_CALLS) is taken, up to POST_YIELD_TO_CALLS_SECONDS. Returns
+    the seconds waited and the turn taken (None when no calls were live, or the wait ran
+    out): the caller holds it while it works and then releases it. (The reaper has a queue
+    and a worker of its own, so it is never held up behind this wait.)"""
     # The wait counts against the task's time limit: some of it is kept for the work itself.
     limit = min(
         settings.POST_YIELD_TO_CALLS_SECONDS,
@@ -366,20 +369,33 @@ def yield_to_calls() -> float:
     )
     started = time.monotonic()
     if limit <= 0:
-        return 0.0
+        return 0.0, None
     machine = machine_id()
+    turns = Path(settings.POST_SLOTS_DIR) / machine
+    turn = None
     while time.monotonic() - started < limit:
         if not services.calls_live_on(
             machine=machine, fresh_seconds=settings.RUN_STALE_AFTER_SECONDS
         ):
             break
+        turn = postslots.take_turn(turns, settings.POST_PROCESSES_DURING_CALLS)
+        if turn is not None:
+            break
         time.sleep(min(YIELD_POLL_SECONDS, max(0.0, limit - (time.monotonic() - started))))
-    return round(time.monotonic() - started, 2)
+    return round(time.monotonic() - started, 2), turn
 
 
 def _postprocess(run: Run, asr: Any, scorer: Scorer) -> None:
+    waited, turn = yield_to_calls()
+    try:
+        _postprocess_call(run, asr, scorer, waited)
+    finally:
+        if turn is not None:
+            turn.release()
+
+
+def _postprocess_call(run: Run, asr: Any, scorer: Scorer, waited: float) -> None:
     meta = dict(run.metadata or {})
-    waited = yield_to_calls()
     if waited:
         meta["post_waited_for_calls_s"] = waited
     call = assembly.run_call_data(

@@ -373,17 +373,20 @@ class FakeClock:
 
 
 def test_post_processing_waits_for_live_calls_on_its_own_machine(
-    db: Any, settings: Any, monkeypatch: Any
+    db: Any, settings: Any, monkeypatch: Any, tmp_path: Any
 ) -> None:
     """POST_YIELD_TO_CALLS_SECONDS: while a call is live on this machine (claimed here, its
-    worker beating), post-processing waits, up to the limit; a call on another machine, or one
-    whose worker went silent, does not hold it up. (On a fake clock: no test waits.)"""
+    worker beating), post-processing waits for a turn (POST_PROCESSES_DURING_CALLS of them), up
+    to the limit; a call on another machine, or one whose worker went silent, does not hold it
+    up. (On a fake clock: no test waits.)"""
     from agora_runner.cpu import machine_id
-    from test_framework import pipeline
+    from test_framework import pipeline, postslots
 
     monkeypatch.setattr(pipeline, "time", FakeClock())
     settings.RUN_STALE_AFTER_SECONDS = 30
     settings.POST_YIELD_TO_CALLS_SECONDS = 6
+    settings.POST_SLOTS_DIR = tmp_path
+    settings.POST_PROCESSES_DURING_CALLS = 0
     queued = queued_run(AgentFactory())
     elsewhere = RunFactory(
         result=queued.result,
@@ -391,23 +394,78 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(
         machine="another-machine",
         call_started_at=timezone.now(),
     )
-    assert pipeline.yield_to_calls() == 0  # only another machine's call: no wait
+    assert pipeline.yield_to_calls() == (0, None)  # only another machine's call: no wait
     assert services.run_claim(run_id=queued.pk, machine=machine_id())
     assert Run.objects.get(pk=queued.pk).machine == machine_id()
     # Claimed here but still synthesising or calling its endpoint (which may take its time, or
     # be made to): not a live call yet.
-    assert pipeline.yield_to_calls() == 0
+    assert pipeline.yield_to_calls() == (0, None)
     services.run_mark_joining(run_id=queued.pk)
-    assert pipeline.yield_to_calls() == 6  # a live call here: waits, up to the limit
+    assert pipeline.yield_to_calls() == (6, None)  # a live call here, no turns: waits it out
+    # One turn during calls: the first task takes it at once, the next waits for it…
+    settings.POST_PROCESSES_DURING_CALLS = 1
+    waited, turn = pipeline.yield_to_calls()
+    assert waited == 0 and turn is not None
+    assert pipeline.yield_to_calls() == (6, None)
+    # …and has it once it is given back.
+    turn.release()
+    waited, again = pipeline.yield_to_calls()
+    assert waited == 0 and again is not None and again.index == 0
+    again.release()
+    assert postslots.take_turn(tmp_path / machine_id(), 1) is not None  # nothing left held
+    settings.POST_SLOTS_DIR = tmp_path / "elsewhere"
     settings.POST_YIELD_TO_CALLS_SECONDS = 50
     Run.objects.filter(pk=queued.pk).update(status=Status.EVALUATING)
-    assert pipeline.yield_to_calls() == 0  # the call ended: goes at once
+    assert pipeline.yield_to_calls() == (0, None)  # the call ended: goes at once, no turn
     Run.objects.filter(pk=queued.pk).update(
         status=Status.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=60)
     )
-    assert pipeline.yield_to_calls() == 0  # its worker went silent: not a live call
+    assert pipeline.yield_to_calls() == (0, None)  # its worker went silent: not a live call
     settings.POST_YIELD_TO_CALLS_SECONDS = 0
-    assert pipeline.yield_to_calls() == 0.0 and elsewhere.pk
+    assert pipeline.yield_to_calls() == (0.0, None) and elsewhere.pk
+
+
+def test_a_post_processing_turn_is_one_process_at_a_time_and_freed_when_its_holder_dies(
+    tmp_path: Any,
+) -> None:
+    """Turns are exclusive across processes, and a killed holder gives its turn back (the
+    kernel drops its lock): no turn is ever lost to a crash."""
+    import subprocess
+    import sys
+
+    from test_framework import postslots
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from test_framework import postslots; "
+            f"t = postslots.take_turn(pathlib.Path({str(tmp_path)!r}), 2); "
+            "print(t.index, flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "0"
+        second = postslots.take_turn(tmp_path, 2)
+        assert second is not None and second.index == 1  # the other of the two
+        assert postslots.take_turn(tmp_path, 2) is None  # both held
+        holder.kill()
+        holder.wait()
+        first = postslots.take_turn(tmp_path, 2)
+        assert first is not None and first.index == 0  # freed by the kernel
+        first.release()
+        second.release()
+        turn = postslots.take_turn(tmp_path, 1)
+        assert turn is not None
+        with turn:
+            assert turn.index == 0
+        assert postslots.take_turn(tmp_path, 1) is not None  # given back on leaving the block
+        assert postslots.take_turn(tmp_path, 0) is None  # no turns at all
+    finally:
+        holder.kill()
 
 
 @pytest.mark.django_db(transaction=True)
