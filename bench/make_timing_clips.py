@@ -1,5 +1,9 @@
-"""Writes the short recording the timing tests score (tests/evaluators/clips/): one composed
-call (bench/timing_material.py) with three answers, one of them interrupted, and its truth.
+"""Writes the short recordings the timing tests score (tests/evaluators/clips/), each with its
+truth:
+- call.wav: one composed call (bench/timing_material.py) with three answers, one of them
+  interrupted;
+- voices.wav: a stretch of a tuning call under a background of five voices 30 dB down, in
+  which a burst of the voices, before the answer, passed for the answer's start.
 
     .venv/bin/python bench/make_timing_clips.py
 """
@@ -14,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing_material import VOICES, compose_call  # noqa: E402
+from timing_material import CONDITIONS, VOICES, compose_call  # noqa: E402
 
 from common.wav import SAMPLE_RATE, stereo_wav  # noqa: E402
 
@@ -45,6 +49,45 @@ def main() -> None:
     }
     (OUT / "call.json").write_text(json.dumps(truth, indent=1) + "\n")
     print(f"wrote {OUT / 'call.wav'} ({call.seconds:.1f} s, seed {seed})")
+    voices_excerpt()
+
+
+def voices_excerpt() -> None:
+    """espeak-us, seed 2, its tenth answer ("Happy to help…"), from 2 s before the caller's
+    line ends to the answer's end, under the bench's "voices 30 dB"."""
+    voice = next(v for v in VOICES["tuning"] if v.name == "espeak-us")
+    call = compose_call(voice, "tuning", 2)
+    agent = CONDITIONS["voices 30 dB"](call, call.seed)
+    answer = call.answers[9]
+    line = next(
+        u
+        for u in call.utterances
+        if abs(round(u["speech_end"] * SAMPLE_RATE) - answer["caller_end"]) <= 1
+    )
+    lo = round(line["speech_start"] * SAMPLE_RATE) - SAMPLE_RATE // 2
+    hi = answer["end"] + SAMPLE_RATE // 4
+    (OUT / "voices.wav").write_bytes(stereo_wav(call.caller[lo:hi], agent[lo:hi]))
+    truth = {
+        "voice": voice.name,
+        "seed": call.seed,
+        "condition": "voices 30 dB",
+        "sample_rate": SAMPLE_RATE,
+        "caller_turns": [
+            {
+                "start_s": line["speech_start"] - lo / SAMPLE_RATE,
+                "end_s": line["speech_end"] - lo / SAMPLE_RATE,
+            }
+        ],
+        "answers": [
+            {
+                "caller_end": answer["caller_end"] - lo,
+                "onset": answer["onset"] - lo,
+                "text": answer["text"],
+            }
+        ],
+    }
+    (OUT / "voices.json").write_text(json.dumps(truth, indent=1) + "\n")
+    print(f"wrote {OUT / 'voices.wav'} ({(hi - lo) / SAMPLE_RATE:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -246,6 +246,17 @@ def _strength(a: Analysis, first: int, p: TimingParams) -> float:
     )
 
 
+def _headroom(
+    a: Analysis, bg: Background, first: int, p: TimingParams, last: int | None = None
+) -> float:
+    """How far (dB, broadband) the loudest moment within answer_reference_ms of frame `first`
+    (and no later than frame `last`) stands over the loudest the background got."""
+    end = first + _ms(p.answer_reference_ms, p)
+    if last is not None:
+        end = min(end, last + 1)
+    return float(a.level[first:end].max()) - bg.level_ceiling_dbfs if first < len(a.level) else 0.0
+
+
 def find_onset(
     track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS
 ) -> Edge:
@@ -260,6 +271,15 @@ def find_onset(
         regions = [r for r in regions[1:] if r[0] - regions[0][1] > bridge]
         if not regions:
             return Edge(None, False, "the agent was already speaking when the caller stopped")
+    if bg.kind == FLUCTUATING:
+        # Over voices or music, a burst of the background can pass for sure speech: a stretch
+        # standing less than background_burst_db over the loudest the background got is more
+        # of it, not the answer.
+        regions = [
+            r
+            for r in regions
+            if _headroom(a, bg, max(r[0], first_allowed), p, r[1]) >= p.background_burst_db
+        ]
     if not regions:
         if bg.kind == FLUCTUATING:
             # Over voices or music, an answer under their level leaves no sure speech either.
@@ -286,12 +306,7 @@ def find_onset(
         edge = _ceiling_walk(a, first, limit, -1, p)
         sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
         strength = _strength(a, edge, p)
-        reach = _ms(p.answer_reference_ms, p)
-        headroom = (
-            float(a.level[edge : edge + reach].max()) - bg.level_ceiling_dbfs
-            if edge < len(a.level)
-            else 0.0
-        )
+        headroom = _headroom(a, bg, edge, p)
         if strength < p.min_strength_fluctuating_db or headroom < p.fluctuating_headroom_db:
             return Edge(
                 sample,
@@ -371,13 +386,13 @@ def find_stop(
         sample = a.sample_of(edge, p) + p.onset_lag
         n = _ms(p.strength_ms, p)
         tail = float(np.mean(np.maximum(a.over[max(0, edge - n) : edge + 1], -30.0)))
-        if tail < p.min_strength_fluctuating_db:
+        if tail < p.min_tail_fluctuating_db:
             return Edge(
                 sample,
                 False,
                 "the background moves like voices or music, and the agent's last sound stood only "
                 f"{tail:.0f} dB "
-                f"above it (needs {p.min_strength_fluctuating_db:.0f}): its end may be hidden in "
+                f"above it (needs {p.min_tail_fluctuating_db:.0f}): its end may be hidden in "
                 "it",
                 tail,
             )

@@ -119,11 +119,18 @@ class TimingParams:
     # its best band may have begun unheard under it: not measurable.
     strength_ms: int = 20
     min_strength_db: float = -1000.0
-    # Over a fluctuating background, the answer must stand this far above its ceiling.
-    min_strength_fluctuating_db: float = 10.0
+    # Over a fluctuating background, the answer must stand this far above its ceiling as it
+    # begins…
+    min_strength_fluctuating_db: float = 5.0
+    # …and the agent's last sound before a stop this far.
+    min_tail_fluctuating_db: float = 10.0
     # …and at its loudest (in its first 300 ms) this far over the loudest the background got,
     # broadband: where voices come closer, what stands out of them may be one of them.
     fluctuating_headroom_db: float = 20.0
+    # What stands less than this over the loudest a fluctuating background got, at its
+    # loudest, is a burst of that background (voices come and go around their ceiling by a
+    # few dB), not the agent: it is passed over in looking for the answer.
+    background_burst_db: float = 10.0
 
 
 PARAMS = TimingParams()

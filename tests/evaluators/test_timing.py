@@ -1,6 +1,7 @@
-"""The timing analysis through its public entry point, on a stored recording whose edges are
+"""The timing analysis through its public entry point, on stored recordings whose edges are
 known to the sample (tests/evaluators/clips, made by bench/make_timing_clips.py): an espeak-ng
-voice the analysis was not tuned on, three answers, two of them interrupted. The conditions
+voice the analysis was not tuned on, three answers, two of them interrupted (call.wav), and a
+stretch of a call under a background of voices (voices.wav). The conditions
 are made from it here, seeded. Accuracy targets live in bench/timing_bench.py; these check
 behaviour on this one call."""
 
@@ -142,6 +143,22 @@ def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(
         assert metrics["AI Interrupting User"]["score"] == 0.0, snr
         for error in latency_errors(clip, result):
             assert error is None or abs(error) <= 50.0, (snr, error)
+
+
+def test_over_voices_a_burst_of_them_before_the_answer_is_not_its_start() -> None:
+    """clips/voices.wav: five voices 30 dB under the agent, and between the caller's line and
+    the answer a burst of them that passes for sure speech (the analysis once placed the answer
+    there, 435 ms early). It stands only a few dB over the loudest the voices got before, so it
+    is passed over: the answer is measured at its own start."""
+    truth = json.loads((CLIPS / "voices.json").read_text())
+    result = score_recording(
+        read_recording((CLIPS / "voices.wav").read_bytes()), truth["caller_turns"]
+    )
+    (turn,) = result["latency_turns"]
+    assert turn["measurable"], turn
+    assert abs(turn["agent_start_s"] * SR - truth["answers"][0]["onset"]) <= 0.01 * SR, turn
+    metrics = {m["name"]: m for m in result["metrics"]}
+    assert metrics["AI Interrupting User"]["score"] == 0.0
 
 
 def test_without_turns_the_callers_lines_are_found_on_its_track(clip: dict[str, Any]) -> None:
