@@ -17,8 +17,8 @@ import numpy as np
 
 from common.wav import speech_edges
 
-from .background import measure_background
-from .edges import find_onset, find_stop
+from .background import Background, measure_background
+from .edges import Edge, find_onset, find_stop
 from .params import PARAMS, TimingParams
 from .signal import SAMPLE_RATE, Track
 
@@ -102,105 +102,140 @@ def _caller_lines(call: CallData) -> list[tuple[int, int]]:
     return out
 
 
-def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:  # noqa: C901
+def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
     """Answer onsets, stops and interruptions of one call (see the module's docstring)."""
-    sr = call.sample_rate
     agent = Track(call.agent, p)
     lines = _caller_lines(call)
     timing = Timing()
-    guard = int(p.background_guard_s * sr)
     if not lines:
         _alone(agent, timing, p)
         return timing
-    first_bg = measure_background(agent, lines[0][0], lines[0][1], p)
-    if first_bg is not None:
-        greeting = find_onset(agent, first_bg, 0, lines[0][0], p)
-        if greeting.sample is not None:
-            timing.greeting_s = greeting.sample / sr
-            end_of = find_stop(
-                agent,
-                first_bg,
-                greeting.sample + int(0.03 * sr),
-                min(len(agent), lines[0][1] + sr),
-                TURN_PAUSE_S,
-                lines[0][1],
-                p,
-            )
-            timing.agent_spans.append(
-                (greeting.sample / sr, (end_of.sample or greeting.sample) / sr)
-            )
-    answer_end = (
-        timing.agent_spans[-1][1] * sr if timing.agent_spans else 0
-    )  # where the agent's previous speech ended (our own finding)
-    answer_end = int(answer_end)
-    previous: tuple[int, int] | None = (
-        None  # the stretch the previous answer's background came from
-    )
-    for i, (start, end) in enumerate(lines):
-        nxt = lines[i + 1] if i + 1 < len(lines) else None
-        horizon = nxt[0] if nxt else len(agent)
-        # The agent breaking in on this line: its speech starting while the caller speaks,
-        # judged against the background before the line (or the previous answer's).
-        broke_in: int | None = None
-        if answer_end + int(TURN_PAUSE_S * sr) < start:
-            before = measure_background(
-                agent,
-                max(answer_end + guard, start - int(p.background_s * sr), 0),
-                start,
-                p,
-                also=previous,
-            )
-            over = find_onset(agent, before, start, end, p) if before is not None else None
-            if (
-                before is not None
-                and over is not None
-                and over.sample is not None
-                and over.measurable
-            ):
-                stretch = find_stop(
-                    agent,
-                    before,
-                    over.sample + int(0.03 * sr),
-                    min(len(agent), end + sr),
-                    TURN_PAUSE_S,
-                    end,
-                    p,
-                )
-                if stretch.sample is not None:
-                    timing.agent_spans.append((over.sample / sr, stretch.sample / sr))
-                    broke_in = over.sample
-                    answer_end = max(answer_end, stretch.sample)
-                    if min(stretch.sample, end) - over.sample >= MIN_OVERLAP_S * sr:
-                        timing.ai_interruptions.append(round(over.sample / sr, 3))
-        bg_start = max(answer_end + guard, end - int(p.background_s * sr), 0)
-        bg_end = (
-            end if broke_in is None or answer_end < end - int(p.background_min_s * sr) else broke_in
-        )
-        short = bg_end - bg_start < p.background_s * sr * 2 / 3
-        bg = (
-            measure_background(agent, bg_start, bg_end, p, also=previous if short else None)
-            if bg_end > bg_start
-            else None
-        )
-        if bg is None and previous is not None:
-            bg = measure_background(agent, *previous, p)
-        elif bg is not None:
-            previous = (bg_start, bg_end)
+    walk = _Walk(agent, timing, p, call.sample_rate)
+    walk.greeting(lines[0])
+    for i, line in enumerate(lines):
+        walk.line(line, lines[i + 1] if i + 1 < len(lines) else None)
+    return timing
+
+
+class _Walk:
+    """The call walked line by line: where the agent's speech last ended (our own finding),
+    and the stretch the previous answer's background came from."""
+
+    def __init__(self, agent: Track, timing: Timing, p: TimingParams, sr: int) -> None:
+        self.agent, self.timing, self.p, self.sr = agent, timing, p, sr
+        self.guard = int(p.background_guard_s * sr)
+        self.answer_end = 0
+        self.previous: tuple[int, int] | None = None
+
+    def greeting(self, first: tuple[int, int]) -> None:
+        """The agent's speech before the caller's first line ends: its greeting."""
+        agent, p, sr = self.agent, self.p, self.sr
+        bg = measure_background(agent, first[0], first[1], p)
         if bg is None:
-            timing.turns.append(
+            return
+        greeting = find_onset(agent, bg, 0, first[0], p)
+        if greeting.sample is None:
+            return
+        self.timing.greeting_s = greeting.sample / sr
+        end_of = find_stop(
+            agent,
+            bg,
+            greeting.sample + int(0.03 * sr),
+            min(len(agent), first[1] + sr),
+            TURN_PAUSE_S,
+            first[1],
+            p,
+        )
+        self.timing.agent_spans.append(
+            (greeting.sample / sr, (end_of.sample or greeting.sample) / sr)
+        )
+        self.answer_end = int(self.timing.agent_spans[-1][1] * sr)
+
+    def line(self, line: tuple[int, int], nxt: tuple[int, int] | None) -> None:
+        """One caller line: the agent breaking in on it, then the agent's answer to it."""
+        start, end = line
+        broke_in = self._broke_in(start, end)
+        bg = self._background(end, broke_in)
+        if bg is None:
+            self.timing.turns.append(
                 TurnTiming(
-                    end / sr,
+                    end / self.sr,
                     None,
                     None,
                     False,
                     "no stretch of the agent's background before the answer to judge it against",
                 )
             )
-            continue
+            return
+        self._answer(end, nxt, bg)
+
+    def _broke_in(self, start: int, end: int) -> int | None:
+        """The agent breaking in on this line: its speech starting while the caller speaks,
+        judged against the background before the line (or the previous answer's)."""
+        agent, p, sr = self.agent, self.p, self.sr
+        if self.answer_end + int(TURN_PAUSE_S * sr) >= start:
+            return None
+        before = measure_background(
+            agent,
+            max(self.answer_end + self.guard, start - int(p.background_s * sr), 0),
+            start,
+            p,
+            also=self.previous,
+        )
+        if before is None:
+            return None
+        over = find_onset(agent, before, start, end, p)
+        if over.sample is None or not over.measurable:
+            return None
+        stretch = find_stop(
+            agent,
+            before,
+            over.sample + int(0.03 * sr),
+            min(len(agent), end + sr),
+            TURN_PAUSE_S,
+            end,
+            p,
+        )
+        if stretch.sample is None:
+            return None
+        self.timing.agent_spans.append((over.sample / sr, stretch.sample / sr))
+        self.answer_end = max(self.answer_end, stretch.sample)
+        if min(stretch.sample, end) - over.sample >= MIN_OVERLAP_S * sr:
+            self.timing.ai_interruptions.append(round(over.sample / sr, 3))
+        return over.sample
+
+    def _background(self, end: int, broke_in: int | None) -> Background | None:
+        """The agent's background before its answer to the line ending at `end`: the stretch
+        while the caller spoke (up to the agent breaking in), with the previous answer's when
+        short, or that one alone when there is none."""
+        agent, p, sr = self.agent, self.p, self.sr
+        bg_start = max(self.answer_end + self.guard, end - int(p.background_s * sr), 0)
+        bg_end = (
+            end
+            if broke_in is None or self.answer_end < end - int(p.background_min_s * sr)
+            else broke_in
+        )
+        short = bg_end - bg_start < p.background_s * sr * 2 / 3
+        bg = (
+            measure_background(agent, bg_start, bg_end, p, also=self.previous if short else None)
+            if bg_end > bg_start
+            else None
+        )
+        if bg is None and self.previous is not None:
+            bg = measure_background(agent, *self.previous, p)
+        elif bg is not None:
+            self.previous = (bg_start, bg_end)
+        return bg
+
+    def _answer(self, end: int, nxt: tuple[int, int] | None, bg: Background) -> None:
+        """The answer's onset, its end, more of the agent's speech before the next line, and
+        the caller's barge-in on it."""
+        agent, p, sr, timing = self.agent, self.p, self.sr, self.timing
+        horizon = nxt[0] if nxt else len(agent)
         onset = find_onset(agent, bg, end, horizon, p)
         if onset.sample is None:
             timing.turns.append(TurnTiming(end / sr, None, None, onset.measurable, onset.reason))
-            continue
+            return
         latency = (onset.sample - end) * 1000 / sr
         timing.turns.append(
             TurnTiming(
@@ -213,53 +248,53 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:  # noqa: C
         )
         # Where the answer ends; if the caller's next line starts before that, a barge-in.
         limit = min(len(agent), (nxt[1] + sr) if nxt else len(agent))
+        caller_end = nxt[1] if nxt else None
         finish = find_stop(
-            agent,
-            bg,
-            onset.sample + int(0.03 * sr),
-            limit,
-            TURN_PAUSE_S,
-            nxt[1] if nxt else None,
-            p,
+            agent, bg, onset.sample + int(0.03 * sr), limit, TURN_PAUSE_S, caller_end, p
         )
-        answer_end = finish.sample if finish.sample is not None else onset.sample
-        timing.agent_spans.append((onset.sample / sr, answer_end / sr))
-        # More of the agent's speech before the caller's next line (a second sentence after a
-        # long pause, a monologue): each stretch is a span of its own.
-        while answer_end + int(TURN_PAUSE_S * sr) < horizon:
-            more = find_onset(agent, bg, answer_end + int(TURN_PAUSE_S * sr), horizon, p)
+        self.answer_end = finish.sample if finish.sample is not None else onset.sample
+        timing.agent_spans.append((onset.sample / sr, self.answer_end / sr))
+        finish = self._more_speech(bg, horizon, limit, caller_end, finish)
+        if nxt and finish.sample is not None and finish.sample - nxt[0] >= MIN_OVERLAP_S * sr:
+            self._barge_in(bg, nxt, limit, onset)
+
+    def _more_speech(
+        self, bg: Background, horizon: int, limit: int, caller_end: int | None, finish: Edge
+    ) -> Edge:
+        """More of the agent's speech before the caller's next line (a second sentence after a
+        long pause, a monologue): each stretch a span of its own. Returns the last one's end."""
+        agent, p, sr = self.agent, self.p, self.sr
+        while self.answer_end + int(TURN_PAUSE_S * sr) < horizon:
+            more = find_onset(agent, bg, self.answer_end + int(TURN_PAUSE_S * sr), horizon, p)
             if more.sample is None:
                 break
             more_end = find_stop(
-                agent,
-                bg,
-                more.sample + int(0.03 * sr),
-                limit,
-                TURN_PAUSE_S,
-                nxt[1] if nxt else None,
-                p,
+                agent, bg, more.sample + int(0.03 * sr), limit, TURN_PAUSE_S, caller_end, p
             )
             if more_end.sample is None or more_end.sample <= more.sample:
                 break
-            timing.agent_spans.append((more.sample / sr, more_end.sample / sr))
-            finish, answer_end = more_end, more_end.sample
-        if nxt and finish.sample is not None and finish.sample - nxt[0] >= MIN_OVERLAP_S * sr:
-            timing.user_interruptions.append(round(nxt[0] / sr, 4))
-            stop = find_stop(agent, bg, nxt[0], limit, TURN_PAUSE_S, nxt[1], p)
-            if stop.sample is not None:
-                timing.stops.append(
-                    StopTiming(
-                        nxt[0] / sr,
-                        stop.sample / sr,
-                        (stop.sample - nxt[0]) * 1000 / sr,
-                        onset.measurable and stop.measurable,
-                        onset.reason or stop.reason,
-                    )
+            self.timing.agent_spans.append((more.sample / sr, more_end.sample / sr))
+            finish, self.answer_end = more_end, more_end.sample
+        return finish
+
+    def _barge_in(self, bg: Background, nxt: tuple[int, int], limit: int, onset: Edge) -> None:
+        """The caller broke in on the answer at `nxt`'s start: where the agent stopped."""
+        agent, p, sr, timing = self.agent, self.p, self.sr, self.timing
+        timing.user_interruptions.append(round(nxt[0] / sr, 4))
+        stop = find_stop(agent, bg, nxt[0], limit, TURN_PAUSE_S, nxt[1], p)
+        if stop.sample is not None:
+            timing.stops.append(
+                StopTiming(
+                    nxt[0] / sr,
+                    stop.sample / sr,
+                    (stop.sample - nxt[0]) * 1000 / sr,
+                    onset.measurable and stop.measurable,
+                    onset.reason or stop.reason,
                 )
-            else:
-                timing.stops.append(StopTiming(nxt[0] / sr, None, None, False, stop.reason))
-            answer_end = stop.sample or answer_end
-    return timing
+            )
+        else:
+            timing.stops.append(StopTiming(nxt[0] / sr, None, None, False, stop.reason))
+        self.answer_end = stop.sample or self.answer_end
 
 
 def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
