@@ -7,7 +7,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,6 +26,16 @@ class Synthesizer(Protocol):
 
 class Transcriber(Protocol):
     def transcribe(self, audio: np.ndarray) -> str: ...
+
+
+def transcribe_many(asr: Transcriber, clips: list[np.ndarray], said: list[str]) -> list[str]:
+    """Each clip's text, `said` being what each was made to say: in one pass where the
+    recogniser can take several (faster-whisper on a short window), else one by one."""
+    many = getattr(asr, "transcribe_many", None)
+    if many is not None:
+        texts: list[str] = many(clips, said)
+        return texts
+    return [asr.transcribe(c) for c in clips]
 
 
 class PiperTTS:
@@ -89,6 +99,9 @@ SHORT_CONTEXT_MARGIN_FRAMES = (
 POST_MIN_WINDOW_SECONDS = 10.0
 SHORT_CONTEXT_MAX_SECONDS = 25.0  # longer audio gains little: the whole 30 s window is used
 WHISPER_WINDOW_FRAMES = 3000
+# Several clips in one pass (transcribe_many) lie this far apart, so one clip's last word and
+# the next one's first are heard apart.
+BATCH_GAP_SAMPLES = SAMPLE_RATE
 
 
 class FasterWhisperASR:
@@ -142,16 +155,53 @@ class FasterWhisperASR:
             )
             return " ".join(s.text.strip() for s in segments).strip()
 
-    def _transcribe_short(self, audio: np.ndarray) -> str:
-        import ctranslate2
+    def transcribe_many(self, clips: list[np.ndarray], said: list[str]) -> list[str]:
+        """Each clip's text, where `said` is what each clip was made to say (the caller's
+        lines: this is its self-check). With the short context, the clips go through the model
+        in one pass (one window of up to SHORT_CONTEXT_MAX_SECONDS, the clips apart by
+        BATCH_GAP of silence), so the encoder's cost is that of one window, not of one 10 s
+        window per clip. The model rarely ends a segment at the gaps, so its words are shared
+        out among the clips by aligning them with what was said (share_words)."""
+        if not self.short_context or len(clips) < 2:
+            return [self.transcribe(c) for c in clips]
+        texts = [""] * len(clips)
+        heard = [k for k, c in enumerate(clips) if len(c) >= SAMPLE_RATE // 10]
+        for batch in _batches([clips[k] for k in heard]):
+            batch = [heard[i] for i in batch]
+            if len(batch) == 1:
+                texts[batch[0]] = self.transcribe(clips[batch[0]])
+                continue
+            words = self._transcribe_batch([clips[k] for k in batch]).split()
+            for k, part in zip(batch, share_words(words, [said[k] for k in batch]), strict=True):
+                texts[k] = " ".join(part)
+        return texts
+
+    def _transcribe_batch(self, clips: list[np.ndarray]) -> str:
+        """One pass over `clips`, each padded as transcribe() pads one, BATCH_GAP apart."""
+        pad = np.zeros(ASR_PAD_SAMPLES, dtype=np.int16)
+        gap = np.zeros(BATCH_GAP_SAMPLES, dtype=np.int16)
+        parts = [pad]
+        for i, clip in enumerate(clips):
+            parts += [gap, clip.astype(np.int16)] if i else [clip.astype(np.int16)]
+        parts.append(pad)
+        with self._lock:
+            return self._transcribe_short(to_float32(np.concatenate(parts)))
+
+    def _tokenizer_for(self) -> Any:
         from faster_whisper.tokenizer import Tokenizer
 
-        model = self._model
         if self._tokenizer is None:
+            model = self._model
             self._tokenizer = Tokenizer(
                 model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
             )
-        tokenizer: Tokenizer = self._tokenizer
+        return self._tokenizer
+
+    def _transcribe_short(self, audio: np.ndarray) -> str:
+        import ctranslate2
+
+        model = self._model
+        tokenizer = self._tokenizer_for()
         hop = model.feature_extractor.hop_length
         frames = min(
             WHISPER_WINDOW_FRAMES,
@@ -184,6 +234,46 @@ class FasterWhisperASR:
             if token < tokenizer.eot:
                 words.append(token)
         return " ".join(tokenizer.decode(words).split())
+
+
+def share_words(words: list[str], said: list[str]) -> list[list[str]]:
+    """The words heard over several lines, shared out among them: aligned (difflib, on words
+    lower-cased without punctuation) with what the lines said, each heard word goes to the
+    line of the word it matches or replaces; a word heard where nothing was said goes to the
+    line before it (the first line, at the start)."""
+    from difflib import SequenceMatcher
+
+    def plain(word: str) -> str:
+        return "".join(ch for ch in word.lower() if ch.isalnum())
+
+    owner = [k for k, line in enumerate(said) for _ in line.split()]
+    reference = [plain(w) for line in said for w in line.split()]
+    parts: list[list[str]] = [[] for _ in said]
+    matcher = SequenceMatcher(None, [plain(w) for w in words], reference, autojunk=False)
+    last = 0
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for n, i in enumerate(range(i1, i2)):  # none when a said word was not heard
+            if tag != "delete":  # equal or replace: the word it stands for, proportionally
+                last = owner[j1 + min(j2 - j1 - 1, n * (j2 - j1) // (i2 - i1))]
+            parts[last].append(words[i])
+    return parts
+
+
+def _batches(clips: list[np.ndarray]) -> list[list[int]]:
+    """The clips' indices in runs that fit one shortened window (each clip with the gap
+    before it); a clip too long for one stands alone."""
+    limit = SHORT_CONTEXT_MAX_SECONDS * SAMPLE_RATE - 2 * ASR_PAD_SAMPLES
+    batches: list[list[int]] = []
+    used = 0
+    for k, clip in enumerate(clips):
+        size = len(clip) + (BATCH_GAP_SAMPLES if batches and batches[-1] else 0)
+        if batches and used + size <= limit:
+            batches[-1].append(k)
+            used += size
+        else:
+            batches.append([k])
+            used = len(clip)
+    return batches
 
 
 class OpenAIWhisperASR:

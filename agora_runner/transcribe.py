@@ -8,7 +8,7 @@ from typing import Any
 from common.vocabulary import Role
 
 from .audio import SAMPLE_RATE, speech_segments
-from .speech import Transcriber
+from .speech import Transcriber, transcribe_many
 from .types import CallRecording
 
 
@@ -47,10 +47,18 @@ def transcribe_call(
     the timeline) keeps that text: the same model heard the same audio, so it is not
     transcribed again; the agent's speech outside those spans is."""
     turns: list[Turn] = []
-    for utt in caller_utterances:
-        start, end = float(utt["start"]), float(utt["end"])
-        audio = recording.caller[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-        text = asr.transcribe(audio)
+    spans = [(float(u["start"]), float(u["end"])) for u in caller_utterances]
+    # The caller's lines in one pass where the recogniser can (their text is known: this is
+    # the self-check), the agent's turns one by one.
+    texts = transcribe_many(
+        asr,
+        [
+            recording.caller[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+            for start, end in spans
+        ],
+        [str(u["text"]) for u in caller_utterances],
+    )
+    for utt, (start, end), text in zip(caller_utterances, spans, texts, strict=True):
         turns.append(Turn(Role.TESTING_AGENT, text, start, end, intended=str(utt["text"])))
     heard = heard_replies(timeline or [])
     for group in _by_reply(speech_segments(recording.agent), heard):

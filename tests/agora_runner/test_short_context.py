@@ -66,3 +66,51 @@ def test_long_audio_is_heard_with_the_full_window(
     assert used == []  # longer than the limit: the full window
     assert short.transcribe(tts.synthesize(LINES[0]))
     assert len(used) == 1
+
+
+@pytest.fixture(scope="module")
+def post() -> FasterWhisperASR:
+    return FasterWhisperASR(
+        threads=1, short_context=True, min_window_seconds=speech.POST_MIN_WINDOW_SECONDS
+    )
+
+
+def test_a_calls_lines_in_one_pass_come_back_each_with_its_own_words(
+    tts: Any, post: FasterWhisperASR, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transcribe_many: the caller's lines of a call through the model once, each line's words
+    its own (none run into the next, none lost), as well heard as one by one."""
+    lines = [LINES[1], LINES[4], LINES[0], LINES[5]]
+    clips = [tts.synthesize(line) for line in lines]
+    passes: list[int] = []
+    real = post._transcribe_short
+    monkeypatch.setattr(post, "_transcribe_short", lambda audio: passes.append(1) or real(audio))
+    texts = post.transcribe_many(clips + [np.zeros(800, dtype=np.int16)], lines + ["Hi."])
+    assert texts[-1] == ""  # too short to hold a word, as transcribe() says of it
+    assert len(passes) == 1, "every line from one pass"
+    for line, text in zip(lines, texts, strict=False):
+        assert word_error_rate(line, text) <= 0.2, (line, text)
+    one_by_one = [post.transcribe(c) for c in clips]
+    assert (
+        word_error_rate(" ".join(lines), " ".join(texts[:-1]))
+        <= word_error_rate(" ".join(lines), " ".join(one_by_one)) + 0.05
+    )
+
+
+def test_words_heard_over_several_lines_go_to_the_line_that_said_them() -> None:
+    """share_words: by alignment with what each line said, a misheard word stays with its
+    line, a word heard where nothing was said goes with the line before it, and a line that
+    was not heard at all gets nothing."""
+    said = ["Can I bring my son?", "How long is the wait", "Is that every day"]
+    heard = "um can I bring son how long is it the weight yes is that every day".split()
+    assert speech.share_words(heard, said) == [
+        ["um", "can", "I", "bring", "son"],
+        ["how", "long", "is", "it", "the", "weight", "yes"],
+        ["is", "that", "every", "day"],
+    ]
+    assert speech.share_words("Can I bring my son? Is that every day?".split(), said) == [
+        ["Can", "I", "bring", "my", "son?"],
+        [],
+        ["Is", "that", "every", "day?"],
+    ]
+    assert speech.share_words([], said) == [[], [], []]
