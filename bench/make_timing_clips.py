@@ -3,7 +3,9 @@ truth:
 - call.wav: one composed call (bench/timing_material.py) with three answers, one of them
   interrupted;
 - voices.wav: a stretch of a tuning call under a background of five voices 30 dB down, in
-  which a burst of the voices, before the answer, passed for the answer's start.
+  which a burst of the voices, before the answer, passed for the answer's start;
+- noise.wav: a stretch of a held-out call in white noise 10 dB under the speech, whose answer
+  was once reported as never given.
 
     .venv/bin/python bench/make_timing_clips.py
 """
@@ -50,6 +52,7 @@ def main() -> None:
     (OUT / "call.json").write_text(json.dumps(truth, indent=1) + "\n")
     print(f"wrote {OUT / 'call.wav'} ({call.seconds:.1f} s, seed {seed})")
     voices_excerpt()
+    noise_excerpt()
 
 
 def voices_excerpt() -> None:
@@ -88,6 +91,44 @@ def voices_excerpt() -> None:
     }
     (OUT / "voices.json").write_text(json.dumps(truth, indent=1) + "\n")
     print(f"wrote {OUT / 'voices.wav'} ({(hi - lo) / SAMPLE_RATE:.1f} s)")
+
+
+def noise_excerpt() -> None:
+    """piper-joe-slow, seed 1004, under the bench's "white 10 dB": the caller's line ending at
+    42.47 s, with what comes before it from 40.6 s, and the first 1.5 s of the answer."""
+    voice = next(v for v in VOICES["heldout"] if v.name == "piper-joe-slow")
+    call = compose_call(voice, "heldout", 1004)
+    agent = CONDITIONS["white 10 dB"](call, call.seed)
+    answer = next(a for a in call.answers if abs(a["caller_end"] / SAMPLE_RATE - 42.4737) < 1e-3)
+    line = next(
+        u
+        for u in call.utterances
+        if abs(round(u["speech_end"] * SAMPLE_RATE) - answer["caller_end"]) <= 1
+    )
+    lo = round(40.6 * SAMPLE_RATE)
+    hi = answer["onset"] + 3 * SAMPLE_RATE // 2
+    (OUT / "noise.wav").write_bytes(stereo_wav(call.caller[lo:hi], agent[lo:hi]))
+    truth = {
+        "voice": voice.name,
+        "seed": call.seed,
+        "condition": "white 10 dB",
+        "sample_rate": SAMPLE_RATE,
+        "caller_turns": [
+            {
+                "start_s": line["speech_start"] - lo / SAMPLE_RATE,
+                "end_s": line["speech_end"] - lo / SAMPLE_RATE,
+            }
+        ],
+        "answers": [
+            {
+                "caller_end": answer["caller_end"] - lo,
+                "onset": answer["onset"] - lo,
+                "text": answer["text"],
+            }
+        ],
+    }
+    (OUT / "noise.json").write_text(json.dumps(truth, indent=1) + "\n")
+    print(f"wrote {OUT / 'noise.wav'} ({(hi - lo) / SAMPLE_RATE:.1f} s)")
 
 
 if __name__ == "__main__":

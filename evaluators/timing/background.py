@@ -40,6 +40,8 @@ class Background:
     power: np.ndarray  # per band, mean power (linear), the loudest 2 % of frames left out
     high_band_db: float  # its power in the bands of weak consonants (hidden_from_hz and up)
     level_ceiling_dbfs: float  # the loudest its frames got, broadband (the ceiling_quantile)
+    # its broadband level averaged over presence_ms, the median of that (dB re full scale)
+    presence_floor_dbfs: float = 0.0
 
     def unlike(self, bands: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
         """Per frame: does it stand out from this background, in one band or across many?"""
@@ -140,7 +142,19 @@ def measure_background(
             10 * np.log10(max(power[np.asarray(p.bands_hz[:-1]) >= p.hidden_from_hz].sum(), 1e-30))
         ),
         float(np.quantile(broadband_db(bands), p.ceiling_quantile)),
+        float(np.median(averaged_db(broadband_db(bands), p.presence_ms, p))),
     )
+
+
+def averaged_db(level: np.ndarray, ms: int, p: TimingParams = PARAMS) -> np.ndarray:
+    """Per frame, the broadband level (dB) averaged (as power) over the `ms` that start there;
+    the level itself where fewer frames are left than that."""
+    n = max(1, int(ms * SAMPLE_RATE / 1000 / p.hop))
+    if len(level) <= n:
+        return np.array([10 * np.log10(np.mean(10 ** (level / 10)))]) if len(level) else level
+    c = np.concatenate([[0.0], np.cumsum(10 ** (level / 10))])
+    averaged: np.ndarray = 10 * np.log10(np.maximum((c[n:] - c[:-n]) / n, 1e-30))
+    return averaged
 
 
 def modulation_db(bands: np.ndarray, p: TimingParams = PARAMS) -> float:

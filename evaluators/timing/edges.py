@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .background import FLUCTUATING, SILENCE, STEADY, Background
+from .background import FLUCTUATING, SILENCE, STEADY, Background, averaged_db
 from .params import PARAMS, TimingParams
 from .signal import (
     SAMPLE_RATE,
@@ -246,6 +246,18 @@ def _strength(a: Analysis, first: int, p: TimingParams) -> float:
     )
 
 
+def _present(a: Analysis, bg: Background, first: int, p: TimingParams) -> bool:
+    """From frame `first` on, did the level averaged over presence_ms stand presence_margin_db
+    over the background's so averaged, for presence_ms together?"""
+    level = a.level[first:]
+    if not len(level):
+        return False
+    over = averaged_db(level, p.presence_ms, p) > bg.presence_floor_dbfs + p.presence_margin_db
+    n = max(1, int(p.presence_ms * SAMPLE_RATE / 1000 / p.hop))
+    run = np.convolve(over.astype(np.int64), np.ones(n, dtype=np.int64), mode="valid")
+    return bool(len(run) and run.max() >= n)
+
+
 def _headroom(
     a: Analysis, bg: Background, first: int, p: TimingParams, last: int | None = None
 ) -> float:
@@ -288,6 +300,13 @@ def find_onset(
                 False,
                 "the background moves like voices or music and nothing in it stood out as the "
                 "agent's answer",
+            )
+        if bg.kind != SILENCE and _present(a, bg, first_allowed, p):
+            return Edge(
+                None,
+                False,
+                "something stood over the background noise where the answer would be, but never "
+                "clearly enough to be placed as the agent's speech",
             )
         return Edge(None, True, "the agent did not answer")
     first = max(regions[0][0], first_allowed)

@@ -114,6 +114,15 @@ class TimingParams:
     hidden_range_db: float = 30.0
     hidden_from_hz: int = 2000
 
+    # "The agent did not answer" is said only when nothing stood over the background either:
+    # for presence_ms together, its broadband level averaged over presence_ms (which steadies
+    # a noise's level to within a dB or two) never came presence_margin_db over the
+    # background's so averaged (its median: a background that still held some of the agent's
+    # previous answer keeps its noise's level). Sound that did, but never as sure speech, is
+    # an answer that cannot be placed.
+    presence_ms: int = 100
+    presence_margin_db: float = 6.0
+
     # --- measurability -------------------------------------------------------------------------
     # An answer whose first 20 ms stand less than this far above the background's ceiling in
     # its best band may have begun unheard under it: not measurable.

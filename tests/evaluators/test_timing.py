@@ -1,7 +1,8 @@
 """The timing analysis through its public entry point, on stored recordings whose edges are
 known to the sample (tests/evaluators/clips, made by bench/make_timing_clips.py): an espeak-ng
-voice the analysis was not tuned on, three answers, two of them interrupted (call.wav), and a
-stretch of a call under a background of voices (voices.wav). The conditions
+voice the analysis was not tuned on, three answers, two of them interrupted (call.wav), a
+stretch of a call under a background of voices (voices.wav) and one in white noise
+(noise.wav). The conditions
 are made from it here, seeded. Accuracy targets live in bench/timing_bench.py; these check
 behaviour on this one call."""
 
@@ -159,6 +160,29 @@ def test_over_voices_a_burst_of_them_before_the_answer_is_not_its_start() -> Non
     assert abs(turn["agent_start_s"] * SR - truth["answers"][0]["onset"]) <= 0.01 * SR, turn
     metrics = {m["name"]: m for m in result["metrics"]}
     assert metrics["AI Interrupting User"]["score"] == 0.0
+
+
+def test_an_answer_too_faint_to_place_in_noise_is_not_said_to_be_missing() -> None:
+    """clips/noise.wav: white noise 10 dB under the speech, the agent's previous answer still
+    running into the caller's line, then an answer no band makes sure of. Sound stood over the
+    noise where the answer was: the turn is not measurable, never "the agent did not answer"
+    (once reported so), and the same stretch without the answer is a turn left unanswered."""
+    truth = json.loads((CLIPS / "noise.json").read_text())
+    rate, stereo = read_wav((CLIPS / "noise.wav").read_bytes())
+    result = score_recording(
+        read_recording(stereo_wav(stereo[:, 0], stereo[:, 1])), truth["caller_turns"]
+    )
+    (turn,) = result["latency_turns"]
+    assert turn["measurable"] is False and "did not answer" not in turn["reason"], turn
+    # Without the answer (the noise goes on as it was between the caller's end and the
+    # answer), nothing stands out: the agent did not answer.
+    agent = stereo[:, 1].copy()
+    answer = truth["answers"][0]
+    gap = agent[answer["caller_end"] + SR // 20 : answer["onset"]]
+    agent[answer["onset"] :] = np.resize(gap, len(agent) - answer["onset"])
+    result = score_recording(read_recording(stereo_wav(stereo[:, 0], agent)), truth["caller_turns"])
+    (turn,) = result["latency_turns"]
+    assert turn["measurable"] is True and turn["reason"] == "the agent did not answer", turn
 
 
 def test_without_turns_the_callers_lines_are_found_on_its_track(clip: dict[str, Any]) -> None:
