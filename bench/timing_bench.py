@@ -9,6 +9,10 @@ interruptions the agent never made ("invented"). And the CPU time per minute of 
 
     .venv/bin/python bench/timing_bench.py [--part tuning|heldout|both] [--calls 2]
         [--conditions clean,opus,...] [--json out.json] [--detail] [--set NAME=VALUE ...]
+        [--scorer current|webrtcvad|silero]
+
+`--scorer` puts a VAD library, run per answer window, in place of the analysis (onsets
+only: it reports no stops or interruptions): what docs/metrics.md compares it with.
 """
 
 from __future__ import annotations
@@ -79,6 +83,58 @@ def score_current(caller: np.ndarray, agent: np.ndarray, call: Call, params: Any
         for s in timing.stops
     }
     return Scored(onsets, stops, len(timing.ai_interruptions), time.process_time() - started)
+
+
+def _answer_windows(call: Call) -> list[tuple[int, int]]:
+    """(caller line's end, the next line's start or the call's end) in samples, per line."""
+    lines = sorted(
+        (u for u in call.utterances if u.get("kind") != "backchannel"), key=lambda u: u["start"]
+    )
+    ends = [round(u["speech_end"] * SAMPLE_RATE) for u in lines]
+    starts = [round(u["speech_start"] * SAMPLE_RATE) for u in lines[1:]] + [len(call.agent)]
+    return list(zip(ends, starts, strict=True))
+
+
+def score_webrtcvad(
+    caller: np.ndarray, agent: np.ndarray, call: Call, params: Any = None
+) -> Scored:
+    """A library in place of the analysis, run per window: WebRTC VAD (aggressiveness 2) on
+    the agent's track from each caller line's end, the answer's onset at the first of three
+    speech frames of 10 ms in a row."""
+    import webrtcvad
+
+    started = time.process_time()
+    n = SAMPLE_RATE // 100
+    onsets: dict[int, tuple[int | None, bool, str]] = {}
+    for end, horizon in _answer_windows(call):
+        vad = webrtcvad.Vad(2)  # afresh per window: it carries a hangover across frames
+        run, found = 0, None
+        for at in range(end, horizon - n, n):
+            run = run + 1 if vad.is_speech(agent[at : at + n].tobytes(), SAMPLE_RATE) else 0
+            if run == 3:
+                found = at - 2 * n
+                break
+        onsets[end] = (found, True, "")
+    return Scored(onsets, {}, 0, time.process_time() - started)
+
+
+def score_silero(caller: np.ndarray, agent: np.ndarray, call: Call, params: Any = None) -> Scored:
+    """A library in place of the analysis, run per window: Silero VAD (the ONNX model
+    faster-whisper ships, threshold 0.5, no padding) on the agent's track from each caller
+    line's end; the answer's onset is its first speech chunk's start."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    started = time.process_time()
+    options = VadOptions(threshold=0.5, speech_pad_ms=0, min_silence_duration_ms=100)
+    onsets: dict[int, tuple[int | None, bool, str]] = {}
+    for end, horizon in _answer_windows(call):
+        window = agent[end:horizon].astype(np.float32) / 32768.0
+        chunks = get_speech_timestamps(window, options) if len(window) > 512 else []
+        onsets[end] = (end + int(chunks[0]["start"]) if chunks else None, True, "")
+    return Scored(onsets, {}, 0, time.process_time() - started)
+
+
+SCORERS = {"current": score_current, "webrtcvad": score_webrtcvad, "silero": score_silero}
 
 
 @dataclass
@@ -152,7 +208,9 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
 _AGENT_CACHE: dict[tuple[int, str], np.ndarray] = {}
 
 
-def measure(calls: list[Call], name: str, params: Any = None) -> tuple[Tally, dict[int, Tally]]:
+def measure(
+    calls: list[Call], name: str, params: Any = None, scorer: str = "current"
+) -> tuple[Tally, dict[int, Tally]]:
     """Every call of `calls` through condition `name`, scored and compared with its truth."""
     total = Tally()
     per_call: dict[int, Tally] = {}
@@ -161,7 +219,7 @@ def measure(calls: list[Call], name: str, params: Any = None) -> tuple[Tally, di
         if key not in _AGENT_CACHE:
             _AGENT_CACHE[key] = CONDITIONS[name](call, call.seed)
         shift = 104 if name.startswith("opus") else 0  # Opus's look-ahead delays the audio
-        scored = score_current(call.caller, _AGENT_CACHE[key], call, params)
+        scored = SCORERS[scorer](call.caller, _AGENT_CACHE[key], call, params)
         per_call[id(call)] = compare(call, scored, shift, f"{call.voice.name}#{call.seed}")
         total.add(per_call[id(call)])
     return total, per_call
@@ -233,6 +291,12 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="score with a TimingParams field changed (repeatable), to compare a choice",
     )
+    ap.add_argument(
+        "--scorer",
+        choices=list(SCORERS),
+        default="current",
+        help="the project's analysis, or a VAD library run per answer (onsets only)",
+    )
     args = ap.parse_args()
     params = _params(args.set)
     if not espeak_available():
@@ -250,7 +314,7 @@ def main() -> None:
     for part in parts:
         calls = calls_of(part, args.calls)
         for name in names:
-            total, per_call = measure(calls, name, params)
+            total, per_call = measure(calls, name, params, args.scorer)
             cls = CLASS[name]
             stop_p95 = p95(total.stop_errors)
             print(
