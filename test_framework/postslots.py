@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 class Turn:
@@ -49,8 +50,10 @@ def take_turn(directory: Path, count: int) -> Turn | None:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         # No turns to be had here (a read-only volume): the task waits for the calls to end,
-        # as it would with no turns at all.
-        log.warning("post-processing turns: cannot use %s (%s)", directory, exc)
+        # as it would with no turns at all. Said once per directory, not at every poll.
+        if str(directory) not in _warned:
+            _warned.add(str(directory))
+            log.warning("post-processing turns: cannot use %s (%s)", directory, exc)
         return None
     for index in range(count):
         handle = open(directory / f"{index}.lock", "ab")  # noqa: SIM115 (held past this call)

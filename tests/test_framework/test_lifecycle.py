@@ -464,6 +464,9 @@ def test_a_post_processing_turn_is_one_process_at_a_time_and_freed_when_its_hold
             assert turn.index == 0
         assert postslots.take_turn(tmp_path, 1) is not None  # given back on leaving the block
         assert postslots.take_turn(tmp_path, 0) is None  # no turns at all
+        blocked = tmp_path / "a-file"
+        blocked.write_text("")
+        assert postslots.take_turn(blocked / "turns", 1) is None  # cannot be made: none
     finally:
         holder.kill()
 
