@@ -114,3 +114,18 @@ def test_words_heard_over_several_lines_go_to_the_line_that_said_them() -> None:
         ["Is", "that", "every", "day?"],
     ]
     assert speech.share_words([], said) == [[], [], []]
+
+
+def test_lines_that_do_not_fit_one_window_go_in_several_passes() -> None:
+    """_batches: clips in order, as many to a pass as fit one shortened window with the gaps
+    between them; a clip longer than the window goes alone (transcribe() gives it the full
+    window)."""
+    sr = 16000
+    limit = speech.SHORT_CONTEXT_MAX_SECONDS * sr - 2 * speech.ASR_PAD_SAMPLES
+    second = np.zeros(sr, dtype=np.int16)
+    fits = int((limit + speech.BATCH_GAP_SAMPLES) // (sr + speech.BATCH_GAP_SAMPLES))
+    batches = speech._batches([second] * (fits + 1))
+    assert [len(b) for b in batches] == [fits, 1]
+    assert [k for b in batches for k in b] == list(range(fits + 1))
+    long = np.zeros(int(limit) + sr, dtype=np.int16)
+    assert speech._batches([second, long, second]) == [[0], [1], [2]]
