@@ -26,24 +26,34 @@ def _band_bins(frame: int, bands_hz: tuple[int, ...]) -> list[np.ndarray]:
     ]
 
 
+@lru_cache(maxsize=4)
+def _band_starts(frame: int, bands_hz: tuple[int, ...]) -> tuple[int, int, np.ndarray]:
+    """The bands' bins as one contiguous run (first bin, one past the last) and where each band
+    starts in it: summing bins into bands is then one reduceat."""
+    bins = _band_bins(frame, bands_hz)
+    first, last = int(bins[0][0]), int(bins[-1][-1]) + 1
+    assert all(len(b) and b[-1] - b[0] + 1 == len(b) for b in bins), "bands must be contiguous"
+    return first, last, np.array([int(b[0]) - first for b in bins])
+
+
 def band_db(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
     """Frames × bands, in dB re full scale (mean square; a full-scale sine reads −3). Frame t covers
     samples [t·hop, t·hop + frame) of `x`."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
     x = np.asarray(x, dtype=np.float64) / 32768.0
     if len(x) < p.frame:
         return np.full((0, len(p.bands_hz) - 1), p.floor_db)
-    count = 1 + (len(x) - p.frame) // p.hop
-    idx = np.arange(p.frame)[None, :] + p.hop * np.arange(count)[:, None]
+    frames = sliding_window_view(x, p.frame)[:: p.hop]  # a view: no copy of the track per frame
     w = _window(p.frame)
-    frames = x[idx]
     # Each frame's own mean is taken out first: a constant offset would otherwise leak
     # through the window into the lowest bands.
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    spectrum = np.fft.rfft(frames * w, axis=1)
+    spectrum = np.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * w, axis=1)
     # One-sided power per bin, normalised so that the bins sum to the frame's mean square
     # (re full scale): a band's level reads in dBFS.
     power = (spectrum.real**2 + spectrum.imag**2) * (2.0 / (p.frame * np.sum(w * w)))
-    bands = np.stack([power[:, b].sum(axis=1) for b in _band_bins(p.frame, p.bands_hz)], axis=1)
+    first, last, starts = _band_starts(p.frame, p.bands_hz)
+    bands = np.add.reduceat(power[:, first:last], starts, axis=1)
     db: np.ndarray = np.maximum(10 * np.log10(np.maximum(bands, 1e-30)), p.floor_db)
     return db
 
