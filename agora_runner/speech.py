@@ -112,8 +112,9 @@ class FasterWhisperASR:
     so a 3 s turn costs about a third of the CPU (bench/hearing.py). Decoding keeps its
     timestamps and stops at the first one past the end of the audio: on a shortened window the
     model otherwise tends to say the last sentence again into the padding. Live hearing uses
-    it (the caller needs the gist, at once, on a shared CPU); post-call transcripts use the
-    full window.
+    it (the caller needs the gist, at once, on a shared CPU); post-call transcripts use it
+    with a window of at least `min_window_seconds` (POST_MIN_WINDOW_SECONDS), and take the
+    caller's lines of a call in one pass (transcribe_many).
     """
 
     def __init__(
