@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,37 +61,10 @@ def voices_excerpt() -> None:
     line ends to the answer's end, under the bench's "voices 30 dB"."""
     voice = next(v for v in VOICES["tuning"] if v.name == "espeak-us")
     call = compose_call(voice, "tuning", 2)
-    agent = CONDITIONS["voices 30 dB"](call, call.seed)
     answer = call.answers[9]
-    line = next(
-        u
-        for u in call.utterances
-        if abs(round(u["speech_end"] * SAMPLE_RATE) - answer["caller_end"]) <= 1
-    )
+    line = _line_before(call, answer)
     lo = round(line["speech_start"] * SAMPLE_RATE) - SAMPLE_RATE // 2
-    hi = answer["end"] + SAMPLE_RATE // 4
-    (OUT / "voices.wav").write_bytes(stereo_wav(call.caller[lo:hi], agent[lo:hi]))
-    truth = {
-        "voice": voice.name,
-        "seed": call.seed,
-        "condition": "voices 30 dB",
-        "sample_rate": SAMPLE_RATE,
-        "caller_turns": [
-            {
-                "start_s": line["speech_start"] - lo / SAMPLE_RATE,
-                "end_s": line["speech_end"] - lo / SAMPLE_RATE,
-            }
-        ],
-        "answers": [
-            {
-                "caller_end": answer["caller_end"] - lo,
-                "onset": answer["onset"] - lo,
-                "text": answer["text"],
-            }
-        ],
-    }
-    (OUT / "voices.json").write_text(json.dumps(truth, indent=1) + "\n")
-    print(f"wrote {OUT / 'voices.wav'} ({(hi - lo) / SAMPLE_RATE:.1f} s)")
+    _write_excerpt("voices", call, "voices 30 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4)
 
 
 def noise_excerpt() -> None:
@@ -98,20 +72,32 @@ def noise_excerpt() -> None:
     42.47 s, with what comes before it from 40.6 s, and the first 1.5 s of the answer."""
     voice = next(v for v in VOICES["heldout"] if v.name == "piper-joe-slow")
     call = compose_call(voice, "heldout", 1004)
-    agent = CONDITIONS["white 10 dB"](call, call.seed)
     answer = next(a for a in call.answers if abs(a["caller_end"] / SAMPLE_RATE - 42.4737) < 1e-3)
-    line = next(
+    lo = round(40.6 * SAMPLE_RATE)
+    _write_excerpt("noise", call, "white 10 dB", answer, lo, answer["onset"] + 3 * SAMPLE_RATE // 2)
+
+
+def _line_before(call: Any, answer: dict[str, Any]) -> dict[str, Any]:
+    """The caller's line `answer` answers."""
+    return next(
         u
         for u in call.utterances
         if abs(round(u["speech_end"] * SAMPLE_RATE) - answer["caller_end"]) <= 1
     )
-    lo = round(40.6 * SAMPLE_RATE)
-    hi = answer["onset"] + 3 * SAMPLE_RATE // 2
-    (OUT / "noise.wav").write_bytes(stereo_wav(call.caller[lo:hi], agent[lo:hi]))
+
+
+def _write_excerpt(
+    name: str, call: Any, condition: str, answer: dict[str, Any], lo: int, hi: int
+) -> None:
+    """Samples [lo, hi) of `call` under `condition` as OUT/<name>.wav, and the truth of its one
+    caller line and answer, in the excerpt's own time, as OUT/<name>.json."""
+    agent = CONDITIONS[condition](call, call.seed)
+    line = _line_before(call, answer)
+    (OUT / f"{name}.wav").write_bytes(stereo_wav(call.caller[lo:hi], agent[lo:hi]))
     truth = {
-        "voice": voice.name,
+        "voice": call.voice.name,
         "seed": call.seed,
-        "condition": "white 10 dB",
+        "condition": condition,
         "sample_rate": SAMPLE_RATE,
         "caller_turns": [
             {
@@ -127,8 +113,8 @@ def noise_excerpt() -> None:
             }
         ],
     }
-    (OUT / "noise.json").write_text(json.dumps(truth, indent=1) + "\n")
-    print(f"wrote {OUT / 'noise.wav'} ({(hi - lo) / SAMPLE_RATE:.1f} s)")
+    (OUT / f"{name}.json").write_text(json.dumps(truth, indent=1) + "\n")
+    print(f"wrote {OUT / (name + '.wav')} ({(hi - lo) / SAMPLE_RATE:.1f} s)")
 
 
 if __name__ == "__main__":
