@@ -146,13 +146,20 @@ def measure_background(
     )
 
 
+def frames_of(ms: int, p: TimingParams = PARAMS) -> int:
+    """Milliseconds in frames (at least one)."""
+    return max(1, int(ms * SAMPLE_RATE / 1000 / p.hop))
+
+
 def averaged_db(level: np.ndarray, ms: int, p: TimingParams = PARAMS) -> np.ndarray:
-    """Per frame, the broadband level (dB) averaged (as power) over the `ms` that start there;
-    the level itself where fewer frames are left than that."""
-    n = max(1, int(ms * SAMPLE_RATE / 1000 / p.hop))
+    """Per frame (the first axis), the level (dB) averaged as power over the `ms` that start
+    there; one average of all where fewer frames are left than that."""
+    n = frames_of(ms, p)
+    linear = 10 ** (level / 10)
     if len(level) <= n:
-        return np.array([10 * np.log10(np.mean(10 ** (level / 10)))]) if len(level) else level
-    c = np.concatenate([[0.0], np.cumsum(10 ** (level / 10))])
+        whole: np.ndarray = 10 * np.log10(np.mean(linear, axis=0, keepdims=True))
+        return whole if len(level) else level
+    c = np.concatenate([np.zeros((1, *linear.shape[1:])), np.cumsum(linear, axis=0)])
     averaged: np.ndarray = 10 * np.log10(np.maximum((c[n:] - c[:-n]) / n, 1e-30))
     return averaged
 
@@ -161,10 +168,6 @@ def modulation_db(bands: np.ndarray, p: TimingParams = PARAMS) -> float:
     """How much the background's level moves at the pace of syllables: per band, the spread
     (dB) of its power averaged over modulation_ms, in the median band. Averaging takes out a
     steady noise's own frame-to-frame scatter and keeps the swings of voices or music."""
-    n = max(1, int(p.modulation_ms * SAMPLE_RATE / 1000 / p.hop))
-    if len(bands) <= n:
+    if len(bands) <= frames_of(p.modulation_ms, p):
         return 0.0
-    linear = 10 ** (bands / 10)
-    c = np.cumsum(np.vstack([np.zeros((1, linear.shape[1])), linear]), axis=0)
-    smooth = (c[n:] - c[:-n]) / n
-    return float(np.median(np.std(10 * np.log10(np.maximum(smooth, 1e-30)), axis=0)))
+    return float(np.median(np.std(averaged_db(bands, p.modulation_ms, p), axis=0)))

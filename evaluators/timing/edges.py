@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .background import FLUCTUATING, SILENCE, STEADY, Background, averaged_db
+from .background import FLUCTUATING, SILENCE, STEADY, Background, averaged_db, frames_of
 from .params import PARAMS, TimingParams
 from .signal import (
     SAMPLE_RATE,
@@ -253,7 +253,7 @@ def _present(a: Analysis, bg: Background, first: int, p: TimingParams) -> bool:
     if not len(level):
         return False
     over = averaged_db(level, p.presence_ms, p) > bg.presence_floor_dbfs + p.presence_margin_db
-    n = max(1, int(p.presence_ms * SAMPLE_RATE / 1000 / p.hop))
+    n = frames_of(p.presence_ms, p)
     run = np.convolve(over.astype(np.int64), np.ones(n, dtype=np.int64), mode="valid")
     return bool(len(run) and run.max() >= n)
 
