@@ -24,6 +24,7 @@ from common.vocabulary import EndedReason, ReplyOutcome
 from common.wav import speech_edges
 
 from .audio import FRAME_SAMPLES, SAMPLE_RATE, TurnTracker
+from .cpu import scheduling
 from .errors import JoinError, RunnerError
 from .noise import noise_track
 from .policy import CallerPolicy, Decision
@@ -580,7 +581,7 @@ class SimulatedCall:
             agent_uid=self.agent_uid,
             other_uids=sorted(self.other_uids),
             error=self.error,
-            pacing=self.speaker.pacing(),
+            pacing={**self.speaker.pacing(), "scheduled": scheduling()},
         )
 
 

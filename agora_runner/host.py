@@ -9,13 +9,16 @@ calls, not one process per call. The thread that asked for a call waits for its 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .cpu import pace_first
 from .loop import new_event_loop
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Calls hand blocking work (speech synthesis, hearing, an LLM policy) to the loop's executor;
 # every call may have one or two such jobs waiting at once.
@@ -30,6 +33,8 @@ class CallTimeLimit(Exception):
 
 class SharedLoop:
     def __init__(self) -> None:
+        self.pacing_priority = 0  # the loop thread's real-time priority (cpu.pace_first)
+        self.pacing = "normal"  # what the loop thread got
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -44,6 +49,14 @@ class SharedLoop:
                 ready = threading.Event()
 
                 def main() -> None:
+                    self.pacing = pace_first(self.pacing_priority)
+                    if self.pacing_priority and not self.pacing.startswith("realtime"):
+                        log.warning(
+                            "the calls loop runs %s, not real-time: grant CAP_SYS_NICE "
+                            "(docker-compose: cap_add SYS_NICE) or frames may go out late "
+                            "on a busy machine",
+                            self.pacing,
+                        )
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
                     loop.run_forever()

@@ -21,6 +21,7 @@ from common.llm import LLMConfig
 
 from . import host, loop
 from .call import SimulatedCall, lowered, run_call_async
+from .cpu import pacing_first
 from .errors import RunCancelled, RunnerError, ScenarioError, SessionEndpointError
 from .policy import (
     CallerPolicy,
@@ -204,13 +205,16 @@ def execute_call(
     time_limit: float | None = None,
     synthesis_budget: float = 30.0,
     on_joining: Callable[[], None] | None = None,
+    pacing_priority: int = 0,
 ) -> CallOutcome:
     """Synthesise the caller's known lines, fetch join details, hold the call. Setting `stop`
     (from another thread) ends any of these within a second, keeping what was recorded.
     `shared_loop`: hold the call on this process's one loop for all its calls
     (agora_runner.host), not a loop of its own. `time_limit` bounds the whole: what the
     synthesis and the endpoint take comes out of what the call may take (host.CallTimeLimit).
-    `on_joining` is called once the join details are in, as the call begins."""
+    `on_joining` is called once the join details are in, as the call begins.
+    `pacing_priority`: the real-time priority of the thread that paces the call's frames
+    (cpu.pace_first; 0: a normal thread)."""
     started = time.monotonic()
     lines = known_lines(spec.caller, spec.goodbye_line)
     check_lines(lines)
@@ -252,8 +256,11 @@ def execute_call(
     if shared_loop:
         if time_limit is not None:
             time_limit = max(1.0, time_limit - (time.monotonic() - started))
-        return host.shared_loop().run(run_call_async(call), time_limit=time_limit)
-    return loop.run(run_call_async(call))
+        shared = host.shared_loop()
+        shared.pacing_priority = pacing_priority  # taken when its thread starts
+        return shared.run(run_call_async(call), time_limit=time_limit)
+    with pacing_first(pacing_priority):
+        return loop.run(run_call_async(call))
 
 
 CALL_SWITCH_INTERVAL = 0.001

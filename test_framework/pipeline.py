@@ -158,6 +158,7 @@ def live_call(
         time_limit=time_limit,
         synthesis_budget=settings.SYNTHESIS_BUDGET_SECONDS,
         on_joining=on_joining,
+        pacing_priority=settings.CALLS_PACING_PRIORITY,
     )
 
 

@@ -142,6 +142,50 @@ def test_a_post_processing_worker_can_run_on_idle_cpu_only() -> None:
     set_cpu_policy("normal")  # the default: nothing changes
 
 
+def test_the_calls_loop_paces_real_time_where_it_may_and_says_so_where_it_may_not() -> None:
+    """CEKURA_CALLS_PACING_PRIORITY: the thread that paces frames runs SCHED_FIFO, and the
+    threads it starts run as normal tasks. docker-compose grants the calls worker the
+    capability it takes. Without it (setpriv drops it) the thread stays as it was, and says
+    so; 0 leaves it. A pool thread paced for one call goes back to what it was."""
+    import shutil
+    import subprocess
+    import sys
+
+    from agora_runner.cpu import pacing_first, scheduling
+
+    assert "SYS_NICE" in compose()["services"]["worker"].get("cap_add", [])
+    code = (
+        "import threading; from agora_runner.cpu import pace_first, scheduling; "
+        "print(pace_first(0), end=' '); print(pace_first(7), scheduling(), end=' '); "
+        "seen = []; t = threading.Thread(target=lambda: seen.append(scheduling())); "
+        "t.start(); t.join(); print(seen[0])"
+    )
+
+    def run(*prefix: str) -> str:
+        return subprocess.run(
+            [*prefix, sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            cwd=ROOT,
+        ).stdout.strip()
+
+    if not shutil.which("setpriv"):
+        pytest.skip("util-linux's setpriv is needed to run without CAP_SYS_NICE")
+    unprivileged = run("setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice")
+    assert unprivileged == "normal normal normal normal"
+    privileged = run()
+    if privileged.startswith("normal normal"):  # no CAP_SYS_NICE here either
+        pytest.skip("this machine grants no real-time scheduling")
+    assert privileged == "normal realtime 7 realtime 7 normal"
+
+    before = scheduling()
+    with pacing_first(7) as got:
+        assert got == scheduling() == "realtime 7"
+    assert scheduling() == before
+
+
 def test_every_environment_variable_the_settings_read_is_in_the_readme() -> None:
     """The README's configuration table is the users' reference: nothing the settings read may
     be missing from it."""

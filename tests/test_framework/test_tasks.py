@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -82,6 +83,7 @@ def test_run_completes_with_transcript_metrics_and_recording(
         pacing["frames"] >= run.duration_seconds * 90
         and 0 <= pacing["p50_ms"] <= pacing["p99_ms"] <= pacing["max_ms"]
     )
+    assert re.fullmatch(r"realtime \d+|nice -?\d+|normal", pacing["scheduled"]), pacing
     assert 0 < run.metadata["asr_real_time_factor"] < 1  # post-processing timed its transcription
     roles = [t["role"] for t in run.transcript_object]
     assert roles[:2] == ["Main Agent", "Testing Agent"] and "Main Agent" in roles[2:]
