@@ -516,6 +516,11 @@ def _report(
             f"{max(js):.2f} ms"
         )
     print(f"most simultaneous calls held with every call's jitter p99 <= 5 ms: {held}")
+    scheduled = Counter(str(pacing.get("scheduled", "?")) for _, _, pacing in spans)
+    print(
+        "the calls loop was scheduled (metadata.pacing.scheduled): "
+        + ", ".join(f"{how} ({n} calls)" for how, n in scheduled.most_common())
+    )
     print(
         f"API latency under load: run_scenarios_agora p50 {pct(launch_ms, 50):.0f} ms, p99 "
         f"{pct(launch_ms, 99):.0f} ms (n={len(launch_ms)}); "
