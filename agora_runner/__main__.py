@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     hear.add_argument("--threads", type=int, default=1)
     hear.add_argument("--nice", type=int, default=10)
     hear.add_argument("--cpu-policy", choices=["normal", "batch", "idle"], default="normal")
+    synth = sub.add_parser(
+        "synth-server",
+        help="a calls worker's synthesis helper (speaks a pipe protocol; see "
+        "agora_runner.synthesis)",
+    )
+    synth.add_argument("--nice", type=int, default=10)
     check = sub.add_parser("check-endpoint", help="call a session endpoint as a run would")
     check.add_argument("--url", required=True)
     check.add_argument("--client-id", required=True)
@@ -138,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         from .hearing import serve
 
         serve(args.threads, args.nice, cpu_policy=args.cpu_policy)
+    elif args.command == "synth-server":
+        from .synthesis import serve as serve_synthesis
+
+        serve_synthesis(args.nice)
     return 0
 
 

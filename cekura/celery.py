@@ -27,10 +27,10 @@ def _prepare_worker_process(**_: object) -> None:
     if settings.WORKER_NICE:
         os.nice(settings.WORKER_NICE)
     set_cpu_policy(settings.WORKER_CPU_POLICY)
-    from agora_runner.speech import get_tts
+    if "tts" in settings.WORKER_PRELOAD:  # the caller's voice (its helper), its model loaded
+        from test_framework.pipeline import call_synthesis
 
-    if "tts" in settings.WORKER_PRELOAD:
-        get_tts().synthesize("Hello.")  # the first synthesis of a process is the slow one
+        call_synthesis().synthesize("Hello.")  # the first synthesis of a process is the slow one
     if "hearing" in settings.WORKER_PRELOAD:  # the call's hearing helper, its model loaded
         import numpy as np
 

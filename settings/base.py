@@ -290,6 +290,10 @@ POST_ASR_SHORT_CONTEXT = env.bool("CEKURA_POST_ASR_SHORT_CONTEXT", default=True)
 # A live call hears the agent through a helper process of its own (agora_runner.hearing), so
 # transcription never stalls the call's frame pacing; 0 hears in a thread of the call's process.
 HEARING_PROCESS = env.bool("CEKURA_HEARING_PROCESS", default=True)
+# …and speaks through one (agora_runner.synthesis): Piper holds the GIL for parts of every
+# sentence, which stalled the pacing of every call when each call had lines of its own to
+# synthesise (bench/load.py --distinct-lines). 0 synthesises in the calls worker's process.
+SYNTHESIS_PROCESS = env.bool("CEKURA_SYNTHESIS_PROCESS", default=True)
 # A calls worker holds its calls on one shared event loop (agora_runner.host), on Celery's
 # threads pool, heard by CALLS_HEARING_HELPERS helper processes. Off: a process per call
 # (prefork), which paces frames less evenly and costs more CPU and memory per call.

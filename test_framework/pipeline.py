@@ -29,6 +29,7 @@ from agora_runner.hearing import get_hearing
 from agora_runner.host import CallTimeLimit
 from agora_runner.runner import execute_call
 from agora_runner.speech import get_asr, get_tts
+from agora_runner.synthesis import get_synthesis
 from agora_runner.transcribe import transcribe_call, transcript_text
 from agora_runner.types import CallOutcome, CallRecording, CallSpec
 from cekura.dbretry import with_db_retry
@@ -151,7 +152,7 @@ def live_call(
         hearing = get_asr(settings.ASR_BACKEND, settings.ASR_THREADS, settings.WHISPER_CHECKPOINT)
     return execute_call(
         spec,
-        tts=get_tts(),
+        tts=call_synthesis(),
         asr=hearing,
         stop=stop,
         shared_loop=settings.CALLS_SHARED_LOOP,
@@ -232,6 +233,13 @@ def _run_claimed(run_id: int, gate: Pass, runner: Runner) -> None:
             EndedReason.PIPELINE_ERROR,
             infrastructure=True,
         )
+
+
+def call_synthesis() -> Any:
+    """The caller's voice in this worker's calls: Piper, by default in a helper process of the
+    worker (agora_runner.synthesis: Piper holds the GIL the calls' pacing needs), its lines
+    kept once made."""
+    return get_synthesis() if settings.SYNTHESIS_PROCESS else get_tts()
 
 
 def call_hearing() -> Any:
