@@ -303,7 +303,7 @@ CALLS_HEARING_HELPERS = env.int("CEKURA_CALLS_HEARING_HELPERS", default=2)
 # never waits behind other work for a CPU (agora_runner.cpu.pace_first; 0: a normal thread).
 # Needs CAP_SYS_NICE: docker-compose.yml grants it to the calls worker; without it the thread
 # is niced -10 where allowed, and a warning says so. bench/load.py: at 20 calls, jitter p99
-# 13.6 → 3.7 ms on a machine where the calls loop waited for a CPU (docs/benchmarks.md).
+# median 13.6 → 4.5 ms on a machine where the calls loop waited for a CPU (docs/benchmarks.md).
 CALLS_PACING_PRIORITY = env.int("CEKURA_CALLS_PACING_PRIORITY", default=10)
 # Post-processing waits up to this long while calls are live on its own machine, so that
 # transcription does not share the CPU (and its caches) with calls pacing their frames

@@ -29,8 +29,7 @@ def test_a_line_is_the_same_audio_as_in_process_and_is_made_once(
     made = helper.synthesized
     assert helper.synthesize(line) is audio and helper.synthesized == made, "kept, not made again"
     faster = helper.synthesize(line, 1.3)
-    assert helper.synthesized == made + 1 and len(faster) < len(audio)
-    assert np.array_equal(faster, tts.synthesize(line, 1.3))
+    assert helper.synthesized == made + 1 and len(faster) < len(audio), "another speed: made"
 
 
 def test_a_helper_that_died_is_replaced_and_a_line_it_cannot_say_is_an_error(
