@@ -109,7 +109,7 @@ class VoiceDetector:
             if level < ENERGY_FLOOR or (floor is not None and level < floor * self._margin):
                 self._learn(level)
                 continue
-            least = max(ENERGY_FLOOR, (self._floor or 0.0) * 1.5)
+            least = max(ENERGY_FLOOR, (floor or 0.0) * 1.5)
             if not nth_loudest[i] > least * least * per_block:
                 continue  # a click
             voiced = self._vad.is_speech(raw[i * FRAME_BYTES : (i + 1) * FRAME_BYTES], SAMPLE_RATE)

@@ -17,14 +17,14 @@ import logging
 import os
 import queue
 import struct
-import subprocess
 import sys
 import threading
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from .cpu import set_cpu_policy
+from .helper import HelperProcess
 from .speech import FasterWhisperASR, Transcriber
 
 log = logging.getLogger(__name__)
@@ -32,64 +32,34 @@ HEADER = struct.Struct("<I")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # ~35 minutes of audio
 
 
-class HearingProcess:
+class HearingProcess(HelperProcess):
     """A Transcriber whose work runs in a helper process (started on first use, restarted if it
     dies). Thread-safe: one request at a time."""
 
-    def __init__(self, threads: int = 1, nice: int = 10, cpu_policy: str = "idle") -> None:
-        self.threads, self.nice, self.cpu_policy = threads, nice, cpu_policy
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
+    what, unit = "hearing", "turn"
 
-    def _start(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agora_runner",
-                "hear-server",
-                "--threads",
-                str(self.threads),
-                "--nice",
-                str(self.nice),
-                "--cpu-policy",
-                self.cpu_policy,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
+    def __init__(self, threads: int = 1, nice: int = 10, cpu_policy: str = "idle") -> None:
+        super().__init__(
+            "hear-server",
+            "--threads",
+            str(threads),
+            "--nice",
+            str(nice),
+            "--cpu-policy",
+            cpu_policy,
         )
 
     def transcribe(self, audio: np.ndarray) -> str:
         data = np.asarray(audio, dtype=np.int16).tobytes()
-        with self._lock:
-            for attempt in (1, 2):
-                if self._proc is None or self._proc.poll() is not None:
-                    self._proc = self._start()
-                proc = self._proc
-                assert proc.stdin is not None and proc.stdout is not None
-                try:
-                    proc.stdin.write(HEADER.pack(len(data)) + data)
-                    proc.stdin.flush()
-                    line = proc.stdout.readline()
-                    if not line:
-                        raise OSError("the hearing process exited")
-                    return str(json.loads(line)["text"])
-                except (OSError, ValueError, KeyError) as exc:
-                    log.warning(
-                        "hearing process failed (%s); %s",
-                        exc.__class__.__name__,
-                        "restarting it" if attempt == 1 else "giving up on this turn",
-                    )
-                    self.close()
-            return ""  # the turn goes unheard; post-processing still transcribes the call
+        text = self.exchange(HEADER.pack(len(data)) + data, _read_text)
+        return "" if text is None else text  # unheard; post-processing still transcribes it
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+
+def _read_text(out: IO[bytes]) -> str:
+    line = out.readline()
+    if not line:
+        raise OSError("the hearing process exited")
+    return str(json.loads(line)["text"])
 
 
 class HearingPool:

@@ -34,7 +34,6 @@ class CallTimeLimit(Exception):
 class SharedLoop:
     def __init__(self) -> None:
         self.pacing_priority = 0  # the loop thread's real-time priority (cpu.pace_first)
-        self.pacing = "normal"  # what the loop thread got
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -49,13 +48,13 @@ class SharedLoop:
                 ready = threading.Event()
 
                 def main() -> None:
-                    self.pacing = pace_first(self.pacing_priority)
-                    if self.pacing_priority and not self.pacing.startswith("realtime"):
+                    got = pace_first(self.pacing_priority)
+                    if self.pacing_priority and not got.startswith("realtime"):
                         log.warning(
                             "the calls loop runs %s, not real-time: grant CAP_SYS_NICE "
                             "(docker-compose: cap_add SYS_NICE) or frames may go out late "
                             "on a busy machine",
-                            self.pacing,
+                            got,
                         )
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)

