@@ -28,8 +28,9 @@ test: $(STAMP)
 	bash .ci/ensure-chromium
 	$(PY) -m pytest -n 2 --dist loadgroup
 
+# Everything but the end-to-end, real-time and slow tests (those three run in make test).
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not e2e and not realtime"
+	$(PY) -m pytest -n 2 -m "not e2e and not realtime and not slow"
 
 # Static checks: lint, formatting, types (mypy with the Django and DRF stubs), the architecture's
 # import contracts (pyproject.toml).

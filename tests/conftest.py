@@ -13,15 +13,42 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REALTIME_FIXTURES = {"demo_stack"}
 
 
+# Tests that load the speech models: seconds each, where most tests take milliseconds.
+MODEL_FIXTURES = {"tts", "asr"}
+
+
+def _cost(item: pytest.Item) -> int:
+    """A rough rank of a test's wall time: end-to-end, then real-time calls, then tests that
+    load speech models or are marked slow, then the rest."""
+    if item.get_closest_marker("e2e"):
+        return 0
+    if item.get_closest_marker("realtime"):
+        return 1
+    if item.get_closest_marker("slow") or MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return 2
+    return 3
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REALTIME_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.realtime)
-        if item.get_closest_marker("e2e"):
-            # Under pytest-xdist (make test: -n 2 --dist loadgroup) the end-to-end tests, each
-            # a whole stack of processes, run one after another on one worker, while the
+        e2e = item.get_closest_marker("e2e")
+        if e2e is not None and e2e.kwargs.get("stack", True):
+            # Under pytest-xdist (make test: -n 2 --dist loadgroup) the end-to-end tests that
+            # start a whole stack of processes run one after another on one worker, while the
             # others run on the rest.
             item.add_marker(pytest.mark.xdist_group("e2e"))
+    # Modules holding the longest tests first (xdist hands out work in this order): the worker
+    # that finishes the end-to-end chain then picks up short tests, not a 40 s call that the
+    # other worker would have to wait out alone at the end. A module stays in one piece, so
+    # its module-scoped fixtures are made once.
+    module_cost: dict[str, int] = {}
+    for item in items:
+        module_cost[item.nodeid.split("::")[0]] = min(
+            module_cost.get(item.nodeid.split("::")[0], 3), _cost(item)
+        )
+    items.sort(key=lambda item: module_cost[item.nodeid.split("::")[0]])
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ import pytest
 from cekura import embedded
 from cekura.embedded import EmbeddedStack
 
+pytestmark = pytest.mark.slow  # seconds of waiting: make test, not make test-fast
+
 SERVE = [sys.executable, "-c", "import time\nprint('up', flush=True)\nwhile True: time.sleep(1)"]
 DIE = [sys.executable, "-c", "print('dying', flush=True); raise SystemExit(3)"]
 

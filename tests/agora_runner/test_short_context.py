@@ -12,6 +12,8 @@ from agora_runner import speech
 from agora_runner.speech import FasterWhisperASR
 from evaluators.text import word_error_rate
 
+pytestmark = pytest.mark.slow  # tens of seconds of CPU: make test, not make test-fast
+
 # Short lines were where a shortened window made the model say the line again into the
 # padding ("Can I bring my son? Can I bring my son? Can I bring").
 LINES = [

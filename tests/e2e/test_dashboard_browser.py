@@ -248,6 +248,7 @@ def test_configure_run_watch_and_listen(
     ctx.close()
 
 
+@pytest.mark.e2e(stack=False)  # a browser and the live server only: no stack of processes
 def test_daily_use(browser: Any, live_server: Any) -> None:
     """What a person meets on the first day, without a call: long lists, a result that failed,
     credits running out, a refresh after creating a key, a stale link, the phone."""
