@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 
 from celery import Celery
@@ -46,6 +47,10 @@ def _prepare_worker_process(**_: object) -> None:
         from test_framework.pipeline import post_asr
 
         post_asr()
+    # What the process has made by now (Django, the models' wrappers) lives as long as it
+    # does: out of the collector's sight, so a full collection, which holds the GIL from the
+    # thread that triggers it while a call's pacing thread waits, walks only what calls made.
+    gc.freeze()
 
 
 @worker_ready.connect

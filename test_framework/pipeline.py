@@ -33,7 +33,7 @@ from agora_runner.synthesis import get_synthesis
 from agora_runner.transcribe import transcribe_call, transcript_text
 from agora_runner.types import CallOutcome, CallRecording, CallSpec
 from cekura.dbretry import with_db_retry
-from cekura.logcontext import bound, in_context
+from cekura.logcontext import bound
 from common.vocabulary import EndedReason
 from common.wav import stereo_wav
 from evaluators.catalogue import score_call
@@ -87,41 +87,90 @@ def _fail_post(run_id: int, message: str, *, status: str = Status.FAILED) -> Non
     )
 
 
-class Watchdog:
-    """While a run is held: a heartbeat every few seconds (so the reaper knows the worker
-    lives), and the hang-up signal when someone cancels the run."""
+class Heartbeats:
+    """The heartbeats of every run this process holds, from one thread: every
+    RUN_HEARTBEAT_SECONDS one update for all of them (so the reaper knows the worker lives) and
+    one query for those someone cancelled, whose hang-up signal it sets. A calls worker holds
+    twenty calls at a time; a thread, a database connection and two queries a second for each
+    were twenty threads taking the GIL from the calls' pacing. The thread ends when the process
+    holds no run, and starts again with the next (also in a forked child)."""
 
-    def __init__(self, run_id: int) -> None:
-        self.run_id = run_id
-        self.stop = threading.Event()  # handed to the call: set → hang up now
-        self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=in_context(self._loop), name=f"run-{run_id}-watchdog", daemon=True
-        )
+    def __init__(self) -> None:
+        self._held: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, run_id: int) -> threading.Event:
+        """Beat for this run from now on (the first beat at once). Returns its hang-up signal."""
+        stop = threading.Event()
+        with self._lock:
+            self._held[run_id] = stop
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="run-heartbeats", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+        return stop
+
+    def release(self, run_id: int) -> None:
+        with self._lock:
+            self._held.pop(run_id, None)
+
+    def held(self) -> list[int]:
+        with self._lock:
+            return list(self._held)
 
     def _loop(self) -> None:
         try:
-            while not self._done.is_set():
-                try:
-                    if services.run_heartbeat(run_id=self.run_id) and not self.stop.is_set():
-                        log.info("run %s: cancellation asked for; hanging up", self.run_id)
-                        self.stop.set()
-                except Exception as exc:  # the database blinked: a fresh session on the next beat
-                    log.warning(
-                        "run %s: heartbeat failed (%s)", self.run_id, exc.__class__.__name__
-                    )
-                    connection.close()
-                self._done.wait(settings.RUN_HEARTBEAT_SECONDS)
+            while True:
+                self._wake.clear()  # a run held from here on wakes the wait below
+                with self._lock:
+                    held = dict(self._held)
+                    if not held:
+                        self._thread = None
+                        return
+                self._beat(held)
+                self._wake.wait(settings.RUN_HEARTBEAT_SECONDS)
         finally:
             connection.close()
 
+    def _beat(self, held: dict[int, threading.Event]) -> None:
+        try:
+            cancelled = services.runs_heartbeat(run_ids=held)
+        except Exception as exc:  # the database blinked: a fresh session on the next beat
+            log.warning(
+                "heartbeat of runs %s failed (%s)",
+                ", ".join(map(str, sorted(held))),
+                exc.__class__.__name__,
+            )
+            connection.close()
+            return
+        for run_id in cancelled:
+            stop = held[run_id]
+            if not stop.is_set():
+                log.info("run %s: cancellation asked for; hanging up", run_id)
+                stop.set()
+
+
+HEARTBEATS = Heartbeats()
+
+
+class Watchdog:
+    """While a run is held: its heartbeat (HEARTBEATS), and `stop`, the hang-up signal set
+    when someone cancels the run."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.stop = threading.Event()
+
     def __enter__(self) -> Watchdog:
-        self._thread.start()
+        self.stop = HEARTBEATS.hold(self.run_id)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(5)
+        HEARTBEATS.release(self.run_id)
 
 
 def _owners(run_id: int) -> tuple[int | None, int | None]:

@@ -41,6 +41,7 @@ from .runs import (
     run_mark_joining,
     run_request_cancel,
     run_store_call,
+    runs_heartbeat,
     runs_send,
 )
 from .schedules import cron_job_schedule, cron_jobs_fire_due
@@ -92,6 +93,7 @@ __all__ = [
     "run_mark_joining",
     "run_request_cancel",
     "run_store_call",
+    "runs_heartbeat",
     "runs_reap",
     "runs_requeue_lost",
     "runs_send",

@@ -5,6 +5,7 @@ change goes through test_framework.lifecycle."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -277,10 +278,21 @@ def run_cancel_requested(*, run_id: int) -> bool:
 
 def run_heartbeat(*, run_id: int) -> bool:
     """The worker holding the run is alive. Returns True when a cancellation was asked for."""
-    Run.objects.filter(pk=run_id, status__in=[Status.RUNNING, Status.EVALUATING]).update(
+    return run_id in runs_heartbeat(run_ids=[run_id])
+
+
+def runs_heartbeat(*, run_ids: Iterable[int]) -> set[int]:
+    """The worker holding these runs is alive: one update for all of them. Returns those whose
+    cancellation was asked for."""
+    ids = list(run_ids)
+    Run.objects.filter(pk__in=ids, status__in=[Status.RUNNING, Status.EVALUATING]).update(
         heartbeat_at=timezone.now()
     )
-    return run_cancel_requested(run_id=run_id)
+    return set(
+        Run.objects.filter(pk__in=ids, cancel_requested_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def pre_trigger_settled(delivery: WebhookDelivery) -> None:

@@ -6,10 +6,13 @@ hold one are in test_tasks.py and test_lifecycle.py."""
 from __future__ import annotations
 
 import threading
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from agora_runner.errors import RunnerError
 from agora_runner.host import CallTimeLimit
@@ -158,6 +161,40 @@ def test_end_call_reaches_the_live_call_through_its_heartbeat(post_inline: list[
     assert (run.status, run.ended_reason) == (Status.CANCELLED, EndedReason.RUN_CANCELLED)
     assert run.recording and run.transcript_object and not run.evaluation.get("metrics")
     assert not run.credit_refunded  # it connected: charged
+
+
+def test_one_thread_beats_for_every_held_run_and_hangs_up_only_the_cancelled_one(
+    settings: Any,
+) -> None:
+    settings.RUN_HEARTBEAT_SECONDS = 0.05
+    old = timezone.now() - timedelta(minutes=5)
+    runs = [RunFactory(status=Status.RUNNING, heartbeat_at=old) for _ in range(3)]
+    ended = RunFactory(status=Status.COMPLETED, heartbeat_at=old)
+    beats = pipeline.Heartbeats()
+    stops = {run.pk: beats.hold(run.pk) for run in [*runs, ended]}
+
+    def threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "run-heartbeats"]
+
+    assert len(threads()) == 1  # one thread for four runs
+    wait_until(lambda: all(Run.objects.get(pk=r.pk).heartbeat_at > old for r in runs))
+    assert Run.objects.get(pk=ended.pk).heartbeat_at == old  # an ended run is not revived
+    services.run_request_cancel(run=Run.objects.get(pk=runs[1].pk))
+    assert stops[runs[1].pk].wait(10)
+    assert not any(stops[r.pk].is_set() for r in (runs[0], runs[2], ended))
+    for run_id in stops:
+        beats.release(run_id)
+    wait_until(lambda: not threads())  # nothing held: the thread ends
+    again = beats.hold(runs[0].pk)  # and the next run held starts it again
+    assert len(threads()) == 1 and not again.is_set()
+    beats.release(runs[0].pk)
+
+
+def wait_until(condition: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "never came true"
+        time.sleep(0.02)
 
 
 def test_a_run_cancelled_while_scored_ends_cancelled_unscored(
