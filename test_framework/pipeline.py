@@ -96,16 +96,18 @@ class Heartbeats:
     holds no run, and starts again with the next (also in a forked child)."""
 
     def __init__(self) -> None:
-        self._held: dict[int, threading.Event] = {}
+        self._held: dict[int, threading.Event] = {}  # run → its hang-up signal
+        self._holders: dict[int, int] = {}  # run → how many hold it (a call, then its post)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def hold(self, run_id: int) -> threading.Event:
-        """Beat for this run from now on (the first beat at once). Returns its hang-up signal."""
-        stop = threading.Event()
+        """Beat for this run from now on (the first beat at once). Returns its hang-up signal,
+        the same one to every holder of the run."""
         with self._lock:
-            self._held[run_id] = stop
+            stop = self._held.setdefault(run_id, threading.Event())
+            self._holders[run_id] = self._holders.get(run_id, 0) + 1
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._loop, name="run-heartbeats", daemon=True
@@ -115,12 +117,14 @@ class Heartbeats:
         return stop
 
     def release(self, run_id: int) -> None:
+        """One holder is done with the run; the beats stop when the last one is."""
         with self._lock:
-            self._held.pop(run_id, None)
-
-    def held(self) -> list[int]:
-        with self._lock:
-            return list(self._held)
+            left = self._holders.get(run_id, 0) - 1
+            if left > 0:
+                self._holders[run_id] = left
+            else:
+                self._holders.pop(run_id, None)
+                self._held.pop(run_id, None)
 
     def _loop(self) -> None:
         try:

@@ -182,6 +182,12 @@ def test_one_thread_beats_for_every_held_run_and_hangs_up_only_the_cancelled_one
     services.run_request_cancel(run=Run.objects.get(pk=runs[1].pk))
     assert stops[runs[1].pk].wait(10)
     assert not any(stops[r.pk].is_set() for r in (runs[0], runs[2], ended))
+    # A second holder of a run (its post-processing, inline) shares its signal, and the beats
+    # go on until both are done with it.
+    assert beats.hold(runs[1].pk) is stops[runs[1].pk]
+    beats.release(runs[1].pk)
+    Run.objects.filter(pk=runs[1].pk).update(heartbeat_at=old)
+    wait_until(lambda: Run.objects.get(pk=runs[1].pk).heartbeat_at > old)
     for run_id in stops:
         beats.release(run_id)
     wait_until(lambda: not threads())  # nothing held: the thread ends
