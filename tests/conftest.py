@@ -12,7 +12,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # speed): marked `realtime`, it runs in `make test` and not in `make test-fast`.
 REALTIME_FIXTURES = {"demo_stack"}
 
-
 # Tests that load the speech models: seconds each, where most tests take milliseconds.
 MODEL_FIXTURES = {"tts", "asr"}
 
@@ -39,16 +38,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             # start a whole stack of processes run one after another on one worker, while the
             # others run on the rest.
             item.add_marker(pytest.mark.xdist_group("e2e"))
+
     # Modules holding the longest tests first (xdist hands out work in this order): the worker
     # that finishes the end-to-end chain then picks up short tests, not a 40 s call that the
     # other worker would have to wait out alone at the end. A module stays in one piece, so
     # its module-scoped fixtures are made once.
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
     module_cost: dict[str, int] = {}
     for item in items:
-        module_cost[item.nodeid.split("::")[0]] = min(
-            module_cost.get(item.nodeid.split("::")[0], 3), _cost(item)
-        )
-    items.sort(key=lambda item: module_cost[item.nodeid.split("::")[0]])
+        module_cost[module(item)] = min(module_cost.get(module(item), 3), _cost(item))
+    items.sort(key=lambda item: module_cost[module(item)])
 
 
 @pytest.fixture(scope="session")

@@ -191,8 +191,9 @@ def test_runs_that_cannot_connect_fail_with_a_readable_reason(
     ],
 )
 def test_agent_faults_end_runs_with_the_matching_reason(
-    db: Any, wired: Any, query: str, status: str, success: bool, ended: str
+    db: Any, wired: Any, settings: Any, query: str, status: str, success: bool, ended: str
 ) -> None:
+    settings.SILENCE_LIMIT_SECONDS = 4
     run = queued_run(demo_agent(wired, query), first_message="Hello, when are you open?")
     run_execute(run.pk)
     run.refresh_from_db()
