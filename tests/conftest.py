@@ -41,8 +41,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     # Modules holding the longest tests first (xdist hands out work in this order): the worker
     # that finishes the end-to-end chain then picks up short tests, not a 40 s call that the
-    # other worker would have to wait out alone at the end. A module stays in one piece, so
-    # its module-scoped fixtures are made once.
+    # other worker would have to wait out alone at the end. A module is ranked as a whole (by
+    # its costliest test), so this sort does not split it; pytest-django's own reordering of
+    # transactional tests still may.
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::")[0]
 

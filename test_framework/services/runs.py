@@ -276,11 +276,6 @@ def run_cancel_requested(*, run_id: int) -> bool:
     return Run.objects.filter(pk=run_id, cancel_requested_at__isnull=False).exists()
 
 
-def run_heartbeat(*, run_id: int) -> bool:
-    """The worker holding the run is alive. Returns True when a cancellation was asked for."""
-    return run_id in runs_heartbeat(run_ids=[run_id])
-
-
 def runs_heartbeat(*, run_ids: Iterable[int]) -> set[int]:
     """The worker holding these runs is alive: one update for all of them. Returns those whose
     cancellation was asked for."""
