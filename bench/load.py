@@ -203,6 +203,12 @@ def _args() -> argparse.Namespace:
         help="CEKURA_POST_PROCESSES_DURING_CALLS: post tasks that work while calls are live (the others wait)",  # noqa: E501
     )
     parser.add_argument(
+        "--post-spare-cores",
+        type=float,
+        default=1.0,
+        help="CEKURA_POST_SPARE_CORES: one more post task during calls for every this many idle cores (0: none)",  # noqa: E501
+    )
+    parser.add_argument(
         "--prefork",
         action="store_true",
         help="one process per call (CEKURA_CALLS_SHARED_LOOP=0) instead of every call on one shared loop",  # noqa: E501
@@ -242,6 +248,7 @@ def main() -> None:
             "CEKURA_CALLS_SHARED_LOOP": "0" if args.prefork else "1",
             "CEKURA_POST_YIELD_TO_CALLS_SECONDS": str(args.post_yields),
             "CEKURA_POST_PROCESSES_DURING_CALLS": str(args.post_during_calls),
+            "CEKURA_POST_SPARE_CORES": str(args.post_spare_cores),
         },
     )
     full = {**os.environ, **env}
@@ -484,7 +491,7 @@ def _report(
     print(
         f"\n== {len(run_ids)} runs over {args.results} results; calls worker with {args.calls} "
         f"{'processes' if args.prefork else 'threads on one shared loop'}, post worker with "
-        f"{args.post}{f' ({args.post_during_calls} at a time while calls are live, the others wait up to {args.post_yields:g} s)' if args.post_yields else ''}; {os.cpu_count()} cores"  # noqa: E501
+        f"{args.post}{f' ({args.post_during_calls} at a time while calls are live, one more per {args.post_spare_cores:g} idle cores, the others wait up to {args.post_yields:g} s)' if args.post_yields else ''}; {os.cpu_count()} cores"  # noqa: E501
     )
     print(
         f"ended {len(ended)}/{len(run_ids)}, completed {len(completed)}; lost: "

@@ -416,14 +416,20 @@ def _postprocess_run(run_id: int, asr: Any, scorer: Scorer) -> None:
 
 YIELD_POLL_SECONDS = 1.0
 POST_WORK_RESERVE_SECONDS = 300
+# Idle CPU is judged over this long before a turn is taken for it: long enough not to take a
+# pause between two calls' bursts of synthesis for a spare core.
+SPARE_WINDOW_SECONDS = 2.0
+SPARE_CORES = postslots.SpareCores()
 
 
 def yield_to_calls() -> tuple[float, postslots.Turn | None]:
     """Wait while calls are live on this machine and every turn for post-processing during
-    calls (POST_PROCESSES_DURING_CALLS) is taken, up to POST_YIELD_TO_CALLS_SECONDS. Returns
-    the seconds waited and the turn taken (None when no calls were live, or the wait ran
-    out): the caller holds it while it works and then releases it. (The reaper has a queue
-    and a worker of its own, so it is never held up behind this wait.)"""
+    calls is taken, up to POST_YIELD_TO_CALLS_SECONDS. There are POST_PROCESSES_DURING_CALLS
+    turns, and one more for every POST_SPARE_CORES cores the machine left idle over the last
+    SPARE_WINDOW_SECONDS. Returns the seconds waited and the turn taken (None when no calls
+    were live, or the wait ran out): the caller holds it while it works and then releases
+    it. (The reaper has a queue and a worker of its own, so it is never held up behind this
+    wait.)"""
     # The wait counts against the task's time limit: some of it is kept for the work itself.
     limit = min(
         settings.POST_YIELD_TO_CALLS_SECONDS,
@@ -435,13 +441,20 @@ def yield_to_calls() -> tuple[float, postslots.Turn | None]:
     machine = machine_id()
     turns = Path(settings.POST_SLOTS_DIR) / machine
     turn = None
+    SPARE_CORES.forget()
     while time.monotonic() - started < limit:
         if not services.calls_live_on(
             machine=machine, fresh_seconds=settings.RUN_STALE_AFTER_SECONDS
         ):
             break
-        turn = postslots.take_turn(turns, settings.POST_PROCESSES_DURING_CALLS)
+        SPARE_CORES.sample(time.monotonic())
+        spare = SPARE_CORES.spare(SPARE_WINDOW_SECONDS)
+        count = settings.POST_PROCESSES_DURING_CALLS + postslots.spare_turns(
+            spare, settings.POST_SPARE_CORES
+        )
+        turn = postslots.take_turn(turns, count)
         if turn is not None:
+            log.debug("post-processing during calls: turn %s (idle cores %s)", turn.index, spare)
             break
         time.sleep(min(YIELD_POLL_SECONDS, max(0.0, limit - (time.monotonic() - started))))
     return round(time.monotonic() - started, 2), turn

@@ -390,6 +390,7 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(
     settings.POST_YIELD_TO_CALLS_SECONDS = 6
     settings.POST_SLOTS_DIR = tmp_path
     settings.POST_PROCESSES_DURING_CALLS = 0
+    settings.POST_SPARE_CORES = 0  # turns for idle cores: the next test
     queued = queued_run(AgentFactory())
     elsewhere = RunFactory(
         result=queued.result,
@@ -426,6 +427,112 @@ def test_post_processing_waits_for_live_calls_on_its_own_machine(
     assert pipeline.yield_to_calls() == (0, None)  # its worker went silent: not a live call
     settings.POST_YIELD_TO_CALLS_SECONDS = 0
     assert pipeline.yield_to_calls() == (0.0, None) and elsewhere.pk
+
+
+class FakeStat(FakeClock):
+    """A fake clock that also writes the kernel's per-CPU counters (/proc/stat's layout, 100
+    ticks a second) as time passes: `idle` of the machine's two CPUs stay idle."""
+
+    def __init__(self, path: Any) -> None:
+        super().__init__()
+        self.path = path
+        self.idle = 0.0
+        self.ticks = [[1000, 0, 500, 9000, 10, 0, 5, 0], [800, 0, 400, 9500, 20, 0, 5, 0]]
+        self.write()
+
+    def write(self) -> None:
+        lines = ["cpu  " + " ".join(str(sum(c)) for c in zip(*self.ticks, strict=True))]
+        lines += [f"cpu{i} " + " ".join(map(str, t)) for i, t in enumerate(self.ticks)]
+        self.path.write_text("\n".join([*lines, "intr 12345 0", "ctxt 999"]) + "\n")
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        for t in self.ticks:  # idle spread evenly; the rest is user time
+            t[3] += round(seconds * 100 * self.idle / len(self.ticks))
+            t[0] += round(seconds * 100) - round(seconds * 100 * self.idle / len(self.ticks))
+        self.write()
+
+
+def test_post_processing_takes_a_turn_for_every_spare_core_during_calls(
+    db: Any, settings: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
+    """POST_SPARE_CORES: while calls are live, a task takes a turn when the machine has left
+    that many cores idle over the last 2 s, one turn per that many; a busy machine leaves none,
+    and its tasks wait. (The kernel's counters are written by the test, on a fake clock.)"""
+    from agora_runner.cpu import machine_id
+    from test_framework import pipeline, postslots
+
+    clock = FakeStat(tmp_path / "stat")
+    monkeypatch.setattr(pipeline, "time", clock)
+    monkeypatch.setattr(pipeline, "SPARE_CORES", postslots.SpareCores(clock.path, {0, 1}))
+    settings.RUN_STALE_AFTER_SECONDS = 30
+    settings.POST_YIELD_TO_CALLS_SECONDS = 6
+    settings.POST_SLOTS_DIR = tmp_path / "turns"
+    settings.POST_PROCESSES_DURING_CALLS = 0
+    settings.POST_SPARE_CORES = 1.0
+    call = queued_run(AgentFactory())
+    assert services.run_claim(run_id=call.pk, machine=machine_id())
+    services.run_mark_joining(run_id=call.pk)
+
+    clock.idle = 0.6  # calls keep the machine busy: no core to spare, the task waits it out
+    assert pipeline.yield_to_calls() == (6, None)
+    clock.idle = 1.5  # a core to spare, judged over 2 s: a turn after 2 s
+    waited, first = pipeline.yield_to_calls()
+    assert waited == 2 and first is not None and first.index == 0
+    # Still 1.5 cores idle while it works (it is light): not enough for a second turn…
+    assert pipeline.yield_to_calls() == (6, None)
+    clock.idle = 2.0  # …2 are
+    waited, second = pipeline.yield_to_calls()
+    assert waited == 2 and second is not None and second.index == 1
+    first.release()
+    second.release()
+    settings.POST_SPARE_CORES = 0  # never for idle cores
+    assert pipeline.yield_to_calls() == (6, None)
+    settings.POST_SPARE_CORES = 0.5  # one turn per half a core idle
+    clock.idle = 1.0
+    waited, first = pipeline.yield_to_calls()
+    waited2, second = pipeline.yield_to_calls()
+    assert (waited, waited2) == (2, 2) and first is not None and second is not None
+    assert {first.index, second.index} == {0, 1}
+    first.release()
+    second.release()
+
+
+def test_spare_cores_reads_the_kernels_counters_for_this_processs_cpus(tmp_path: Any) -> None:
+    """SpareCores: idle and I/O-wait ticks over all ticks, of the CPUs this process may use,
+    averaged from the oldest reading at least a window old; nothing until there is one, or
+    when the counters cannot be read."""
+    from test_framework.postslots import SpareCores, spare_turns
+
+    clock = FakeStat(tmp_path / "stat")
+    both, first = SpareCores(clock.path, {0, 1}), SpareCores(clock.path, {0})
+    for meter in (both, first):
+        meter.sample(clock.monotonic())
+    assert both.spare(2) is None  # one reading
+    clock.idle = 1.0
+    clock.sleep(1)
+    clock.ticks[0][4] += 50  # CPU 0 waited on I/O for half a second more (idle to it)
+    clock.ticks[1][0] += 50  # and CPU 1 was busy for the same
+    clock.write()
+    for meter in (both, first):
+        meter.sample(clock.monotonic())
+    assert both.spare(2) is None  # not 2 s of readings yet
+    clock.idle = 0.0
+    clock.sleep(1)
+    for meter in (both, first):
+        meter.sample(clock.monotonic())
+    # Over 2 s, 250 ticks on each CPU: CPU 0 idle (or waiting) for 100 of them, CPU 1 for 50
+    assert both.spare(2) == pytest.approx(150 / 250)
+    assert first.spare(2) == pytest.approx(100 / 250)
+    assert both.spare(1) == pytest.approx(0.0)  # the last second alone: all busy
+    assert spare_turns(both.spare(2), 0.5) == 1 and spare_turns(1.0, 0.5) == 2
+    assert spare_turns(None, 1.0) == 0 and spare_turns(3.0, 0) == 0
+    missing = SpareCores(tmp_path / "none", {0})
+    missing.sample(0.0)
+    missing.sample(5.0)
+    assert missing.spare(2) is None
+    both.forget()
+    assert both.spare(0) is None
 
 
 def test_a_post_processing_turn_is_one_process_at_a_time_and_freed_when_its_holder_dies(
