@@ -316,7 +316,7 @@ POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", de
 # on files in POST_SLOTS_DIR/<machine>, shared by every post worker on the machine (a volume
 # shared by its containers).
 POST_PROCESSES_DURING_CALLS = env.int("CEKURA_POST_PROCESSES_DURING_CALLS", default=0)
-# …and one more for every this many CPU cores the machine has left idle over the last 2 s
+# …and one more for every this many CPU cores the machine has left idle over the last second
 # (0: none): a machine with a few calls scores them while they go on, a busy one waits.
 POST_SPARE_CORES = env.float("CEKURA_POST_SPARE_CORES", default=1.0)
 POST_SLOTS_DIR = Path(env.str("CEKURA_POST_SLOTS_DIR", default=str(VAR_DIR / "post-slots")))

@@ -414,11 +414,11 @@ def _postprocess_run(run_id: int, asr: Any, scorer: Scorer) -> None:
         )
 
 
-YIELD_POLL_SECONDS = 1.0
+YIELD_POLL_SECONDS = 0.5
 POST_WORK_RESERVE_SECONDS = 300
 # Idle CPU is judged over this long before a turn is taken for it: long enough not to take a
 # pause between two calls' bursts of synthesis for a spare core.
-SPARE_WINDOW_SECONDS = 2.0
+SPARE_WINDOW_SECONDS = 1.0
 SPARE_CORES = postslots.SpareCores()
 
 

@@ -457,7 +457,7 @@ def test_post_processing_takes_a_turn_for_every_spare_core_during_calls(
     db: Any, settings: Any, monkeypatch: Any, tmp_path: Any
 ) -> None:
     """POST_SPARE_CORES: while calls are live, a task takes a turn when the machine has left
-    that many cores idle over the last 2 s, one turn per that many; a busy machine leaves none,
+    that many cores idle over the last second, one turn per that many; a busy machine leaves none,
     and its tasks wait. (The kernel's counters are written by the test, on a fake clock.)"""
     from agora_runner.cpu import machine_id
     from test_framework import pipeline, postslots
@@ -476,14 +476,14 @@ def test_post_processing_takes_a_turn_for_every_spare_core_during_calls(
 
     clock.idle = 0.6  # calls keep the machine busy: no core to spare, the task waits it out
     assert pipeline.yield_to_calls() == (6, None)
-    clock.idle = 1.5  # a core to spare, judged over 2 s: a turn after 2 s
+    clock.idle = 1.5  # a core to spare, judged over 1 s: a turn after 1 s
     waited, first = pipeline.yield_to_calls()
-    assert waited == 2 and first is not None and first.index == 0
+    assert waited == 1 and first is not None and first.index == 0
     # Still 1.5 cores idle while it works (it is light): not enough for a second turn…
     assert pipeline.yield_to_calls() == (6, None)
     clock.idle = 2.0  # …2 are
     waited, second = pipeline.yield_to_calls()
-    assert waited == 2 and second is not None and second.index == 1
+    assert waited == 1 and second is not None and second.index == 1
     first.release()
     second.release()
     settings.POST_SPARE_CORES = 0  # never for idle cores
@@ -492,7 +492,7 @@ def test_post_processing_takes_a_turn_for_every_spare_core_during_calls(
     clock.idle = 1.0
     waited, first = pipeline.yield_to_calls()
     waited2, second = pipeline.yield_to_calls()
-    assert (waited, waited2) == (2, 2) and first is not None and second is not None
+    assert (waited, waited2) == (1, 1) and first is not None and second is not None
     assert {first.index, second.index} == {0, 1}
     first.release()
     second.release()
