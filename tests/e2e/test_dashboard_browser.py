@@ -33,8 +33,11 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def browser(monkeypatch: Any) -> Iterator[Any]:
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls the test makes
-    # in between are still plain synchronous ones.
+    # Playwright's sync API keeps an event loop on this thread, so Django takes the ORM calls
+    # the test makes in between for async code (allowed here), and gives them a database
+    # connection of their own (asgiref's Local keeps it in a context variable, not the
+    # thread's): closed below, while that loop still runs, or it outlives the session and the
+    # test database cannot be dropped.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not Path(CHROMIUM).exists():
         pytest.fail(
@@ -58,6 +61,9 @@ def browser(monkeypatch: Any) -> Iterator[Any]:
             ],
         )
         yield b
+        from django.db import connections
+
+        connections.close_all()
         b.close()
 
 
