@@ -205,7 +205,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument(
         "--post-spare-cores",
         type=float,
-        default=1.0,
+        default=0.5,
         help="CEKURA_POST_SPARE_CORES: one more post task during calls for every this many idle cores (0: none)",  # noqa: E501
     )
     parser.add_argument(

@@ -318,7 +318,7 @@ POST_YIELD_TO_CALLS_SECONDS = env.float("CEKURA_POST_YIELD_TO_CALLS_SECONDS", de
 POST_PROCESSES_DURING_CALLS = env.int("CEKURA_POST_PROCESSES_DURING_CALLS", default=0)
 # …and one more for every this many CPU cores the machine has left idle over the last second
 # (0: none): a machine with a few calls scores them while they go on, a busy one waits.
-POST_SPARE_CORES = env.float("CEKURA_POST_SPARE_CORES", default=1.0)
+POST_SPARE_CORES = env.float("CEKURA_POST_SPARE_CORES", default=0.5)
 POST_SLOTS_DIR = Path(env.str("CEKURA_POST_SLOTS_DIR", default=str(VAR_DIR / "post-slots")))
 WHISPER_CHECKPOINT = env.str("CEKURA_WHISPER_CHECKPOINT", default="")
 

@@ -8,7 +8,7 @@ go of it when its holder closes it or dies, so a killed worker never keeps a tur
 in other containers on the same machine share the directory through a volume.
 
 Beyond those, a task may also take a turn while the machine's CPUs are left idle: one turn
-for every POST_SPARE_CORES cores that stayed idle over the last few seconds (`SpareCores`,
+for every POST_SPARE_CORES cores that stayed idle over the last second (`SpareCores`,
 from the kernel's /proc/stat). A busy machine (many calls at once) leaves none, so its post
 tasks wait as before; a machine with a few calls gets its results while they go on. A task
 that takes such a turn keeps it until it is done; its own work then shows as busy CPU, so the
