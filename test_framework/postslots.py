@@ -78,8 +78,9 @@ def take_turn(directory: Path, count: int) -> Turn | None:
 class SpareCores:
     """How many of this process's CPUs the whole machine has left idle lately, from the
     kernel's per-CPU counters in /proc/stat (idle and waiting on I/O, over all time spent).
-    `sample(now)` takes a reading; `spare(window)` is the idle cores averaged from the
-    oldest reading at least `window` seconds old to the newest, or None until there is one.
+    `sample(now)` takes a reading; `spare(window)` is the idle cores averaged over the last
+    `window` seconds or a little more (from the latest reading at least that much older than
+    the newest, to the newest), or None until there is such a reading.
     Work in Linux's idle class (post-processing itself) counts as busy."""
 
     def __init__(self, stat_path: str | Path = "/proc/stat", cpus: set[int] | None = None):

@@ -500,8 +500,8 @@ def test_post_processing_takes_a_turn_for_every_spare_core_during_calls(
 
 def test_spare_cores_reads_the_kernels_counters_for_this_processs_cpus(tmp_path: Any) -> None:
     """SpareCores: idle and I/O-wait ticks over all ticks, of the CPUs this process may use,
-    averaged from the oldest reading at least a window old; nothing until there is one, or
-    when the counters cannot be read."""
+    averaged from the latest reading at least a window older than the newest; nothing until
+    there is one, or when the counters cannot be read."""
     from test_framework.postslots import SpareCores, spare_turns
 
     clock = FakeStat(tmp_path / "stat")
