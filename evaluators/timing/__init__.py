@@ -173,18 +173,22 @@ class _Walk:
         """The agent breaking in on this line: its speech starting while the caller speaks,
         judged against the background before the line (or the previous answer's)."""
         agent, p, sr = self.agent, self.p, self.sr
-        if self.answer_end + int(TURN_PAUSE_S * sr) >= start:
+        # Speech within a short pause of the agent's last is more of that, not a break-in;
+        # speech after it is new, even while the caller has begun.
+        lo = max(start, self.answer_end + int(TURN_PAUSE_S * sr))
+        if lo >= end:
             return None
-        before = measure_background(
-            agent,
-            max(self.answer_end + self.guard, start - int(p.background_s * sr), 0),
-            start,
-            p,
-            also=self.previous,
+        bg_start = max(self.answer_end + self.guard, start - int(p.background_s * sr), 0)
+        before = (
+            measure_background(agent, bg_start, start, p, also=self.previous)
+            if start - bg_start >= p.frame
+            else None
         )
+        if before is None and self.previous is not None:
+            before = measure_background(agent, *self.previous, p)
         if before is None:
             return None
-        over = find_onset(agent, before, start, end, p)
+        over = find_onset(agent, before, lo, end, p)
         if over.sample is None or not over.measurable:
             return None
         stretch = find_stop(
@@ -223,7 +227,9 @@ class _Walk:
         )
         if bg is None and self.previous is not None:
             bg = measure_background(agent, *self.previous, p)
-        elif bg is not None:
+        elif bg is not None and (not short or self.previous is None):
+            # A short stretch (joined by the previous one to be judged) does not replace
+            # that one: the next short stretch is joined by a long one too.
             self.previous = (bg_start, bg_end)
         return bg
 

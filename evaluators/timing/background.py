@@ -117,7 +117,7 @@ def measure_background(
     level = float(20 * np.log10(max(np.median(rms), 1e-3) / 32768))
     hp = highpass(x, p)
     settle = min(len(hp) // 4, int(0.02 * SAMPLE_RATE))  # the filter's start-up is not background
-    envelope_peak = float(envelope(hp[settle:]).max()) if len(hp) > settle else 0.0
+    envelope_peak = float(np.quantile(envelope(hp[settle:]), 0.98)) if len(hp) > settle else 0.0
     if level < -75:
         kind = SILENCE
     elif modulation_db(bands, p) >= p.fluctuating_db:

@@ -137,12 +137,15 @@ def _starts_with_consonant(a: Analysis, edge: int, step: int, p: TimingParams) -
     return float(window[:, high].mean()) > float(window[:, low].mean())
 
 
-def _ceiling_walk(a: Analysis, start: int, limit: int, step: int, p: TimingParams) -> int:
+def _ceiling_walk(
+    a: Analysis, start: int, limit: int, step: int, p: TimingParams, bridge_ms: int = 0
+) -> int:
     """From sure frame `start`, the farthest frame (by `step`, not past `limit`) still above
-    the background's ceiling in some band, across gaps of bridge_ms: over a background that
-    moves (voices, music), only what stands above all of it is the agent."""
+    the background's ceiling in some band, across gaps of bridge_ms (by default the params'):
+    over a background that moves (voices, music), only what stands above all of it is the
+    agent."""
     above = a.over > p.unlike_margin_db
-    bridge = _ms(p.bridge_ms, p)
+    bridge = _ms(bridge_ms or p.bridge_ms, p)
     reach = _ms(p.answer_reference_ms, p)
     limit = max(limit, start - reach) if step < 0 else min(limit, start + reach)
     edge, i, gap = start, start, 0
@@ -184,8 +187,9 @@ def _quiet_edge(
     """On a quiet background, the sample where the answer's sound rises out of (sinks into)
     what lies just before (after) it: digital silence, hiss, comfort noise, a hum's remains."""
     span = int(0.3 * SAMPLE_RATE)
+    reference = int(p.answer_reference_ms * SAMPLE_RATE / 1000)
     lo, hi = (
-        (max(limit, sure_sample - span), sure_sample + int(0.05 * SAMPLE_RATE))
+        (max(limit, sure_sample - span), sure_sample + reference)
         if step < 0
         else (sure_sample - int(0.05 * SAMPLE_RATE), min(limit, sure_sample + span))
     )
@@ -196,10 +200,15 @@ def _quiet_edge(
     )  # never moves the edge outward
     env = envelope(hp)
     at = sure_sample - lo
-    peak = float(env.max()) if len(env) else 0.0
     bridge = int((p.bridge_ms if step < 0 else p.stop_bridge_ms) * SAMPLE_RATE / 1000)
-    # First, the answer's own range: nothing answer_range_db under its peak is part of it.
-    floor = max(peak * 10 ** (-p.answer_range_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
+    # First, the speech's own range: an answer's loudest sample in its first
+    # answer_reference_ms, or the loudest 1 ms around a stop; nothing further under it than
+    # the range is part of it.
+    if step < 0:
+        peak, span_db = (float(np.abs(hp).max()) if len(hp) else 0.0), p.answer_range_db
+    else:
+        peak, span_db = (float(env.max()) if len(env) else 0.0), p.stop_range_db
+    floor = max(peak * 10 ** (-span_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
     edge = _follow(env, at, floor, step, bridge)
     # Then down to the floor just outside that (hiss, comfort noise), if the sound keeps
     # rising out of it there.
@@ -269,77 +278,103 @@ def _headroom(
     return float(a.level[first:end].max()) - bg.level_ceiling_dbfs if first < len(a.level) else 0.0
 
 
-def find_onset(
-    track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS
-) -> Edge:
-    """The first sample of the agent's first speech in [lo, hi)."""
-    a = analyse(track, bg, lo - int(0.05 * SAMPLE_RATE), hi, p)
-    first_allowed = a.frame_of(lo, p)
-    regions = [r for r in a.regions(p) if r[1] >= first_allowed]
-    bridge = _ms(p.bridge_ms, p)
-    if regions and regions[0][0] < first_allowed - bridge:
-        # The agent was still speaking when the caller stopped: its answer is what it says
-        # after it falls silent, if it does.
-        regions = [r for r in regions[1:] if r[0] - regions[0][1] > bridge]
-        if not regions:
-            return Edge(None, False, "the agent was already speaking when the caller stopped")
+def _agent_regions(
+    a: Analysis, bg: Background, first_allowed: int, p: TimingParams
+) -> list[tuple[int, int]]:
+    """The stretches of sure speech that are the agent's: over voices or music, a burst of the
+    background can pass for sure speech, and a stretch standing less than
+    background_burst_db over the loudest the background got is more of it."""
+    every = a.regions(p)
+    if bg.kind != FLUCTUATING:
+        return every
+    return [
+        r
+        for r in every
+        if _headroom(a, bg, r[0] if r[1] < first_allowed else max(r[0], first_allowed), p, r[1])
+        >= p.background_burst_db
+    ]
+
+
+def _after_falling_silent(
+    every: list[tuple[int, int]], first_allowed: int, p: TimingParams
+) -> list[tuple[int, int]] | None:
+    """The stretches from the agent's answer on: all those ending after the caller did, unless
+    the agent was still speaking then (or paused no longer than a consonant's closure around
+    that moment), when its answer is what it says after it falls silent for longer (None if
+    it never does)."""
+    closure, bridge = _ms(p.stop_bridge_ms, p), _ms(p.bridge_ms, p)
+    regions = [r for r in every if r[1] >= first_allowed]
+    earlier = [r for r in every if r[1] < first_allowed]
+    if not regions or (
+        regions[0][0] >= first_allowed - bridge
+        and not (earlier and regions[0][0] - earlier[-1][1] <= closure)
+    ):
+        return regions
+    end = regions[0][1]
+    later: list[tuple[int, int]] = []
+    for r in regions[1:]:
+        if later or r[0] - end > closure:
+            later.append(r)
+        else:
+            end = r[1]
+    return later or None
+
+
+def _unanswered(a: Analysis, bg: Background, first_allowed: int, p: TimingParams) -> Edge:
+    """No sure speech of the agent's after the caller stopped: why."""
     if bg.kind == FLUCTUATING:
-        # Over voices or music, a burst of the background can pass for sure speech: a stretch
-        # standing less than background_burst_db over the loudest the background got is more
-        # of it, not the answer.
-        regions = [
-            r
-            for r in regions
-            if _headroom(a, bg, max(r[0], first_allowed), p, r[1]) >= p.background_burst_db
-        ]
-    if not regions:
-        if bg.kind == FLUCTUATING:
-            # Over voices or music, an answer under their level leaves no sure speech either.
-            return Edge(
-                None,
-                False,
-                "the background moves like voices or music and nothing in it stood out as the "
-                "agent's answer",
-            )
-        if bg.kind != SILENCE and _present(a, bg, first_allowed, p):
-            return Edge(
-                None,
-                False,
-                "something stood over the background noise where the answer would be, but never "
-                "clearly enough to be placed as the agent's speech",
-            )
-        return Edge(None, True, "the agent did not answer")
-    first = max(regions[0][0], first_allowed)
-    limit = max(0, first_allowed - _ms(50, p))
-    if _quiet(track, bg, a.sample_of(first, p), p):
-        sample = _quiet_edge(
-            track,
-            bg,
-            a.sample_of(first, p) + p.frame // 2,
-            max(0, lo - int(0.05 * SAMPLE_RATE)),
-            -1,
-            p,
+        # Over voices or music, an answer under their level leaves no sure speech either.
+        return Edge(
+            None,
+            False,
+            "the background moves like voices or music and nothing in it stood out as the "
+            "agent's answer",
         )
-        return Edge(max(sample, lo), True, "")
-    if bg.kind == FLUCTUATING:
-        edge = _ceiling_walk(a, first, limit, -1, p)
-        sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
-        strength = _strength(a, edge, p)
-        headroom = _headroom(a, bg, edge, p)
-        if strength < p.min_strength_fluctuating_db or headroom < p.fluctuating_headroom_db:
-            return Edge(
-                sample,
-                False,
-                "the background moves like voices or music, and the answer stood only "
-                f"{strength:.0f} dB above it "
-                f"as it began and {headroom:.0f} dB at its loudest (needs "
-                f"{p.min_strength_fluctuating_db:.0f} and "
-                f"{p.fluctuating_headroom_db:.0f})",
-                strength,
-            )
-        return Edge(sample, True, "", strength)
+    if bg.kind != SILENCE and _present(a, bg, first_allowed, p):
+        return Edge(
+            None,
+            False,
+            "something stood over the background noise where the answer would be, but never "
+            "clearly enough to be placed as the agent's speech",
+        )
+    return Edge(None, True, "the agent did not answer")
+
+
+def _fluctuating_onset(
+    a: Analysis, bg: Background, first: int, limit: int, lo: int, p: TimingParams
+) -> Edge:
+    edge = _ceiling_walk(a, first, limit, -1, p)
+    sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
+    strength = _strength(a, edge, p)
+    headroom = _headroom(a, bg, edge, p)
+    if strength < p.min_strength_fluctuating_db or headroom < p.fluctuating_headroom_db:
+        return Edge(
+            sample,
+            False,
+            "the background moves like voices or music, and the answer stood only "
+            f"{strength:.0f} dB above it "
+            f"as it began and {headroom:.0f} dB at its loudest (needs "
+            f"{p.min_strength_fluctuating_db:.0f} and "
+            f"{p.fluctuating_headroom_db:.0f})",
+            strength,
+        )
+    return Edge(sample, True, "", strength)
+
+
+def _noise_onset(
+    a: Analysis, bg: Background, first: int, limit: int, lo: int, p: TimingParams
+) -> Edge:
     edge = _change_point(a, bg, first, limit, -1, p)
     sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
+    if edge <= limit and limit > 0:
+        # The evidence of sound runs on back to where the search must stop (the caller's line,
+        # or the agent's own speech before): the answer's start cannot be told from that.
+        return Edge(
+            sample,
+            False,
+            "the agent's sound runs back into the caller's line or into its own speech before: "
+            "where its answer begins cannot be told",
+        )
     # A weak first consonant (h, f, th) can lie under steady noise unseen, and the answer then
     # seems to begin at its vowel. When the noise in the consonants' bands comes within
     # hidden_range_db of the answer's loudest moment, and its start showed in the vowels'
@@ -355,6 +390,42 @@ def find_onset(
             "loudest moment): a first consonant may be hidden under it",
         )
     return Edge(sample, True, "")
+
+
+def find_onset(
+    track: np.ndarray | Track, bg: Background, lo: int, hi: int, p: TimingParams = PARAMS
+) -> Edge:
+    """The first sample of the agent's first speech in [lo, hi)."""
+    # Looked at from a closure's length before the caller stopped: speech the agent was still
+    # at then is not its answer.
+    a = analyse(track, bg, lo - int(0.05 * SAMPLE_RATE) - _ms(p.stop_bridge_ms, p) * p.hop, hi, p)
+    first_allowed = a.frame_of(lo, p)
+    every = _agent_regions(a, bg, first_allowed, p)
+    regions = _after_falling_silent(every, first_allowed, p)
+    if regions is None:
+        return Edge(None, False, "the agent was already speaking when the caller stopped")
+    if not regions:
+        return _unanswered(a, bg, first_allowed, p)
+    first = max(regions[0][0], first_allowed)
+    limit = max(0, first_allowed - _ms(50, p))
+    # The edge is never looked for in the agent's speech before the answer (what it was still
+    # saying as the caller stopped): that stands out of the background too.
+    before = [r[1] for r in every if r[1] < regions[0][0]]
+    if before:
+        limit = max(limit, max(before) + _ms(p.bridge_ms, p))
+    if _quiet(track, bg, a.sample_of(first, p), p):
+        sample = _quiet_edge(
+            track,
+            bg,
+            a.sample_of(first, p) + p.frame // 2,
+            max(0, lo - int(0.05 * SAMPLE_RATE)),
+            -1,
+            p,
+        )
+        return Edge(max(sample, lo), True, "")
+    if bg.kind == FLUCTUATING:
+        return _fluctuating_onset(a, bg, first, limit, lo, p)
+    return _noise_onset(a, bg, first, limit, lo, p)
 
 
 def find_stop(
@@ -383,13 +454,18 @@ def find_stop(
     following = None
     bridge = _ms(p.bridge_ms, p)
     for first, end in regions[1:]:
-        gap = first - last
+        # The pause is from where the sound of one stretch ends to where the next one's
+        # begins, not between their sure speech: weak sounds at either side are speech too.
+        # (A stop consonant's closure can come before a word's last release.)
+        gap = _ceiling_walk(a, first, last, -1, p) - _ceiling_walk(
+            a, last, first, +1, p, p.stop_bridge_ms
+        )
         caller_done = caller_end_frame is not None and (
             last < caller_end_frame <= first or last >= caller_end_frame - bridge
         )
         # A pause while the caller still speaks can be the agent carrying on over it; once
         # the caller has stopped, speech after a pause is an answer of its own.
-        if gap > pause or (caller_done and gap > bridge):
+        if gap > pause or (caller_done and gap > _ms(p.stop_bridge_ms, p)):
             following = first
             break
         last = end

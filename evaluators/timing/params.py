@@ -102,12 +102,16 @@ class TimingParams:
     follow_local_floor: bool = False
     spread_floor_db: float = 1.0  # a band's spread is never taken below this (digital silence)
 
-    # No sound of an answer lies this far under its loudest moment in its first 300 ms: the
-    # weakest phonemes are about 30 dB under a word's vowels, and 20 dB more allow for the
-    # first ramp of an onset. What is quieter still before an answer (a codec's pre-echo, a
-    # synthesiser's hiss, low comfort noise) is not the answer.
-    answer_range_db: float = 50.0
+    # An answer's first sample is its first within answer_range_db of its loudest sample in
+    # its first answer_reference_ms: the rule the caller's lines are edged by
+    # (common.wav.speech_edges), so both ends of a latency are placed alike. What is quieter
+    # still before an answer (a codec's pre-echo, a synthesiser's hiss) is not the answer.
+    answer_range_db: float = 60.0
     answer_reference_ms: int = 300
+    # A stop is the last sound within stop_range_db of the agent's loudest 1 ms around its last
+    # sure speech: the weakest phonemes are about 30 dB under a word's vowels, and 20 dB more
+    # allow for a word's last decay; a codec's ringing after a cut lies under that.
+    stop_range_db: float = 50.0
 
     # Weak consonants (h, f, th) lie this far under an answer's loudest moment, in the bands
     # from hidden_from_hz up. Steady noise that loud there can hide one.

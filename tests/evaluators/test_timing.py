@@ -146,6 +146,72 @@ def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(
             assert error is None or abs(error) <= 50.0, (snr, error)
 
 
+def still_speaking(clip: dict[str, Any], tail_ms: int, dip_ms: int) -> tuple[np.ndarray, Any]:
+    """The second answer (interrupted) made to run tail_ms past the caller's next line, after
+    a dip of dip_ms to silence (a consonant's closure): the agent and the caller's turns."""
+    stop = clip["answers"][1]["stop"]
+    agent = clip["agent"].copy()
+    agent[stop - (tail_ms + dip_ms) * SR // 1000 : stop - tail_ms * SR // 1000] = 0
+    turns = [dict(t) for t in clip["caller_turns"]]
+    turns[2]["end_s"] = (stop - (tail_ms - 10) * SR // 1000) / SR
+    return agent, turns
+
+
+@pytest.mark.parametrize(("tail_ms", "dip_ms"), [(40, 45), (30, 100)])
+def test_the_agent_still_speaking_as_the_caller_stops_is_not_its_answer(
+    clip: dict[str, Any], tail_ms: int, dip_ms: int
+) -> None:
+    """The agent's interrupted answer goes on a few tens of ms past the caller's short line,
+    after a closure: that is not the answer to the line (once placed there, 200 ms early).
+    The answer is what follows the agent's falling silent, and the stop is the tail's end."""
+    agent, turns = still_speaking(clip, tail_ms, dip_ms)
+    result = score_recording(read_recording(stereo_wav(clip["caller"], agent)), turns)
+    answer = clip["answers"][2]
+    turn = result["latency_turns"][2]
+    assert turn["measurable"] and abs(turn["agent_start_s"] * SR - answer["onset"]) <= 2, turn
+    stop = result["stops"][-1]
+    assert abs(stop["stop_s"] * SR - clip["answers"][1]["stop"]) <= 5 * SR / 1000, stop
+
+
+def test_in_noise_sound_running_back_into_the_callers_line_is_not_an_answers_start(
+    clip: dict[str, Any],
+) -> None:
+    """The same in pink noise 10 dB under the speech, where the tail is too faint to be sure
+    of: the answer is placed at its own start or declared not measurable, never at the
+    caller's end."""
+    agent, turns = still_speaking(clip, 40, 45)
+    rng = np.random.default_rng(11)
+    spectrum = np.fft.rfft(rng.standard_normal(len(agent)))
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+    pink = np.fft.irfft(spectrum, len(agent))
+    pink *= speech_rms(clip["agent"]) / 10 ** (10 / 20) / np.sqrt(np.mean(pink**2))
+    noisy = np.clip(agent + pink, -32768, 32767).astype(np.int16)
+    result = score_recording(read_recording(stereo_wav(clip["caller"], noisy)), turns)
+    turn = result["latency_turns"][2]
+    assert turn["agent_start_s"] is not None, turn
+    if turn["measurable"]:
+        assert abs(turn["agent_start_s"] * SR - clip["answers"][2]["onset"]) <= 0.05 * SR, turn
+
+
+def test_a_pause_is_measured_from_the_sound_not_from_the_sure_speech(
+    clip: dict[str, Any],
+) -> None:
+    """The first answer pauses 400 ms, its sound before the pause fading 40 dB for 150 ms
+    (not sure speech), and goes on 60 ms before the caller breaks in. Counted between sure
+    speech, the pause was over 0.5 s: the answer was taken to end before it, the barge-in was
+    missed and the rest of the answer passed for background (the next answers 0.5-1.1 s late).
+    Counted from the sound, it is one answer, interrupted."""
+    first = clip["answers"][0]
+    agent = clip["agent"].astype(np.float64)
+    resume = first["barge_in"] - 60 * SR // 1000
+    agent[resume - 400 * SR // 1000 : resume] = 0
+    agent[resume - 550 * SR // 1000 : resume - 400 * SR // 1000] *= 10 ** (-40 / 20)
+    result = score(clip, agent.astype(np.int16))
+    assert abs(result["stops"][0]["stop_s"] * SR - first["stop"]) <= 5 * SR / 1000, result["stops"]
+    errors = latency_errors(clip, result)
+    assert all(e is not None and abs(e) <= 2.0 for e in errors), errors
+
+
 def test_over_voices_a_burst_of_them_before_the_answer_is_not_its_start() -> None:
     """clips/voices.wav: five voices 30 dB under the agent, and between the caller's line and
     the answer a burst of them that passes for sure speech (the analysis once placed the answer
