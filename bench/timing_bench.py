@@ -7,7 +7,7 @@ docs/metrics.md: answers, how many were declared not measurable, latency error (
 truth) p95 |error| and the worst, answers missed, stop-time error after barge-ins, and
 interruptions the agent never made ("invented"). And the CPU time per minute of recording.
 
-    .venv/bin/python bench/timing_bench.py [--part tuning|heldout|both] [--calls 2]
+    .venv/bin/python bench/timing_bench.py [--part tuning|heldout|both] [--calls 6]
         [--conditions clean,opus,...] [--json out.json] [--detail] [--set NAME=VALUE ...]
         [--scorer current|webrtcvad|silero]
 
@@ -277,7 +277,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--part", choices=["tuning", "heldout", "both"], default="both")
-    ap.add_argument("--calls", type=int, default=2, help="calls per voice (12 answers each)")
+    ap.add_argument(
+        "--calls",
+        type=int,
+        default=6,
+        help="calls per voice (12 answers each); 6 give 360 answers per condition and part, "
+        "enough for the worst case to show (2 hid answers 0.3-1.6 s off)",
+    )
     ap.add_argument("--conditions", default="", help="comma-separated; default all")
     ap.add_argument("--json", default="")
     ap.add_argument("--detail", action="store_true", help="print the worst errors per condition")

@@ -32,7 +32,7 @@ class Background:
     excess_ceiling: float  # the loudest any band got over its ceiling (max-band statistic)
     sum_ceiling: float  # the largest sum of band excesses over the median (broadband statistic)
     level_dbfs: float  # broadband level, 10 ms RMS median
-    envelope_peak: float  # loudest 1 ms RMS of the high-passed background
+    envelope_peak: float  # loudest 1 ms RMS of the high-passed background (envelope_quantile)
     kind: str
     spread_db: np.ndarray  # per band, robust spread of its level (dB)
     evidence_mean: np.ndarray  # per band region, the evidence statistic over the background frames
@@ -117,7 +117,9 @@ def measure_background(
     level = float(20 * np.log10(max(np.median(rms), 1e-3) / 32768))
     hp = highpass(x, p)
     settle = min(len(hp) // 4, int(0.02 * SAMPLE_RATE))  # the filter's start-up is not background
-    envelope_peak = float(np.quantile(envelope(hp[settle:]), 0.98)) if len(hp) > settle else 0.0
+    envelope_peak = (
+        float(np.quantile(envelope(hp[settle:]), p.envelope_quantile)) if len(hp) > settle else 0.0
+    )
     if level < -75:
         kind = SILENCE
     elif modulation_db(bands, p) >= p.fluctuating_db:

@@ -101,6 +101,11 @@ class TimingParams:
     quiet_margin_db: float = 40.0
     follow_local_floor: bool = False
     spread_floor_db: float = 1.0  # a band's spread is never taken below this (digital silence)
+    # The background's loudest 1 ms (what an edge on a quiet background must stand over) is
+    # this quantile of its envelope, not the maximum: a short burst in the stretch (a click,
+    # or a word of the agent's own that was missed) does not raise every edge's floor. The
+    # band powers leave out the same share.
+    envelope_quantile: float = 0.98
 
     # An answer's first sample is its first within answer_range_db of its loudest sample in
     # its first answer_reference_ms: the rule the caller's lines are edged by
