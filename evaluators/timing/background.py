@@ -15,12 +15,14 @@ from .signal import (
     broadband_db,
     envelope,
     highpass,
+    hum_lines,
     region_evidence,
 )
 
 SILENCE = "silence"  # digital silence or close to it
 STEADY = "steady"  # noise whose level holds (a fan, a line, comfort noise, hum)
 FLUCTUATING = "fluctuating"  # voices, music, swelling noise
+SILENCE_DBFS = -75.0  # a background whose median 10 ms level is under this is silence
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Background:
     level_ceiling_dbfs: float  # the loudest its frames got, broadband (the ceiling_quantile)
     # its broadband level averaged over presence_ms, the median of that (dB re full scale)
     presence_floor_dbfs: float = 0.0
+    hum: tuple[float, ...] = ()  # the lines of a mains hum in it (Hz), notched before edges
 
     def unlike(self, bands: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
         """Per frame: does it stand out from this background, in one band or across many?"""
@@ -115,12 +118,15 @@ def measure_background(
     n = len(xf) // 160
     rms = np.sqrt(np.mean((xf[: n * 160] - np.median(xf)).reshape(n, 160) ** 2, axis=1))
     level = float(20 * np.log10(max(np.median(rms), 1e-3) / 32768))
-    hp = highpass(x, p)
+    # (Close to digital silence a hum cannot hide anything; a codec's frame-rate ripple there
+    # would pass for one.)
+    hum = hum_lines(x, p) if level >= SILENCE_DBFS else ()
+    hp = highpass(x, p, hum)
     settle = min(len(hp) // 4, int(0.02 * SAMPLE_RATE))  # the filter's start-up is not background
     envelope_peak = (
         float(np.quantile(envelope(hp[settle:]), p.envelope_quantile)) if len(hp) > settle else 0.0
     )
-    if level < -75:
+    if level < SILENCE_DBFS:
         kind = SILENCE
     elif modulation_db(bands, p) >= p.fluctuating_db:
         kind = FLUCTUATING
@@ -145,6 +151,7 @@ def measure_background(
         ),
         float(np.quantile(broadband_db(bands), p.ceiling_quantile)),
         float(np.median(averaged_db(broadband_db(bands), p.presence_ms, p))),
+        hum,
     )
 
 

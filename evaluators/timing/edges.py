@@ -196,7 +196,7 @@ def _quiet_edge(
     lo, hi = max(0, lo), min(len(track), hi)
     seg = track[lo:hi]
     hp = (
-        highpass(seg, p) if step < 0 else highpass(seg[::-1], p)[::-1]
+        highpass(seg, p, bg.hum) if step < 0 else highpass(seg[::-1], p, bg.hum)[::-1]
     )  # never moves the edge outward
     env = envelope(hp)
     at = sure_sample - lo
@@ -242,7 +242,7 @@ def _quiet(track: np.ndarray | Track, bg: Background, sure_sample: int, p: Timin
     seg = track[
         max(0, sure_sample - 160) : sure_sample + int(p.answer_reference_ms * SAMPLE_RATE / 1000)
     ]
-    peak = float(envelope(highpass(seg, p)).max()) if len(seg) else 0.0
+    peak = float(envelope(highpass(seg, p, bg.hum)).max()) if len(seg) else 0.0
     return peak > 0 and 20 * np.log10(peak / max(bg.envelope_peak, 1e-3)) >= p.quiet_margin_db
 
 

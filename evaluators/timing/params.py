@@ -38,6 +38,14 @@ class TimingParams:
     # A causal high-pass before looking at single samples: removes DC and most of mains hum
     # (50/60 Hz and its third harmonic), and little of speech, whose onsets carry energy above.
     highpass_hz: float = 200.0
+    # Mains hum: its harmonics (of 50 or 60 Hz) that stand hum_line_db over the spectrum around
+    # them in the background are notched (Q hum_notch_q: a few Hz wide) before single samples
+    # are looked at; the high-pass leaves those from 150 Hz up, loud enough to hide an onset's
+    # first milliseconds. Above hum_to_hz speech has far more energy than a hum's lines.
+    hum_line_db: float = 15.0
+    hum_notch_q: float = 30.0
+    hum_from_hz: float = 100.0
+    hum_to_hz: float = 2000.0
 
     # --- the background --------------------------------------------------------------------
     # Each answer's background is the agent's track in the stretch before the caller stopped

@@ -66,8 +66,16 @@ def _highpass(cutoff: float) -> np.ndarray:
     return sos
 
 
-def highpass(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
-    """Causal 4th-order Butterworth high-pass (float64): it never moves an edge earlier."""
+@lru_cache(maxsize=8)
+def _notches(lines: tuple[float, ...], q: float) -> np.ndarray:
+    from scipy.signal import iirnotch, tf2sos
+
+    return np.concatenate([tf2sos(*iirnotch(f, q, fs=SAMPLE_RATE)) for f in lines])
+
+
+def highpass(x: np.ndarray, p: TimingParams = PARAMS, hum: tuple[float, ...] = ()) -> np.ndarray:
+    """Causal 4th-order Butterworth high-pass (float64), and narrow notches at the lines of a
+    mains hum when given: causal, it never moves an edge earlier."""
     from scipy.signal import sosfilt
 
     x = np.asarray(x, dtype=np.float64)
@@ -75,7 +83,37 @@ def highpass(x: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
         return x
     # Start from the first sample's level, so a constant offset does not ring at the start.
     filtered: np.ndarray = sosfilt(_highpass(p.highpass_hz), x - x[0])
+    if hum:
+        filtered = sosfilt(_notches(hum, p.hum_notch_q), filtered)
     return filtered
+
+
+def hum_lines(x: np.ndarray, p: TimingParams = PARAMS) -> tuple[float, ...]:
+    """The lines of a mains hum in a stretch of background (Hz; none when there is no hum):
+    the harmonics of 50 or 60 Hz, from hum_from_hz to hum_to_hz, that stand hum_line_db over
+    the spectrum around them. The fundamental or its third harmonic must stand so too."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < SAMPLE_RATE // 4:
+        return ()
+    spectrum = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(len(x)))) ** 2
+    if not spectrum.any():
+        return ()
+    freqs = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+
+    def stands(f: float) -> bool:
+        line = spectrum[np.abs(freqs - f) <= 2 * SAMPLE_RATE / len(x)].max()
+        around = spectrum[(np.abs(freqs - f) > 8) & (np.abs(freqs - f) < 25)]
+        return bool(line > 0 and line >= np.median(around) * 10 ** (p.hum_line_db / 10))
+
+    for base in (50.0, 60.0):
+        if stands(base) or stands(3 * base):
+            top = int(p.hum_to_hz // base)
+            return tuple(
+                base * k
+                for k in range(1, top + 1)
+                if base * k >= p.hum_from_hz and stands(base * k)
+            )
+    return ()
 
 
 def frame_end(t: int, p: TimingParams = PARAMS) -> int:

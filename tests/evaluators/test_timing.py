@@ -91,6 +91,56 @@ def test_dc_offset_and_mains_hum_change_nothing(clip: dict[str, Any]) -> None:
     assert all(e is not None and abs(e) <= 2.0 for e in errors), errors
 
 
+def slow_answer_under(f0: float) -> float:
+    """A caller's line, then an answer of noise rising 60 dB in 30 ms (as slowly as Piper's
+    onsets), over mains hum at f0 (none if 0) 40 dB under the answer: the measured onset (s)."""
+    rng = np.random.default_rng(5)
+    n = 4 * SR
+    caller = np.zeros(n, dtype=np.int16)
+    caller[SR // 2 : SR * 3 // 2] = (rng.standard_normal(SR) * 3000).astype(np.int16)
+    t = np.arange(SR // 2) / SR
+    agent = np.zeros(n)
+    agent[2 * SR : 2 * SR + len(t)] = (
+        rng.standard_normal(len(t)) * np.minimum(10 ** ((t / 0.03 - 1) * 3), 1.0) * 6000
+    )
+    if f0:
+        tt = np.arange(n) / SR
+        hum = sum(np.sin(2 * np.pi * f0 * k * tt + k) / k for k in (1, 3, 5, 7))
+        agent += hum * 6000 * 10 ** (-40 / 20) / np.sqrt(np.mean(hum**2))
+    wav = stereo_wav(caller, np.clip(agent, -32768, 32767).astype(np.int16))
+    (turn,) = score_recording(read_recording(wav), [{"start_s": 0.5, "end_s": 1.5}])[
+        "latency_turns"
+    ]
+    assert turn["measurable"], turn
+    return float(turn["agent_start_s"])
+
+
+def test_a_mains_hums_lines_are_notched_so_a_slow_onset_is_placed_as_without_it() -> None:
+    """The high-pass leaves a hum's harmonics from 150 Hz up; their lines, found in the
+    background, are notched, so an onset rising slowly out of them is placed where it is on
+    silence (it was 2-3 ms later)."""
+    without = slow_answer_under(0)
+    for f0 in (50.0, 60.0):
+        assert abs(slow_answer_under(f0) - without) * 1000 <= 0.5, f0
+
+
+def test_hum_lines_are_found_only_where_there_is_hum() -> None:
+    from evaluators.timing import PARAMS
+    from evaluators.timing.background import measure_background
+    from evaluators.timing.signal import hum_lines
+
+    rng = np.random.default_rng(2)
+    t = np.arange(SR) / SR
+    hum = sum(np.sin(2 * np.pi * 60 * k * t + k) / k for k in (1, 3, 5, 7)) * 30
+    lines = hum_lines(hum + rng.standard_normal(SR), PARAMS)
+    assert {180.0, 300.0, 420.0} <= set(lines) and not {120.0, 150.0, 250.0} & set(lines)
+    assert hum_lines(rng.standard_normal(SR) * 300, PARAMS) == ()
+    # A codec's ripple at its 50 Hz frame rate, close to digital silence, is no hum.
+    ripple = np.tile(rng.standard_normal(320) * 0.3, 50)
+    background = measure_background(np.round(ripple).astype(np.int16), 0, SR, PARAMS)
+    assert background is not None and background.hum == ()
+
+
 def test_through_opus_with_lost_packets_the_onsets_hold(clip: dict[str, Any]) -> None:
     from agora_runner.channel.codec import OpusLink
 
