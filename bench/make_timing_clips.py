@@ -5,7 +5,11 @@ truth:
 - voices.wav: a stretch of a tuning call under a background of five voices 30 dB down, in
   which a burst of the voices, before the answer, passed for the answer's start;
 - noise.wav: a stretch of a held-out call in white noise 10 dB under the speech, whose answer
-  was once reported as never given.
+  was once reported as never given;
+- faint.wav: an answer whose first word ("Thanks,", in a breathy espeak-ng voice that is in
+  neither of the bench's parts) is 10-15 dB weaker than the rest, in pink noise 10 dB under
+  the speech: that word is lost in the noise, and the answer was once placed at the next one,
+  487 ms late.
 
     .venv/bin/python bench/make_timing_clips.py
 """
@@ -21,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing_material import CONDITIONS, VOICES, compose_call  # noqa: E402
+from timing_material import CONDITIONS, VOICES, Voice, compose_call  # noqa: E402
 
 from common.wav import SAMPLE_RATE, stereo_wav  # noqa: E402
 
@@ -54,6 +58,7 @@ def main() -> None:
     print(f"wrote {OUT / 'call.wav'} ({call.seconds:.1f} s, seed {seed})")
     voices_excerpt()
     noise_excerpt()
+    faint_excerpt()
 
 
 def voices_excerpt() -> None:
@@ -75,6 +80,17 @@ def noise_excerpt() -> None:
     answer = next(a for a in call.answers if abs(a["caller_end"] / SAMPLE_RATE - 42.4737) < 1e-3)
     lo = round(40.6 * SAMPLE_RATE)
     _write_excerpt("noise", call, "white 10 dB", answer, lo, answer["onset"] + 3 * SAMPLE_RATE // 2)
+
+
+def faint_excerpt() -> None:
+    """espeak-ng `en-gb-x-rp+kaukovalta` at 150 wpm, seed 3, its first answer, under the
+    bench's "pink 10 dB": from half a second before the caller's line to the answer's end."""
+    voice = Voice("espeak-rp-kaukovalta", "espeak", "en-gb-x-rp+kaukovalta", 150)
+    call = compose_call(voice, "clip", 3, turns=2, texts=["Thanks, I have your address now."])
+    answer = call.answers[0]
+    line = _line_before(call, answer)
+    lo = round(line["speech_start"] * SAMPLE_RATE) - SAMPLE_RATE // 2
+    _write_excerpt("faint", call, "pink 10 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4)
 
 
 def _line_before(call: Any, answer: dict[str, Any]) -> dict[str, Any]:

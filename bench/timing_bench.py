@@ -150,6 +150,9 @@ class Tally:
     cpu_s: float = 0.0
     seconds: float = 0.0
     worst: list[tuple[float, str]] = field(default_factory=list)
+    # per answer (and stop), "voice#seed onset|stop at s" → error in ms, or why there is none:
+    # what --json writes, for comparing two runs answer by answer
+    each: dict[str, float | str] = field(default_factory=dict)
 
     def add(self, other: Tally) -> None:
         for name in ("answers", "unmeasurable", "missed", "stops", "stops_unmeasured", "invented"):
@@ -159,6 +162,7 @@ class Tally:
         self.cpu_s += other.cpu_s
         self.seconds += other.seconds
         self.worst += other.worst
+        self.each.update(other.each)
 
 
 def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
@@ -167,8 +171,10 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
     for a in call.answers:
         tally.answers += 1
         found = scored.onsets.get(a["caller_end"])
+        at = f"{label} onset at {a['onset'] / SAMPLE_RATE:.3f}s"
         if found is None or (found[0] is None and found[1]):
             tally.missed += 1
+            tally.each[at] = "missed"
             tally.worst.append(
                 (
                     float("inf"),
@@ -179,9 +185,11 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
         onset, measurable, reason = found
         if not measurable:
             tally.unmeasurable += 1
+            tally.each[at] = f"not measurable: {reason}"
             continue
         error = (onset - (a["onset"] + shift)) * 1000 / SAMPLE_RATE
         tally.errors.append(error)
+        tally.each[at] = round(error, 2)
         tally.worst.append(
             (
                 abs(error),
@@ -191,11 +199,14 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
         if "stop" in a:
             tally.stops += 1
             stop = scored.stops.get(a["barge_in"])
+            stop_at = f"{label} stop at {a['stop'] / SAMPLE_RATE:.3f}s"
             if stop is None:
                 tally.stops_unmeasured += 1
+                tally.each[stop_at] = "not measurable"
                 continue
             s_err = (stop - (a["stop"] + shift)) * 1000 / SAMPLE_RATE
             tally.stop_errors.append(s_err)
+            tally.each[stop_at] = round(s_err, 2)
             tally.worst.append(
                 (
                     abs(s_err),
@@ -360,6 +371,7 @@ def main() -> None:
                 "invented": total.invented,
                 "cpu_s_per_min": total.cpu_s / (total.seconds / 60) if total.seconds else None,
                 "target": verdict(cls, total),
+                "each": total.each,
             }
         cpu = sum(r["cpu_s_per_min"] or 0 for r in report[part].values()) / max(
             len(report[part]), 1

@@ -227,14 +227,19 @@ class Call:
 
 
 def compose_call(
-    voice: Voice, part: str, seed: int, turns: int = 12, piper_caller: Voice | None = None
+    voice: Voice,
+    part: str,
+    seed: int,
+    turns: int = 12,
+    piper_caller: Voice | None = None,
+    texts: list[str] | None = None,
 ) -> Call:
-    """One call of `turns` caller lines, each answered; about a third of the longer answers
-    are interrupted (the caller's next line starts into the answer and the agent stops 150 to
-    450 ms later)."""
+    """One call of `turns` caller lines, each answered (from `texts`, by default the part's
+    answers); about a third of the longer answers are interrupted (the caller's next line
+    starts into the answer and the agent stops 150 to 450 ms later)."""
     rng = np.random.default_rng(seed)
     caller_voice = piper_caller or Voice("piper-joe", "piper")
-    texts = ANSWERS[part]
+    texts = texts or ANSWERS[part]
     order = rng.permutation(len(texts))
     lines = rng.permutation(len(CALLER_LINES))
     pieces_caller: list[tuple[int, np.ndarray]] = []

@@ -143,8 +143,9 @@ def _ceiling_walk(
     """From sure frame `start`, the farthest frame (by `step`, not past `limit`) still above
     the background's ceiling in some band, across gaps of bridge_ms (by default the params'):
     over a background that moves (voices, music), only what stands above all of it is the
-    agent."""
-    above = a.over > p.unlike_margin_db
+    agent. Sound stop_range_db under the speech around it is not speech (over digital silence,
+    a codec's ±1 dither stands above the background too)."""
+    above = (a.over > p.unlike_margin_db) & (a.level >= a.nearby - p.stop_range_db)
     bridge = _ms(bridge_ms or p.bridge_ms, p)
     reach = _ms(p.answer_reference_ms, p)
     limit = max(limit, start - reach) if step < 0 else min(limit, start + reach)
@@ -231,6 +232,26 @@ def _quiet_edge(
     return lo + edge
 
 
+def _resumed(a: Analysis, bg: Background, stop: int, until: int, p: TimingParams) -> int | None:
+    """The agent's speech taking up again after a pause longer than a closure (what the edge
+    at sample `stop` was followed across) and before sample `until`, though too short to be
+    sure speech: the last frame that stands over the background (in some band, and in all
+    of them together) within stop_range_db of the speech around it, if such frames span
+    resume_ms of sound; None if there are fewer."""
+    # frames holding nothing up to a closure's length after the stop
+    first = max(0, -(-(stop - a.origin) // p.hop) + _ms(p.stop_bridge_ms, p))
+    last = a.frame_of(until, p)
+    level, nearby = a.level[first:last], a.nearby[first:last]
+    loud = np.flatnonzero(
+        (a.over[first:last] > p.sure_margin_db)
+        & (level > bg.level_ceiling_dbfs + p.sure_margin_db)
+        & (level >= np.maximum(nearby - p.stop_range_db, p.sure_min_dbfs))
+    )
+    if len(loud) < _ms(p.resume_ms, p) + p.frame // p.hop - 1:
+        return None
+    return first + int(loud[-1])
+
+
 def _quiet(track: np.ndarray | Track, bg: Background, sure_sample: int, p: TimingParams) -> bool:
     """Quiet enough for single samples to tell: digital silence, or a steady background whose
     high-passed envelope stays quiet_margin_db under the speech's (hiss, low comfort noise,
@@ -255,10 +276,13 @@ def _strength(a: Analysis, first: int, p: TimingParams) -> float:
     )
 
 
-def _present(a: Analysis, bg: Background, first: int, p: TimingParams) -> bool:
-    """From frame `first` on, did the level averaged over presence_ms stand presence_margin_db
-    over the background's so averaged, for presence_ms together?"""
-    level = a.level[first:]
+def _present(
+    a: Analysis, bg: Background, first: int, p: TimingParams, last: int | None = None
+) -> bool:
+    """From frame `first` on (to frame `last`, not included), did the level averaged over
+    presence_ms stand presence_margin_db over the background's so averaged, for presence_ms
+    together?"""
+    level = a.level[first:last]
     if not len(level):
         return False
     over = averaged_db(level, p.presence_ms, p) > bg.presence_floor_dbfs + p.presence_margin_db
@@ -364,6 +388,7 @@ def _fluctuating_onset(
 def _noise_onset(
     a: Analysis, bg: Background, first: int, limit: int, lo: int, p: TimingParams
 ) -> Edge:
+    first_allowed = a.frame_of(lo, p)
     edge = _change_point(a, bg, first, limit, -1, p)
     sample = max(a.sample_of(edge, p) + p.frame - p.onset_lag, lo)
     if edge <= limit and limit > 0:
@@ -374,6 +399,15 @@ def _noise_onset(
             False,
             "the agent's sound runs back into the caller's line or into its own speech before: "
             "where its answer begins cannot be told",
+        )
+    if _present(a, bg, max(limit, first_allowed), p, edge):
+        # Something stood over the noise before the start found, too faint to be sure of: a
+        # weak first word, whose answer would be placed at the next one.
+        return Edge(
+            sample,
+            False,
+            "something stood over the background noise before the answer's clear start, never "
+            "clearly enough to be placed: the answer may begin with a word too faint to place",
         )
     # A weak first consonant (h, f, th) can lie under steady noise unseen, and the answer then
     # seems to begin at its vowel. When the noise in the consonants' bands comes within
@@ -473,9 +507,18 @@ def find_stop(
     if _quiet(
         track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p
     ):
-        sample = _quiet_edge(
-            track, bg, a.sample_of(last, p) + p.frame // 2, a.sample_of(limit, p), +1, p
-        )
+        until = a.sample_of(limit, p)
+        sample = _quiet_edge(track, bg, a.sample_of(last, p) + p.frame // 2, until, +1, p)
+        # Speech too short to be sure of, after a pause shorter than a turn's, is more of the
+        # turn, as long as the caller still speaks (after that, it would be an answer).
+        for _ in range(8):
+            cap = min(until, sample + _ms(pause_s * 1000, p) * p.hop)
+            if caller_end is not None:
+                cap = min(cap, caller_end if sample < caller_end - bridge * p.hop else sample)
+            more = _resumed(a, bg, sample, cap, p)
+            if more is None:
+                break
+            sample = max(sample, _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p))
     elif bg.kind == FLUCTUATING:
         edge = _ceiling_walk(a, last, limit, +1, p)
         sample = a.sample_of(edge, p) + p.onset_lag

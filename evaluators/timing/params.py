@@ -125,6 +125,11 @@ class TimingParams:
     # sure speech: the weakest phonemes are about 30 dB under a word's vowels, and 20 dB more
     # allow for a word's last decay; a codec's ringing after a cut lies under that.
     stop_range_db: float = 50.0
+    # On a quiet background, sound after a pause (shorter than a turn's) that stands over the
+    # background within stop_range_db of the speech around it, for resume_ms in all, is more of
+    # the agent's speech, though too short to be sure speech: a word cut 20 ms in, after a
+    # comma. A click is a millisecond or two.
+    resume_ms: int = 10
 
     # Weak consonants (h, f, th) lie this far under an answer's loudest moment, in the bands
     # from hidden_from_hz up. Steady noise that loud there can hide one.

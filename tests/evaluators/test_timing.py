@@ -262,6 +262,27 @@ def test_a_pause_is_measured_from_the_sound_not_from_the_sure_speech(
     assert all(e is not None and abs(e) <= 2.0 for e in errors), errors
 
 
+@pytest.mark.parametrize("fragment_ms", [12, 20])
+def test_a_word_cut_just_after_a_pause_ends_the_turn(
+    clip: dict[str, Any], fragment_ms: int
+) -> None:
+    """The first answer is cut fragment_ms into a word that follows a 200 ms pause, the word
+    rising from 40 to 15 dB under the answer's loudest (a glide, as in "works"): too short and
+    too weak to be sure speech. It was passed over (the stop placed before the pause, 225 ms
+    early, and the word left in the next answer's background, that answer 60 ms late); it is
+    the agent's last sound."""
+    first = clip["answers"][0]
+    agent = clip["agent"].astype(np.float64)
+    n = fragment_ms * SR // 1000
+    agent[first["stop"] - 200 * SR // 1000 - n : first["stop"] - n] = 0
+    word = agent[first["stop"] - n + 1 : first["stop"] + 1]
+    word *= 10 ** (np.linspace(-40, -15, n) / 20) * np.abs(agent).max() / np.abs(word).max()
+    result = score(clip, agent.astype(np.int16))
+    assert abs(result["stops"][0]["stop_s"] * SR - first["stop"]) <= 5 * SR / 1000, result["stops"]
+    errors = latency_errors(clip, result)
+    assert all(e is not None and abs(e) <= 2.0 for e in errors), errors
+
+
 def test_over_voices_a_burst_of_them_before_the_answer_is_not_its_start() -> None:
     """clips/voices.wav: five voices 30 dB under the agent, and between the caller's line and
     the answer a burst of them that passes for sure speech (the analysis once placed the answer
@@ -366,3 +387,30 @@ def test_what_cannot_be_scored_says_why(clip: dict[str, Any], tmp_path: Path, ca
     bad.write_bytes(b"nope")
     assert main(["score", "--recording", str(bad)]) == 2
     assert "not a WAV file" in capsys.readouterr().err
+
+
+def test_an_answer_whose_first_word_is_lost_in_noise_is_not_placed_at_its_next() -> None:
+    """clips/faint.wav: pink noise 10 dB under the speech, and an answer ("Thanks, I have your
+    address now.", in a breathy voice) whose first word stands over the noise but never as
+    sure speech. It was placed at "I have", 487 ms late; it is declared not measurable. Without
+    that word (the noise goes on in its place), the answer starts where "I have" does, and is
+    measured there."""
+    truth = json.loads((CLIPS / "faint.json").read_text())
+    _, stereo = read_wav((CLIPS / "faint.wav").read_bytes())
+    result = score_recording(
+        read_recording(stereo_wav(stereo[:, 0], stereo[:, 1])), truth["caller_turns"]
+    )
+    (turn,) = result["latency_turns"]
+    onset = truth["answers"][0]["onset"]
+    assert turn["agent_start_s"] is not None, turn
+    assert not turn["measurable"] or abs(turn["agent_start_s"] * SR - onset) <= SR // 20, turn
+    assert "too faint" in turn["reason"], turn
+    # The word gone: the noise from before the caller's line (the clip's first half second) in
+    # its place.
+    agent = stereo[:, 1].copy()
+    word = int(0.47 * SR)
+    agent[onset : onset + word] = agent[:word]
+    result = score_recording(read_recording(stereo_wav(stereo[:, 0], agent)), truth["caller_turns"])
+    (turn,) = result["latency_turns"]
+    assert turn["measurable"] is True, turn
+    assert onset + word <= turn["agent_start_s"] * SR <= onset + word + SR // 10, turn
