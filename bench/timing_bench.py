@@ -9,7 +9,7 @@ interruptions the agent never made ("invented"). And the CPU time per minute of 
 
     .venv/bin/python bench/timing_bench.py [--part tuning|heldout|both] [--calls 6]
         [--conditions clean,opus,...] [--json out.json] [--detail] [--set NAME=VALUE ...]
-        [--scorer current|webrtcvad|silero]
+        [--scorer current|webrtcvad|silero] [--material bench/timing_sets/fifth.json]
 
 `--scorer` puts a VAD library, run per answer window, in place of the analysis (onsets
 only: it reports no stops or interruptions): what docs/metrics.md compares it with.
@@ -33,7 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing_material import CLASS, CONDITIONS, VOICES, Call, compose_call, espeak_available  # noqa: E402
+from timing_material import (  # noqa: E402
+    CLASS,
+    CONDITIONS,
+    VOICES,
+    Call,
+    compose_call,
+    espeak_available,
+    load_part,
+)
 
 from agora_runner.audio import SAMPLE_RATE  # noqa: E402
 
@@ -289,6 +297,12 @@ def main() -> None:
     )
     ap.add_argument("--part", choices=["tuning", "heldout", "both"], default="both")
     ap.add_argument(
+        "--material",
+        type=Path,
+        help="score a set of voices, answers and babble of its own (bench/timing_sets/*.json) "
+        "in place of the two parts: material looked at once",
+    )
+    ap.add_argument(
         "--calls",
         type=int,
         default=6,
@@ -322,6 +336,8 @@ def main() -> None:
         )
     names = [c.strip() for c in args.conditions.split(",") if c.strip()] or list(CONDITIONS)
     parts = ["tuning", "heldout"] if args.part == "both" else [args.part]
+    if args.material:
+        parts = [load_part(args.material)]
     report: dict[str, Any] = {}
     print(
         f"{'part':<8} {'condition':<20} {'answers':>7} {'not meas.':>9} {'p95 ms':>7} {'worst':>7} "

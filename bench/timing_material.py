@@ -153,6 +153,26 @@ BABBLE_TEXT = (
 )
 
 
+def load_part(path: Path) -> str:
+    """A set of voices, answer texts and babble voices from a JSON file (bench/timing_sets/),
+    made a part of its own, named after the file: material to be looked at once, outside the
+    two parts. Its shape: {"voices": [{"name", "engine", "voice", "speed"}, …], "answers":
+    [text, …], "babble": [{"name", "voice", "speed"}, …] (espeak-ng; five are used)}."""
+    import json
+
+    spec = json.loads(path.read_text())
+    name = path.stem
+    try:
+        VOICES[name] = [Voice(**v) for v in spec["voices"]]
+        BABBLE_VOICES[name] = [Voice(engine="espeak", **v) for v in spec["babble"]]
+        ANSWERS[name] = [str(t) for t in spec["answers"]]
+    except (KeyError, TypeError) as e:
+        raise SystemExit(f"{path}: not a set of voices, answers and babble ({e})") from e
+    if len(BABBLE_VOICES[name]) < 5 or not VOICES[name] or not ANSWERS[name]:
+        raise SystemExit(f"{path}: needs voices, answers and five babble voices")
+    return name
+
+
 def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
