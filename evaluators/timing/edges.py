@@ -510,15 +510,19 @@ def find_stop(
         until = a.sample_of(limit, p)
         sample = _quiet_edge(track, bg, a.sample_of(last, p) + p.frame // 2, until, +1, p)
         # Speech too short to be sure of, after a pause shorter than a turn's, is more of the
-        # turn, as long as the caller still speaks (after that, it would be an answer).
-        for _ in range(8):
-            cap = min(until, sample + _ms(pause_s * 1000, p) * p.hop)
+        # turn, as long as the caller still speaks (once the caller has stopped, speech after
+        # a pause is an answer of its own). Each step moves the stop on, up to `until`.
+        while True:
+            cap = min(until, sample + int(pause_s * SAMPLE_RATE))
             if caller_end is not None:
-                cap = min(cap, caller_end if sample < caller_end - bridge * p.hop else sample)
+                cap = min(cap, caller_end) if sample < caller_end - bridge * p.hop else sample
             more = _resumed(a, bg, sample, cap, p)
-            if more is None:
+            after = (
+                0 if more is None else _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p)
+            )
+            if after <= sample:
                 break
-            sample = max(sample, _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p))
+            sample = after
     elif bg.kind == FLUCTUATING:
         edge = _ceiling_walk(a, last, limit, +1, p)
         sample = a.sample_of(edge, p) + p.onset_lag
