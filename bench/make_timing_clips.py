@@ -6,6 +6,9 @@ truth:
   which a burst of the voices, before the answer, passed for the answer's start;
 - noise.wav: a stretch of a held-out call in white noise 10 dB under the speech, whose answer
   was once reported as never given;
+- voices_weak.wav: an answer (Piper, "Fine, we can do Tuesday at ten.") whose start stands
+  barely over a background of five voices 30 dB under the speech, once declared not
+  measurable for that though the walk back to it crosses no dip;
 - faint.wav: an answer whose first word ("Thanks,", in a breathy espeak-ng voice that is in
   neither of the bench's parts) is 10-15 dB weaker than the rest, in pink noise 10 dB under
   the speech: that word is lost in the noise, and the answer was once placed at the next one,
@@ -59,6 +62,7 @@ def main() -> None:
     voices_excerpt()
     noise_excerpt()
     faint_excerpt()
+    voices_weak_excerpt()
 
 
 def voices_excerpt() -> None:
@@ -80,6 +84,16 @@ def noise_excerpt() -> None:
     answer = next(a for a in call.answers if abs(a["caller_end"] / SAMPLE_RATE - 42.4737) < 1e-3)
     lo = round(40.6 * SAMPLE_RATE)
     _write_excerpt("noise", call, "white 10 dB", answer, lo, answer["onset"] + 3 * SAMPLE_RATE // 2)
+
+
+def voices_weak_excerpt() -> None:
+    """piper-joe, seed 1000, under the bench's "voices 30 dB": the call's first line and
+    answer, from the call's start to the answer's end (what comes before an answer shapes
+    its background, so the excerpt keeps all of it)."""
+    voice = next(v for v in VOICES["tuning"] if v.name == "piper-joe")
+    call = compose_call(voice, "tuning", 1000)
+    answer = call.answers[0]
+    _write_excerpt("voices_weak", call, "voices 30 dB", answer, 0, answer["end"] + SAMPLE_RATE // 4)
 
 
 def faint_excerpt() -> None:
