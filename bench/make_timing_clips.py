@@ -9,6 +9,10 @@ truth:
 - voices_weak.wav: an answer (Piper, "Fine, we can do Tuesday at ten.") whose start stands
   barely over a background of five voices 30 dB under the speech, once declared not
   measurable for that though the walk back to it crosses no dip;
+- voices_burst.wav: an answer ("So sorry about the delay.", espeak-ng `en-us+Annie`, the
+  fifth set of bench/timing_sets/) under five voices 30 dB down, one of whose syllables,
+  standing over their usual loudest, lies across a dip before the answer's faint "S": it
+  was taken for the answer's start, 69 ms early;
 - faint.wav: an answer whose first word ("Thanks,", in a breathy espeak-ng voice that is in
   neither of the bench's parts) is 10-15 dB weaker than the rest, in pink noise 10 dB under
   the speech: that word is lost in the noise, and the answer was once placed at the next one,
@@ -28,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing_material import CONDITIONS, VOICES, Voice, compose_call  # noqa: E402
+from timing_material import CONDITIONS, VOICES, Voice, compose_call, load_part  # noqa: E402
 
 from common.wav import SAMPLE_RATE, stereo_wav  # noqa: E402
 
@@ -63,6 +67,7 @@ def main() -> None:
     noise_excerpt()
     faint_excerpt()
     voices_weak_excerpt()
+    voices_burst_excerpt()
 
 
 def voices_excerpt() -> None:
@@ -94,6 +99,20 @@ def voices_weak_excerpt() -> None:
     call = compose_call(voice, "tuning", 1000)
     answer = call.answers[0]
     _write_excerpt("voices_weak", call, "voices 30 dB", answer, 0, answer["end"] + SAMPLE_RATE // 4)
+
+
+def voices_burst_excerpt() -> None:
+    """The fifth set's espeak-us-annie, seed 2000, the answer starting at 12.752 s, under
+    "voices 30 dB": from half a second before the caller's line to the answer's end."""
+    part = load_part(ROOT / "bench" / "timing_sets" / "fifth.json")
+    voice = next(v for v in VOICES[part] if v.name == "espeak-us-annie")
+    call = compose_call(voice, part, 2000)
+    answer = next(a for a in call.answers if abs(a["onset"] / SAMPLE_RATE - 12.752) < 1e-3)
+    line = _line_before(call, answer)
+    lo = round(line["speech_start"] * SAMPLE_RATE) - SAMPLE_RATE // 2
+    _write_excerpt(
+        "voices_burst", call, "voices 30 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4
+    )
 
 
 def faint_excerpt() -> None:

@@ -158,13 +158,15 @@ class TimingParams:
     # …and at its loudest (in its first 300 ms) this far over the loudest the background got,
     # broadband: where voices come closer, what stands out of them may be one of them.
     fluctuating_headroom_db: float = 20.0
-    # Over voices whose loudest lies hidden_range_db or more under the answer's (so that even
-    # its weak consonants reach them), a weak start is not judged by its strength: the walk
-    # back from sure speech is made twice, crossing dips of bridge_ms and crossing none (over
-    # over_voices_bridge_ms), and where both end within over_voices_agree_ms the start is
-    # placed; where they do not, either side of the dip may be it, and the turn is not
-    # measurable. (Measured 2026-12-07: at voices 30 dB under the speech, turns declared
-    # 32 → 15 (tuning) and 37 → 21 (held out), the worst still 33 and 36 ms.)
+    # Over voices, the walk back from sure speech is made twice, crossing dips of bridge_ms
+    # and crossing none (over over_voices_bridge_ms); where the two end more than
+    # over_voices_agree_ms apart, either side of the dip may be the answer's start (across
+    # it, a syllable of the voices over their usual loudest was once taken for a faint "S",
+    # 69 ms early), and the turn is not measurable. Where the voices' loudest lies
+    # hidden_range_db or more under the answer's (so that even its weak consonants reach
+    # them), a start found alike both ways is placed however weak it is. (Measured
+    # 2026-12-07: at voices 30 dB under the speech, turns declared 32 → 15 (tuning) and
+    # 37 → 21 (held out), the worst still 33 and 36 ms.)
     over_voices_bridge_ms: int = 1
     over_voices_agree_ms: float = 25.0
     # What stands less than this over the loudest a fluctuating background got, at its

@@ -431,3 +431,21 @@ def test_over_voices_far_under_a_weak_start_found_without_a_dip_is_measured() ->
     onset = truth["answers"][0]["onset"]
     assert turn["measurable"], turn
     assert abs(turn["agent_start_s"] * SR - onset) <= 25 * SR / 1000, turn
+
+
+def test_over_voices_a_start_in_doubt_across_a_dip_is_not_measured() -> None:
+    """clips/voices_burst.wav: five voices 30 dB under the agent; a syllable of theirs, over
+    their usual loudest, lies across a short dip before the answer's faint "S" ("So sorry
+    about the delay."). Walking back across the dip took it for the answer's start, 69 ms
+    early; crossing no dip ends at the answer. The two disagree: the turn is not measurable,
+    and says by how much its start is in doubt."""
+    truth = json.loads((CLIPS / "voices_burst.json").read_text())
+    _, stereo = read_wav((CLIPS / "voices_burst.wav").read_bytes())
+    result = score_recording(
+        read_recording(stereo_wav(stereo[:, 0], stereo[:, 1])), truth["caller_turns"]
+    )
+    (turn,) = result["latency_turns"]
+    onset = truth["answers"][0]["onset"]
+    assert turn["agent_start_s"] is not None, turn
+    assert not turn["measurable"] or abs(turn["agent_start_s"] * SR - onset) <= SR // 20, turn
+    assert "in doubt by" in turn["reason"], turn
