@@ -375,17 +375,21 @@ def _fluctuating_onset(
     # either side of the dip may be the answer's start (or a burst of the voices).
     unbroken = _ceiling_walk(a, first, limit, -1, p, p.over_voices_bridge_ms)
     doubt_ms = (unbroken - edge) * p.hop * 1000 / SAMPLE_RATE
-    in_doubt = Edge(
-        sample,
-        False,
-        "the background moves like voices or music, and a dip in the answer's first sound "
-        f"under their loudest leaves its start in doubt by {doubt_ms:.0f} ms",
-        strength,
+    placed = (
+        Edge(sample, True, "", strength)
+        if doubt_ms <= p.over_voices_agree_ms
+        else Edge(
+            sample,
+            False,
+            "the background moves like voices or music, and a dip in the answer's first sound "
+            f"under their loudest leaves its start in doubt by {doubt_ms:.0f} ms",
+            strength,
+        )
     )
     if headroom >= p.hidden_range_db:
         # Voices far under the answer (even its weak sounds reach them): a weak start found
         # alike both ways is placed, however weak.
-        return Edge(sample, True, "", strength) if doubt_ms <= p.over_voices_agree_ms else in_doubt
+        return placed
     if strength < p.min_strength_fluctuating_db or headroom < p.fluctuating_headroom_db:
         return Edge(
             sample,
@@ -397,7 +401,7 @@ def _fluctuating_onset(
             f"{p.fluctuating_headroom_db:.0f})",
             strength,
         )
-    return Edge(sample, True, "", strength) if doubt_ms <= p.over_voices_agree_ms else in_doubt
+    return placed
 
 
 def _noise_onset(

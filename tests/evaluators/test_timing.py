@@ -31,6 +31,15 @@ def clip() -> dict[str, Any]:
     return {"caller": stereo[:, 0].copy(), "agent": stereo[:, 1].copy(), **truth}
 
 
+def excerpt(name: str) -> tuple[dict[str, Any], np.ndarray, dict[str, Any]]:
+    """A stored excerpt (clips/NAME.wav, with its truth in NAME.json), scored with its caller
+    turns: (truth, its stereo samples, the result)."""
+    truth = json.loads((CLIPS / f"{name}.json").read_text())
+    wav = (CLIPS / f"{name}.wav").read_bytes()
+    _, stereo = read_wav(wav)
+    return truth, stereo, score_recording(read_recording(wav), truth["caller_turns"])
+
+
 def score(clip: dict[str, Any], agent: np.ndarray, turns: Any = "given") -> dict[str, Any]:
     wav = stereo_wav(clip["caller"], agent)
     return score_recording(read_recording(wav), clip["caller_turns"] if turns == "given" else turns)
@@ -288,10 +297,7 @@ def test_over_voices_a_burst_of_them_before_the_answer_is_not_its_start() -> Non
     the answer a burst of them that passes for sure speech (the analysis once placed the answer
     there, 435 ms early). It stands only a few dB over the loudest the voices got before, so it
     is passed over: the answer is measured at its own start."""
-    truth = json.loads((CLIPS / "voices.json").read_text())
-    result = score_recording(
-        read_recording((CLIPS / "voices.wav").read_bytes()), truth["caller_turns"]
-    )
+    truth, _, result = excerpt("voices")
     (turn,) = result["latency_turns"]
     assert turn["measurable"], turn
     assert abs(turn["agent_start_s"] * SR - truth["answers"][0]["onset"]) <= 0.01 * SR, turn
@@ -304,11 +310,7 @@ def test_an_answer_too_faint_to_place_in_noise_is_not_said_to_be_missing() -> No
     running into the caller's line, then an answer no band makes sure of. Sound stood over the
     noise where the answer was: the turn is not measurable, never "the agent did not answer"
     (once reported so), and the same stretch without the answer is a turn left unanswered."""
-    truth = json.loads((CLIPS / "noise.json").read_text())
-    rate, stereo = read_wav((CLIPS / "noise.wav").read_bytes())
-    result = score_recording(
-        read_recording(stereo_wav(stereo[:, 0], stereo[:, 1])), truth["caller_turns"]
-    )
+    truth, stereo, result = excerpt("noise")
     (turn,) = result["latency_turns"]
     assert turn["measurable"] is False and "did not answer" not in turn["reason"], turn
     # Without the answer (the noise goes on as it was between the caller's end and the
@@ -395,11 +397,7 @@ def test_an_answer_whose_first_word_is_lost_in_noise_is_not_placed_at_its_next()
     sure speech. It was placed at "I have", 487 ms late; it is declared not measurable. Without
     that word (the noise goes on in its place), the answer starts where "I have" does, and is
     measured there."""
-    truth = json.loads((CLIPS / "faint.json").read_text())
-    _, stereo = read_wav((CLIPS / "faint.wav").read_bytes())
-    result = score_recording(
-        read_recording(stereo_wav(stereo[:, 0], stereo[:, 1])), truth["caller_turns"]
-    )
+    truth, stereo, result = excerpt("faint")
     (turn,) = result["latency_turns"]
     onset = truth["answers"][0]["onset"]
     assert turn["agent_start_s"] is not None, turn
@@ -422,11 +420,7 @@ def test_over_voices_far_under_a_weak_start_found_without_a_dip_is_measured() ->
     finds the same start whether dips are crossed or not: it is placed within the 25 ms the
     two walks may differ by (it was declared not measurable, being weak), the 50 ms asked of
     a background of voices 30 dB down."""
-    truth = json.loads((CLIPS / "voices_weak.json").read_text())
-    _, stereo = read_wav((CLIPS / "voices_weak.wav").read_bytes())
-    result = score_recording(
-        read_recording(stereo_wav(stereo[:, 0], stereo[:, 1])), truth["caller_turns"]
-    )
+    truth, _, result = excerpt("voices_weak")
     (turn,) = result["latency_turns"]
     onset = truth["answers"][0]["onset"]
     assert turn["measurable"], turn
@@ -439,11 +433,7 @@ def test_over_voices_a_start_in_doubt_across_a_dip_is_not_measured() -> None:
     about the delay."). Walking back across the dip took it for the answer's start, 69 ms
     early; crossing no dip ends at the answer. The two disagree: the turn is not measurable,
     and says by how much its start is in doubt."""
-    truth = json.loads((CLIPS / "voices_burst.json").read_text())
-    _, stereo = read_wav((CLIPS / "voices_burst.wav").read_bytes())
-    result = score_recording(
-        read_recording(stereo_wav(stereo[:, 0], stereo[:, 1])), truth["caller_turns"]
-    )
+    truth, _, result = excerpt("voices_burst")
     (turn,) = result["latency_turns"]
     onset = truth["answers"][0]["onset"]
     assert turn["agent_start_s"] is not None, turn
