@@ -16,7 +16,11 @@ truth:
 - faint.wav: an answer whose first word ("Thanks,", in a breathy espeak-ng voice that is in
   neither of the bench's parts) is 10-15 dB weaker than the rest, in pink noise 10 dB under
   the speech: that word is lost in the noise, and the answer was once placed at the next one,
-  487 ms late.
+  487 ms late;
+- brown_tail.wav: an answer in brown noise 10 dB under the speech, after the agent's previous
+  answer, interrupted, ran on into the caller's end with a last sound that stands barely over
+  the noise: taken for a burst of the noise, that sound was once left to the answer, placed
+  271 ms early.
 
     .venv/bin/python bench/make_timing_clips.py
 """
@@ -68,6 +72,7 @@ def main() -> None:
     faint_excerpt()
     voices_weak_excerpt()
     voices_burst_excerpt()
+    brown_tail_excerpt()
 
 
 def voices_excerpt() -> None:
@@ -126,6 +131,20 @@ def faint_excerpt() -> None:
     _write_excerpt("faint", call, "pink 10 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4)
 
 
+def brown_tail_excerpt() -> None:
+    """piper-joe-slow, seed 5004, under the bench's "brown 10 dB": the answer starting at
+    28.138 s ("No problem at all."), from 4 s before it (the agent's previous answer, the
+    caller breaking in on it, and the caller's line), with every caller line in it, to the
+    answer's end."""
+    voice = next(v for v in VOICES["heldout"] if v.name == "piper-joe-slow")
+    call = compose_call(voice, "heldout", 5004)
+    answer = next(a for a in call.answers if abs(a["onset"] / SAMPLE_RATE - 28.138) < 1e-3)
+    lo = answer["onset"] - 4 * SAMPLE_RATE
+    _write_excerpt(
+        "brown_tail", call, "brown 10 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4, True
+    )
+
+
 def _line_before(call: Any, answer: dict[str, Any]) -> dict[str, Any]:
     """The caller's line `answer` answers."""
     return next(
@@ -136,12 +155,25 @@ def _line_before(call: Any, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_excerpt(
-    name: str, call: Any, condition: str, answer: dict[str, Any], lo: int, hi: int
+    name: str,
+    call: Any,
+    condition: str,
+    answer: dict[str, Any],
+    lo: int,
+    hi: int,
+    earlier_lines: bool = False,
 ) -> None:
     """Samples [lo, hi) of `call` under `condition` as OUT/<name>.wav, and the truth of its one
-    caller line and answer, in the excerpt's own time, as OUT/<name>.json."""
+    answer and the caller line it answers (with `earlier_lines`, every caller line in the
+    excerpt), in the excerpt's own time, as OUT/<name>.json."""
     agent = CONDITIONS[condition](call, call.seed)
     line = _line_before(call, answer)
+    lines = [
+        u
+        for u in call.utterances
+        if earlier_lines and lo <= u["speech_start"] * SAMPLE_RATE and u is not line
+    ] + [line]
+    lines = [u for u in lines if u["speech_end"] <= line["speech_end"]]
     (OUT / f"{name}.wav").write_bytes(stereo_wav(call.caller[lo:hi], agent[lo:hi]))
     truth = {
         "voice": call.voice.name,
@@ -150,9 +182,10 @@ def _write_excerpt(
         "sample_rate": SAMPLE_RATE,
         "caller_turns": [
             {
-                "start_s": line["speech_start"] - lo / SAMPLE_RATE,
-                "end_s": line["speech_end"] - lo / SAMPLE_RATE,
+                "start_s": u["speech_start"] - lo / SAMPLE_RATE,
+                "end_s": u["speech_end"] - lo / SAMPLE_RATE,
             }
+            for u in sorted(lines, key=lambda u: u["speech_start"])
         ],
         "answers": [
             {

@@ -305,18 +305,24 @@ def _headroom(
 def _agent_regions(
     a: Analysis, bg: Background, first_allowed: int, p: TimingParams
 ) -> list[tuple[int, int]]:
-    """The stretches of sure speech that are the agent's: over voices or music, a burst of the
-    background can pass for sure speech, and a stretch standing less than
-    background_burst_db over the loudest the background got is more of it."""
+    """The stretches of sure speech that are the agent's. What stands in some band over the
+    background's ceiling but, at its loudest, barely over the loudest the background got in
+    all bands together is more of the background, whose spectrum moved (a burst of voices, a
+    new chord of music over a level that holds): over voices or music it must stand
+    background_burst_db over, over a steady background sure_margin_db, as any sure speech.
+    A stretch that follows the agent's own within a closure is its own, however faint (the
+    last of a word)."""
     every = a.regions(p)
-    if bg.kind != FLUCTUATING:
+    if bg.kind == SILENCE:
         return every
-    return [
-        r
-        for r in every
-        if _headroom(a, bg, r[0] if r[1] < first_allowed else max(r[0], first_allowed), p, r[1])
-        >= p.background_burst_db
-    ]
+    margin = p.background_burst_db if bg.kind == FLUCTUATING else p.sure_margin_db
+    closure = _ms(p.stop_bridge_ms, p)
+    kept: list[tuple[int, int]] = []
+    for r in every:
+        at = r[0] if r[1] < first_allowed else max(r[0], first_allowed)
+        if _headroom(a, bg, at, p, r[1]) >= margin or (kept and r[0] - kept[-1][1] <= closure):
+            kept.append(r)
+    return kept
 
 
 def _after_falling_silent(
@@ -462,7 +468,8 @@ def find_onset(
     first = max(regions[0][0], first_allowed)
     limit = max(0, first_allowed - _ms(50, p))
     # The edge is never looked for in the agent's speech before the answer (what it was still
-    # saying as the caller stopped): that stands out of the background too.
+    # saying as the caller stopped), nor in a burst of the background passed over above: each
+    # stands out of the background too.
     before = [r[1] for r in every if r[1] < regions[0][0]]
     if before:
         limit = max(limit, max(before) + _ms(p.bridge_ms, p))

@@ -164,14 +164,15 @@ class TimingParams:
     # it, a syllable of the voices over their usual loudest was once taken for a faint "S",
     # 69 ms early), and the turn is not measurable. Where the voices' loudest lies
     # hidden_range_db or more under the answer's (so that even its weak consonants reach
-    # them), a start found alike both ways is placed however weak it is. (Measured
-    # 2026-12-07: at voices 30 dB under the speech, turns declared 32 → 15 (tuning) and
-    # 37 → 21 (held out), the worst still 33 and 36 ms.)
+    # them), a start found alike both ways is placed however weak it is.
     over_voices_bridge_ms: int = 1
     over_voices_agree_ms: float = 25.0
     # What stands less than this over the loudest a fluctuating background got, at its
     # loudest, is a burst of that background (voices come and go around their ceiling by a
-    # few dB), not the agent: it is passed over in looking for the answer.
+    # few dB), not the agent: it is passed over in looking for the answer. Over a steady
+    # background the margin is sure_margin_db: a level that holds while its spectrum moves
+    # (a new chord of music) stands over the ceilings of some bands, but not over the
+    # background's level, where an agent's speech stands far over any noise it is heard in.
     background_burst_db: float = 10.0
 
 

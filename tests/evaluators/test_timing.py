@@ -183,6 +183,40 @@ def test_in_white_noise_a_turn_is_measured_closely_or_said_to_be_unmeasurable(
         assert metrics["AI Interrupting User"]["score"] == 0.0
 
 
+def music(n: int, seed: int) -> np.ndarray:
+    """Chords of three notes (two octaves from 110 Hz, five harmonics each) struck every
+    300 ms, each decaying: a level that holds while the spectrum moves with every chord."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n)
+    step = int(0.3 * SR)
+    t = np.arange(step) / SR
+    envelope = np.minimum(1.0, t / 0.01) * np.exp(-t / 0.4)
+    for i in range(0, n, step):
+        notes = 110.0 * 2 ** (rng.integers(0, 24, 3) / 12)
+        chord = sum(np.sin(2 * np.pi * f * h * t) / h for f in notes for h in range(1, 6))
+        out[i : i + step] += (chord * envelope)[: n - i]
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_background_of_music_invents_no_interruption_and_no_wrong_latency(
+    clip: dict[str, Any], seed: int
+) -> None:
+    """Music 30 dB under the speech was judged a steady background (its level holds from
+    chord to chord), and a new chord, standing over the ceilings of the bands its notes moved
+    into, passed for the agent breaking in on the caller. What stands barely over the
+    background's level in all bands together is more of the background."""
+    for snr in (30, 20):
+        background = music(len(clip["agent"]), seed)
+        background *= speech_rms(clip["agent"]) / np.sqrt(np.mean(background**2)) / 10 ** (snr / 20)
+        agent = np.clip(clip["agent"] + background, -32768, 32767).astype(np.int16)
+        result = score(clip, agent)
+        metrics = {m["name"]: m for m in result["metrics"]}
+        assert metrics["AI Interrupting User"]["score"] == 0.0, snr
+        for error in latency_errors(clip, result):
+            assert error is None or abs(error) <= 50.0, (snr, error)
+
+
 def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(
     clip: dict[str, Any],
 ) -> None:
@@ -439,3 +473,16 @@ def test_over_voices_a_start_in_doubt_across_a_dip_is_not_measured() -> None:
     assert turn["agent_start_s"] is not None, turn
     assert not turn["measurable"] or abs(turn["agent_start_s"] * SR - onset) <= SR // 20, turn
     assert "in doubt by" in turn["reason"], turn
+
+
+def test_a_faint_last_sound_of_the_agents_own_speech_is_not_taken_for_the_noise() -> None:
+    """clips/brown_tail.wav: brown noise 10 dB under the speech; the agent's previous answer,
+    broken in on, ends just after the caller's line with a last sound that stands over the
+    noise in a band but barely over its level in all of them together. Passed over as a burst
+    of the noise, it was left to the answer's edge search, and the answer was placed at it,
+    264 ms early. Following the agent's own speech within a closure, it is the agent's: the
+    answer is what follows the agent falling silent, and is measured at its start."""
+    truth, _, result = excerpt("brown_tail")
+    turn = result["latency_turns"][-1]
+    onset = truth["answers"][0]["onset"]
+    assert turn["measurable"] and abs(turn["agent_start_s"] * SR - onset) <= 0.025 * SR, turn
