@@ -10,6 +10,7 @@ interruptions the agent never made ("invented"). And the CPU time per minute of 
     .venv/bin/python bench/timing_bench.py [--part tuning|heldout|both] [--calls 6]
         [--conditions clean,opus,...] [--json out.json] [--detail] [--set NAME=VALUE ...]
         [--scorer current|webrtcvad|silero] [--material bench/timing_sets/fifth.json]
+        [--extra]
 
 `--scorer` puts a VAD library, run per answer window, in place of the analysis (onsets
 only: it reports no stops or interruptions): what docs/metrics.md compares it with.
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from timing_material import (  # noqa: E402
     CLASS,
     CONDITIONS,
+    EXTRA_CONDITIONS,
     VOICES,
     Call,
     compose_call,
@@ -236,7 +238,7 @@ def measure(
     for call in calls:
         key = (id(call), name)
         if key not in _AGENT_CACHE:
-            _AGENT_CACHE[key] = CONDITIONS[name](call, call.seed)
+            _AGENT_CACHE[key] = {**CONDITIONS, **EXTRA_CONDITIONS}[name](call, call.seed)
         shift = 104 if name.startswith("opus") else 0  # Opus's look-ahead delays the audio
         scored = SCORERS[scorer](call.caller, _AGENT_CACHE[key], call, params)
         per_call[id(call)] = compare(call, scored, shift, f"{call.voice.name}#{call.seed}")
@@ -291,6 +293,20 @@ def _params(settings: list[str]) -> Any:
     return dataclasses.replace(PARAMS, **changes) if changes else None
 
 
+def _conditions(asked: str, extra: bool) -> list[str]:
+    """The conditions named (comma-separated), else every default one (or every extra one)."""
+    names = [c.strip() for c in asked.split(",") if c.strip()] or list(
+        EXTRA_CONDITIONS if extra else CONDITIONS
+    )
+    unknown = [n for n in names if n not in CONDITIONS and n not in EXTRA_CONDITIONS]
+    if unknown:
+        raise SystemExit(
+            f"no condition {', '.join(map(repr, unknown))}; there are: "
+            + ", ".join([*CONDITIONS, *EXTRA_CONDITIONS])
+        )
+    return names
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -310,6 +326,13 @@ def main() -> None:
         "enough for the worst case to show (2 hid answers 0.3-1.6 s off)",
     )
     ap.add_argument("--conditions", default="", help="comma-separated; default all")
+    ap.add_argument(
+        "--extra",
+        action="store_true",
+        help="the conditions the default run leaves out (a quiet or clipped agent, Opus at "
+        "other rates, a telephone band, an AGC, a room's reverberation, a tone, a fan): "
+        "looked at once for gross failures",
+    )
     ap.add_argument("--json", default="")
     ap.add_argument("--detail", action="store_true", help="print the worst errors per condition")
     ap.add_argument(
@@ -334,7 +357,7 @@ def main() -> None:
         raise SystemExit(
             "espeak-ng is missing (its voices are most of the material): apt-get install espeak-ng"
         )
-    names = [c.strip() for c in args.conditions.split(",") if c.strip()] or list(CONDITIONS)
+    names = _conditions(args.conditions, args.extra)
     parts = ["tuning", "heldout"] if args.part == "both" else [args.part]
     if args.material:
         parts = [load_part(args.material)]

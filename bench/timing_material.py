@@ -490,6 +490,55 @@ def opus_round_trip(
     return np.concatenate(out)[: len(call.agent)]
 
 
+def with_gain(call: Call, db: float) -> np.ndarray:
+    """The agent `db` louder (clipped at full scale) or quieter."""
+    return _to_int16(call.agent.astype(np.float64) * 10 ** (db / 20))
+
+
+def with_tone(call: Call, hz: float, snr_db: float) -> np.ndarray:
+    """A steady whine at `hz`, `snr_db` under the agent's speech."""
+    t = np.arange(len(call.agent)) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * hz * t) * np.sqrt(2) * active_rms(call.agent) / 10 ** (snr_db / 20)
+    return _to_int16(call.agent.astype(np.float64) + tone)
+
+
+def with_fan(call: Call, snr_db: float, seed: int) -> np.ndarray:
+    """A fan: brown noise with lines at 120 and 240 Hz, `snr_db` under the agent's speech."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(len(call.agent)) / SAMPLE_RATE
+    x = coloured_noise("brown", len(call.agent), rng) + np.sqrt(2) * (
+        0.7 * np.sin(2 * np.pi * 120 * t) + 0.3 * np.sin(2 * np.pi * 240 * t)
+    )
+    x *= active_rms(call.agent) / np.sqrt(np.mean(x * x)) / 10 ** (snr_db / 20)
+    return _to_int16(call.agent.astype(np.float64) + x)
+
+
+def with_reverb(call: Call, seed: int, rt60: float = 0.3, wet_db: float = -6.0) -> np.ndarray:
+    """A room: the direct sound and a tail of decaying noise (RT60 `rt60` s), `wet_db` under."""
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(seed)
+    n = int(rt60 * SAMPLE_RATE)
+    tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+    tail *= 10 ** (wet_db / 20) / np.sqrt(np.sum(tail**2))
+    tail[0] = 1.0
+    return _to_int16(fftconvolve(call.agent.astype(np.float64), tail)[: len(call.agent)])
+
+
+def telephone_band(call: Call, seed: int = 0) -> np.ndarray:
+    """The agent through a telephone band (300-3400 Hz, 4th-order Butterworth)."""
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(4, [300, 3400], btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    return _to_int16(sosfilt(sos, call.agent.astype(np.float64)))
+
+
+def with_agc(call: Call, seed: int = 0) -> np.ndarray:
+    """An automatic gain control swinging the agent's level ±8 dB over 7 s."""
+    t = np.arange(len(call.agent)) / SAMPLE_RATE
+    return _to_int16(call.agent.astype(np.float64) * 10 ** (8 * np.sin(2 * np.pi * t / 7) / 20))
+
+
 CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
     "clean": lambda c, s: c.agent.copy(),
     "mulaw": mulaw_round_trip,
@@ -511,6 +560,20 @@ CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
     "voices 10 dB": lambda c, s: babble(c, 10, s),
     "music 30 dB": lambda c, s: music(c, 30, s),
     "music 20 dB": lambda c, s: music(c, 20, s),
+}
+# Conditions the default run leaves out (`timing_bench.py --extra`): looked at once for
+# gross failures (docs/metrics.md), not chosen on.
+EXTRA_CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
+    "quiet -30 dB": lambda c, s: with_gain(c, -30),
+    "loud clipped +15 dB": lambda c, s: with_gain(c, 15),
+    "opus 12 kbit/s": lambda c, s: opus_round_trip(c, s, bitrate=12000),
+    "opus 48 kbit/s": lambda c, s: opus_round_trip(c, s, bitrate=48000),
+    "telephone band": telephone_band,
+    "agc swing": with_agc,
+    "reverb 0.3 s": with_reverb,
+    "white 30 dB": lambda c, s: with_noise(c, "white", 30, s),
+    "tone 1 kHz 30 dB": lambda c, s: with_tone(c, 1000, 30),
+    "fan 25 dB": lambda c, s: with_fan(c, 25, s),
 }
 # Which target each condition is held to (docs/metrics.md, issue 19).
 CLASS = {
@@ -535,4 +598,17 @@ CLASS = {
     "voices 10 dB": "voices loud",
     "music 30 dB": "voices 30",
     "music 20 dB": "voices loud",
+    **{
+        k: "exact"
+        for k in (
+            "quiet -30 dB",
+            "loud clipped +15 dB",
+            "opus 12 kbit/s",
+            "opus 48 kbit/s",
+            "telephone band",
+            "agc swing",
+            "reverb 0.3 s",
+        )
+    },
+    **{k: "noise 20" for k in ("white 30 dB", "tone 1 kHz 30 dB", "fan 25 dB")},
 }
