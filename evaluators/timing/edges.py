@@ -320,7 +320,8 @@ def _agent_regions(
     kept: list[tuple[int, int]] = []
     for r in every:
         at = r[0] if r[1] < first_allowed else max(r[0], first_allowed)
-        if _headroom(a, bg, at, p, r[1]) >= margin or (kept and r[0] - kept[-1][1] <= closure):
+        follows = bool(kept) and r[0] - kept[-1][1] <= closure
+        if follows or _headroom(a, bg, at, p, r[1]) >= margin:
             kept.append(r)
     return kept
 
@@ -468,8 +469,7 @@ def find_onset(
     first = max(regions[0][0], first_allowed)
     limit = max(0, first_allowed - _ms(50, p))
     # The edge is never looked for in the agent's speech before the answer (what it was still
-    # saying as the caller stopped), nor in a burst of the background passed over above: each
-    # stands out of the background too.
+    # saying as the caller stopped): that stands out of the background too.
     before = [r[1] for r in every if r[1] < regions[0][0]]
     if before:
         limit = max(limit, max(before) + _ms(p.bridge_ms, p))
