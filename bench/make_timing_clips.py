@@ -20,7 +20,9 @@ truth:
 - brown_tail.wav: an answer in brown noise 10 dB under the speech, after the agent's previous
   answer, interrupted, ran on into the caller's end with a last sound that stands barely over
   the noise: taken for a burst of the noise, that sound was once left to the answer, placed
-  271 ms early.
+  271 ms early;
+- music.wav: an answer under music 30 dB under the speech, a chord of which sounds on into
+  it: the edge was found back across the chord, 217 ms early.
 
     .venv/bin/python bench/make_timing_clips.py
 """
@@ -73,6 +75,7 @@ def main() -> None:
     voices_weak_excerpt()
     voices_burst_excerpt()
     brown_tail_excerpt()
+    music_excerpt()
 
 
 def voices_excerpt() -> None:
@@ -143,6 +146,17 @@ def brown_tail_excerpt() -> None:
     _write_excerpt(
         "brown_tail", call, "brown 10 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4, True
     )
+
+
+def music_excerpt() -> None:
+    """piper-joe-fast, seed 1, under the bench's "music 30 dB": the answer starting at
+    13.118 s ("Absolutely, that works."), from 4 s before it, with every caller line in it,
+    to the answer's end."""
+    voice = next(v for v in VOICES["tuning"] if v.name == "piper-joe-fast")
+    call = compose_call(voice, "tuning", 1)
+    answer = next(a for a in call.answers if abs(a["onset"] / SAMPLE_RATE - 13.118) < 1e-3)
+    lo = answer["onset"] - 4 * SAMPLE_RATE
+    _write_excerpt("music", call, "music 30 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4, True)
 
 
 def _line_before(call: Any, answer: dict[str, Any]) -> dict[str, Any]:

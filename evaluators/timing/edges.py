@@ -484,8 +484,34 @@ def find_onset(
         )
         return Edge(max(sample, lo), True, "")
     if bg.kind == FLUCTUATING:
-        return _fluctuating_onset(a, bg, first, limit, lo, p)
+        return _long_start(a, bg, first, _fluctuating_onset(a, bg, first, limit, lo, p), p)
     return _noise_onset(a, bg, first, limit, lo, p)
+
+
+def _long_start(a: Analysis, bg: Background, first: int, found: Edge, p: TimingParams) -> Edge:
+    """Over voices or music, `found`, unless its edge lies more than weak_start_ms before the
+    answer's first sure frame across sound mostly no louder than the background got (in all
+    bands together): what stands over the background's ceilings there may be the background
+    (a chord sounding on into the answer), not the answer's weak start. (Over steady noise
+    the change point's evidence is the noise's own measure, and a long weak start found by
+    it holds.)"""
+    if not found.measurable or found.sample is None:
+        return found
+    edge = a.frame_of(found.sample, p)
+    span = a.level[edge:first]
+    long_ms = (first - edge) * p.hop * 1000 / SAMPLE_RATE
+    if long_ms <= p.weak_start_ms or not len(span):
+        return found
+    quiet = float(np.mean(span <= bg.level_ceiling_dbfs))
+    if quiet <= p.weak_start_quiet_share:
+        return found
+    return Edge(
+        found.sample,
+        False,
+        f"the answer's sound runs back {long_ms:.0f} ms from its first clear speech, most of it "
+        "no louder than the background got: where it begins cannot be told from the background",
+        found.strength_db,
+    )
 
 
 def find_stop(

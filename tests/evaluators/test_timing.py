@@ -486,3 +486,17 @@ def test_a_faint_last_sound_of_the_agents_own_speech_is_not_taken_for_the_noise(
     turn = result["latency_turns"][-1]
     onset = truth["answers"][0]["onset"]
     assert turn["measurable"] and abs(turn["agent_start_s"] * SR - onset) <= 0.025 * SR, turn
+
+
+def test_under_music_an_edge_found_back_across_a_chord_is_not_measured() -> None:
+    """clips/music.wav: music 30 dB under the speech (judged to move like voices or music), a
+    chord of which sounds on into the answer. Its notes stand over the background's ceilings
+    in their bands, and the edge was found back across the chord, 217 ms before the answer.
+    Over voices or music, an edge found more than 100 ms before the answer's first sure
+    speech, across sound mostly no louder than the background got, is declared not
+    measurable."""
+    truth, _, result = excerpt("music")
+    turn = result["latency_turns"][-1]
+    onset = truth["answers"][0]["onset"]
+    assert not turn["measurable"] or abs(turn["agent_start_s"] * SR - onset) <= 0.05 * SR, turn
+    assert "runs back" in turn["reason"], turn
