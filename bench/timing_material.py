@@ -10,7 +10,7 @@ A call: the caller (Piper) says a line; the agent answers D ms after the caller'
 sample (D from 150 to 2500 ms), in one voice of the part; some answers are interrupted: the
 caller starts again B ms into the answer and the agent stops R ms later, cut mid-speech. The
 agent's track then goes through a condition (a codec, packet loss, DC, hum, comfort noise,
-steady noise or a background of voices).
+steady noise, or a background of voices or music).
 
 The truth of an answer's onset is its clip's first sample within 60 dB of the clip's peak
 (resampling leaves ringing far below that before the first real sample); of a stop, the

@@ -175,10 +175,11 @@ class TimingParams:
     # background's level, where an agent's speech stands far over any noise it is heard in.
     background_burst_db: float = 10.0
     # An answer's start rises to within sure_range_db of its loudest in well under this (the
-    # bench's voices: 47 ms at the 90th percentile): over voices or music, an edge found
-    # further back from the answer's first sure speech, across sound most of which (over
-    # weak_start_quiet_share) is no louder than the background got in all bands together,
-    # may lie in the background (a chord sounding on into the answer): not measurable.
+    # bench's voices: at most 47 ms, per voice, at the 90th percentile): over voices or music,
+    # an edge found further back from the answer's first sure speech, across sound most of
+    # which (over weak_start_quiet_share) is no louder than the background got in all bands
+    # together, may lie in the background (a chord sounding on into the answer): not
+    # measurable.
     weak_start_ms: float = 100.0
     weak_start_quiet_share: float = 0.5
 
