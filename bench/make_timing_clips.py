@@ -115,7 +115,7 @@ def voices_burst_excerpt() -> None:
     part = load_part(ROOT / "bench" / "timing_sets" / "fifth.json")
     voice = next(v for v in VOICES[part] if v.name == "espeak-us-annie")
     call = compose_call(voice, part, 2000)
-    answer = next(a for a in call.answers if abs(a["onset"] / SAMPLE_RATE - 12.752) < 1e-3)
+    answer = _answer_at(call, 12.752)
     line = _line_before(call, answer)
     lo = round(line["speech_start"] * SAMPLE_RATE) - SAMPLE_RATE // 2
     _write_excerpt(
@@ -141,7 +141,7 @@ def brown_tail_excerpt() -> None:
     answer's end."""
     voice = next(v for v in VOICES["heldout"] if v.name == "piper-joe-slow")
     call = compose_call(voice, "heldout", 5004)
-    answer = next(a for a in call.answers if abs(a["onset"] / SAMPLE_RATE - 28.138) < 1e-3)
+    answer = _answer_at(call, 28.138)
     lo = answer["onset"] - 4 * SAMPLE_RATE
     _write_excerpt(
         "brown_tail", call, "brown 10 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4, True
@@ -154,9 +154,14 @@ def music_excerpt() -> None:
     to the answer's end."""
     voice = next(v for v in VOICES["tuning"] if v.name == "piper-joe-fast")
     call = compose_call(voice, "tuning", 1)
-    answer = next(a for a in call.answers if abs(a["onset"] / SAMPLE_RATE - 13.118) < 1e-3)
+    answer = _answer_at(call, 13.118)
     lo = answer["onset"] - 4 * SAMPLE_RATE
     _write_excerpt("music", call, "music 30 dB", answer, lo, answer["end"] + SAMPLE_RATE // 4, True)
+
+
+def _answer_at(call: Any, onset_s: float) -> dict[str, Any]:
+    """The answer of `call` that starts at `onset_s` (to the millisecond)."""
+    return next(a for a in call.answers if abs(a["onset"] / SAMPLE_RATE - onset_s) < 1e-3)
 
 
 def _line_before(call: Any, answer: dict[str, Any]) -> dict[str, Any]:
@@ -185,9 +190,13 @@ def _write_excerpt(
     lines = [
         u
         for u in call.utterances
-        if earlier_lines and lo <= u["speech_start"] * SAMPLE_RATE and u is not line
-    ] + [line]
-    lines = [u for u in lines if u["speech_end"] <= line["speech_end"]]
+        if u is line
+        or (
+            earlier_lines
+            and lo <= u["speech_start"] * SAMPLE_RATE
+            and u["speech_end"] <= line["speech_end"]
+        )
+    ]
     (OUT / f"{name}.wav").write_bytes(stereo_wav(call.caller[lo:hi], agent[lo:hi]))
     truth = {
         "voice": call.voice.name,
@@ -199,7 +208,7 @@ def _write_excerpt(
                 "start_s": u["speech_start"] - lo / SAMPLE_RATE,
                 "end_s": u["speech_end"] - lo / SAMPLE_RATE,
             }
-            for u in sorted(lines, key=lambda u: u["speech_start"])
+            for u in lines
         ],
         "answers": [
             {

@@ -227,6 +227,7 @@ def compare(call: Call, scored: Scored, shift: int, label: str) -> Tally:
 
 
 _AGENT_CACHE: dict[tuple[int, str], np.ndarray] = {}
+ALL_CONDITIONS = {**CONDITIONS, **EXTRA_CONDITIONS}
 
 
 def measure(
@@ -238,7 +239,7 @@ def measure(
     for call in calls:
         key = (id(call), name)
         if key not in _AGENT_CACHE:
-            _AGENT_CACHE[key] = {**CONDITIONS, **EXTRA_CONDITIONS}[name](call, call.seed)
+            _AGENT_CACHE[key] = ALL_CONDITIONS[name](call, call.seed)
         shift = 104 if name.startswith("opus") else 0  # Opus's look-ahead delays the audio
         scored = SCORERS[scorer](call.caller, _AGENT_CACHE[key], call, params)
         per_call[id(call)] = compare(call, scored, shift, f"{call.voice.name}#{call.seed}")
@@ -298,11 +299,10 @@ def _conditions(asked: str, extra: bool) -> list[str]:
     names = [c.strip() for c in asked.split(",") if c.strip()] or list(
         EXTRA_CONDITIONS if extra else CONDITIONS
     )
-    unknown = [n for n in names if n not in CONDITIONS and n not in EXTRA_CONDITIONS]
+    unknown = [n for n in names if n not in ALL_CONDITIONS]
     if unknown:
         raise SystemExit(
-            f"no condition {', '.join(map(repr, unknown))}; there are: "
-            + ", ".join([*CONDITIONS, *EXTRA_CONDITIONS])
+            f"no condition {', '.join(map(repr, unknown))}; there are: " + ", ".join(ALL_CONDITIONS)
         )
     return names
 

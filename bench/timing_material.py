@@ -403,21 +403,26 @@ def babble(call: Call, snr_db: float, seed: int, voices: int = 5) -> np.ndarray:
     return _to_int16(call.agent.astype(np.float64) + mix)
 
 
-def music(call: Call, snr_db: float, seed: int) -> np.ndarray:
-    """A background of music `snr_db` under the agent's speech (an agent that plays hold music
-    under its voice): a chord of three notes (two octaves from 110 Hz, five harmonics each)
-    struck every 300 ms, each decaying. Its level holds from note to note, but its spectrum
-    moves with every chord."""
+def chords(n: int, seed: int) -> np.ndarray:
+    """`n` samples of music: a chord of three notes (two octaves from 110 Hz, five harmonics
+    each) struck every 300 ms, each decaying. Its level holds from chord to chord, but its
+    spectrum moves with every chord."""
     rng = np.random.default_rng(seed)
-    n = len(call.agent)
-    mix = np.zeros(n, dtype=np.float64)
+    out = np.zeros(n, dtype=np.float64)
     step = int(0.3 * SAMPLE_RATE)
     t = np.arange(step) / SAMPLE_RATE
     envelope = np.minimum(1.0, t / 0.01) * np.exp(-t / 0.4)
     for i in range(0, n, step):
         notes = 110.0 * 2 ** (rng.integers(0, 24, 3) / 12)
         chord = sum(np.sin(2 * np.pi * f * h * t) / h for f in notes for h in range(1, 6))
-        mix[i : i + step] += (chord * envelope)[: n - i]
+        out[i : i + step] += (chord * envelope)[: n - i]
+    return out
+
+
+def music(call: Call, snr_db: float, seed: int) -> np.ndarray:
+    """A background of music (`chords`) `snr_db` under the agent's speech: an agent that plays
+    hold music under its voice."""
+    mix = chords(len(call.agent), seed)
     mix *= active_rms(call.agent) / (np.sqrt(np.mean(mix * mix)) or 1.0) / 10 ** (snr_db / 20)
     return _to_int16(call.agent.astype(np.float64) + mix)
 

@@ -9,6 +9,8 @@ behaviour on this one call."""
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from evaluators import RecordingError, read_recording, score_recording
 from evaluators.__main__ import main
 
 CLIPS = Path(__file__).parent / "clips"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 SR = 16000
 
 
@@ -183,38 +186,44 @@ def test_in_white_noise_a_turn_is_measured_closely_or_said_to_be_unmeasurable(
         assert metrics["AI Interrupting User"]["score"] == 0.0
 
 
-def music(n: int, seed: int) -> np.ndarray:
-    """Chords of three notes (two octaves from 110 Hz, five harmonics each) struck every
-    300 ms, each decaying: a level that holds while the spectrum moves with every chord."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n)
-    step = int(0.3 * SR)
-    t = np.arange(step) / SR
-    envelope = np.minimum(1.0, t / 0.01) * np.exp(-t / 0.4)
-    for i in range(0, n, step):
-        notes = 110.0 * 2 ** (rng.integers(0, 24, 3) / 12)
-        chord = sum(np.sin(2 * np.pi * f * h * t) / h for f in notes for h in range(1, 6))
-        out[i : i + step] += (chord * envelope)[: n - i]
-    return out
+@pytest.fixture(scope="module")
+def chords() -> Iterator[Callable[[int, int], np.ndarray]]:
+    """The bench's music (bench/timing_material.py), so the test and the bench hear the same."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from timing_material import chords
+
+        yield chords
+    finally:
+        sys.path.remove(str(BENCH))
 
 
-@pytest.mark.parametrize("seed", [0, 2])
-def test_a_background_of_music_invents_no_interruption_and_no_wrong_latency(
-    clip: dict[str, Any], seed: int
+def assert_nothing_invented_under(
+    clip: dict[str, Any], background: np.ndarray, level: float, snrs: tuple[int, ...]
 ) -> None:
-    """Music 30 dB under the speech was judged a steady background (its level holds from
-    chord to chord), and a new chord, standing over the ceilings of the bands its notes moved
-    into, passed for the agent breaking in on the caller. What stands barely over the
-    background's level in all bands together is more of the background."""
-    for snr in (30, 20):
-        background = music(len(clip["agent"]), seed)
-        background *= speech_rms(clip["agent"]) / np.sqrt(np.mean(background**2)) / 10 ** (snr / 20)
-        agent = np.clip(clip["agent"] + background, -32768, 32767).astype(np.int16)
+    """With `background` (whose speech-like level is `level`) under the agent's track, snr dB
+    under its speech for each of `snrs`: no interruption is invented, and every turn is
+    measured within 50 ms or declared not measurable."""
+    for snr in snrs:
+        scaled = background * speech_rms(clip["agent"]) / level / 10 ** (snr / 20)
+        agent = np.clip(clip["agent"] + scaled, -32768, 32767).astype(np.int16)
         result = score(clip, agent)
         metrics = {m["name"]: m for m in result["metrics"]}
         assert metrics["AI Interrupting User"]["score"] == 0.0, snr
         for error in latency_errors(clip, result):
             assert error is None or abs(error) <= 50.0, (snr, error)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_background_of_music_invents_no_interruption_and_no_wrong_latency(
+    clip: dict[str, Any], chords: Callable[[int, int], np.ndarray], seed: int
+) -> None:
+    """Music 30 dB under the speech was judged a steady background (its level holds from
+    chord to chord), and a new chord, standing over the ceilings of the bands its notes moved
+    into, passed for the agent breaking in on the caller. What stands barely over the
+    background's level in all bands together is more of the background."""
+    music = chords(len(clip["agent"]), seed)
+    assert_nothing_invented_under(clip, music, float(np.sqrt(np.mean(music**2))), (30, 20))
 
 
 def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(
@@ -224,19 +233,7 @@ def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(
     voices = np.roll(clip["caller"].astype(np.float64), SR // 3) + np.roll(
         clip["caller"].astype(np.float64)[::-1], SR
     )
-    for snr in (30, 10):
-        scaled = (
-            voices
-            * speech_rms(clip["agent"])
-            / speech_rms(voices.astype(np.int16))
-            / 10 ** (snr / 20)
-        )
-        agent = np.clip(clip["agent"] + scaled, -32768, 32767).astype(np.int16)
-        result = score(clip, agent)
-        metrics = {m["name"]: m for m in result["metrics"]}
-        assert metrics["AI Interrupting User"]["score"] == 0.0, snr
-        for error in latency_errors(clip, result):
-            assert error is None or abs(error) <= 50.0, (snr, error)
+    assert_nothing_invented_under(clip, voices, speech_rms(voices.astype(np.int16)), (30, 10))
 
 
 def still_speaking(clip: dict[str, Any], tail_ms: int, dip_ms: int) -> tuple[np.ndarray, Any]:
