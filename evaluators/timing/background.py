@@ -128,7 +128,11 @@ def measure_background(
     )
     if level < SILENCE_DBFS:
         kind = SILENCE
-    elif modulation_db(bands, p) >= p.fluctuating_db:
+    elif modulation_db(bands, p) >= p.fluctuating_db or (
+        # notes coming and going band by band over a level that holds: music
+        modulation_db(bands, p, band=-1) >= p.fluctuating_band_db
+        and modulation_db(broadband_db(bands)[:, None], p) < p.fluctuating_db
+    ):
         kind = FLUCTUATING
     else:
         kind = STEADY
@@ -173,10 +177,12 @@ def averaged_db(level: np.ndarray, ms: int, p: TimingParams = PARAMS) -> np.ndar
     return averaged
 
 
-def modulation_db(bands: np.ndarray, p: TimingParams = PARAMS) -> float:
+def modulation_db(bands: np.ndarray, p: TimingParams = PARAMS, band: int | None = None) -> float:
     """How much the background's level moves at the pace of syllables: per band, the spread
-    (dB) of its power averaged over modulation_ms, in the median band. Averaging takes out a
-    steady noise's own frame-to-frame scatter and keeps the swings of voices or music."""
+    (dB) of its power averaged over modulation_ms, in the median band (or in the band-th of
+    them from the least, -1: the most). Averaging takes out a steady noise's own
+    frame-to-frame scatter and keeps the swings of voices or music."""
     if len(bands) <= frames_of(p.modulation_ms, p):
         return 0.0
-    return float(np.median(np.std(averaged_db(bands, p.modulation_ms, p), axis=0)))
+    spreads = np.std(averaged_db(bands, p.modulation_ms, p), axis=0)
+    return float(np.median(spreads) if band is None else np.sort(spreads)[band])

@@ -326,6 +326,11 @@ def _agent_regions(
     return kept
 
 
+def _bursts(a: Analysis, kept: list[tuple[int, int]], p: TimingParams) -> list[tuple[int, int]]:
+    """The stretches of sure speech passed over as the background's own (not in `kept`)."""
+    return [r for r in a.regions(p) if r not in kept]
+
+
 def _after_falling_silent(
     every: list[tuple[int, int]], first_allowed: int, p: TimingParams
 ) -> list[tuple[int, int]] | None:
@@ -532,7 +537,10 @@ def find_stop(
     )
     at = a.frame_of(barge_in, p)
     pause = _ms(pause_s * 1000, p)
-    regions = [r for r in a.regions(p) if r[1] >= at - _ms(50, p)]
+    # What passes for sure speech but barely stands over the loudest the background got (a
+    # chord of music after the agent stopped) is the background's, at a stop as at an onset.
+    kept = _agent_regions(a, bg, 0, p)
+    regions = [r for r in kept if r[1] >= at - _ms(50, p)]
     if not regions or regions[0][0] > at + pause:
         return Edge(None, False, "the agent was not speaking when the caller began")
     last = regions[0][1]
@@ -556,6 +564,15 @@ def find_stop(
             break
         last = end
     limit = following if following is not None else len(a.level) - 1
+    # A sound passed over as the background's, within a turn's pause after the agent's last
+    # clear speech while the caller still speaks, may as well be the agent's last word, cut
+    # short and weak: where the agent stopped cannot be told.
+    doubt = [
+        r
+        for r in _bursts(a, kept, p)
+        if last < r[0] <= min(limit, last + pause)
+        and (caller_end_frame is None or r[0] < caller_end_frame)
+    ]
     if _quiet(
         track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p
     ):
@@ -591,5 +608,23 @@ def find_stop(
                 tail,
             )
     else:
-        sample = a.sample_of(_change_point(a, bg, last, limit, +1, p), p) + p.onset_lag
+        starts = [r[0] for r in _bursts(a, kept, p) if last < r[0] <= limit]
+        bound = min(starts) - 1 if starts else limit
+        edge = _change_point(a, bg, last, bound, +1, p)
+        sample = a.sample_of(edge, p) + p.onset_lag
+        if starts and edge >= bound:
+            return Edge(
+                sample,
+                False,
+                "the agent's last sound runs into a sound of the background's own that stood "
+                "out of it (a chord, a knock): where it stops cannot be told",
+            )
+    if doubt:
+        return Edge(
+            sample,
+            False,
+            "a sound too faint to be the agent's clear speech came within a pause after its "
+            "last word: its last word, cut short, or the background's; where it stopped cannot "
+            "be told",
+        )
     return Edge(sample, True, "")

@@ -65,6 +65,12 @@ class TimingParams:
     # the median band) moves at the pace of syllables: voices, music, a café. Steady noise of
     # any colour spreads about 1 dB so averaged; a few voices talking, 4 to 7 dB.
     fluctuating_db: float = 3.0
+    # Music holds its overall level from chord to chord while its notes come and go band by
+    # band: a background one of whose bands spreads this much so averaged, while its broadband
+    # level spreads under fluctuating_db, moves too. Steady noise spreads at most about 2 dB
+    # in any band; music's moving notes, 10 to 20 (a speech-like swing of the broadband level
+    # with it is judged by the median band alone).
+    fluctuating_band_db: float = 6.0
     modulation_ms: int = 30
 
     # --- finding an answer ---------------------------------------------------------------------

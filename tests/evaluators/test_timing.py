@@ -64,6 +64,17 @@ def latency_errors(clip: dict[str, Any], result: dict[str, Any]) -> list[float |
     return out
 
 
+def stop_errors(clip: dict[str, Any], result: dict[str, Any]) -> list[float | None]:
+    """Per barge-in found, measured − true stop (ms); None when declared not measurable."""
+    truth = {a["barge_in"]: a["stop"] for a in clip["answers"] if "stop" in a}
+    return [
+        (s["stop_s"] * SR - truth[round(s["barge_in_s"] * SR)]) * 1000 / SR
+        if s["measurable"]
+        else None
+        for s in result["stops"]
+    ]
+
+
 def speech_rms(track: np.ndarray) -> float:
     x = track.astype(np.float64)
     n = len(x) // 160
@@ -224,6 +235,34 @@ def test_a_background_of_music_invents_no_interruption_and_no_wrong_latency(
     background's level in all bands together is more of the background."""
     music = chords(len(clip["agent"]), seed)
     assert_nothing_invented_under(clip, music, float(np.sqrt(np.mean(music**2))), (30, 20))
+
+
+def test_chords_after_the_agent_stopped_are_not_taken_for_more_of_its_speech(
+    clip: dict[str, Any], chords: Callable[[int, int], np.ndarray]
+) -> None:
+    """Music 30 dB under the speech: chords struck after the agent stopped, standing over the
+    background's ceilings in the bands their notes moved into, were joined to its speech while
+    the caller still spoke, and its stop was placed 1.5 s late. What barely stands over the
+    background's level in all bands together is the background's, at a stop as at an onset;
+    such a sound within a pause after the agent's last word leaves the stop in doubt."""
+    music = chords(len(clip["agent"]), 3)
+    scaled = music * speech_rms(clip["agent"]) / float(np.sqrt(np.mean(music**2))) / 10**1.5
+    result = score(clip, np.clip(clip["agent"] + scaled, -32768, 32767).astype(np.int16))
+    errors = stop_errors(clip, result)
+    assert len(errors) == 2 and all(e is None or abs(e) <= 50.0 for e in errors), result["stops"]
+    assert all(s["measurable"] or "within a pause" in s["reason"] for s in result["stops"])
+
+
+def test_music_judged_steady_is_not_taken_for_the_answer() -> None:
+    """clips/music_steady.wav: music 30 dB under the speech whose overall level holds from
+    chord to chord, so that it was judged steady noise, and the answer was placed at a chord,
+    297 ms early. A background whose level swings in some band at the pace of syllables (a
+    chord's notes moving between bands) moves like voices or music, however steady its
+    overall level."""
+    truth, _, result = excerpt("music_steady")
+    turn = result["latency_turns"][-1]
+    onset = truth["answers"][0]["onset"]
+    assert not turn["measurable"] or abs(turn["agent_start_s"] * SR - onset) <= 0.05 * SR, turn
 
 
 def test_a_background_of_voices_invents_no_interruption_and_no_wrong_latency(
