@@ -519,6 +519,41 @@ def _long_start(a: Analysis, bg: Background, first: int, found: Edge, p: TimingP
     )
 
 
+def _turn_end(
+    a: Analysis,
+    regions: list[tuple[int, int]],
+    caller_end_frame: int | None,
+    pause: int,
+    p: TimingParams,
+) -> tuple[int, int | None, bool]:
+    """The agent's turn from its first stretch of sure speech on, across pauses shorter than
+    `pause` frames (and, once the caller has stopped, than a closure): (its last sure frame,
+    the first of the stretch after it or None, whether a pause of sure speech longer than a
+    closure after the caller stopped was bridged only by faint sound)."""
+    last, bridged = regions[0][1], False
+    closure, bridge = _ms(p.stop_bridge_ms, p), _ms(p.bridge_ms, p)
+    for first, end in regions[1:]:
+        # The pause is from where the sound of one stretch ends to where the next one's
+        # begins, not between their sure speech: weak sounds at either side are speech too.
+        # (A stop consonant's closure can come before a word's last release.)
+        gap = _ceiling_walk(a, first, last, -1, p) - _ceiling_walk(
+            a, last, first, +1, p, p.stop_bridge_ms
+        )
+        caller_done = caller_end_frame is not None and (
+            last < caller_end_frame <= first or last >= caller_end_frame - bridge
+        )
+        # A pause while the caller still speaks can be the agent carrying on over it; once
+        # the caller has stopped, speech after a pause is an answer of its own.
+        if gap > pause or (caller_done and gap > closure):
+            return last, first, bridged
+        # Sure speech silent for longer than a closure as the caller stopped, joined again
+        # only by the sound between (its weak edges, or a background over its ceilings: the
+        # notes of music): more of the turn, or an answer of its own?
+        bridged = bridged or (caller_done and first - last > closure)
+        last = end
+    return last, None, bridged
+
+
 def find_stop(
     track: np.ndarray | Track,
     bg: Background,
@@ -543,26 +578,8 @@ def find_stop(
     regions = [r for r in kept if r[1] >= at - _ms(50, p)]
     if not regions or regions[0][0] > at + pause:
         return Edge(None, False, "the agent was not speaking when the caller began")
-    last = regions[0][1]
     caller_end_frame = a.frame_of(caller_end, p) if caller_end is not None else None
-    following = None
-    bridge = _ms(p.bridge_ms, p)
-    for first, end in regions[1:]:
-        # The pause is from where the sound of one stretch ends to where the next one's
-        # begins, not between their sure speech: weak sounds at either side are speech too.
-        # (A stop consonant's closure can come before a word's last release.)
-        gap = _ceiling_walk(a, first, last, -1, p) - _ceiling_walk(
-            a, last, first, +1, p, p.stop_bridge_ms
-        )
-        caller_done = caller_end_frame is not None and (
-            last < caller_end_frame <= first or last >= caller_end_frame - bridge
-        )
-        # A pause while the caller still speaks can be the agent carrying on over it; once
-        # the caller has stopped, speech after a pause is an answer of its own.
-        if gap > pause or (caller_done and gap > _ms(p.stop_bridge_ms, p)):
-            following = first
-            break
-        last = end
+    last, following, bridged = _turn_end(a, regions, caller_end_frame, pause, p)
     limit = following if following is not None else len(a.level) - 1
     # A sound passed over as the background's, within a turn's pause after the agent's last
     # clear speech while the caller still speaks, may as well be the agent's last word, cut
@@ -584,7 +601,8 @@ def find_stop(
         while True:
             cap = min(until, sample + int(pause_s * SAMPLE_RATE))
             if caller_end is not None:
-                cap = min(cap, caller_end) if sample < caller_end - bridge * p.hop else sample
+                near = _ms(p.bridge_ms, p) * p.hop
+                cap = min(cap, caller_end) if sample < caller_end - near else sample
             more = _resumed(a, bg, sample, cap, p)
             after = (
                 0 if more is None else _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p)
@@ -626,5 +644,13 @@ def find_stop(
             "a sound too faint to be the agent's clear speech came within a pause after its "
             "last word: its last word, cut short, or the background's; where it stopped cannot "
             "be told",
+        )
+    if bridged:
+        return Edge(
+            sample,
+            False,
+            "the agent fell silent as the caller stopped and spoke again soon after, with only "
+            "faint sound between: whether that was more of its turn or an answer of its own, "
+            "and so where it stopped, cannot be told",
         )
     return Edge(sample, True, "")

@@ -64,6 +64,17 @@ def latency_errors(clip: dict[str, Any], result: dict[str, Any]) -> list[float |
     return out
 
 
+def under_music(
+    clip: dict[str, Any], chords: Callable[[int, int], np.ndarray], seed: int, snr: float
+) -> np.ndarray:
+    """The agent's track with the bench's music (`seed`) snr dB under its speech."""
+    music = chords(len(clip["agent"]), seed)
+    scaled = (
+        music * speech_rms(clip["agent"]) / float(np.sqrt(np.mean(music**2))) / 10 ** (snr / 20)
+    )
+    return np.clip(clip["agent"] + scaled, -32768, 32767).astype(np.int16)
+
+
 def stop_errors(clip: dict[str, Any], result: dict[str, Any]) -> list[float | None]:
     """Per barge-in found, measured − true stop (ms); None when declared not measurable."""
     truth = {a["barge_in"]: a["stop"] for a in clip["answers"] if "stop" in a}
@@ -245,12 +256,25 @@ def test_chords_after_the_agent_stopped_are_not_taken_for_more_of_its_speech(
     the caller still spoke, and its stop was placed 1.5 s late. What barely stands over the
     background's level in all bands together is the background's, at a stop as at an onset;
     such a sound within a pause after the agent's last word leaves the stop in doubt."""
-    music = chords(len(clip["agent"]), 3)
-    scaled = music * speech_rms(clip["agent"]) / float(np.sqrt(np.mean(music**2))) / 10**1.5
-    result = score(clip, np.clip(clip["agent"] + scaled, -32768, 32767).astype(np.int16))
+    result = score(clip, under_music(clip, chords, seed=3, snr=30))
     errors = stop_errors(clip, result)
     assert len(errors) == 2 and all(e is None or abs(e) <= 50.0 for e in errors), result["stops"]
     assert all(s["measurable"] or "within a pause" in s["reason"] for s in result["stops"])
+
+
+def test_a_stop_joined_to_the_next_answer_only_across_music_is_not_measured(
+    clip: dict[str, Any], chords: Callable[[int, int], np.ndarray]
+) -> None:
+    """Music 30 dB under the speech: the agent stopped just after the caller's short line
+    ended and answered again 184 ms later. The chords between, standing over the
+    background's ceilings, bridged that pause, the answer was taken for more of the
+    interrupted turn, and the stop was placed at the answer's end, 975 ms late. Sure speech
+    silent for longer than a closure as the caller stopped, joined again only by faint sound,
+    leaves the stop in doubt."""
+    result = score(clip, under_music(clip, chords, seed=2, snr=30))
+    errors = stop_errors(clip, result)
+    assert len(errors) == 2 and all(e is None or abs(e) <= 50.0 for e in errors), result["stops"]
+    assert "fell silent as the caller stopped" in result["stops"][1]["reason"], result["stops"]
 
 
 def test_music_judged_steady_is_not_taken_for_the_answer() -> None:
