@@ -581,12 +581,13 @@ def find_stop(
     caller_end_frame = a.frame_of(caller_end, p) if caller_end is not None else None
     last, following, bridged = _turn_end(a, regions, caller_end_frame, pause, p)
     limit = following if following is not None else len(a.level) - 1
+    bursts = _bursts(a, kept, p)
     # A sound passed over as the background's, within a turn's pause after the agent's last
     # clear speech while the caller still speaks, may as well be the agent's last word, cut
     # short and weak: where the agent stopped cannot be told.
     doubt = [
         r
-        for r in _bursts(a, kept, p)
+        for r in bursts
         if last < r[0] <= min(limit, last + pause)
         and (caller_end_frame is None or r[0] < caller_end_frame)
     ]
@@ -626,7 +627,7 @@ def find_stop(
                 tail,
             )
     else:
-        starts = [r[0] for r in _bursts(a, kept, p) if last < r[0] <= limit]
+        starts = [r[0] for r in bursts if last < r[0] <= limit]
         bound = min(starts) - 1 if starts else limit
         edge = _change_point(a, bg, last, bound, +1, p)
         sample = a.sample_of(edge, p) + p.onset_lag
