@@ -330,7 +330,8 @@ def main() -> None:
         "--extra",
         action="store_true",
         help="the conditions the default run leaves out (a quiet or clipped agent, Opus at "
-        "other rates, a telephone band, an AGC, a room's reverberation, a tone, a fan): "
+        "other rates, a telephone band, an AGC, a room's reverberation, a tone, a fan, "
+        "other music: a melody, drums, a pad): "
         "looked at once for gross failures",
     )
     ap.add_argument("--json", default="")

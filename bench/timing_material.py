@@ -419,10 +419,56 @@ def chords(n: int, seed: int) -> np.ndarray:
     return out
 
 
-def music(call: Call, snr_db: float, seed: int) -> np.ndarray:
-    """A background of music (`chords`) `snr_db` under the agent's speech: an agent that plays
-    hold music under its voice."""
-    mix = chords(len(call.agent), seed)
+def melody(n: int, seed: int) -> np.ndarray:
+    """`n` samples of a melody: single notes (three harmonics, a slight vibrato) every 150 ms
+    over two octaves from 220 Hz, each decaying."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n, dtype=np.float64)
+    step = int(0.15 * SAMPLE_RATE)
+    t = np.arange(step) / SAMPLE_RATE
+    envelope = np.minimum(1.0, t / 0.005) * np.exp(-t / 0.2)
+    for i in range(0, n, step):
+        f = 220.0 * 2 ** (rng.integers(0, 24) / 12) * (1 + 0.005 * np.sin(2 * np.pi * 5 * t))
+        note = sum(np.sin(2 * np.pi * f * h * t) / h for h in (1, 2, 3))
+        out[i : i + step] += (note * envelope)[: n - i]
+    return out
+
+
+def drums(n: int, seed: int) -> np.ndarray:
+    """`n` samples of drums: a kick (a falling 60 Hz thump) and a hat (a burst of noise) in
+    turn, every 250 ms."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n, dtype=np.float64)
+    step = int(0.25 * SAMPLE_RATE)
+    t = np.arange(step) / SAMPLE_RATE
+    kick = np.sin(2 * np.pi * 60 * t * (1 + np.exp(-t / 0.03))) * np.exp(-t / 0.08)
+    for k, i in enumerate(range(0, n, step)):
+        hit = kick if k % 2 == 0 else rng.standard_normal(step) * np.exp(-t / 0.03) * 0.5
+        out[i : i + step] += hit[: n - i]
+    return out
+
+
+def pad(n: int, seed: int) -> np.ndarray:
+    """`n` samples of a pad: chords of four notes (seven soft harmonics each) that swell in
+    and out, a new one every second."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n, dtype=np.float64)
+    step = SAMPLE_RATE
+    t = np.arange(step) / SAMPLE_RATE
+    envelope = np.minimum(1.0, t / 0.2) * np.minimum(1.0, (1.0 - t) / 0.2)
+    for i in range(0, n, step):
+        notes = 110.0 * 2 ** (rng.integers(0, 24, 4) / 12)
+        chord = sum(np.sin(2 * np.pi * f * h * t) / h**2 for f in notes for h in range(1, 8))
+        out[i : i + step] += (chord * envelope)[: n - i]
+    return out
+
+
+def music(
+    call: Call, snr_db: float, seed: int, kind: Callable[[int, int], np.ndarray] = chords
+) -> np.ndarray:
+    """A background of music (`chords`, or another `kind`) `snr_db` under the agent's speech:
+    an agent that plays hold music under its voice."""
+    mix = kind(len(call.agent), seed)
     mix *= active_rms(call.agent) / (np.sqrt(np.mean(mix * mix)) or 1.0) / 10 ** (snr_db / 20)
     return _to_int16(call.agent.astype(np.float64) + mix)
 
@@ -579,6 +625,9 @@ EXTRA_CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
     "white 30 dB": lambda c, s: with_noise(c, "white", 30, s),
     "tone 1 kHz 30 dB": lambda c, s: with_tone(c, 1000, 30),
     "fan 25 dB": lambda c, s: with_fan(c, 25, s),
+    "melody 30 dB": lambda c, s: music(c, 30, s, melody),
+    "drums 30 dB": lambda c, s: music(c, 30, s, drums),
+    "pad 30 dB": lambda c, s: music(c, 30, s, pad),
 }
 # Which target each condition is held to (docs/metrics.md, issue 19).
 CLASS = {
@@ -616,4 +665,5 @@ CLASS = {
         )
     },
     **{k: "noise 20" for k in ("white 30 dB", "tone 1 kHz 30 dB", "fan 25 dB")},
+    **{k: "voices 30" for k in ("melody 30 dB", "drums 30 dB", "pad 30 dB")},
 }
