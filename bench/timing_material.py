@@ -403,64 +403,69 @@ def babble(call: Call, snr_db: float, seed: int, voices: int = 5) -> np.ndarray:
     return _to_int16(call.agent.astype(np.float64) + mix)
 
 
+def _in_steps(
+    n: int, seed: int, step_s: float, sound: Callable[[int, np.random.Generator, np.ndarray], Any]
+) -> np.ndarray:
+    """`n` samples of music: `sound(k, rng, t)`, the k-th sound (t: the times of one step),
+    struck every `step_s` seconds, each lasting one step."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n, dtype=np.float64)
+    step = int(step_s * SAMPLE_RATE)
+    t = np.arange(step) / SAMPLE_RATE
+    for k, i in enumerate(range(0, n, step)):
+        out[i : i + step] += sound(k, rng, t)[: n - i]
+    return out
+
+
 def chords(n: int, seed: int) -> np.ndarray:
     """`n` samples of music: a chord of three notes (two octaves from 110 Hz, five harmonics
     each) struck every 300 ms, each decaying. Its level holds from chord to chord, but its
     spectrum moves with every chord."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n, dtype=np.float64)
-    step = int(0.3 * SAMPLE_RATE)
-    t = np.arange(step) / SAMPLE_RATE
-    envelope = np.minimum(1.0, t / 0.01) * np.exp(-t / 0.4)
-    for i in range(0, n, step):
+
+    def chord(k: int, rng: np.random.Generator, t: np.ndarray) -> Any:
+        envelope = np.minimum(1.0, t / 0.01) * np.exp(-t / 0.4)
         notes = 110.0 * 2 ** (rng.integers(0, 24, 3) / 12)
-        chord = sum(np.sin(2 * np.pi * f * h * t) / h for f in notes for h in range(1, 6))
-        out[i : i + step] += (chord * envelope)[: n - i]
-    return out
+        return sum(np.sin(2 * np.pi * f * h * t) / h for f in notes for h in range(1, 6)) * envelope
+
+    return _in_steps(n, seed, 0.3, chord)
 
 
 def melody(n: int, seed: int) -> np.ndarray:
     """`n` samples of a melody: single notes (three harmonics, a slight vibrato) every 150 ms
     over two octaves from 220 Hz, each decaying."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n, dtype=np.float64)
-    step = int(0.15 * SAMPLE_RATE)
-    t = np.arange(step) / SAMPLE_RATE
-    envelope = np.minimum(1.0, t / 0.005) * np.exp(-t / 0.2)
-    for i in range(0, n, step):
+
+    def note(k: int, rng: np.random.Generator, t: np.ndarray) -> Any:
+        envelope = np.minimum(1.0, t / 0.005) * np.exp(-t / 0.2)
         f = 220.0 * 2 ** (rng.integers(0, 24) / 12) * (1 + 0.005 * np.sin(2 * np.pi * 5 * t))
-        note = sum(np.sin(2 * np.pi * f * h * t) / h for h in (1, 2, 3))
-        out[i : i + step] += (note * envelope)[: n - i]
-    return out
+        return sum(np.sin(2 * np.pi * f * h * t) / h for h in (1, 2, 3)) * envelope
+
+    return _in_steps(n, seed, 0.15, note)
 
 
 def drums(n: int, seed: int) -> np.ndarray:
     """`n` samples of drums: a kick (a falling 60 Hz thump) and a hat (a burst of noise) in
     turn, every 250 ms."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n, dtype=np.float64)
-    step = int(0.25 * SAMPLE_RATE)
-    t = np.arange(step) / SAMPLE_RATE
-    kick = np.sin(2 * np.pi * 60 * t * (1 + np.exp(-t / 0.03))) * np.exp(-t / 0.08)
-    for k, i in enumerate(range(0, n, step)):
-        hit = kick if k % 2 == 0 else rng.standard_normal(step) * np.exp(-t / 0.03) * 0.5
-        out[i : i + step] += hit[: n - i]
-    return out
+
+    def hit(k: int, rng: np.random.Generator, t: np.ndarray) -> Any:
+        if k % 2 == 0:
+            return np.sin(2 * np.pi * 60 * t * (1 + np.exp(-t / 0.03))) * np.exp(-t / 0.08)
+        return rng.standard_normal(len(t)) * np.exp(-t / 0.03) * 0.5
+
+    return _in_steps(n, seed, 0.25, hit)
 
 
 def pad(n: int, seed: int) -> np.ndarray:
     """`n` samples of a pad: chords of four notes (seven soft harmonics each) that swell in
     and out, a new one every second."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n, dtype=np.float64)
-    step = SAMPLE_RATE
-    t = np.arange(step) / SAMPLE_RATE
-    envelope = np.minimum(1.0, t / 0.2) * np.minimum(1.0, (1.0 - t) / 0.2)
-    for i in range(0, n, step):
+
+    def chord(k: int, rng: np.random.Generator, t: np.ndarray) -> Any:
+        envelope = np.minimum(1.0, t / 0.2) * np.minimum(1.0, (1.0 - t) / 0.2)
         notes = 110.0 * 2 ** (rng.integers(0, 24, 4) / 12)
-        chord = sum(np.sin(2 * np.pi * f * h * t) / h**2 for f in notes for h in range(1, 8))
-        out[i : i + step] += (chord * envelope)[: n - i]
-    return out
+        return (
+            sum(np.sin(2 * np.pi * f * h * t) / h**2 for f in notes for h in range(1, 8)) * envelope
+        )
+
+    return _in_steps(n, seed, 1.0, chord)
 
 
 def music(

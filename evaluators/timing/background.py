@@ -126,16 +126,7 @@ def measure_background(
     envelope_peak = (
         float(np.quantile(envelope(hp[settle:]), p.envelope_quantile)) if len(hp) > settle else 0.0
     )
-    if level < SILENCE_DBFS:
-        kind = SILENCE
-    elif modulation_db(bands, p) >= p.fluctuating_db or (
-        # notes coming and going band by band over a level that holds: music
-        modulation_db(bands, p, band=-1) >= p.fluctuating_band_db
-        and modulation_db(broadband_db(bands)[:, None], p) < p.fluctuating_db
-    ):
-        kind = FLUCTUATING
-    else:
-        kind = STEADY
+    broadband = broadband_db(bands)
     return Background(
         start,
         end,
@@ -145,7 +136,7 @@ def measure_background(
         sum_ceiling,
         level,
         envelope_peak,
-        kind,
+        _kind(level, bands, broadband, p),
         spread,
         np.mean(evidence, axis=0),
         np.maximum(np.std(evidence, axis=0), 1e-6),
@@ -153,10 +144,24 @@ def measure_background(
         float(
             10 * np.log10(max(power[np.asarray(p.bands_hz[:-1]) >= p.hidden_from_hz].sum(), 1e-30))
         ),
-        float(np.quantile(broadband_db(bands), p.ceiling_quantile)),
-        float(np.median(averaged_db(broadband_db(bands), p.presence_ms, p))),
+        float(np.quantile(broadband, p.ceiling_quantile)),
+        float(np.median(averaged_db(broadband, p.presence_ms, p))),
         hum,
     )
+
+
+def _kind(level_dbfs: float, bands: np.ndarray, broadband: np.ndarray, p: TimingParams) -> str:
+    """Silence, steady noise, or a background that moves like voices (its median band swings)
+    or music (notes come and go band by band over a level that holds)."""
+    if level_dbfs < SILENCE_DBFS:
+        return SILENCE
+    spreads = modulation_db(bands, p)
+    if float(np.median(spreads)) >= p.fluctuating_db or (
+        float(spreads.max()) >= p.fluctuating_band_db
+        and float(modulation_db(broadband, p)) < p.fluctuating_db
+    ):
+        return FLUCTUATING
+    return STEADY
 
 
 def frames_of(ms: int, p: TimingParams = PARAMS) -> int:
@@ -177,12 +182,12 @@ def averaged_db(level: np.ndarray, ms: int, p: TimingParams = PARAMS) -> np.ndar
     return averaged
 
 
-def modulation_db(bands: np.ndarray, p: TimingParams = PARAMS, band: int | None = None) -> float:
-    """How much the background's level moves at the pace of syllables: per band, the spread
-    (dB) of its power averaged over modulation_ms, in the median band (or in the band-th of
-    them from the least, -1: the most). Averaging takes out a steady noise's own
-    frame-to-frame scatter and keeps the swings of voices or music."""
-    if len(bands) <= frames_of(p.modulation_ms, p):
-        return 0.0
-    spreads = np.std(averaged_db(bands, p.modulation_ms, p), axis=0)
-    return float(np.median(spreads) if band is None else np.sort(spreads)[band])
+def modulation_db(level: np.ndarray, p: TimingParams = PARAMS) -> np.ndarray:
+    """How much a level (dB per frame: one column per band, or one level) moves at the pace
+    of syllables: per column, the spread (dB) of its power averaged over modulation_ms (none
+    in a stretch too short to tell). Averaging takes out a steady noise's own frame-to-frame
+    scatter and keeps the swings of voices or music."""
+    if len(level) <= frames_of(p.modulation_ms, p):
+        return np.zeros(level.shape[1:])
+    spreads: np.ndarray = np.std(averaged_db(level, p.modulation_ms, p), axis=0)
+    return spreads

@@ -599,10 +599,10 @@ def find_stop(
         # Speech too short to be sure of, after a pause shorter than a turn's, is more of the
         # turn, as long as the caller still speaks (once the caller has stopped, speech after
         # a pause is an answer of its own). Each step moves the stop on, up to `until`.
+        near = _ms(p.bridge_ms, p) * p.hop
         while True:
             cap = min(until, sample + int(pause_s * SAMPLE_RATE))
             if caller_end is not None:
-                near = _ms(p.bridge_ms, p) * p.hop
                 cap = min(cap, caller_end) if sample < caller_end - near else sample
             more = _resumed(a, bg, sample, cap, p)
             after = (
