@@ -1,5 +1,6 @@
 """`python -m evaluators score --recording CALL.wav [--caller-turns TURNS.json] [--json]`:
-score a stereo 16 kHz recording (caller left, agent right) with the predefined catalogue."""
+score a stereo recording (caller left, agent right; WAV, FLAC, Ogg or MP3, 8-192 kHz) with the
+predefined catalogue."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     score = sub.add_parser("score", help="score a recording")
     score.add_argument(
-        "--recording", required=True, help="stereo 16-bit 16 kHz WAV: caller left, agent right"
+        "--recording",
+        required=True,
+        help="stereo WAV, FLAC, Ogg or MP3 (8-192 kHz): caller left, agent right",
     )
     score.add_argument(
         "--caller-turns",

@@ -1,10 +1,9 @@
-"""Score any stereo 16 kHz recording (caller left, agent right) with the predefined catalogue:
-the public entry point behind `python -m evaluators score` and `recordings/score/`."""
+"""Score any stereo recording (caller left, agent right) with the predefined catalogue: the
+public entry point behind `python -m evaluators score` and `recordings/score/`."""
 
 from __future__ import annotations
 
 import io
-import wave
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from .catalogue import evaluate_call
 
 SAMPLE_RATE = 16000
 MAX_SECONDS = 3600.0
+MIN_RATE, MAX_RATE = 8000, 192000
 
 
 class RecordingError(ValueError):
@@ -32,35 +32,44 @@ class Recording:
 
 
 def read_recording(data: bytes, max_seconds: float = MAX_SECONDS) -> Recording:
-    """A stereo 16-bit 16 kHz WAV as the two tracks (RecordingError saying what is wrong)."""
+    """A stereo recording (caller left, agent right) as the two 16 kHz int16 tracks: WAV (8-,
+    16-, 24- or 32-bit PCM, or float), FLAC, Ogg (Vorbis, Opus) or MP3, at any rate from
+    8 kHz to 192 kHz, resampled to 16 kHz (soxr, linear phase: both tracks move alike, and
+    an edge by no more than a sample). RecordingError saying what is wrong."""
+    import soundfile
+
     try:
-        with wave.open(io.BytesIO(data), "rb") as w:
-            channels, width, rate, frames = (
-                w.getnchannels(),
-                w.getsampwidth(),
-                w.getframerate(),
-                w.getnframes(),
-            )
-            if width != 2:
-                raise RecordingError(f"the recording must be 16-bit PCM, not {8 * width}-bit")
+        with soundfile.SoundFile(io.BytesIO(data)) as f:
+            channels, rate, frames = f.channels, f.samplerate, f.frames
             if channels != 2:
                 raise RecordingError(
                     f"the recording must be stereo (caller left, agent right), not {channels} "
                     "channel(s)"
                 )
-            if rate != SAMPLE_RATE:
-                raise RecordingError(f"the recording must be sampled at 16000 Hz, not {rate}")
-            if frames > max_seconds * SAMPLE_RATE:
+            if not MIN_RATE <= rate <= MAX_RATE:
                 raise RecordingError(
-                    f"the recording is {frames / SAMPLE_RATE:.0f} s long; at most "
-                    f"{max_seconds:.0f} s can be scored"
+                    f"the recording is sampled at {rate} Hz; from {MIN_RATE} to {MAX_RATE} Hz "
+                    "can be scored"
                 )
-            pcm = np.frombuffer(w.readframes(frames), dtype=np.int16).reshape(-1, 2)
-    except (wave.Error, EOFError) as exc:
-        raise RecordingError(f"not a WAV file ({exc})") from None
+            if frames > max_seconds * rate:
+                raise RecordingError(
+                    f"the recording is {frames / rate:.0f} s long; at most {max_seconds:.0f} s "
+                    "can be scored"
+                )
+            # At 16 kHz the samples are taken as they are; at any other rate, resampled.
+            pcm = f.read(dtype="int16" if rate == SAMPLE_RATE else "float32", always_2d=True)
+    except soundfile.LibsndfileError as exc:
+        raise RecordingError(
+            f"not an audio file that can be read (WAV, FLAC, Ogg or MP3): {exc.error_string}"
+        ) from None
+    if rate != SAMPLE_RATE and len(pcm):
+        import soxr
+
+        resampled = soxr.resample(pcm, rate, SAMPLE_RATE, quality="HQ")
+        pcm = np.clip(np.round(resampled * 32768.0), -32768, 32767).astype(np.int16)
     if not len(pcm):
         raise RecordingError("the recording is empty")
-    return Recording(pcm[:, 0].copy(), pcm[:, 1].copy())
+    return Recording(np.ascontiguousarray(pcm[:, 0]), np.ascontiguousarray(pcm[:, 1]))
 
 
 def caller_utterances(turns: Any, seconds: float) -> list[dict[str, Any]]:

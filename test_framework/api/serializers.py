@@ -499,7 +499,10 @@ class ShareLinkSerializer(serializers.ModelSerializer):
 
 class RecordingScoreSerializer(serializers.Serializer):
     recording = serializers.FileField(
-        help_text="Stereo 16-bit 16 kHz WAV: caller left, agent right."
+        help_text=(
+            "Stereo recording, caller left, agent right: WAV, FLAC, Ogg or MP3, 8 to 192 kHz "
+            "(resampled to 16 kHz)."
+        )
     )
     caller_turns = serializers.JSONField(
         required=False,
@@ -528,7 +531,7 @@ class RecordingScoreSerializer(serializers.Serializer):
         return value
 
 
-RECORDING_MAX_BYTES = 60_000_000  # 15 minutes of 16 kHz stereo s16 is 57.6 MB
+RECORDING_MAX_BYTES = 60_000_000  # 15 minutes of 16 kHz stereo s16 is 57.6 MB (FLAC: about half)
 
 
 class RunBriefSerializer(serializers.ModelSerializer):

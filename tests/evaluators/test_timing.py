@@ -473,8 +473,13 @@ def test_what_cannot_be_scored_says_why(clip: dict[str, Any], tmp_path: Path, ca
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(SR), w.writeframes(b"\0\0" * SR)
     with pytest.raises(RecordingError, match="must be stereo"):
         read_recording(mono.getvalue())
-    with pytest.raises(RecordingError, match="not a WAV file"):
+    with pytest.raises(RecordingError, match="not an audio file that can be read"):
         read_recording(b"RIFF nonsense")
+    low = io.BytesIO()
+    with wave.open(low, "wb") as w:
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(4000), w.writeframes(b"\0" * 400)
+    with pytest.raises(RecordingError, match="sampled at 4000 Hz; from 8000 to 192000 Hz"):
+        read_recording(low.getvalue())
     with pytest.raises(RecordingError, match="caller turn 0 .* must lie within the recording"):
         score(clip, clip["agent"], turns=[{"start_s": 5, "end_s": 99}])
     with pytest.raises(RecordingError, match="caller turn 1 must be an object"):
@@ -482,7 +487,39 @@ def test_what_cannot_be_scored_says_why(clip: dict[str, Any], tmp_path: Path, ca
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"nope")
     assert main(["score", "--recording", str(bad)]) == 2
-    assert "not a WAV file" in capsys.readouterr().err
+    assert "not an audio file that can be read" in capsys.readouterr().err
+
+
+def test_a_recording_at_another_rate_or_in_another_format_scores_the_same(
+    clip: dict[str, Any],
+) -> None:
+    """Production recordings come at 8, 44.1 or 48 kHz, in WAV of any depth or FLAC: each is
+    resampled to 16 kHz, both tracks alike, and its edges stay where they were."""
+    import io
+
+    import soundfile
+    import soxr
+
+    def edges(result: dict[str, Any]) -> list[float | None]:
+        return [t["agent_start_s"] for t in result["latency_turns"]] + [
+            s["stop_s"] for s in result["stops"]
+        ]
+
+    stereo = np.stack([clip["caller"], clip["agent"]], axis=1).astype(np.float32) / 32768
+    at_16k = edges(score(clip, clip["agent"]))
+    assert len(at_16k) == 5 and None not in at_16k
+    for rate, kind, depth, within_ms in (
+        (48000, "WAV", "PCM_24", 0.0),
+        (44100, "FLAC", "PCM_16", 0.0),
+        (8000, "WAV", "PCM_16", 5.0),  # a telephone's band: the edges' highest sounds are gone
+    ):
+        data = io.BytesIO()
+        soundfile.write(data, soxr.resample(stereo, SR, rate), rate, format=kind, subtype=depth)
+        result = score_recording(read_recording(data.getvalue()), clip["caller_turns"])
+        assert result["duration_s"] == pytest.approx(len(clip["agent"]) / SR, abs=0.001)
+        found = edges(result)
+        assert None not in found, (rate, found)
+        assert np.abs(np.subtract(found, at_16k)).max() * 1000 <= within_ms + 0.1, (rate, found)
 
 
 def test_an_answer_whose_first_word_is_lost_in_noise_is_not_placed_at_its_next() -> None:

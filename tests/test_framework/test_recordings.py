@@ -53,7 +53,7 @@ def test_what_cannot_be_scored_is_a_400_naming_the_field(client: APIClient, db: 
     assert (
         r.status_code == 400
         and list(r.json()) == ["recording"]
-        and r.json()["recording"][0].startswith("not a WAV file")
+        and r.json()["recording"][0].startswith("not an audio file that can be read")
     )
     r = client.post(
         URL,
@@ -74,3 +74,26 @@ def test_what_cannot_be_scored_is_a_400_naming_the_field(client: APIClient, db: 
         "recording": ["No file was submitted."]
     }
     assert APIClient().post(URL, {}, format="multipart").status_code == 401
+
+
+def test_a_flac_recording_at_48_khz_is_scored_as_its_16_khz_wav(client: APIClient, db: Any) -> None:
+    import io
+
+    import soundfile
+    import soxr
+
+    turns = json.dumps(json.loads((CLIPS / "call.json").read_text())["caller_turns"])
+    stereo, rate = soundfile.read(CLIPS / "call.wav", dtype="float32")
+    flac = io.BytesIO()
+    soundfile.write(flac, soxr.resample(stereo, rate, 48000), 48000, format="FLAC")
+    results = [
+        client.post(URL, {"recording": upload(data, name), "caller_turns": turns}, "multipart")
+        for data, name in (
+            ((CLIPS / "call.wav").read_bytes(), "call.wav"),
+            (flac.getvalue(), "call.flac"),
+        )
+    ]
+    assert [r.status_code for r in results] == [200, 200], results[1].json()
+    wav, from_flac = (r.json() for r in results)
+    assert from_flac["latency_turns"] == wav["latency_turns"] and len(wav["latency_turns"]) == 3
+    assert from_flac["stops"] == wav["stops"]
