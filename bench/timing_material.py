@@ -546,6 +546,31 @@ def opus_round_trip(
     return np.concatenate(out)[: len(call.agent)]
 
 
+def opus_fullband(call: Call, seed: int = 0, bitrate: int = 32000) -> np.ndarray:
+    """Opus at 48 kHz (20 ms packets; hybrid or CELT, as a sender at 48 kHz gets), the agent's
+    audio resampled up to it and the decoded audio back down to 16 kHz (soxr), as a recording
+    made from a 48 kHz call is scored."""
+    import opuslib_next
+    import soxr
+
+    rate, n = 48000, 960
+    up = np.clip(
+        np.round(soxr.resample(call.agent.astype(np.float32), SAMPLE_RATE, rate)), -32768, 32767
+    )
+    up = np.concatenate([up.astype(np.int16), np.zeros((-len(up)) % n, dtype=np.int16)])
+    encoder = opuslib_next.Encoder(rate, 1, opuslib_next.APPLICATION_VOIP)
+    encoder.bitrate = bitrate
+    decoder = opuslib_next.Decoder(rate, 1)
+    out = np.concatenate(
+        [
+            np.frombuffer(decoder.decode(encoder.encode(up[i : i + n].tobytes(), n), n), np.int16)
+            for i in range(0, len(up), n)
+        ]
+    )
+    down = soxr.resample(out.astype(np.float32), rate, SAMPLE_RATE)
+    return _to_int16(down[: len(call.agent)])
+
+
 def with_gain(call: Call, db: float) -> np.ndarray:
     """The agent `db` louder (clipped at full scale) or quieter."""
     return _to_int16(call.agent.astype(np.float64) * 10 ** (db / 20))
@@ -624,6 +649,7 @@ EXTRA_CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
     "loud clipped +15 dB": lambda c, s: with_gain(c, 15),
     "opus 12 kbit/s": lambda c, s: opus_round_trip(c, s, bitrate=12000),
     "opus 48 kbit/s": lambda c, s: opus_round_trip(c, s, bitrate=48000),
+    "opus 48 kHz 32 kbit/s": opus_fullband,
     "telephone band": telephone_band,
     "agc swing": with_agc,
     "reverb 0.3 s": with_reverb,
@@ -664,6 +690,7 @@ CLASS = {
             "loud clipped +15 dB",
             "opus 12 kbit/s",
             "opus 48 kbit/s",
+            "opus 48 kHz 32 kbit/s",
             "telephone band",
             "agc swing",
             "reverb 0.3 s",
