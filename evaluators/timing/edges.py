@@ -554,6 +554,29 @@ def _turn_end(
     return last, None, bridged
 
 
+def _slow_decay(track: np.ndarray | Track, start: int, stop: int, p: TimingParams) -> float | None:
+    """How long (ms) the sound from `start` to `stop` died away as a room's echo does, if it
+    did: for longer than room_decay_ms and by room_decay_fall_db in all, never rising
+    room_decay_rise_db over the quietest it had got nor falling room_decay_step_db from one
+    20 ms average to the next 5 ms on, to `stop` and for 20 ms after it (a voice that fades
+    slowly still ends as its mouth closes: at once). None if it did not."""
+    if stop - start <= p.room_decay_ms * SAMPLE_RATE // 1000:
+        return None
+    x = np.asarray(track[start : stop + SAMPLE_RATE // 50], dtype=np.float64)
+    n, step = SAMPLE_RATE // 50, SAMPLE_RATE // 200
+    if len(x) < n:
+        return None
+    power = np.convolve(x * x, np.ones(n) / n, mode="valid")[::step]
+    level = 10 * np.log10(np.maximum(power, 1e-6))
+    if level[0] - level[-1] < p.room_decay_fall_db:
+        return None
+    if float((level - np.minimum.accumulate(level)).max()) > p.room_decay_rise_db:
+        return None
+    if float(-np.diff(level).min(initial=0.0)) > p.room_decay_step_db:
+        return None
+    return (stop - start) * 1000 / SAMPLE_RATE
+
+
 def find_stop(
     track: np.ndarray | Track,
     bg: Background,
@@ -638,6 +661,14 @@ def find_stop(
                 "the agent's last sound runs into a sound of the background's own that stood "
                 "out of it (a chord, a knock): where it stops cannot be told",
             )
+    decay_ms = _slow_decay(track, a.sample_of(last, p) + p.frame, sample, p)
+    if decay_ms is not None:
+        return Edge(
+            sample,
+            False,
+            f"the agent's sound died away slowly and evenly for {decay_ms:.0f} ms after its last "
+            "clear speech, as a room's echo does: where it stopped speaking cannot be told",
+        )
     if doubt:
         return Edge(
             sample,

@@ -136,6 +136,18 @@ class TimingParams:
     # the agent's speech, though too short to be sure speech: a word cut 20 ms in, after a
     # comma. A click is a millisecond or two.
     resume_ms: int = 10
+    # A room's echo after the agent's last word dies away slowly and evenly down to silence (a
+    # reverberation time of 0.3 s falls 0.2 dB per ms); a voice, however slowly its last sound
+    # fades, ends at once as the mouth closes. Sound that keeps falling for more than
+    # room_decay_ms after the last sure speech and room_decay_fall_db in all, never rising
+    # room_decay_rise_db over the quietest it got nor falling room_decay_step_db in 5 ms (20 ms
+    # averages), is a room's decay: the stop in it cannot be placed.
+    room_decay_ms: int = 100
+    room_decay_rise_db: float = 6.0  # a decaying echo's averages scatter ±3 dB
+    # A voice's slowest last sound (a long "all") falls 20-25 dB before it ends; the echo falls
+    # most of the stop's 50 dB range slowly.
+    room_decay_fall_db: float = 30.0
+    room_decay_step_db: float = 6.0  # 1.2 dB per ms: six times a 0.3 s room's decay
 
     # Weak consonants (h, f, th) lie this far under an answer's loudest moment, in the bands
     # from hidden_from_hz up. Steady noise that loud there can hide one.
