@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from timing_material import CONDITIONS, SAMPLE_RATE, VOICES, compose_call  # noqa: E402
+from timing_bench import calls_of  # noqa: E402
+from timing_material import CONDITIONS, SAMPLE_RATE, Call  # noqa: E402
 
 WINDOW, STEP = 128, 16  # 8 ms windows, 1 ms apart
 STEADY = ("white 20 dB", "pink 20 dB", "brown 20 dB", "white 10 dB", "pink 10 dB", "brown 10 dB")
@@ -55,22 +56,20 @@ def band_power(x: np.ndarray) -> np.ndarray:
     return np.stack([spectrum[:, b].sum(axis=1) for b in BANDS], axis=1)
 
 
-def errors(part: str, condition: str, margin_db: float, per_voice: int = 6) -> np.ndarray:
-    """Per answer, the detector's placement less the true start (ms)."""
+def errors(calls: list[Call], condition: str, margin_db: float) -> np.ndarray:
+    """Per answer of `calls`, the detector's placement less the true start (ms)."""
     out = []
-    for i, voice in enumerate(VOICES[part]):
-        for k in range(per_voice):
-            call = compose_call(voice, part, seed=1000 * k + i)
-            clean = call.agent.astype(np.float64)
-            noise = CONDITIONS[condition](call, call.seed).astype(np.float64) - clean
-            floor = band_power(noise).mean(axis=0) * 10 ** (margin_db / 10)
-            for a in call.answers:
-                lo = max(0, a["onset"] - SAMPLE_RATE // 5)
-                heard = np.flatnonzero(
-                    (band_power(clean[lo : a["onset"] + SAMPLE_RATE // 2]) >= floor).any(axis=1)
-                )
-                at = lo + int(heard[0]) * STEP + WINDOW // 2 if len(heard) else None
-                out.append(np.inf if at is None else (at - a["onset"]) * 1000 / SAMPLE_RATE)
+    for call in calls:
+        clean = call.agent.astype(np.float64)
+        noise = CONDITIONS[condition](call, call.seed).astype(np.float64) - clean
+        floor = band_power(noise).mean(axis=0) * 10 ** (margin_db / 10)
+        for a in call.answers:
+            lo = max(0, a["onset"] - SAMPLE_RATE // 5)
+            heard = np.flatnonzero(
+                (band_power(clean[lo : a["onset"] + SAMPLE_RATE // 2]) >= floor).any(axis=1)
+            )
+            at = lo + int(heard[0]) * STEP + WINDOW // 2 if len(heard) else None
+            out.append(np.inf if at is None else (at - a["onset"]) * 1000 / SAMPLE_RATE)
     return np.asarray(out)
 
 
@@ -81,11 +80,12 @@ def main() -> None:
     ap.add_argument("--conditions", default=",".join(STEADY))
     args = ap.parse_args()
     parts = ("tuning", "heldout") if args.part == "both" else (args.part,)
+    calls = {part: calls_of(part, 6) for part in parts}  # as timing_bench.py's default run
     print(f"{'part':8} {'condition':12} {'margin':>6} {'p95 ms':>7} {'worst':>6} >10 ms >25 ms")
     for margin in (float(m) for m in args.margins.split(",")):
         for part in parts:
             for condition in args.conditions.split(","):
-                e = np.abs(errors(part, condition, margin))
+                e = np.abs(errors(calls[part], condition, margin))
                 seen = e[np.isfinite(e)]
                 print(
                     f"{part:8} {condition:12} {margin:+6.0f} {np.percentile(seen, 95):7.1f} "

@@ -550,23 +550,15 @@ def opus_fullband(call: Call, seed: int = 0, bitrate: int = 32000) -> np.ndarray
     """Opus at 48 kHz (20 ms packets; hybrid or CELT, as a sender at 48 kHz gets), the agent's
     audio resampled up to it and the decoded audio back down to 16 kHz (soxr), as a recording
     made from a 48 kHz call is scored."""
-    import opuslib_next
     import soxr
 
+    from agora_runner.channel.codec import OpusLink
+
     rate, n = 48000, 960
-    up = np.clip(
-        np.round(soxr.resample(call.agent.astype(np.float32), SAMPLE_RATE, rate)), -32768, 32767
-    )
-    up = np.concatenate([up.astype(np.int16), np.zeros((-len(up)) % n, dtype=np.int16)])
-    encoder = opuslib_next.Encoder(rate, 1, opuslib_next.APPLICATION_VOIP)
-    encoder.bitrate = bitrate
-    decoder = opuslib_next.Decoder(rate, 1)
-    out = np.concatenate(
-        [
-            np.frombuffer(decoder.decode(encoder.encode(up[i : i + n].tobytes(), n), n), np.int16)
-            for i in range(0, len(up), n)
-        ]
-    )
+    up = _to_int16(soxr.resample(call.agent.astype(np.float32), SAMPLE_RATE, rate))
+    up = np.concatenate([up, np.zeros((-len(up)) % n, dtype=np.int16)])
+    link = OpusLink(bitrate=bitrate, rate=rate)
+    out = np.concatenate([link.carry(up[i : i + n]) for i in range(0, len(up), n)])
     down = soxr.resample(out.astype(np.float32), rate, SAMPLE_RATE)
     return _to_int16(down[: len(call.agent)])
 
@@ -594,8 +586,9 @@ def with_fan(call: Call, snr_db: float, seed: int) -> np.ndarray:
     return _to_int16(call.agent.astype(np.float64) + x)
 
 
-def with_reverb(call: Call, seed: int, rt60: float = 0.3, wet_db: float = -6.0) -> np.ndarray:
-    """A room: the direct sound and a tail of decaying noise (RT60 `rt60` s), `wet_db` under."""
+def in_a_room(x: np.ndarray, seed: int, rt60: float = 0.3, wet_db: float = -6.0) -> np.ndarray:
+    """`x` in a room: the direct sound and a tail of decaying noise (RT60 `rt60` s), `wet_db`
+    under it."""
     from scipy.signal import fftconvolve
 
     rng = np.random.default_rng(seed)
@@ -603,7 +596,12 @@ def with_reverb(call: Call, seed: int, rt60: float = 0.3, wet_db: float = -6.0) 
     tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
     tail *= 10 ** (wet_db / 20) / np.sqrt(np.sum(tail**2))
     tail[0] = 1.0
-    return _to_int16(fftconvolve(call.agent.astype(np.float64), tail)[: len(call.agent)])
+    return _to_int16(fftconvolve(x.astype(np.float64), tail)[: len(x)])
+
+
+def with_reverb(call: Call, seed: int) -> np.ndarray:
+    """The agent's track in a room (`in_a_room`)."""
+    return in_a_room(call.agent, seed)
 
 
 def telephone_band(call: Call, seed: int = 0) -> np.ndarray:

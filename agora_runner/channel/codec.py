@@ -37,11 +37,12 @@ def _opus() -> Any:
 
 
 class OpusLink:
-    """One sender's Opus encoder and the receiving side's decoder, 16 kHz mono.
+    """One sender's Opus encoder and the receiving side's decoder, mono at `rate` (the
+    channel's 16 kHz unless asked otherwise).
 
     `carry(frame, lost)` takes one frame of int16 PCM (2.5 to 60 ms; the channel uses 10 ms)
     and returns what the receiver plays for it. The codec delays the audio by `delay`
-    samples (its look-ahead, 104 at 16 kHz)."""
+    samples (its look-ahead, 6.5 ms: 104 at 16 kHz)."""
 
     def __init__(
         self,
@@ -50,11 +51,12 @@ class OpusLink:
         dtx: bool = False,
         fec: bool = False,
         expected_loss_percent: int = 0,
+        rate: int = SAMPLE_RATE,
     ) -> None:
         opus = _opus()
         api, ctl, k = opus.api, opus.api.ctl, opus.constants
         self._api = api
-        self._encoder = opus.Encoder(SAMPLE_RATE, 1, opus.APPLICATION_VOIP)
+        self._encoder = opus.Encoder(rate, 1, opus.APPLICATION_VOIP)
         self._encoder.bitrate = int(bitrate)
         state = self._encoder.encoder_state
         api.encoder.encoder_ctl(state, ctl.ctl_set(k.SET_DTX_REQUEST), int(dtx))
@@ -65,7 +67,7 @@ class OpusLink:
         self.delay = int(
             api.encoder.encoder_ctl(state, ctl.get(k.GET_LOOKAHEAD_REQUEST, ctypes.c_int32))
         )
-        self._decoder = opus.Decoder(SAMPLE_RATE, 1)
+        self._decoder = opus.Decoder(rate, 1)
 
     def carry(self, frame: np.ndarray, lost: bool = False) -> np.ndarray:
         pcm = np.ascontiguousarray(frame, dtype=np.int16)
