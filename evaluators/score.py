@@ -123,9 +123,17 @@ def score_recording(
     from .timing import find_turns
 
     if turns is None:
-        found = find_turns(recording.caller)
+        found = find_turns(recording.caller, other=recording.agent)
         utterances: list[dict[str, Any]] = [
-            {"text": "", "start": a, "end": b, "speech_start": a, "speech_end": b} for a, b in found
+            {
+                "text": "",
+                "start": line.start_s,
+                "end": line.end_s,
+                "speech_start": line.start_s,
+                "speech_end": line.end_s,
+                "end_unsure": line.unsure,
+            }
+            for line in found
         ]
         source = "found on the caller's track"
     else:

@@ -11,13 +11,13 @@ than none.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from common.wav import speech_edges
 
-from .background import Background, measure_background
+from .background import SILENCE, Background, measure_background
 from .edges import Edge, find_onset, find_stop
 from .params import PARAMS, TimingParams
 from .signal import SAMPLE_RATE, Track
@@ -71,6 +71,15 @@ class StopTiming:
         }
 
 
+class FoundLine(NamedTuple):
+    """A line found on a speaker's own track; `unsure`: why its end could not be placed
+    within the stated accuracy ("" when it could)."""
+
+    start_s: float
+    end_s: float
+    unsure: str = ""
+
+
 @dataclass
 class Timing:
     turns: list[TurnTiming] = field(default_factory=list)
@@ -83,16 +92,21 @@ class Timing:
     )  # (start, end) s of the agent's turns
 
 
-def _caller_lines(call: CallData) -> list[tuple[int, int]]:
-    """(speech start, speech end) of each caller line, in samples: as authored when the run
-    kept them, else the edges of the sound on the caller's track while the line was sent
-    (backchannels are not lines: the agent is not expected to answer them)."""
-    sr = call.sample_rate
-    out = []
-    for u in sorted(
+def _lines_of(call: CallData) -> list[dict[str, Any]]:
+    """The caller's lines (not its backchannels: the agent is not expected to answer them),
+    in order."""
+    return sorted(
         (u for u in call.caller_utterances if u.get("kind") != "backchannel"),
         key=lambda u: u["start"],
-    ):
+    )
+
+
+def _caller_lines(call: CallData) -> list[tuple[int, int]]:
+    """(speech start, speech end) of each caller line, in samples: as authored when the run
+    kept them, else the edges of the sound on the caller's track while the line was sent."""
+    sr = call.sample_rate
+    out = []
+    for u in _lines_of(call):
         if u.get("speech_start") is not None and u.get("speech_end") is not None:
             out.append((round(float(u["speech_start"]) * sr), round(float(u["speech_end"]) * sr)))
             continue
@@ -114,6 +128,18 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
     walk.greeting(lines[0])
     for i, line in enumerate(lines):
         walk.line(line, lines[i + 1] if i + 1 < len(lines) else None)
+    # A line found on the caller's track whose end could not be placed: its latency cannot be
+    # either (one turn per line, in order).
+    for i, u in enumerate(_lines_of(call)):
+        t = timing.turns[i]
+        if u.get("end_unsure") and t.measurable:
+            timing.turns[i] = TurnTiming(
+                t.caller_end_s,
+                t.agent_start_s,
+                None,
+                False,
+                f"the caller's end, found on its track, could not be placed: {u['end_unsure']}",
+            )
     return timing
 
 
@@ -323,39 +349,73 @@ def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
         timing.agent_spans.append((onset.sample / sr, (end.sample or onset.sample) / sr))
 
 
-def find_turns(
-    track: np.ndarray, p: TimingParams = PARAMS, merge_gap_s: float = 0.7
-) -> list[tuple[float, float]]:
-    """A speaker's lines on a track of their own (the caller's, when the run did not keep its
-    authored edges): (start, end) seconds of its stretches of speech, pauses shorter than
-    `merge_gap_s` joined, each edge placed as an answer's is, against the track's quietest
-    half second."""
-    from .edges import analyse
+def _stretches(
+    whole: Track, p: TimingParams, merge_gap_s: float
+) -> tuple[Background | None, list[list[int]]]:
+    """A speaker's stretches of speech on a track of their own, [start, end] samples, pauses
+    shorter than `merge_gap_s` joined, against the track's quietest half second; what barely
+    stands over the loudest that background got is passed over as the background's own (a
+    burst of voices or music behind the speaker), as at an answer."""
+    from .edges import _agent_regions, analyse
 
     sr = SAMPLE_RATE
-    whole = Track(track, p)
     n = len(whole) // 160
     if n < 60:
-        return []
+        return None, []
     rms = np.sqrt(np.mean(whole[: n * 160].astype(np.float64).reshape(n, 160) ** 2, axis=1))
     sums = np.convolve(rms, np.ones(50), mode="valid")
     quiet = int(np.argmin(sums)) * 160
     bg = measure_background(whole, quiet, quiet + 50 * 160, p)
     if bg is None:
-        return []
+        return None, []
     groups: list[list[int]] = []
     chunk = 60 * sr  # looked at a minute at a time, to bound memory
     for lo in range(0, len(whole), chunk):
         a = analyse(whole, bg, lo, min(len(whole), lo + chunk + sr), p)
-        for first, last in a.regions(p):
+        for first, last in _agent_regions(a, bg, 0, p):
             start, end = a.sample_of(first, p), a.sample_of(last, p) + p.frame
             if groups and start - groups[-1][1] <= merge_gap_s * sr:
                 groups[-1][1] = max(groups[-1][1], end)
             elif not groups or start > groups[-1][1]:
                 groups.append([start, end])
+    return bg, groups
+
+
+def find_turns(
+    track: np.ndarray,
+    p: TimingParams = PARAMS,
+    merge_gap_s: float = 0.7,
+    other: np.ndarray | None = None,
+) -> list[FoundLine]:
+    """A speaker's lines on a track of their own (the caller's, when the run did not keep its
+    authored edges): (start, end) seconds of its stretches of speech, pauses shorter than
+    `merge_gap_s` joined unless the other party (`other`, its own track) began to speak in
+    the pause (a turn ends when the other takes it), each edge placed as an answer's is,
+    against the track's quietest half second. A line whose end cannot be placed within the
+    stated accuracy (over voices or music as loud as its last sound) says why."""
+    sr = SAMPLE_RATE
+    whole = Track(track, p)
+    bg, stretches = _stretches(whole, p, 0.0)
+    if bg is None:
+        return []
+    # The other party takes the turn where a stretch of its speech (its own pauses joined)
+    # begins; speech it carries on with is no new turn.
+    _, theirs = _stretches(Track(other, p), p, merge_gap_s) if other is not None else (None, [])
+    taken = [s for s, e in theirs if e - s >= MIN_OVERLAP_S * sr]
+    groups: list[list[int]] = []
+    for start, end in stretches:
+        answered = bool(groups) and any(groups[-1][1] <= t < start for t in taken)
+        if groups and start - groups[-1][1] <= merge_gap_s * sr and not answered:
+            groups[-1][1] = max(groups[-1][1], end)
+        else:
+            groups.append([start, end])
     turns = []
     for start, end in groups:
         onset = find_onset(whole, bg, max(0, start - int(0.3 * sr)), end, p)
+        # The authored end's rule: within answer_range_db of the line's loudest sample (of its
+        # samples as recorded, less any offset; a high-pass overshoots them).
+        line = whole[start:end].astype(np.float64)
+        line -= np.median(line) if len(line) else 0.0
         stop = find_stop(
             whole,
             bg,
@@ -364,9 +424,35 @@ def find_turns(
             merge_gap_s,
             None,
             p,
+            line_peak=float(np.abs(line).max()) if len(line) else None,
         )
         first = onset.sample if onset.sample is not None else start
         last = stop.sample if stop.sample is not None else end
         if last > first:
-            turns.append((first / sr, last / sr))
+            unsure = stop.reason if not stop.measurable else _hidden_end(whole, bg, last, p)
+            turns.append(FoundLine(first / sr, last / sr, unsure))
     return turns
+
+
+def _hidden_end(track: Track, bg: Background, last: int, p: TimingParams) -> str:
+    """Why a line's end found at sample `last` may be early ("" if it may not): over a
+    background that is not quiet, a weak last consonant (the "t" of "is it?", after its
+    closure) can lie under it unseen when it comes within hidden_range_db of the line's
+    loudest moment in the consonants' bands, and the line then seems to end at its vowel. A
+    line that ends on a consonant (its last sound mostly in the high bands) showed it."""
+    from .edges import _quiet, _starts_with_consonant, analyse
+
+    if bg.kind == SILENCE or _quiet(track, bg, max(0, last - int(0.1 * SAMPLE_RATE)), p):
+        return ""
+    reach = int(p.answer_reference_ms * SAMPLE_RATE / 1000)
+    a = analyse(track, bg, max(0, last - reach), last + p.frame, p)
+    end = a.frame_of(last, p)
+    if not len(a.level) or _starts_with_consonant(a, min(end, len(a.level) - 1), +1, p):
+        return ""
+    peak = float(a.level.max())
+    if bg.high_band_db < peak - p.hidden_range_db:
+        return ""
+    return (
+        f"the background is loud where weak consonants lie ({peak - bg.high_band_db:.0f} dB "
+        "under the line's loudest moment): a last consonant may be hidden under it"
+    )

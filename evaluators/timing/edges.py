@@ -25,6 +25,7 @@ from .signal import (
     broadband_db,
     envelope,
     highpass,
+    peak_envelope,
     region_evidence,
 )
 
@@ -184,9 +185,12 @@ def _quiet_edge(
     limit: int,
     step: int,
     p: TimingParams,
+    line_peak: float | None = None,
 ) -> int:
     """On a quiet background, the sample where the answer's sound rises out of (sinks into)
-    what lies just before (after) it: digital silence, hiss, comfort noise, a hum's remains."""
+    what lies just before (after) it: digital silence, hiss, comfort noise, a hum's remains.
+    With `line_peak` (the loudest sample of a whole line, high-passed), an end is placed as
+    an onset is: the last sample within answer_range_db of it."""
     span = int(0.3 * SAMPLE_RATE)
     reference = int(p.answer_reference_ms * SAMPLE_RATE / 1000)
     lo, hi = (
@@ -196,10 +200,15 @@ def _quiet_edge(
     )
     lo, hi = max(0, lo), min(len(track), hi)
     seg = track[lo:hi]
-    hp = (
-        highpass(seg, p, bg.hum) if step < 0 else highpass(seg[::-1], p, bg.hum)[::-1]
-    )  # never moves the edge outward
-    env = envelope(hp)
+    if line_peak is not None and bg.kind == SILENCE:
+        # Over digital silence nothing needs filtering out: the samples as recorded, as the
+        # authored end is placed on them.
+        hp = seg.astype(np.float64) - float(np.median(seg))
+    else:
+        hp = (
+            highpass(seg, p, bg.hum) if step < 0 else highpass(seg[::-1], p, bg.hum)[::-1]
+        )  # never moves the edge outward
+    env = peak_envelope(hp) if line_peak is not None else envelope(hp)
     at = sure_sample - lo
     bridge = int((p.bridge_ms if step < 0 else p.stop_bridge_ms) * SAMPLE_RATE / 1000)
     # First, the speech's own range: an answer's loudest sample in its first
@@ -207,6 +216,8 @@ def _quiet_edge(
     # the range is part of it.
     if step < 0:
         peak, span_db = (float(np.abs(hp).max()) if len(hp) else 0.0), p.answer_range_db
+    elif line_peak is not None:
+        peak, span_db = line_peak, p.answer_range_db
     else:
         peak, span_db = (float(env.max()) if len(env) else 0.0), p.stop_range_db
     floor = max(peak * 10 ** (-span_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
@@ -585,11 +596,13 @@ def find_stop(
     pause_s: float = 0.5,
     caller_end: int | None = None,
     p: TimingParams = PARAMS,
+    line_peak: float | None = None,
 ) -> Edge:
     """The last sample of the agent's turn under way at `barge_in`: its stretches of speech
     from there, across pauses shorter than `pause_s`, but not across the caller's end of
     speech (`caller_end`): speech that begins again only after the caller stopped is an
-    answer, a turn of its own."""
+    answer, a turn of its own. `line_peak`: the end of a whole line found on its own track,
+    placed on a quiet background by the rule its authored end follows (_quiet_edge)."""
     a = analyse(
         track, bg, max(0, barge_in - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), hi, p
     )
@@ -618,7 +631,9 @@ def find_stop(
         track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p
     ):
         until = a.sample_of(limit, p)
-        sample = _quiet_edge(track, bg, a.sample_of(last, p) + p.frame // 2, until, +1, p)
+        sample = _quiet_edge(
+            track, bg, a.sample_of(last, p) + p.frame // 2, until, +1, p, line_peak
+        )
         # Speech too short to be sure of, after a pause shorter than a turn's, is more of the
         # turn, as long as the caller still speaks (once the caller has stopped, speech after
         # a pause is an answer of its own). Each step moves the stop on, up to `until`.
@@ -629,7 +644,9 @@ def find_stop(
                 cap = min(cap, caller_end) if sample < caller_end - near else sample
             more = _resumed(a, bg, sample, cap, p)
             after = (
-                0 if more is None else _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p)
+                0
+                if more is None
+                else _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p, line_peak)
             )
             if after <= sample:
                 break

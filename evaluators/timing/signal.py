@@ -212,6 +212,17 @@ def regions_of(p: TimingParams) -> list[np.ndarray]:
     ]
 
 
+def peak_envelope(x: np.ndarray) -> np.ndarray:
+    """1 ms peak envelope, centred (float64): the loudest |sample| within half a millisecond,
+    what an edge defined on single samples (within 60 dB of a clip's peak) is followed by."""
+    from scipy.ndimage import maximum_filter1d
+
+    out: np.ndarray = maximum_filter1d(
+        np.abs(np.asarray(x, dtype=np.float64)), SAMPLE_RATE // 1000 + 1
+    )
+    return out
+
+
 def envelope(x: np.ndarray) -> np.ndarray:
     """1 ms RMS envelope, centred (float64)."""
     n = SAMPLE_RATE // 1000

@@ -431,6 +431,86 @@ def test_without_turns_the_callers_lines_are_found_on_its_track(clip: dict[str, 
         ), (got, want)
 
 
+def test_without_turns_a_lines_end_is_placed_as_its_authored_one(clip: dict[str, Any]) -> None:
+    # The authored end is the last sample within 60 dB of the line's peak; a found line's end
+    # follows that rule on the samples, so latencies read alike with turns and without.
+    result = score(clip, clip["agent"], turns=None)
+    found = result["caller_turns"]["turns"]
+    for got, want in zip(found, clip["caller_turns"], strict=True):
+        assert abs(got["end_s"] - want["end_s"]) <= 0.002, (got, want)
+    errors = [
+        turn["latency_ms"] - (answer["onset"] - answer["caller_end"]) * 1000 / SR
+        for turn, answer in zip(result["latency_turns"], clip["answers"], strict=True)
+    ]
+    assert all(abs(e) <= 5.0 for e in errors), errors
+
+
+def _line(clip: dict[str, Any], i: int) -> np.ndarray:
+    turn = clip["caller_turns"][i]
+    return clip["caller"][round(turn["start_s"] * SR) : round(turn["end_s"] * SR)]
+
+
+def test_without_turns_a_barge_in_soon_after_the_answer_is_a_line_of_its_own(
+    clip: dict[str, Any],
+) -> None:
+    # The caller stops, the agent answers 250 ms later, and the caller breaks in 350 ms into
+    # the answer: a pause of 0.6 s on the caller's track, shorter than a pause within a line,
+    # but the agent took the turn in it.
+    first, second = _line(clip, 0), _line(clip, 1)
+    answer = clip["agent"][clip["answers"][0]["onset"] : clip["answers"][0]["end"]]
+    n = SR // 2 + len(first) + int(0.6 * SR) + len(second) + SR
+    caller, agent = np.zeros(n, np.int16), np.zeros(n, np.int16)
+    end = SR // 2 + len(first)
+    caller[SR // 2 : end] = first
+    caller[end + int(0.6 * SR) : end + int(0.6 * SR) + len(second)] = second
+    take = min(len(answer), n - end - SR // 4)
+    agent[end + SR // 4 : end + SR // 4 + take] = answer[:take]
+    result = score_recording(read_recording(stereo_wav(caller, agent)))
+    found = result["caller_turns"]["turns"]
+    assert len(found) == 2, found
+    assert abs(found[0]["end_s"] - end / SR) <= 0.002, found
+    first_turn = result["latency_turns"][0]
+    assert first_turn["measurable"] and abs(first_turn["latency_ms"] - 250) <= 5, first_turn
+
+
+def test_without_turns_voices_behind_the_caller_make_no_lines(clip: dict[str, Any]) -> None:
+    # The stored stretch of voices (voices.wav, before its answer), 30 dB under the caller.
+    truth, stereo, _ = excerpt("voices")
+    voices = stereo[: truth["answers"][0]["onset"] - SR // 10, 1].astype(np.float64)
+    voices = np.resize(voices, len(clip["caller"]))
+    voices *= speech_rms(clip["caller"]) / speech_rms(voices) / 10 ** (30 / 20)
+    caller = np.clip(clip["caller"] + voices, -32768, 32767).astype(np.int16)
+    result = score_recording(read_recording(stereo_wav(caller, clip["agent"])))
+    assert len(result["caller_turns"]["turns"]) == len(clip["caller_turns"]), result["caller_turns"]
+    for turn, answer in zip(result["latency_turns"], clip["answers"], strict=True):
+        if turn["measurable"]:
+            true_ms = (answer["onset"] - answer["caller_end"]) * 1000 / SR
+            assert abs(turn["latency_ms"] - true_ms) <= 50, (turn, true_ms)
+        else:
+            assert turn["reason"].startswith("the caller's end"), turn
+    ai = next(m for m in result["metrics"] if m["name"] == "AI Interrupting User")
+    assert not ai["score"], ai
+
+
+def test_without_turns_an_end_noise_may_hide_is_not_measured(clip: dict[str, Any]) -> None:
+    # White noise 20 dB under the caller: a line's last consonant may lie under it, and its
+    # end found at the vowel before; the latency is then not measurable, and says why.
+    rng = np.random.default_rng(19)
+    noise = rng.standard_normal(len(clip["caller"])) * speech_rms(clip["caller"]) / 10
+    caller = np.clip(clip["caller"] + noise, -32768, 32767).astype(np.int16)
+    result = score_recording(read_recording(stereo_wav(caller, clip["agent"])))
+    turns = result["latency_turns"]
+    assert len(turns) == len(clip["answers"])
+    for turn, answer in zip(turns, clip["answers"], strict=True):
+        assert turn["agent_start_s"] is not None, turn
+        if turn["measurable"]:
+            true_ms = (answer["onset"] - answer["caller_end"]) * 1000 / SR
+            assert abs(turn["latency_ms"] - true_ms) <= 10, (turn, true_ms)
+        else:
+            assert turn["latency_ms"] is None and "last consonant may be hidden" in turn["reason"]
+    assert any(not t["measurable"] for t in turns), turns
+
+
 def test_the_command_line_prints_the_apis_shape(
     clip: dict[str, Any], tmp_path: Path, capsys: Any
 ) -> None:
