@@ -13,7 +13,11 @@ the authored truth it prints, per condition and part:
 - interruptions by the agent that it never made ("invented").
 
     .venv/bin/python bench/found_turns_bench.py [--part tuning|heldout|both] [--calls 2]
-        [--conditions clean,opus,...] [--detail] [--json out.json]
+        [--conditions clean,opus,...] [--detail] [--json out.json] [--caller-voices]
+
+The caller speaks in Piper's voice, as in timing_bench.py, in both parts (only the agent's
+voices and the noise differ between them); `--caller-voices` gives the caller each call's
+agent voice instead, so the held-out part's callers are voices nothing was chosen on.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing_bench import ALL_CONDITIONS, _conditions, calls_of, p95  # noqa: E402
-from timing_material import Call, espeak_available, load_part  # noqa: E402
+from timing_bench import ALL_CONDITIONS, _conditions, calls_of, fmt, p95  # noqa: E402
+from timing_material import VOICES, Call, compose_call, espeak_available, load_part  # noqa: E402
 
 from agora_runner.audio import SAMPLE_RATE  # noqa: E402
 
@@ -143,6 +147,12 @@ def main() -> None:
     ap.add_argument("--conditions", default="", help="comma-separated; default all")
     ap.add_argument("--extra", action="store_true", help="timing_bench.py's extra conditions")
     ap.add_argument("--detail", action="store_true", help="print the worst lines per condition")
+    ap.add_argument(
+        "--caller-voices",
+        action="store_true",
+        help="the caller speaks in each call's agent voice (the part's espeak-ng and Piper "
+        "voices), not in Piper's own: callers the rules were not chosen on",
+    )
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     if not espeak_available():
@@ -158,7 +168,15 @@ def main() -> None:
     )
     report: dict[str, Any] = {}
     for part in parts:
-        calls = calls_of(part, args.calls)
+        calls = (
+            [
+                compose_call(v, part, seed=1000 * k + i, piper_caller=v)
+                for i, v in enumerate(VOICES[part])
+                for k in range(args.calls)
+            ]
+            if args.caller_voices
+            else calls_of(part, args.calls)
+        )
         cpu = seconds = 0.0
         for name in names:
             total: dict[str, Any] = {}
@@ -176,8 +194,8 @@ def main() -> None:
             print(
                 f"{part:<8} {name:<20} {total['lines']:>5} {total['missed']:>6} "
                 f"{total['split']:>5} {total['joined']:>6} {total['extra']:>5} "
-                f"{(p95(ends) or 0):>7.1f} {worst(ends):>7} {total['answers']:>7} "
-                f"{total['unmeasurable']:>9} {(p95(errs) or 0):>7.1f} {worst(errs):>7} "
+                f"{fmt(p95(ends)):>7} {worst(ends):>7} {total['answers']:>7} "
+                f"{total['unmeasurable']:>9} {fmt(p95(errs)):>7} {worst(errs):>7} "
                 f"{total['invented']:>8}"
             )
             if args.detail:

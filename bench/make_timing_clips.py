@@ -25,6 +25,9 @@ truth:
   it: the edge was found back across the chord, 217 ms early;
 - music_steady.wav: an answer under music 30 dB under the speech, whose level held from chord
   to chord so that it was judged steady noise: the answer was placed 297 ms early, at a chord.
+- caller_hum.wav: a caller's line (Piper, "And after that?") under mains hum, scored without
+  its turns (bench/found_turns_bench.py): the hum's notch filters, started in the middle of
+  the hum, rang on past the line's end, which was found 147 ms late.
 
     .venv/bin/python bench/make_timing_clips.py
 """
@@ -79,6 +82,7 @@ def main() -> None:
     brown_tail_excerpt()
     music_excerpt()
     music_steady_excerpt()
+    caller_hum_excerpt()
 
 
 def voices_excerpt() -> None:
@@ -179,6 +183,31 @@ def music_steady_excerpt() -> None:
         answer["onset"] + 3 * SAMPLE_RATE // 2,
         True,
     )
+
+
+def caller_hum_excerpt() -> None:
+    from found_turns_bench import caller_through
+
+    voice = next(v for v in VOICES["tuning"] if v.name == "espeak-gb-f3")
+    call = compose_call(voice, "tuning", seed=1003)
+    line = next(u for u in call.utterances if abs(u["speech_start"] - 13.28) < 0.05)
+    lo = round((line["speech_start"] - 1.0) * SAMPLE_RATE)
+    hi = round((line["speech_end"] + 1.0) * SAMPLE_RATE)
+    caller = caller_through(call, "hum")
+    (OUT / "caller_hum.wav").write_bytes(stereo_wav(caller[lo:hi], call.agent[lo:hi]))
+    truth = {
+        "voice": "piper-joe (the caller)",
+        "seed": call.seed,
+        "condition": "hum, on the caller's track",
+        "sample_rate": SAMPLE_RATE,
+        "caller_turns": [
+            {
+                "start_s": line["speech_start"] - lo / SAMPLE_RATE,
+                "end_s": line["speech_end"] - lo / SAMPLE_RATE,
+            }
+        ],
+    }
+    (OUT / "caller_hum.json").write_text(json.dumps(truth, indent=1) + "\n")
 
 
 def _answer_at(call: Any, onset_s: float) -> dict[str, Any]:

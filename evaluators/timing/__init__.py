@@ -329,6 +329,16 @@ class _Walk:
         self.answer_end = stop.sample or self.answer_end
 
 
+def _quietest_half_second(track: Any, n: int) -> int:
+    """The first sample of the track's quietest half second, by the RMS of its first `n` 10 ms
+    frames, each less its mean: with a DC offset, a faint sound against the offset would
+    otherwise lower a frame's plain RMS and pass for the quietest."""
+    frames = track[: n * 160].astype(np.float64).reshape(n, 160)
+    frames -= frames.mean(axis=1, keepdims=True)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return int(np.argmin(np.convolve(rms, np.ones(50), mode="valid"))) * 160
+
+
 def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
     """A call in which the caller never spoke: the agent's first stretch of speech, against
     the quietest half second of the track."""
@@ -336,10 +346,8 @@ def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
     n = len(agent) // 160
     if n < 60:
         return
-    rms = np.sqrt(np.mean(agent[: n * 160].astype(np.float64).reshape(n, 160) ** 2, axis=1))
     window = 50  # 10 ms frames
-    sums = np.convolve(rms, np.ones(window), mode="valid")
-    quiet = int(np.argmin(sums)) * 160
+    quiet = _quietest_half_second(agent, n)
     bg = measure_background(agent, quiet, quiet + window * 160, p)
     if bg is None:
         return
@@ -362,9 +370,7 @@ def _stretches(
     n = len(whole) // 160
     if n < 60:
         return None, []
-    rms = np.sqrt(np.mean(whole[: n * 160].astype(np.float64).reshape(n, 160) ** 2, axis=1))
-    sums = np.convolve(rms, np.ones(50), mode="valid")
-    quiet = int(np.argmin(sums)) * 160
+    quiet = _quietest_half_second(whole, n)
     bg = measure_background(whole, quiet, quiet + 50 * 160, p)
     if bg is None:
         return None, []
@@ -425,34 +431,37 @@ def find_turns(
             None,
             p,
             line_peak=float(np.abs(line).max()) if len(line) else None,
+            who="caller",
         )
         first = onset.sample if onset.sample is not None else start
         last = stop.sample if stop.sample is not None else end
         if last > first:
-            unsure = stop.reason if not stop.measurable else _hidden_end(whole, bg, last, p)
+            unsure = (
+                stop.reason
+                if not stop.measurable
+                else _end_under_background(whole, bg, start, end, p)
+            )
             turns.append(FoundLine(first / sr, last / sr, unsure))
     return turns
 
 
-def _hidden_end(track: Track, bg: Background, last: int, p: TimingParams) -> str:
-    """Why a line's end found at sample `last` may be early ("" if it may not): over a
-    background that is not quiet, a weak last consonant (the "t" of "is it?", after its
-    closure) can lie under it unseen when it comes within hidden_range_db of the line's
-    loudest moment in the consonants' bands, and the line then seems to end at its vowel. A
-    line that ends on a consonant (its last sound mostly in the high bands) showed it."""
-    from .edges import _quiet, _starts_with_consonant, analyse
+def _end_under_background(
+    track: Track, bg: Background, start: int, end: int, p: TimingParams
+) -> str:
+    """Why a found line's end cannot be placed ("" if it can). The authored end is where the
+    line sinks 60 dB under its loudest; over a background that is not quiet (steady and
+    quiet_margin_db under the line's loudest moment, as an edge on single samples needs),
+    the last of that fall lies under the background, and the end found where the line sinks
+    into it comes early by as much as the fall takes: tens of ms for a vowel's decay, over
+    100 for a weak last consonant after its closure (docs/metrics.md)."""
+    from .edges import _quiet
 
-    if bg.kind == SILENCE or _quiet(track, bg, max(0, last - int(0.1 * SAMPLE_RATE)), p):
+    if bg.kind == SILENCE or end <= start:
         return ""
-    reach = int(p.answer_reference_ms * SAMPLE_RATE / 1000)
-    a = analyse(track, bg, max(0, last - reach), last + p.frame, p)
-    end = a.frame_of(last, p)
-    if not len(a.level) or _starts_with_consonant(a, min(end, len(a.level) - 1), +1, p):
-        return ""
-    peak = float(a.level.max())
-    if bg.high_band_db < peak - p.hidden_range_db:
+    loudest = start + int(np.argmax(np.abs(track[start:end].astype(np.float64))))
+    if _quiet(track, bg, max(start, loudest - int(0.1 * SAMPLE_RATE)), p):
         return ""
     return (
-        f"the background is loud where weak consonants lie ({peak - bg.high_band_db:.0f} dB "
-        "under the line's loudest moment): a last consonant may be hidden under it"
+        f"the background stands within {p.quiet_margin_db:.0f} dB of the line's loudest "
+        "moment: the last of the line's fall lies under it, and where it ends cannot be told"
     )

@@ -204,6 +204,18 @@ def _quiet_edge(
         # Over digital silence nothing needs filtering out: the samples as recorded, as the
         # authored end is placed on them.
         hp = seg.astype(np.float64) - float(np.median(seg))
+    elif bg.hum:
+        # The hum's notches are narrow, and ring for a few hundred ms from where filtering
+        # starts in the middle of the hum: started further out (and that stretch dropped),
+        # up to `limit` (beyond it lies other speech, whose ringing would come back in),
+        # their ringing has died down before the edge is looked for.
+        run_in = int(p.hum_run_in_ms * SAMPLE_RATE / 1000)
+        if step < 0:
+            start = max(0, limit, lo - run_in)
+            hp = highpass(track[start:hi], p, bg.hum)[lo - start :]
+        else:
+            stop = min(len(track), max(hi, limit), hi + run_in)
+            hp = highpass(track[lo:stop][::-1], p, bg.hum)[::-1][: hi - lo]
     else:
         hp = (
             highpass(seg, p, bg.hum) if step < 0 else highpass(seg[::-1], p, bg.hum)[::-1]
@@ -597,12 +609,14 @@ def find_stop(
     caller_end: int | None = None,
     p: TimingParams = PARAMS,
     line_peak: float | None = None,
+    who: str = "agent",
 ) -> Edge:
     """The last sample of the agent's turn under way at `barge_in`: its stretches of speech
     from there, across pauses shorter than `pause_s`, but not across the caller's end of
     speech (`caller_end`): speech that begins again only after the caller stopped is an
     answer, a turn of its own. `line_peak`: the end of a whole line found on its own track,
-    placed on a quiet background by the rule its authored end follows (_quiet_edge)."""
+    placed on a quiet background by the rule its authored end follows (_quiet_edge); `who`
+    names the speaker in the reasons."""
     a = analyse(
         track, bg, max(0, barge_in - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), hi, p
     )
@@ -660,7 +674,7 @@ def find_stop(
             return Edge(
                 sample,
                 False,
-                "the background moves like voices or music, and the agent's last sound stood only "
+                f"the background moves like voices or music, and the {who}'s last sound stood only "
                 f"{tail:.0f} dB "
                 f"above it (needs {p.min_tail_fluctuating_db:.0f}): its end may be hidden in "
                 "it",
@@ -675,7 +689,7 @@ def find_stop(
             return Edge(
                 sample,
                 False,
-                "the agent's last sound runs into a sound of the background's own that stood "
+                f"the {who}'s last sound runs into a sound of the background's own that stood "
                 "out of it (a chord, a knock): where it stops cannot be told",
             )
     decay_ms = _slow_decay(track, a.sample_of(last, p) + p.frame, sample, p)
@@ -683,14 +697,14 @@ def find_stop(
         return Edge(
             sample,
             False,
-            f"the agent's sound died away slowly and evenly for {decay_ms:.0f} ms after its last "
+            f"the {who}'s sound died away slowly and evenly for {decay_ms:.0f} ms after its last "
             "clear speech, as a room's echo does: where it stopped speaking cannot be told",
         )
     if doubt:
         return Edge(
             sample,
             False,
-            "a sound too faint to be the agent's clear speech came within a pause after its "
+            f"a sound too faint to be the {who}'s clear speech came within a pause after its "
             "last word: its last word, cut short, or the background's; where it stopped cannot "
             "be told",
         )

@@ -44,6 +44,10 @@ class TimingParams:
     # first milliseconds. Above hum_to_hz speech has far more energy than a hum's lines.
     hum_line_db: float = 15.0
     hum_notch_q: float = 30.0
+    # A notch that narrow rings for a few hundred ms (its time constant 1/(pi * f/Q): 64 ms
+    # at 150 Hz) where filtering starts in the middle of the hum: filtering starts this far
+    # out of the stretch an edge is looked for in, for the ringing to fall 30 dB and more.
+    hum_run_in_ms: int = 400
     hum_from_hz: float = 100.0
     hum_to_hz: float = 2000.0
 

@@ -2,9 +2,9 @@
 known to the sample (tests/evaluators/clips, made by bench/make_timing_clips.py): an espeak-ng
 voice the analysis was not tuned on, three answers, two of them interrupted (call.wav), a
 stretch of a call under a background of voices (voices.wav) and one in white noise
-(noise.wav). The conditions
-are made from it here, seeded. Accuracy targets live in bench/timing_bench.py; these check
-behaviour on this one call."""
+(noise.wav), and the like (the list is in make_timing_clips.py). The conditions are made from
+them here, seeded. Accuracy targets live in bench/timing_bench.py and
+bench/found_turns_bench.py; these check behaviour on these calls."""
 
 from __future__ import annotations
 
@@ -445,6 +445,38 @@ def test_without_turns_a_lines_end_is_placed_as_its_authored_one(clip: dict[str,
     assert all(abs(e) <= 5.0 for e in errors), errors
 
 
+def test_without_turns_a_dc_offset_does_not_pick_the_background(clip: dict[str, Any]) -> None:
+    # A caller's track with a DC offset, and in one pause a hiss 72 dBFS down that pulls it
+    # back a little: its plain RMS is under the offset's own, but it is no quieter than the
+    # offset. Taken for the background, the hiss would raise the floor the lines' ends are
+    # followed to (the caller at half the stored level, so that it reaches over the authored
+    # rule's, 60 dB under the line's loudest). Judged less each frame's mean, the quietest
+    # half second is the offset alone, and the ends are where they are without the hiss.
+    caller = clip["caller"].astype(np.float64) * 0.5 + 800
+    rng = np.random.default_rng(7)
+    lo, hi = round(2.2 * SR), round(3.0 * SR)
+    with_hiss = caller.copy()
+    with_hiss[lo:hi] += -40 + 8 * rng.standard_normal(hi - lo)
+    ends = []
+    for track in (caller, with_hiss):
+        wav = stereo_wav(np.round(track).astype(np.int16), clip["agent"])
+        found = score_recording(read_recording(wav))["caller_turns"]["turns"]
+        assert len(found) == len(clip["caller_turns"]), found
+        ends.append([t["end_s"] for t in found])
+    assert np.allclose(ends[0], ends[1], atol=0.001), ends
+
+
+def test_without_turns_a_line_ends_where_it_does_under_hum() -> None:
+    # clips/caller_hum.wav: a caller's line under mains hum. The hum's narrow notches, started
+    # in the middle of the hum, rang on past the line's end, found 147 ms late; started
+    # further out, they have died down by then.
+    truth = json.loads((CLIPS / "caller_hum.json").read_text())
+    result = score_recording(read_recording((CLIPS / "caller_hum.wav").read_bytes()))
+    (found,) = result["caller_turns"]["turns"]
+    (want,) = truth["caller_turns"]
+    assert abs(found["end_s"] - want["end_s"]) <= 0.005, (found, want)
+
+
 def _line(clip: dict[str, Any], i: int) -> np.ndarray:
     turn = clip["caller_turns"][i]
     return clip["caller"][round(turn["start_s"] * SR) : round(turn["end_s"] * SR)]
@@ -487,28 +519,27 @@ def test_without_turns_voices_behind_the_caller_make_no_lines(clip: dict[str, An
             true_ms = (answer["onset"] - answer["caller_end"]) * 1000 / SR
             assert abs(turn["latency_ms"] - true_ms) <= 50, (turn, true_ms)
         else:
+            # said of the caller, whose end it is
             assert turn["reason"].startswith("the caller's end"), turn
+            assert "agent" not in turn["reason"], turn
     ai = next(m for m in result["metrics"] if m["name"] == "AI Interrupting User")
     assert not ai["score"], ai
 
 
-def test_without_turns_an_end_noise_may_hide_is_not_measured(clip: dict[str, Any]) -> None:
-    # White noise 20 dB under the caller: a line's last consonant may lie under it, and its
-    # end found at the vowel before; the latency is then not measurable, and says why.
+def test_without_turns_a_line_ending_in_noise_is_not_measured(clip: dict[str, Any]) -> None:
+    # White noise 20 dB under the caller: the last of a line's fall (its end lies where it
+    # sinks 60 dB under its loudest) is under the noise, and the end found where the line
+    # sinks into it is early, by 20-50 ms here; the latency is not measurable and says why,
+    # while the agent's start is still given.
     rng = np.random.default_rng(19)
     noise = rng.standard_normal(len(clip["caller"])) * speech_rms(clip["caller"]) / 10
     caller = np.clip(clip["caller"] + noise, -32768, 32767).astype(np.int16)
     result = score_recording(read_recording(stereo_wav(caller, clip["agent"])))
     turns = result["latency_turns"]
     assert len(turns) == len(clip["answers"])
-    for turn, answer in zip(turns, clip["answers"], strict=True):
-        assert turn["agent_start_s"] is not None, turn
-        if turn["measurable"]:
-            true_ms = (answer["onset"] - answer["caller_end"]) * 1000 / SR
-            assert abs(turn["latency_ms"] - true_ms) <= 10, (turn, true_ms)
-        else:
-            assert turn["latency_ms"] is None and "last consonant may be hidden" in turn["reason"]
-    assert any(not t["measurable"] for t in turns), turns
+    for turn in turns:
+        assert turn["agent_start_s"] is not None and not turn["measurable"], turn
+        assert turn["latency_ms"] is None and "where it ends cannot be told" in turn["reason"]
 
 
 def test_the_command_line_prints_the_apis_shape(
