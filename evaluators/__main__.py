@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     score.add_argument(
         "--caller-turns",
-        help='JSON file: [{"start_s": …, "end_s": …}, …], the caller\'s authored speech',
+        help='JSON file: [{"start_s": …, "end_s": …}, …], the caller\'s authored speech; '
+        "without it the caller's lines are found on the left track (pass it for a noisy "
+        "caller: a line whose background stands within 40 dB of it has no latency)",
     )
     score.add_argument("--json", action="store_true", help="print the whole result as JSON")
     args = ap.parse_args(argv)

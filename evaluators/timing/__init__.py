@@ -398,7 +398,7 @@ def find_turns(
     `merge_gap_s` joined unless the other party (`other`, its own track) began to speak in
     the pause (a turn ends when the other takes it), each edge placed as an answer's is,
     against the track's quietest half second. A line whose end cannot be placed within the
-    stated accuracy (over voices or music as loud as its last sound) says why."""
+    stated accuracy (over a background that is not quiet, or in a room's echo) says why."""
     sr = SAMPLE_RATE
     whole = Track(track, p)
     bg, stretches = _stretches(whole, p, 0.0)

@@ -627,7 +627,8 @@ class RecordingViewSet(viewsets.ViewSet):
         """A stereo recording (caller left, agent right, up to 15 minutes and 60 MB): WAV,
         FLAC, Ogg or MP3 at 8 to 192 kHz, resampled to 16 kHz; and optionally the caller's
         authored speech as `caller_turns` (JSON `[{"start_s", "end_s"}, …]`; without it the
-        caller's lines are found on its track). Answers the metrics in a run's shape, each
+        caller's lines are found on its track, and a line whose background stands within
+        40 dB of it has its latency not measurable). Answers the metrics in a run's shape, each
         latency turn as `{caller_end_s, agent_start_s, latency_ms, measurable, reason}`. No
         transcript is made: the metrics that read one say they were not judged."""
         incoming = RecordingScoreSerializer(data=request.data)
