@@ -116,8 +116,10 @@ def measure_background(
     evidence = region_evidence(bands, power, p)
     xf = x.astype(np.float64)
     n = len(xf) // 160
-    rms = np.sqrt(np.mean((xf[: n * 160] - np.median(xf)).reshape(n, 160) ** 2, axis=1))
-    level = float(20 * np.log10(max(np.median(rms), 1e-3) / 32768))
+    # 10 ms frames; a stretch shorter than one (a frame of the bands is 8 ms) is one frame.
+    frames = (xf[: n * 160] - np.median(xf)).reshape(n, 160) if n else (xf - np.median(xf))[None]
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    level = float(20 * np.log10(max(float(np.median(rms)), 1e-3) / 32768))
     # (Close to digital silence a hum cannot hide anything; a codec's frame-rate ripple there
     # would pass for one.)
     hum = hum_lines(x, p) if level >= SILENCE_DBFS else ()

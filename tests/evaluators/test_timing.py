@@ -175,6 +175,23 @@ def test_hum_lines_are_found_only_where_there_is_hum() -> None:
     assert background is not None and background.hum == ()
 
 
+def test_a_background_shorter_than_10_ms_has_a_level() -> None:
+    # The stretch before a line can be as short as one 8 ms frame of the bands, joined by the
+    # previous answer's: its level is that of the stretch, not the median of no 10 ms frames
+    # (NaN, and a warning).
+    import warnings
+
+    from evaluators.timing import PARAMS
+    from evaluators.timing.background import measure_background
+
+    x = np.round(np.random.default_rng(4).standard_normal(2 * SR) * 100).astype(np.int16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        background = measure_background(x, 1000, 1140, PARAMS, also=(SR, 2 * SR))
+    assert background is not None and np.isfinite(background.level_dbfs), background
+    assert abs(background.level_dbfs - 20 * np.log10(100 / 32768)) < 2
+
+
 def test_through_opus_with_lost_packets_the_onsets_hold(clip: dict[str, Any]) -> None:
     from agora_runner.channel.codec import OpusLink
 
