@@ -101,12 +101,13 @@ def _lines_of(call: CallData) -> list[dict[str, Any]]:
     )
 
 
-def _caller_lines(call: CallData) -> list[tuple[int, int]]:
-    """(speech start, speech end) of each caller line, in samples: as authored when the run
-    kept them, else the edges of the sound on the caller's track while the line was sent."""
+def _caller_lines(call: CallData, utterances: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """(speech start, speech end) of each caller line (`utterances`, _lines_of), in samples:
+    as authored when the run kept them, else the edges of the sound on the caller's track
+    while the line was sent."""
     sr = call.sample_rate
     out = []
-    for u in _lines_of(call):
+    for u in utterances:
         if u.get("speech_start") is not None and u.get("speech_end") is not None:
             out.append((round(float(u["speech_start"]) * sr), round(float(u["speech_end"]) * sr)))
             continue
@@ -119,7 +120,8 @@ def _caller_lines(call: CallData) -> list[tuple[int, int]]:
 def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
     """Answer onsets, stops and interruptions of one call (see the module's docstring)."""
     agent = Track(call.agent, p)
-    lines = _caller_lines(call)
+    utterances = _lines_of(call)
+    lines = _caller_lines(call, utterances)
     timing = Timing()
     if not lines:
         _alone(agent, timing, p)
@@ -130,7 +132,7 @@ def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
         walk.line(line, lines[i + 1] if i + 1 < len(lines) else None)
     # A line found on the caller's track whose end could not be placed: its latency cannot be
     # either (one turn per line, in order).
-    for i, u in enumerate(_lines_of(call)):
+    for i, u in enumerate(utterances):
         t = timing.turns[i]
         if u.get("end_unsure") and t.measurable:
             timing.turns[i] = TurnTiming(

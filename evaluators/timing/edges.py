@@ -189,8 +189,8 @@ def _quiet_edge(
 ) -> int:
     """On a quiet background, the sample where the answer's sound rises out of (sinks into)
     what lies just before (after) it: digital silence, hiss, comfort noise, a hum's remains.
-    With `line_peak` (the loudest sample of a whole line, high-passed), an end is placed as
-    an onset is: the last sample within answer_range_db of it."""
+    With `line_peak` (the loudest sample of a whole line as recorded, less its offset), an
+    end is placed as an onset is: the last sample within answer_range_db of it."""
     span = int(0.3 * SAMPLE_RATE)
     reference = int(p.answer_reference_ms * SAMPLE_RATE / 1000)
     lo, hi = (
@@ -204,22 +204,19 @@ def _quiet_edge(
         # Over digital silence nothing needs filtering out: the samples as recorded, as the
         # authored end is placed on them.
         hp = seg.astype(np.float64) - float(np.median(seg))
-    elif bg.hum:
-        # The hum's notches are narrow, and ring for a few hundred ms from where filtering
-        # starts in the middle of the hum: started further out (and that stretch dropped),
-        # up to `limit` (beyond it lies other speech, whose ringing would come back in),
-        # their ringing has died down before the edge is looked for.
-        run_in = int(p.hum_run_in_ms * SAMPLE_RATE / 1000)
+    else:
+        # Filtered towards the edge (never moving it outward). A hum's notches are narrow, and
+        # ring for a few hundred ms from where filtering starts in the middle of the hum: they
+        # are started further out (and that stretch dropped), up to `limit` (beyond it lies
+        # other speech, whose ringing would come back in), so that their ringing has died
+        # down before the edge is looked for.
+        run_in = int(p.hum_run_in_ms * SAMPLE_RATE / 1000) if bg.hum else 0
         if step < 0:
             start = max(0, limit, lo - run_in)
             hp = highpass(track[start:hi], p, bg.hum)[lo - start :]
         else:
             stop = min(len(track), max(hi, limit), hi + run_in)
             hp = highpass(track[lo:stop][::-1], p, bg.hum)[::-1][: hi - lo]
-    else:
-        hp = (
-            highpass(seg, p, bg.hum) if step < 0 else highpass(seg[::-1], p, bg.hum)[::-1]
-        )  # never moves the edge outward
     env = peak_envelope(hp) if line_peak is not None else envelope(hp)
     at = sure_sample - lo
     bridge = int((p.bridge_ms if step < 0 else p.stop_bridge_ms) * SAMPLE_RATE / 1000)
