@@ -21,6 +21,9 @@ class CallData:
     timeline: list[dict[str, Any]]  # {"t", "kind", "data"}
     expected_outcome_prompt: str = ""
     ended_reason: str = ""
+    # The agent's track with its band powers (evaluators.timing.signal.Track), when something
+    # analysed it already (finding the caller's turns looks at it): analysed once per call.
+    agent_track: Any = None
 
     @cached_property
     def timing(self) -> Any:

@@ -121,9 +121,11 @@ def score_recording(
     `turns`, the caller's lines are found on its track. Metrics that read a transcript say
     they were not judged unless one is given."""
     from .timing import find_turns
+    from .timing.signal import Track
 
+    agent = Track(recording.agent)  # its band powers, computed once for both uses
     if turns is None:
-        found = find_turns(recording.caller, other=recording.agent)
+        found = find_turns(recording.caller, other=agent)
         utterances: list[dict[str, Any]] = [
             {
                 "text": "",
@@ -140,7 +142,13 @@ def score_recording(
         utterances = caller_utterances(turns, recording.seconds)
         source = "given"
     call = CallData(
-        SAMPLE_RATE, recording.caller, recording.agent, transcript or [], utterances, []
+        SAMPLE_RATE,
+        recording.caller,
+        recording.agent,
+        transcript or [],
+        utterances,
+        [],
+        agent_track=agent,
     )
     outcome, metrics = evaluate_call(call)
     timing = call.timing

@@ -119,7 +119,8 @@ def _caller_lines(call: CallData, utterances: list[dict[str, Any]]) -> list[tupl
 
 def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
     """Answer onsets, stops and interruptions of one call (see the module's docstring)."""
-    agent = Track(call.agent, p)
+    shared = call.agent_track
+    agent = shared if isinstance(shared, Track) and shared.p == p else Track(call.agent, p)
     utterances = _lines_of(call)
     lines = _caller_lines(call, utterances)
     timing = Timing()
@@ -393,12 +394,13 @@ def find_turns(
     track: np.ndarray,
     p: TimingParams = PARAMS,
     merge_gap_s: float = 0.7,
-    other: np.ndarray | None = None,
+    other: np.ndarray | Track | None = None,
 ) -> list[FoundLine]:
     """A speaker's lines on a track of their own (the caller's, when the run did not keep its
     authored edges): (start, end) seconds of its stretches of speech, pauses shorter than
     `merge_gap_s` joined unless the other party (`other`, its own track) began to speak in
-    the pause (a turn ends when the other takes it), each edge placed as an answer's is,
+    the pause (a turn ends when the other takes it; a Track of theirs shares the band powers
+    with the timing that follows), each edge placed as an answer's is,
     against the track's quietest half second. A line whose end cannot be placed within the
     stated accuracy (over a background that is not quiet, or in a room's echo) says why."""
     sr = SAMPLE_RATE
@@ -408,7 +410,11 @@ def find_turns(
         return []
     # The other party takes the turn where a stretch of its speech (its own pauses joined)
     # begins; speech it carries on with is no new turn.
-    _, theirs = _stretches(Track(other, p), p, merge_gap_s) if other is not None else (None, [])
+    if isinstance(other, Track) and other.p != p:
+        other = other.samples
+    if other is not None and not isinstance(other, Track):
+        other = Track(other, p)
+    _, theirs = _stretches(other, p, merge_gap_s) if other is not None else (None, [])
     taken = [s for s, e in theirs if e - s >= MIN_OVERLAP_S * sr]
     groups: list[list[int]] = []
     for start, end in stretches:

@@ -12,7 +12,8 @@ speech, found back (or forward) from it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -61,8 +62,23 @@ class Analysis:
     level: np.ndarray  # broadband dB
     nearby: np.ndarray  # the loudest level within answer_reference_ms either side
     over: np.ndarray  # dB the most prominent band stands over the background's ceiling
-    evidence: np.ndarray  # per frame, the sum of the bands' excess over the background (in spreads)
     sure: np.ndarray
+    bands: np.ndarray = field(repr=False)
+    bg: Background = field(repr=False)
+    p: TimingParams = field(repr=False)
+
+    @cached_property
+    def evidence(self) -> np.ndarray:
+        """Per frame and band region, the evidence of sound, in the background's own units:
+        frames of background give it mean 0 and spread 1; less evidence_drift, they add less
+        than nothing. Only an edge found in noise reads it: worked out when first asked for."""
+        if not len(self.bands):
+            return np.zeros(0)
+        bg, p = self.bg, self.p
+        evidence: np.ndarray = (
+            region_evidence(self.bands, bg.power, p) - bg.evidence_mean[None, :]
+        ) / bg.evidence_spread[None, :] - p.evidence_drift
+        return evidence
 
     def frame_of(self, sample: int, p: TimingParams = PARAMS) -> int:
         """The first frame whose window ends after `sample`."""
@@ -88,16 +104,11 @@ def analyse(
     origin, bands = bands_of(track, max(0, lo - p.frame), hi, p)
     if not len(bands):
         empty = np.zeros(0)
-        return Analysis(origin, empty, empty, empty, empty, np.zeros(0, dtype=bool))
+        return Analysis(origin, empty, empty, empty, np.zeros(0, dtype=bool), bands, bg, p)
     level = broadband_db(bands)
     reach = _ms(p.answer_reference_ms, p)
     nearby = _window_max(level, reach, reach)
     over = bg.over_ceiling(bands)
-    # Per band region, the evidence of sound, in the background's own units: frames of
-    # background give it mean 0 and spread 1; less evidence_drift, they add less than nothing.
-    evidence = (
-        region_evidence(bands, bg.power, p) - bg.evidence_mean[None, :]
-    ) / bg.evidence_spread[None, :] - p.evidence_drift
     loud = (
         (over > p.sure_margin_db) & (level >= nearby - p.sure_range_db) & (level >= p.sure_min_dbfs)
     )
@@ -105,7 +116,7 @@ def analyse(
     c = np.concatenate([[0.0], np.cumsum(loud)])
     t = np.arange(len(loud))
     share = (c[np.minimum(t + n, len(loud))] - c[t]) / n  # of frames t .. t+n-1
-    return Analysis(origin, level, nearby, over, evidence, loud & (share >= p.sure_fraction))
+    return Analysis(origin, level, nearby, over, loud & (share >= p.sure_fraction), bands, bg, p)
 
 
 def _change_point(

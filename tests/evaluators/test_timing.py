@@ -745,3 +745,25 @@ def test_a_stop_in_a_rooms_echo_is_not_measured(clip: dict[str, Any]) -> None:
         True,
         True,
     ]
+
+
+def test_without_turns_the_agents_track_is_analysed_once(
+    clip: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Finding the caller's lines looks at the agent's track (where it took the turn), and the
+    # timing looks at it again: its band powers are worked out once, for both. Counted on the
+    # real band_db, which still runs: no stretch of samples is analysed twice.
+    import hashlib
+
+    from evaluators.timing import signal
+
+    real, seen = signal.band_db, []
+
+    def counted(x: np.ndarray, p: Any = signal.PARAMS) -> np.ndarray:
+        seen.append(hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest())
+        return real(x, p)
+
+    monkeypatch.setattr(signal, "band_db", counted)
+    result = score(clip, clip["agent"], turns=None)
+    assert len(result["latency_turns"]) == len(clip["caller_turns"])
+    assert seen and len(seen) == len(set(seen)), f"{len(seen) - len(set(seen))} analysed twice"
