@@ -17,7 +17,7 @@ import numpy as np
 
 from common.wav import speech_edges
 
-from .background import SILENCE, Background, measure_background
+from .background import FLUCTUATING, SILENCE, Background, measure_background
 from .edges import Edge, find_onset, find_stop
 from .params import PARAMS, TimingParams
 from .signal import SAMPLE_RATE, Track
@@ -332,14 +332,15 @@ class _Walk:
         self.answer_end = stop.sample or self.answer_end
 
 
-def _quietest_half_second(track: Any, n: int) -> int:
-    """The first sample of the track's quietest half second, by the RMS of its first `n` 10 ms
-    frames, each less its mean: with a DC offset, a faint sound against the offset would
-    otherwise lower a frame's plain RMS and pass for the quietest."""
+def _quietest_stretch(track: Any, n: int, window: int = 50) -> int:
+    """The first sample of the track's quietest stretch of `window` 10 ms frames (half a
+    second by default), by the RMS of its first `n` 10 ms frames, each less its mean: with a
+    DC offset, a faint sound against the offset would otherwise lower a frame's plain RMS and
+    pass for the quietest."""
     frames = track[: n * 160].astype(np.float64).reshape(n, 160)
     frames -= frames.mean(axis=1, keepdims=True)
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    return int(np.argmin(np.convolve(rms, np.ones(50), mode="valid"))) * 160
+    return int(np.argmin(np.convolve(rms, np.ones(window), mode="valid"))) * 160
 
 
 def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
@@ -350,7 +351,7 @@ def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
     if n < 60:
         return
     window = 50  # 10 ms frames
-    quiet = _quietest_half_second(agent, n)
+    quiet = _quietest_stretch(agent, n)
     bg = measure_background(agent, quiet, quiet + window * 160, p)
     if bg is None:
         return
@@ -364,19 +365,27 @@ def _stretches(
     whole: Track, p: TimingParams, merge_gap_s: float
 ) -> tuple[Background | None, list[list[int]]]:
     """A speaker's stretches of speech on a track of their own, [start, end] samples, pauses
-    shorter than `merge_gap_s` joined, against the track's quietest half second; what barely
-    stands over the loudest that background got is passed over as the background's own (a
-    burst of voices or music behind the speaker), as at an answer."""
+    shorter than `merge_gap_s` joined, against the track's quietest half second (its quietest
+    background_s when that is voices or music); what barely stands over the loudest that
+    background got is passed over as the background's own (a burst of voices or music behind
+    the speaker), as at an answer."""
     from .edges import _agent_regions, analyse
 
     sr = SAMPLE_RATE
     n = len(whole) // 160
     if n < 60:
         return None, []
-    quiet = _quietest_half_second(whole, n)
+    quiet = _quietest_stretch(whole, n)
     bg = measure_background(whole, quiet, quiet + 50 * 160, p)
     if bg is None:
         return None, []
+    longer = round(p.background_s * 100)
+    if bg.kind == FLUCTUATING and n >= longer:
+        # Voices or music: their quietest half second (a lull) shows too little of how loud
+        # they get, and what they do after it would pass for speech; as at an answer (whose
+        # short background is joined by the previous one's), a stretch of background_s.
+        quiet = _quietest_stretch(whole, n, longer)
+        bg = measure_background(whole, quiet, quiet + longer * 160, p) or bg
     groups: list[list[int]] = []
     chunk = 60 * sr  # looked at a minute at a time, to bound memory
     for lo in range(0, len(whole), chunk):
@@ -400,9 +409,9 @@ def find_turns(
     authored edges): (start, end) seconds of its stretches of speech, pauses shorter than
     `merge_gap_s` joined unless the other party (`other`, its own track) began to speak in
     the pause (a turn ends when the other takes it; a Track of theirs shares the band powers
-    with the timing that follows), each edge placed as an answer's is,
-    against the track's quietest half second. A line whose end cannot be placed within the
-    stated accuracy (over a background that is not quiet, or in a room's echo) says why."""
+    with the timing that follows), each edge placed as an answer's is, against the track's
+    quietest stretch (_stretches). A line whose end cannot be placed within the stated
+    accuracy (over a background that is not quiet, or in a room's echo) says why."""
     sr = SAMPLE_RATE
     whole = Track(track, p)
     bg, stretches = _stretches(whole, p, 0.0)

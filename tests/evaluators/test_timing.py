@@ -767,3 +767,20 @@ def test_without_turns_the_agents_track_is_analysed_once(
     result = score(clip, clip["agent"], turns=None)
     assert len(result["latency_turns"]) == len(clip["caller_turns"])
     assert seen and len(seen) == len(set(seen)), f"{len(seen) - len(set(seen))} analysed twice"
+
+
+def test_without_turns_music_behind_the_caller_invents_no_interruption(
+    clip: dict[str, Any], chords: Callable[[int, int], np.ndarray]
+) -> None:
+    # The bench's music 20 dB under the caller, eight pieces of it. Measured against the
+    # music's quietest half second (a lull), the chords after it passed for the caller's
+    # speech and bridged a pause: two lines joined, and the agent's answer between them
+    # taken for an interruption (piece 5: at 2.02 s).
+    for seed in range(1, 9):
+        music = chords(len(clip["caller"]), seed)
+        music *= speech_rms(clip["caller"]) / float(np.sqrt(np.mean(music**2))) / 10
+        caller = np.clip(clip["caller"] + music, -32768, 32767).astype(np.int16)
+        result = score_recording(read_recording(stereo_wav(caller, clip["agent"])))
+        assert len(result["caller_turns"]["turns"]) == len(clip["caller_turns"]), seed
+        ai = next(m for m in result["metrics"] if m["name"] == "AI Interrupting User")
+        assert not ai["score"], (seed, ai)
