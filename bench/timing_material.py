@@ -586,6 +586,33 @@ def with_fan(call: Call, snr_db: float, seed: int) -> np.ndarray:
     return _to_int16(call.agent.astype(np.float64) + x)
 
 
+def with_typing(call: Call, snr_db: float, seed: int) -> np.ndarray:
+    """Typing on a keyboard near the agent's microphone: runs of keystrokes (100–300 ms apart,
+    for 1–4 s, then 0.5–3 s without), each a press and a release 60–100 ms later, each a
+    click of 1–6 kHz noise dying away in about 2 ms whose loudest 3 ms stand `snr_db` under
+    the agent's speech."""
+    from scipy.signal import butter, sosfilt
+
+    rng = np.random.default_rng(seed)
+    n = len(call.agent)
+    out = np.zeros(n)
+    k = int(0.004 * SAMPLE_RATE)
+    shape = np.exp(-np.arange(k) / (0.0015 * SAMPLE_RATE))
+    band = butter(2, [1000, 6000], btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    level = active_rms(call.agent) / 10 ** (snr_db / 20)
+    t = int(rng.uniform(0.0, 1.0) * SAMPLE_RATE)
+    while t < n:
+        run_end = t + int(rng.uniform(1.0, 4.0) * SAMPLE_RATE)
+        while t < min(run_end, n):
+            for at in (t, t + int(rng.uniform(0.06, 0.1) * SAMPLE_RATE)):
+                click = sosfilt(band, rng.standard_normal(k)) * shape
+                click *= level * rng.uniform(0.5, 1.0) / np.sqrt(np.mean(click[:48] ** 2))
+                out[at : at + k] += click[: max(0, min(k, n - at))]
+            t += int(rng.uniform(0.1, 0.3) * SAMPLE_RATE)
+        t += int(rng.uniform(0.5, 3.0) * SAMPLE_RATE)
+    return _to_int16(call.agent.astype(np.float64) + out)
+
+
 def in_a_room(x: np.ndarray, seed: int, rt60: float = 0.3, wet_db: float = -6.0) -> np.ndarray:
     """`x` in a room: the direct sound and a tail of decaying noise (RT60 `rt60` s), `wet_db`
     under it."""
@@ -657,6 +684,8 @@ EXTRA_CONDITIONS: dict[str, Callable[[Call, int], np.ndarray]] = {
     "melody 30 dB": lambda c, s: music(c, 30, s, melody),
     "drums 30 dB": lambda c, s: music(c, 30, s, drums),
     "pad 30 dB": lambda c, s: music(c, 30, s, pad),
+    "typing 20 dB": lambda c, s: with_typing(c, 20, s),
+    "typing 10 dB": lambda c, s: with_typing(c, 10, s),
 }
 # Which target each condition is held to (docs/metrics.md, issue 19).
 CLASS = {
@@ -696,4 +725,6 @@ CLASS = {
     },
     **{k: "noise 20" for k in ("white 30 dB", "tone 1 kHz 30 dB", "fan 25 dB")},
     **{k: "voices 30" for k in ("melody 30 dB", "drums 30 dB", "pad 30 dB")},
+    "typing 20 dB": "voices 30",
+    "typing 10 dB": "voices loud",
 }

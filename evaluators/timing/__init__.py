@@ -383,9 +383,12 @@ def _stretches(
     if bg.kind == FLUCTUATING and n >= longer:
         # Voices or music: their quietest half second (a lull) shows too little of how loud
         # they get, and what they do after it would pass for speech; as at an answer (whose
-        # short background is joined by the previous one's), a stretch of background_s.
+        # short background is joined by the previous one's), a stretch of background_s, when
+        # it moves like them too.
         quiet = _quietest_stretch(whole, n, longer)
-        bg = measure_background(whole, quiet, quiet + longer * 160, p) or bg
+        wider = measure_background(whole, quiet, quiet + longer * 160, p)
+        if wider is not None and wider.kind == FLUCTUATING:
+            bg = wider
     groups: list[list[int]] = []
     chunk = 60 * sr  # looked at a minute at a time, to bound memory
     for lo in range(0, len(whole), chunk):
@@ -467,18 +470,26 @@ def _end_under_background(
 ) -> str:
     """Why a found line's end cannot be placed ("" if it can). The authored end is where the
     line sinks 60 dB under its loudest; over a background that is not quiet (steady and
-    quiet_margin_db under the line's loudest moment, as an edge on single samples needs),
-    the last of that fall lies under the background, and the end found where the line sinks
-    into it comes early by as much as the fall takes: tens of ms for a vowel's decay, over
-    100 for a weak last consonant after its closure (docs/metrics.md)."""
+    quiet_margin_db under the line's loudest moment and its last words, as an edge on single
+    samples needs), the last of that fall lies under the background, and the end found where
+    the line sinks into it comes early by as much as the fall takes: tens of ms for a vowel's
+    decay, over 100 for a weak last consonant after its closure (docs/metrics.md); or late,
+    where the change point runs on into a tone."""
     from .edges import _quiet
 
     if bg.kind == SILENCE or end <= start:
         return ""
     loudest = start + int(np.argmax(np.abs(track[start:end].astype(np.float64))))
-    if _quiet(track, bg, max(start, loudest - int(0.1 * SAMPLE_RATE)), p):
+    # At the line's loudest moment, and in its last words (where the stop was looked for: a
+    # line's end followed in noise, off single samples, may run on into a tone or a hum).
+    last_words = max(start, end - int(p.answer_reference_ms * SAMPLE_RATE / 1000))
+    if all(
+        _quiet(track, bg, at, p)
+        for at in (max(start, loudest - int(0.1 * SAMPLE_RATE)), last_words)
+    ):
         return ""
     return (
         f"the background stands within {p.quiet_margin_db:.0f} dB of the line's loudest "
-        "moment: the last of the line's fall lies under it, and where it ends cannot be told"
+        "moment or of its last words: the last of the line's fall lies under it, and where it "
+        "ends cannot be told"
     )

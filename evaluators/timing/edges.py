@@ -189,6 +189,24 @@ def _follow(env: np.ndarray, start: int, threshold: float, step: int, bridge: in
     return edge
 
 
+def _lasting(above: np.ndarray, keep: int, n: int, join: int) -> np.ndarray:
+    """`above` without the sounds shorter than n samples (a sound: runs of it within `join`
+    samples of each other), but the one holding sample `keep`."""
+    edges = np.diff(np.concatenate([[0], above.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out = above.copy()
+    k = 0
+    while k < len(starts):
+        first, last = k, k
+        while last + 1 < len(starts) and starts[last + 1] - ends[last] <= join:
+            last += 1
+        lo, hi = int(starts[first]), int(ends[last])
+        if hi - lo < n and not lo <= keep < hi:
+            out[lo:hi] = False
+        k = last + 1
+    return out
+
+
 def _quiet_edge(
     track: np.ndarray | Track,
     bg: Background,
@@ -267,20 +285,28 @@ def _resumed(a: Analysis, bg: Background, stop: int, until: int, p: TimingParams
     """The agent's speech taking up again after a pause longer than a closure (what the edge
     at sample `stop` was followed across) and before sample `until`, though too short to be
     sure speech: the last frame that stands over the background (in some band, and in all
-    of them together) within stop_range_db of the speech around it, if such frames span
-    resume_ms of sound; None if there are fewer."""
+    of them together) within stop_range_db of the speech around it, in a sound lasting
+    resume_ms; None if there is none."""
     # frames holding nothing up to a closure's length after the stop
     first = max(0, -(-(stop - a.origin) // p.hop) + _ms(p.stop_bridge_ms, p))
-    last = a.frame_of(until, p)
+    loud = _loud(a, bg, first, a.frame_of(until, p), p)
+    # One sound of resume_ms (a frame spans frame/hop − 1 more than the sound in it), its
+    # parts within bridge_ms counted together: clicks are not added up into speech.
+    lasting = _lasting(loud, -1, _ms(p.resume_ms, p) + p.frame // p.hop - 1, _ms(p.bridge_ms, p))
+    idx = np.flatnonzero(lasting)
+    return first + int(idx[-1]) if len(idx) else None
+
+
+def _loud(a: Analysis, bg: Background, first: int, last: int, p: TimingParams) -> np.ndarray:
+    """Frames `first` to `last` (not included) that stand over the background (in some band,
+    and in all of them together) within stop_range_db of the speech around them."""
     level, nearby = a.level[first:last], a.nearby[first:last]
-    loud = np.flatnonzero(
+    loud: np.ndarray = (
         (a.over[first:last] > p.sure_margin_db)
         & (level > bg.level_ceiling_dbfs + p.sure_margin_db)
         & (level >= np.maximum(nearby - p.stop_range_db, p.sure_min_dbfs))
     )
-    if len(loud) < _ms(p.resume_ms, p) + p.frame // p.hop - 1:
-        return None
-    return first + int(loud[-1])
+    return loud
 
 
 def _quiet(track: np.ndarray | Track, bg: Background, sure_sample: int, p: TimingParams) -> bool:
@@ -608,6 +634,88 @@ def _slow_decay(track: np.ndarray | Track, start: int, stop: int, p: TimingParam
     return (stop - start) * 1000 / SAMPLE_RATE
 
 
+def _quiet_stop(
+    track: np.ndarray | Track,
+    a: Analysis,
+    bg: Background,
+    last: int,
+    limit: int,
+    pause_s: float,
+    caller_end: int | None,
+    p: TimingParams,
+    line_peak: float | None,
+) -> tuple[int, bool]:
+    """On a quiet background, the stop after sure frame `last` (on single samples, across
+    closures and words too short to be sure of), and whether sounds too short to be speech
+    kept coming after it (before the agent speaks again): clicks or knocks, of which the
+    sound followed into may have been more."""
+    until = a.sample_of(limit, p)
+    sample = _quiet_edge(track, bg, a.sample_of(last, p) + p.frame // 2, until, +1, p, line_peak)
+    # Speech too short to be sure of, after a pause shorter than a turn's, is more of the
+    # turn, as long as the caller still speaks (once the caller has stopped, speech after
+    # a pause is an answer of its own). Each step moves the stop on, up to `until`.
+    near = _ms(p.bridge_ms, p) * p.hop
+    while True:
+        cap = min(until, sample + int(pause_s * SAMPLE_RATE))
+        if caller_end is not None:
+            cap = min(cap, caller_end) if sample < caller_end - near else sample
+        more = _resumed(a, bg, sample, cap, p)
+        after = (
+            0
+            if more is None
+            else _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p, line_peak)
+        )
+        if after <= sample:
+            break
+        sample = after
+    # Up to a turn's pause on, whether the caller still speaks or not, but short of where the
+    # agent's next speech may begin weakly.
+    end = min(
+        sample + int(pause_s * SAMPLE_RATE), until - int(p.weak_start_ms * SAMPLE_RATE / 1000)
+    )
+    return sample, _clicks(track, bg, a.sample_of(last, p) + p.frame, sample, end, p)
+
+
+def _clicks(
+    track: np.ndarray | Track,
+    bg: Background,
+    sure_end: int,
+    stop: int,
+    until: int,
+    p: TimingParams,
+) -> bool:
+    """Was the stop at sample `stop`, followed on from the agent's last sure speech (ending at
+    `sure_end`), carried across a closure to a sound shorter than resume_ms, or did such
+    sounds come more than a closure's length after it, before sample `until`? (Sounds within
+    stop_range_db of the speech just before, over the background: a release cut short, or a
+    click, a knock, a key struck.)"""
+    ms = SAMPLE_RATE // 1000
+    closure, join = p.stop_bridge_ms * ms, p.bridge_ms * ms
+    lo = max(0, sure_end - p.answer_reference_ms * ms)
+    hi = max(stop + 1, until)
+    # (a hum's notches started further out, as in _quiet_edge, their ringing then died down)
+    start = max(0, lo - int(p.hum_run_in_ms * ms)) if bg.hum else lo
+    env = envelope(highpass(track[start:hi], p, bg.hum)[lo - start :])
+    peak = float(env[: max(1, sure_end - lo)].max()) if len(env) else 0.0
+    floor = max(peak * 10 ** (-p.stop_range_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
+    above = env >= floor
+    # (a millisecond of it at least: a filter's ringing after the cut peeps over for less)
+    if until > stop + closure and int(above[stop - lo + closure :].sum()) >= ms:
+        return True
+    # the sounds between the last sure speech and the stop, parts within bridge_ms joined
+    edges = np.diff(
+        np.concatenate([[0], above[sure_end - lo : stop - lo + 1].astype(np.int8), [0]])
+    )
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    sounds: list[list[int]] = []
+    for a, b in zip(starts, ends, strict=True):
+        if sounds and a - sounds[-1][1] <= join:
+            sounds[-1][1] = int(b)
+        else:
+            sounds.append([int(a), int(b)])
+    return any(b - a < p.resume_ms * ms for a, b in sounds[1:])
+
+
 def find_stop(
     track: np.ndarray | Track,
     bg: Background,
@@ -652,27 +760,15 @@ def find_stop(
     if _quiet(
         track, bg, max(0, a.sample_of(last, p) - int(p.answer_reference_ms * SAMPLE_RATE / 1000)), p
     ):
-        until = a.sample_of(limit, p)
-        sample = _quiet_edge(
-            track, bg, a.sample_of(last, p) + p.frame // 2, until, +1, p, line_peak
-        )
-        # Speech too short to be sure of, after a pause shorter than a turn's, is more of the
-        # turn, as long as the caller still speaks (once the caller has stopped, speech after
-        # a pause is an answer of its own). Each step moves the stop on, up to `until`.
-        near = _ms(p.bridge_ms, p) * p.hop
-        while True:
-            cap = min(until, sample + int(pause_s * SAMPLE_RATE))
-            if caller_end is not None:
-                cap = min(cap, caller_end) if sample < caller_end - near else sample
-            more = _resumed(a, bg, sample, cap, p)
-            after = (
-                0
-                if more is None
-                else _quiet_edge(track, bg, a.sample_of(more, p), until, +1, p, line_peak)
+        sample, clicks = _quiet_stop(track, a, bg, last, limit, pause_s, caller_end, p, line_peak)
+        if clicks:
+            return Edge(
+                sample,
+                False,
+                f"short sounds, too short to be speech, kept coming after the {who}'s last "
+                "sound (clicks, knocks): the sound it was followed into may be theirs, and "
+                "where it stopped cannot be told",
             )
-            if after <= sample:
-                break
-            sample = after
     elif bg.kind == FLUCTUATING:
         edge = _ceiling_walk(a, last, limit, +1, p)
         sample = a.sample_of(edge, p) + p.onset_lag

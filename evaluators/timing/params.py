@@ -136,9 +136,11 @@ class TimingParams:
     # allow for a word's last decay; a codec's ringing after a cut lies under that.
     stop_range_db: float = 50.0
     # On a quiet background, sound after a pause (shorter than a turn's) that stands over the
-    # background within stop_range_db of the speech around it, for resume_ms in all, is more of
-    # the agent's speech, though too short to be sure speech: a word cut 20 ms in, after a
-    # comma. A click is a millisecond or two.
+    # background within stop_range_db of the speech around it, one sound lasting resume_ms
+    # (its parts within bridge_ms counted together), is more of the agent's speech, though too
+    # short to be sure speech: a word cut 20 ms in, after a comma. A click (a key struck near
+    # the microphone) lasts a few ms: a stop followed across a closure to a sound shorter than
+    # this, or followed by such sounds, is in doubt.
     resume_ms: int = 10
     # A room's echo after the agent's last word dies away slowly and evenly down to silence (a
     # reverberation time of 0.3 s falls 0.2 dB per ms); a voice, however slowly its last sound

@@ -784,3 +784,41 @@ def test_without_turns_music_behind_the_caller_invents_no_interruption(
         assert len(result["caller_turns"]["turns"]) == len(clip["caller_turns"]), seed
         ai = next(m for m in result["metrics"] if m["name"] == "AI Interrupting User")
         assert not ai["score"], (seed, ai)
+
+
+def test_keystrokes_after_a_stop_are_not_taken_for_more_of_the_agents_speech(
+    clip: dict[str, Any],
+) -> None:
+    # Typing near the agent's microphone once it stopped: clicks of a few ms, a press and a
+    # release 80 ms apart, every 150 ms, 20 dB under its speech. Each lay within a closure's
+    # length of the last, and the stop was carried on from click to click (and the clicks
+    # were added up into a "word" too short to be sure of): 264 ms late.
+    rng = np.random.default_rng(7)
+    stop = clip["answers"][0]["stop"]
+    agent = clip["agent"].astype(np.float64)
+    n = int(0.004 * SR)
+    shape = np.exp(-np.arange(n) / (0.0015 * SR))
+    level = speech_rms(clip["agent"]) / 10
+    for press in range(stop + int(0.03 * SR), stop + int(0.6 * SR), int(0.15 * SR)):
+        for at in (press, press + int(0.08 * SR)):
+            click = np.diff(rng.standard_normal(n + 1)) * shape  # a bright click
+            agent[at : at + n] += click * level / float(np.sqrt(np.mean(click[:48] ** 2)))
+    typed = np.clip(agent, -32768, 32767).astype(np.int16)
+    first = stop_errors(clip, score(clip, typed))[0]
+    assert first is None or abs(first) <= 5.0, first
+
+
+def test_without_turns_a_line_run_on_into_a_tone_is_not_measured(clip: dict[str, Any]) -> None:
+    # A steady 1 kHz whine 30 dB under the caller. The first line's loudest moment stands 40
+    # dB over it, but its last words do not: its end, looked for by the change point in
+    # noise, ran on into the tone, and its latency was given 102 ms short.
+    t = np.arange(len(clip["caller"])) / SR
+    tone = np.sin(2 * np.pi * 1000 * t) * np.sqrt(2) * speech_rms(clip["caller"]) / 10**1.5
+    caller = np.clip(clip["caller"] + tone, -32768, 32767).astype(np.int16)
+    result = score_recording(read_recording(stereo_wav(caller, clip["agent"])))
+    for turn, answer in zip(result["latency_turns"], clip["answers"], strict=True):
+        if turn["measurable"]:
+            true_ms = (answer["onset"] - answer["caller_end"]) * 1000 / SR
+            assert abs(turn["latency_ms"] - true_ms) <= 50, (turn, true_ms)
+    assert not result["latency_turns"][0]["measurable"]
+    assert "its last words" in result["latency_turns"][0]["reason"]
