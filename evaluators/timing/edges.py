@@ -289,24 +289,18 @@ def _resumed(a: Analysis, bg: Background, stop: int, until: int, p: TimingParams
     resume_ms; None if there is none."""
     # frames holding nothing up to a closure's length after the stop
     first = max(0, -(-(stop - a.origin) // p.hop) + _ms(p.stop_bridge_ms, p))
-    loud = _loud(a, bg, first, a.frame_of(until, p), p)
+    last = a.frame_of(until, p)
+    level, nearby = a.level[first:last], a.nearby[first:last]
+    loud = (
+        (a.over[first:last] > p.sure_margin_db)
+        & (level > bg.level_ceiling_dbfs + p.sure_margin_db)
+        & (level >= np.maximum(nearby - p.stop_range_db, p.sure_min_dbfs))
+    )
     # One sound of resume_ms (a frame spans frame/hop − 1 more than the sound in it), its
     # parts within bridge_ms counted together: clicks are not added up into speech.
     lasting = _lasting(loud, -1, _ms(p.resume_ms, p) + p.frame // p.hop - 1, _ms(p.bridge_ms, p))
     idx = np.flatnonzero(lasting)
     return first + int(idx[-1]) if len(idx) else None
-
-
-def _loud(a: Analysis, bg: Background, first: int, last: int, p: TimingParams) -> np.ndarray:
-    """Frames `first` to `last` (not included) that stand over the background (in some band,
-    and in all of them together) within stop_range_db of the speech around them."""
-    level, nearby = a.level[first:last], a.nearby[first:last]
-    loud: np.ndarray = (
-        (a.over[first:last] > p.sure_margin_db)
-        & (level > bg.level_ceiling_dbfs + p.sure_margin_db)
-        & (level >= np.maximum(nearby - p.stop_range_db, p.sure_min_dbfs))
-    )
-    return loud
 
 
 def _quiet(track: np.ndarray | Track, bg: Background, sure_sample: int, p: TimingParams) -> bool:
@@ -702,18 +696,13 @@ def _clicks(
     # (a millisecond of it at least: a filter's ringing after the cut peeps over for less)
     if until > stop + closure and int(above[stop - lo + closure :].sum()) >= ms:
         return True
-    # the sounds between the last sure speech and the stop, parts within bridge_ms joined
-    edges = np.diff(
-        np.concatenate([[0], above[sure_end - lo : stop - lo + 1].astype(np.int8), [0]])
-    )
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    sounds: list[list[int]] = []
-    for a, b in zip(starts, ends, strict=True):
-        if sounds and a - sounds[-1][1] <= join:
-            sounds[-1][1] = int(b)
-        else:
-            sounds.append([int(a), int(b)])
-    return any(b - a < p.resume_ms * ms for a, b in sounds[1:])
+    # Between the last sure speech and the stop: a sound after the first (the speech's own
+    # tail), parts within bridge_ms joined, shorter than resume_ms?
+    between = above[sure_end - lo : stop - lo + 1]
+    if not between.any():
+        return False
+    first = int(np.argmax(between))
+    return bool((_lasting(between, first, p.resume_ms * ms, join) != between).any())
 
 
 def find_stop(
