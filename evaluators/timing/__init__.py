@@ -119,8 +119,7 @@ def _caller_lines(call: CallData, utterances: list[dict[str, Any]]) -> list[tupl
 
 def score_timing(call: CallData, p: TimingParams = PARAMS) -> Timing:
     """Answer onsets, stops and interruptions of one call (see the module's docstring)."""
-    shared = call.agent_track
-    agent = shared if isinstance(shared, Track) and shared.p == p else Track(call.agent, p)
+    agent = Track.of(call.agent if call.agent_track is None else call.agent_track, p)
     utterances = _lines_of(call)
     lines = _caller_lines(call, utterances)
     timing = Timing()
@@ -332,15 +331,18 @@ class _Walk:
         self.answer_end = stop.sample or self.answer_end
 
 
-def _quietest_stretch(track: Any, n: int, window: int = 50) -> int:
-    """The first sample of the track's quietest stretch of `window` 10 ms frames (half a
-    second by default), by the RMS of its first `n` 10 ms frames, each less its mean: with a
+def _quietest_background(
+    track: Any, n: int, p: TimingParams, window: int = 50
+) -> Background | None:
+    """The background of the track's quietest stretch of `window` 10 ms frames (half a second
+    by default), found by the RMS of its first `n` 10 ms frames, each less its mean: with a
     DC offset, a faint sound against the offset would otherwise lower a frame's plain RMS and
     pass for the quietest."""
     frames = track[: n * 160].astype(np.float64).reshape(n, 160)
     frames -= frames.mean(axis=1, keepdims=True)
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    return int(np.argmin(np.convolve(rms, np.ones(window), mode="valid"))) * 160
+    quiet = int(np.argmin(np.convolve(rms, np.ones(window), mode="valid"))) * 160
+    return measure_background(track, quiet, quiet + window * 160, p)
 
 
 def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
@@ -350,9 +352,7 @@ def _alone(agent: Any, timing: Timing, p: TimingParams) -> None:
     n = len(agent) // 160
     if n < 60:
         return
-    window = 50  # 10 ms frames
-    quiet = _quietest_stretch(agent, n)
-    bg = measure_background(agent, quiet, quiet + window * 160, p)
+    bg = _quietest_background(agent, n, p)
     if bg is None:
         return
     onset = find_onset(agent, bg, 0, len(agent), p)
@@ -375,8 +375,7 @@ def _stretches(
     n = len(whole) // 160
     if n < 60:
         return None, []
-    quiet = _quietest_stretch(whole, n)
-    bg = measure_background(whole, quiet, quiet + 50 * 160, p)
+    bg = _quietest_background(whole, n, p)
     if bg is None:
         return None, []
     longer = round(p.background_s * 100)
@@ -385,8 +384,7 @@ def _stretches(
         # they get, and what they do after it would pass for speech; as at an answer (whose
         # short background is joined by the previous one's), a stretch of background_s, when
         # it moves like them too.
-        quiet = _quietest_stretch(whole, n, longer)
-        wider = measure_background(whole, quiet, quiet + longer * 160, p)
+        wider = _quietest_background(whole, n, p, longer)
         if wider is not None and wider.kind == FLUCTUATING:
             bg = wider
     groups: list[list[int]] = []
@@ -422,11 +420,7 @@ def find_turns(
         return []
     # The other party takes the turn where a stretch of its speech (its own pauses joined)
     # begins; speech it carries on with is no new turn.
-    if isinstance(other, Track) and other.p != p:
-        other = other.samples
-    if other is not None and not isinstance(other, Track):
-        other = Track(other, p)
-    _, theirs = _stretches(other, p, merge_gap_s) if other is not None else (None, [])
+    _, theirs = _stretches(Track.of(other, p), p, merge_gap_s) if other is not None else (None, [])
     taken = [s for s, e in theirs if e - s >= MIN_OVERLAP_S * sr]
     groups: list[list[int]] = []
     for start, end in stretches:

@@ -239,11 +239,10 @@ def _quiet_edge(
         # are started further out (and that stretch dropped), up to `limit` (beyond it lies
         # other speech, whose ringing would come back in), so that their ringing has died
         # down before the edge is looked for.
-        run_in = int(p.hum_run_in_ms * SAMPLE_RATE / 1000) if bg.hum else 0
         if step < 0:
-            start = max(0, limit, lo - run_in)
-            hp = highpass(track[start:hi], p, bg.hum)[lo - start :]
+            hp = _highpassed(track, bg, lo, hi, limit, p)
         else:
+            run_in = int(p.hum_run_in_ms * SAMPLE_RATE / 1000) if bg.hum else 0
             stop = min(len(track), max(hi, limit), hi + run_in)
             hp = highpass(track[lo:stop][::-1], p, bg.hum)[::-1][: hi - lo]
     env = peak_envelope(hp) if line_peak is not None else envelope(hp)
@@ -258,7 +257,7 @@ def _quiet_edge(
         peak, span_db = line_peak, p.answer_range_db
     else:
         peak, span_db = (float(env.max()) if len(env) else 0.0), p.stop_range_db
-    floor = max(peak * 10 ** (-span_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
+    floor = _floor(peak, span_db, bg, p)
     edge = _follow(env, at, floor, step, bridge)
     # Then down to the floor just outside that (hiss, comfort noise), if the sound keeps
     # rising out of it there.
@@ -279,6 +278,23 @@ def _quiet_edge(
     if len(hits):
         edge = max(0, edge - n) + int(hits[0] if step < 0 else hits[-1])
     return lo + edge
+
+
+def _highpassed(
+    track: np.ndarray | Track, bg: Background, lo: int, hi: int, limit: int, p: TimingParams
+) -> np.ndarray:
+    """track[lo:hi] high-passed (and a hum notched out) forward; a hum's notches started
+    hum_run_in_ms further out, no earlier than `limit`, their ringing there dropped."""
+    run_in = int(p.hum_run_in_ms * SAMPLE_RATE / 1000) if bg.hum else 0
+    start = max(0, limit, lo - run_in)
+    out: np.ndarray = highpass(track[start:hi], p, bg.hum)[lo - start :]
+    return out
+
+
+def _floor(peak: float, range_db: float, bg: Background, p: TimingParams) -> float:
+    """What a sample's envelope must reach to be sound: within range_db of `peak` (the
+    speech's own range) and sample_margin over the loudest of the background's."""
+    return max(peak * 10 ** (-range_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
 
 
 def _resumed(a: Analysis, bg: Background, stop: int, until: int, p: TimingParams) -> int | None:
@@ -687,12 +703,9 @@ def _clicks(
     closure, join = p.stop_bridge_ms * ms, p.bridge_ms * ms
     lo = max(0, sure_end - p.answer_reference_ms * ms)
     hi = max(stop + 1, until)
-    # (a hum's notches started further out, as in _quiet_edge, their ringing then died down)
-    start = max(0, lo - int(p.hum_run_in_ms * ms)) if bg.hum else lo
-    env = envelope(highpass(track[start:hi], p, bg.hum)[lo - start :])
+    env = envelope(_highpassed(track, bg, lo, hi, 0, p))
     peak = float(env[: max(1, sure_end - lo)].max()) if len(env) else 0.0
-    floor = max(peak * 10 ** (-p.stop_range_db / 20), p.sample_margin * bg.envelope_peak, 1.0)
-    above = env >= floor
+    above = env >= _floor(peak, p.stop_range_db, bg, p)
     # (a millisecond of it at least: a filter's ringing after the cut peeps over for less)
     if until > stop + closure and int(above[stop - lo + closure :].sum()) >= ms:
         return True

@@ -143,6 +143,14 @@ class Track:
         self.p = p
         self._blocks: dict[int, np.ndarray] = {}
 
+    @classmethod
+    def of(cls, x: np.ndarray | Track, p: TimingParams = PARAMS) -> Track:
+        """`x` itself when it is a Track analysed with `p` (its band powers already worked out
+        are shared), else a Track of its samples."""
+        if isinstance(x, Track):
+            return x if x.p == p else cls(x.samples, p)
+        return cls(x, p)
+
     def __len__(self) -> int:
         return len(self.samples)
 
